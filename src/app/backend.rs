@@ -1,0 +1,268 @@
+//! The backend: performs Commands off the UI task and answers with Msgs over a bounded channel. It owns
+//! the store, the running pipelines' cancel tokens and the log tail; nothing here blocks a frame.
+
+use super::command::Command;
+use super::msg::{Msg, PlotData};
+use crate::observe::logbuf::LogLine;
+use crate::observe::tail::FileTail;
+use crate::pipeline::{execute, executor, prepare_run, RunEvent, Workspace};
+use crate::project::{PhaseId, PlotKind, Project};
+use crate::storage::{local::LocalStore, ObjectStore, PAGE};
+use crate::theme::Theme;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct Backend {
+    tx: mpsc::Sender<Msg>,
+    ws: Workspace,
+    project: Option<Arc<Project>>,
+    target: String,
+    store: Option<Arc<LocalStore>>,
+    running: HashMap<String, CancellationToken>,
+    tail: Option<JoinHandle<()>>,
+    listing: Option<JoinHandle<()>>,
+    /// Runs started by this process, with their events forwarded into the loop.
+    run_tx: mpsc::Sender<RunEvent>,
+}
+
+impl Backend {
+    pub fn new(tx: mpsc::Sender<Msg>, ws: Workspace, project: Option<Project>, target: String) -> Backend {
+        let store = project.as_ref().map(|p| Arc::new(ws.store_for(p, &target)));
+        let (run_tx, mut run_rx) = mpsc::channel::<RunEvent>(256);
+        let fwd = tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = run_rx.recv().await {
+                if fwd.send(Msg::Run(ev)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Backend { tx, ws, project: project.map(Arc::new), target, store, running: HashMap::new(), tail: None, listing: None, run_tx }
+    }
+
+    /// Cancel what runs in the background (running phases get SIGTERM then SIGKILL).
+    pub fn shutdown(&mut self) {
+        for t in self.running.values() {
+            t.cancel();
+        }
+        if let Some(t) = self.tail.take() {
+            t.abort();
+        }
+        if let Some(t) = self.listing.take() {
+            t.abort();
+        }
+    }
+
+    fn send(&self, m: Msg) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(m).await;
+        });
+    }
+
+    pub fn perform(&mut self, c: Command) {
+        tracing::debug!(?c, "command");
+        match c {
+            Command::Quit => self.shutdown(),
+            Command::StartRun { phases } => {
+                let Some(p) = self.project.clone() else { return self.send(Msg::Error("no valid project loaded".into())) };
+                let run = prepare_run(&p, &self.target, &phases);
+                let cancel = CancellationToken::new();
+                self.running.retain(|_, t| !t.is_cancelled());
+                self.running.insert(run.id.clone(), cancel.clone());
+                let (ws, ev) = (self.ws.clone(), self.run_tx.clone());
+                tokio::spawn(async move {
+                    let r = execute(ws, p, run, cancel, ev).await;
+                    tracing::info!(run = %r.id, state = %r.state, "run finished");
+                });
+            }
+            Command::CancelRun { run_id } => match self.running.get(&run_id) {
+                Some(t) => t.cancel(),
+                None => self.send(Msg::Error(format!("run {run_id} was not started by this tandem; it cannot be cancelled from here"))),
+            },
+            Command::ReloadRuns => {
+                let (j, tx) = (self.ws.journal.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    let m = match tokio::task::spawn_blocking(move || j.load()).await {
+                        Ok(Ok(l)) => Msg::RunsLoaded { runs: l.runs, skipped: l.skipped },
+                        Ok(Err(e)) => Msg::Error(format!("reading the journal: {e}")),
+                        Err(e) => Msg::Error(e.to_string()),
+                    };
+                    let _ = tx.send(m).await;
+                });
+            }
+            Command::Tail { run_id } => {
+                if let Some(t) = self.tail.take() {
+                    t.abort();
+                }
+                self.tail = Some(tokio::spawn(tail_run(self.ws.clone(), run_id, self.tx.clone())));
+            }
+            Command::LoadMetrics { run_id } => {
+                let (ws, tx) = (self.ws.clone(), self.tx.clone());
+                tokio::spawn(async move {
+                    for phase in PhaseId::ALL {
+                        let path = ws.metrics_path(&run_id, phase);
+                        let samples = tokio::task::spawn_blocking(move || {
+                            std::fs::read_to_string(path)
+                                .map(|t| t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect::<Vec<_>>())
+                                .unwrap_or_default()
+                        })
+                        .await
+                        .unwrap_or_default();
+                        let _ = tx.send(Msg::MetricsLoaded { run_id: run_id.clone(), phase, samples }).await;
+                    }
+                });
+            }
+            Command::ListBuckets => {
+                let Some(store) = self.store.clone() else { return };
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let r = store.list_buckets().await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Buckets(r)).await;
+                });
+            }
+            Command::List { req, bucket, prefix } => {
+                let Some(store) = self.store.clone() else { return };
+                if let Some(t) = self.listing.take() {
+                    t.abort();
+                }
+                let tx = self.tx.clone();
+                self.listing = Some(tokio::spawn(async move {
+                    let mut token = None;
+                    loop {
+                        match store.list_page(&bucket, &prefix, true, token, PAGE).await {
+                            Ok(page) => {
+                                let done = page.next.is_none();
+                                if tx.send(Msg::StorePage { req, entries: page.entries, done }).await.is_err() || done {
+                                    return;
+                                }
+                                token = page.next;
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Msg::StoreError { req, error: e.to_string() }).await;
+                                return;
+                            }
+                        }
+                    }
+                }));
+            }
+            Command::CancelList => {
+                if let Some(t) = self.listing.take() {
+                    t.abort();
+                }
+            }
+            Command::Preview { bucket, key } => {
+                let Some(store) = self.store.clone() else { return };
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result = async {
+                        let meta = store.head(&bucket, &key).await?;
+                        let head = store.get_range(&bucket, &key, 0..64 * 1024).await?;
+                        Ok::<_, crate::storage::StoreError>(super::update::make_preview(&key, &head, meta.size))
+                    }
+                    .await
+                    .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Preview { key, result }).await;
+                });
+            }
+            Command::PlotFiles { req, run_id, plot } => {
+                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone()) else { return };
+                tokio::spawn(async move {
+                    let files = tokio::task::spawn_blocking(move || plot_files(&ws, &p, &run_id, plot)).await.unwrap_or_default();
+                    let _ = tx.send(Msg::PlotFiles { req, files }).await;
+                });
+            }
+            Command::LoadPlot { req, run_id, plot, file } => {
+                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone()) else { return };
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || load_plot(&ws, &p, &run_id, plot, &file))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
+                    let _ = tx.send(Msg::PlotLoaded { req, result }).await;
+                });
+            }
+            Command::LoadTheme { name } => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let (theme, e) = Theme::load(&name, Theme::user_dir().as_deref());
+                    let _ = tx.send(Msg::ThemeLoaded { theme, error: e.map(|e| e.to_string()) }).await;
+                });
+            }
+        }
+    }
+}
+
+/// The output directory of a plot's phase in a run.
+fn phase_dir(ws: &Workspace, p: &Project, run_id: &str, phase: PhaseId) -> Option<std::path::PathBuf> {
+    let run = ws.journal.get(run_id).ok().flatten()?;
+    executor::output_dir(ws, p, &run, phase)
+}
+
+/// Files a plot draws, relative to its phase output, sorted (snapshots in order).
+pub fn plot_files(ws: &Workspace, p: &Project, run_id: &str, plot: usize) -> Vec<String> {
+    let Some(spec) = p.plots.get(plot) else { return vec![] };
+    let Some(dir) = phase_dir(ws, p, run_id, spec.phase) else { return vec![] };
+    let pattern = dir.join(&spec.file);
+    let Ok(paths) = glob::glob(&pattern.to_string_lossy()) else { return vec![] };
+    let mut v: Vec<String> = paths
+        .flatten()
+        .filter(|f| f.is_file())
+        .filter_map(|f| f.strip_prefix(&dir).ok().map(|r| r.to_string_lossy().into_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn load_plot(ws: &Workspace, p: &Project, run_id: &str, plot: usize, file: &str) -> Result<PlotData, String> {
+    let spec = p.plots.get(plot).ok_or("no such plot")?;
+    let dir = phase_dir(ws, p, run_id, spec.phase).ok_or("the run's output is not on this machine")?;
+    let path = dir.join(file);
+    match spec.kind {
+        PlotKind::Heatmap => crate::plot::read_field(&path).map(|field| PlotData::Field { field, file: file.to_string() }).map_err(|e| e.to_string()),
+        PlotKind::Line => crate::plot::read_series(&path).map(|series| PlotData::Series { series, file: file.to_string() }).map_err(|e| e.to_string()),
+    }
+}
+
+/// Follow a run's four log files by offset until the run is over and every byte was read.
+async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
+    let mut tails: Vec<(PhaseId, bool, FileTail)> = PhaseId::ALL
+        .iter()
+        .flat_map(|&p| [(p, false), (p, true)])
+        .map(|(p, e)| (p, e, FileTail::new(ws.log_path(&run_id, p, e))))
+        .collect();
+    let mut idle_polls = 0u32;
+    let mut over = false;
+    loop {
+        let mut lines = Vec::new();
+        for (phase, stderr, t) in &mut tails {
+            match t.poll(4 << 20, over) {
+                Ok(new) => lines.extend(new.into_iter().map(|text| LogLine { phase: *phase, stderr: *stderr, text })),
+                Err(e) => {
+                    let _ = tx.send(Msg::Error(format!("reading {}: {e}", t.path.display()))).await;
+                }
+            }
+        }
+        let got = !lines.is_empty();
+        if got && tx.send(Msg::LogLines { run_id: run_id.clone(), lines }).await.is_err() {
+            return;
+        }
+        if over {
+            return;
+        }
+        if !got {
+            // quiet: is the run over? then one last read that flushes partial lines
+            over = ws.journal.get(&run_id).ok().flatten().is_none_or(|r| r.state.is_terminal());
+            if over {
+                continue;
+            }
+        }
+        idle_polls = if got { 0 } else { idle_polls + 1 };
+        // poll fast while lines flow, back off to 1 s when quiet
+        let wait = if idle_polls < 4 { 100 } else { 1000 };
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+}

@@ -1,0 +1,155 @@
+//! Key bindings: one table per view plus the global ones. The `?` help and the dispatcher both read
+//! these tables, so what help lists is what the keys do.
+
+use super::msg::Action;
+use super::state::View;
+use crate::project::PhaseId;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+    /// As shown in help and hints.
+    pub label: &'static str,
+    pub action: Action,
+    pub help: &'static str,
+}
+
+const fn b(code: KeyCode, label: &'static str, action: Action, help: &'static str) -> Binding {
+    Binding { code, mods: KeyModifiers::NONE, label, action, help }
+}
+
+fn nav() -> Vec<Binding> {
+    vec![
+        b(KeyCode::Up, "↑/k", Action::Up, "move up"),
+        b(KeyCode::Char('k'), "", Action::Up, ""),
+        b(KeyCode::Down, "↓/j", Action::Down, "move down"),
+        b(KeyCode::Char('j'), "", Action::Down, ""),
+        b(KeyCode::PageUp, "PgUp", Action::PageUp, "page up"),
+        b(KeyCode::PageDown, "PgDn", Action::PageDown, "page down"),
+        b(KeyCode::Char('g'), "g/Home", Action::Top, "first"),
+        b(KeyCode::Home, "", Action::Top, ""),
+        b(KeyCode::Char('G'), "G/End", Action::Bottom, "last"),
+        b(KeyCode::End, "", Action::Bottom, ""),
+    ]
+}
+
+/// Bindings of `view`, the view's own first, then the global ones.
+pub fn table(view: View) -> Vec<Binding> {
+    let mut v = match view {
+        View::Pipeline => vec![
+            b(KeyCode::Char('r'), "r", Action::RunPipeline, "run the whole pipeline"),
+            b(KeyCode::Char('p'), "p", Action::RunPhase(PhaseId::Preprocess), "run preprocess only"),
+            b(KeyCode::Char('s'), "s", Action::RunPhase(PhaseId::Solve), "run solve only (on the last handoff)"),
+            b(KeyCode::Char('c'), "c", Action::Cancel, "cancel the running run"),
+            b(KeyCode::Char('l'), "l", Action::OpenLogs, "logs of this run"),
+            b(KeyCode::Char('m'), "m", Action::OpenMetrics, "metrics of this run"),
+            b(KeyCode::Char('v'), "v", Action::OpenPlots, "plots of this run"),
+        ],
+        View::Datasets => {
+            let mut v = nav();
+            v.extend([
+                b(KeyCode::Enter, "Enter/→", Action::Enter, "open bucket or folder"),
+                b(KeyCode::Right, "", Action::Enter, ""),
+                b(KeyCode::Left, "←/Bksp", Action::Back, "up one level"),
+                b(KeyCode::Backspace, "", Action::Back, ""),
+                b(KeyCode::Char('/'), "/", Action::Filter, "filter what is loaded"),
+                b(KeyCode::Char('o'), "o", Action::SortNext, "sort by name, size, time"),
+                b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
+            ]);
+            v
+        }
+        View::Runs => {
+            let mut v = nav();
+            v.extend([
+                b(KeyCode::Enter, "Enter", Action::Enter, "show in the pipeline view"),
+                b(KeyCode::Char('l'), "l", Action::OpenLogs, "logs of the run"),
+                b(KeyCode::Char('m'), "m", Action::OpenMetrics, "metrics of the run"),
+                b(KeyCode::Char('v'), "v", Action::OpenPlots, "plots of the run"),
+                b(KeyCode::Char('c'), "c", Action::Cancel, "cancel the run"),
+                b(KeyCode::Char('/'), "/", Action::Filter, "filter runs"),
+                b(KeyCode::Char('R'), "R", Action::Refresh, "reload the journal"),
+            ]);
+            v
+        }
+        View::Logs => {
+            let mut v = nav();
+            v.extend([
+                b(KeyCode::Char('f'), "f/Space", Action::ToggleFollow, "follow / pause"),
+                b(KeyCode::Char(' '), "", Action::ToggleFollow, ""),
+                b(KeyCode::Char('w'), "w", Action::ToggleWrap, "wrap long lines"),
+                b(KeyCode::Char('/'), "/", Action::Search, "search"),
+                b(KeyCode::Char('n'), "n", Action::SearchNext, "next match"),
+                b(KeyCode::Char('N'), "N", Action::SearchPrev, "previous match"),
+                b(KeyCode::Char('t'), "t", Action::CycleSource, "all / preprocess / solve"),
+            ]);
+            v
+        }
+        View::Metrics => vec![b(KeyCode::Char('R'), "R", Action::Refresh, "reload samples")],
+        View::Plots => vec![
+            b(KeyCode::Right, "→/l", Action::Right, "next snapshot"),
+            b(KeyCode::Char('l'), "", Action::Right, ""),
+            b(KeyCode::Left, "←/h", Action::Left, "previous snapshot"),
+            b(KeyCode::Char('h'), "", Action::Left, ""),
+            b(KeyCode::Home, "g/Home", Action::Top, "first snapshot"),
+            b(KeyCode::Char('g'), "", Action::Top, ""),
+            b(KeyCode::End, "G/End", Action::Bottom, "last snapshot"),
+            b(KeyCode::Char('G'), "", Action::Bottom, ""),
+            b(KeyCode::Tab, "Tab/]", Action::NextItem, "next plot"),
+            b(KeyCode::Char(']'), "", Action::NextItem, ""),
+            b(KeyCode::BackTab, "S-Tab/[", Action::PrevItem, "previous plot"),
+            b(KeyCode::Char('['), "", Action::PrevItem, ""),
+            b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
+        ],
+    };
+    v.extend(global());
+    v
+}
+
+pub fn global() -> Vec<Binding> {
+    vec![
+        b(KeyCode::Char('1'), "1-6", Action::Show(View::Pipeline), "switch view"),
+        b(KeyCode::Char('2'), "", Action::Show(View::Datasets), ""),
+        b(KeyCode::Char('3'), "", Action::Show(View::Runs), ""),
+        b(KeyCode::Char('4'), "", Action::Show(View::Logs), ""),
+        b(KeyCode::Char('5'), "", Action::Show(View::Metrics), ""),
+        b(KeyCode::Char('6'), "", Action::Show(View::Plots), ""),
+        b(KeyCode::Char('?'), "?", Action::Help, "help for this view"),
+        b(KeyCode::Char(':'), ":", Action::Palette, "command palette"),
+        b(KeyCode::Esc, "Esc", Action::Back, "back"),
+        b(KeyCode::Char('q'), "q", Action::Quit, "quit"),
+        Binding { code: KeyCode::Char('c'), mods: KeyModifiers::CONTROL, label: "Ctrl-C", action: Action::Quit, help: "quit from anywhere" },
+    ]
+}
+
+/// The action a key means in `view`.
+pub fn lookup(view: View, key: &KeyEvent) -> Option<Action> {
+    let mods = key.modifiers - KeyModifiers::SHIFT;
+    table(view).into_iter().find(|bd| bd.code == key.code && bd.mods == mods).map(|bd| bd.action)
+}
+
+/// Entries of the `:` palette: a label and what it does.
+pub fn palette() -> Vec<(String, Action)> {
+    let mut v: Vec<(String, Action)> = View::ALL.iter().map(|w| (format!("view: {}", w.title().to_lowercase()), Action::Show(*w))).collect();
+    v.extend([
+        ("run: whole pipeline".to_string(), Action::RunPipeline),
+        ("run: preprocess".to_string(), Action::RunPhase(PhaseId::Preprocess)),
+        ("run: solve".to_string(), Action::RunPhase(PhaseId::Solve)),
+        ("run: cancel".to_string(), Action::Cancel),
+        ("logs: toggle wrap".to_string(), Action::ToggleWrap),
+        ("reload".to_string(), Action::Refresh),
+        ("help".to_string(), Action::Help),
+    ]);
+    for (name, _) in crate::theme::EMBEDDED {
+        v.push((format!("theme: {name}"), Action::Theme(name.to_string())));
+    }
+    v.push(("quit".to_string(), Action::Quit));
+    v
+}
+
+/// Palette entries matching `query`: every word of the query must occur in the label.
+pub fn palette_matches(query: &str) -> Vec<(String, Action)> {
+    let q = query.to_lowercase();
+    palette().into_iter().filter(|(l, _)| q.split_whitespace().all(|w| l.contains(w))).collect()
+}

@@ -1,0 +1,129 @@
+//! The TUI's heart: the event loop, and the backend that performs Commands.
+//!
+//! One owner of state: terminal events and backend answers become `Msg`s that go through `update`.
+//! The loop redraws only when something changed, at most every 16 ms, and sleeps when idle: the clock
+//! ticks only while something on screen moves (a running phase, a listing in flight).
+
+pub mod backend;
+pub mod command;
+pub mod keys;
+pub mod msg;
+pub mod state;
+pub mod update;
+
+use crate::pipeline::Workspace;
+use crate::project::{Project, ProjectError};
+use crate::theme::Theme;
+use backend::Backend;
+use command::Command;
+use futures::StreamExt;
+use msg::Msg;
+use state::AppState;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub struct Options {
+    pub project_file: PathBuf,
+    pub project: Result<Project, ProjectError>,
+    pub target: Option<String>,
+    pub theme: String,
+    pub workspace: Workspace,
+    /// Draw one frame and exit (used to measure start-up time).
+    pub first_frame_only: bool,
+}
+
+const FRAME: Duration = Duration::from_millis(16);
+
+/// The commands the TUI starts with.
+pub fn initial_commands(s: &AppState) -> Vec<Command> {
+    let mut v = vec![Command::ReloadRuns];
+    if s.project.is_ok() {
+        v.push(Command::ListBuckets);
+    }
+    v
+}
+
+pub async fn run(opts: Options) -> anyhow::Result<()> {
+    let (theme, theme_err) = Theme::load(&opts.theme, Theme::user_dir().as_deref());
+    let target = match &opts.project {
+        Ok(p) => opts.target.clone().unwrap_or_else(|| p.default_target.clone()),
+        Err(_) => opts.target.clone().unwrap_or_else(|| "local".into()),
+    };
+    let store_desc = match &opts.project {
+        Ok(p) => {
+            use crate::storage::ObjectStore;
+            opts.workspace.store_for(p, &target).describe()
+        }
+        Err(_) => String::new(),
+    };
+    let mut s = AppState::new(opts.project.clone(), target.clone(), store_desc, theme, chrono::Utc::now());
+    if let Some(e) = theme_err {
+        s.status = Some(state::Status { text: e.to_string(), level: state::Level::Error, at: s.now });
+    }
+    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let mut backend = Backend::new(tx, opts.workspace.clone(), opts.project.clone().ok(), target);
+
+    let mut term = crate::tui::init()?;
+    let _guard = crate::tui::Guard;
+    let size = term.size()?;
+    s.size = (size.width, size.height);
+    term.draw(|f| crate::views::draw(f, &s))?;
+    if opts.first_frame_only {
+        return Ok(());
+    }
+    for c in initial_commands(&s) {
+        backend.perform(c);
+    }
+    let mut events = crossterm::event::EventStream::new();
+    let mut dirty = false;
+    let mut last_draw = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let wait_draw = async {
+            if dirty {
+                tokio::time::sleep_until((last_draw + FRAME).into()).await
+            } else {
+                std::future::pending::<()>().await
+            }
+        };
+        let needs_tick = s.needs_tick();
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(crossterm::event::Event::Key(k))) => Some(Msg::Key(k)),
+                Some(Ok(crossterm::event::Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
+                Some(Ok(_)) => None,
+                Some(Err(e)) => Some(Msg::Error(format!("terminal: {e}"))),
+                None => Some(Msg::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL))),
+            },
+            m = rx.recv() => m,
+            _ = tick.tick(), if needs_tick => Some(Msg::Tick(chrono::Utc::now())),
+            _ = wait_draw => {
+                term.draw(|f| crate::views::draw(f, &s))?;
+                last_draw = Instant::now();
+                dirty = false;
+                continue;
+            }
+        };
+        let Some(first) = msg else { continue };
+        // take everything already waiting before drawing again
+        let mut batch = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+            if batch.len() >= 256 {
+                break;
+            }
+        }
+        for m in batch {
+            for c in update::update(&mut s, m) {
+                if c == Command::Quit {
+                    backend.shutdown();
+                    return Ok(());
+                }
+                backend.perform(c);
+            }
+        }
+        dirty = true;
+    }
+}

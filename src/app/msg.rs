@@ -1,0 +1,84 @@
+//! Msg: everything that reaches `update` (keys, answers from backends, the clock), and Action: what
+//! the user asked for, after key bindings were applied.
+
+use crate::pipeline::runner::MetricSample;
+use crate::pipeline::{Run, RunEvent};
+use crate::plot::{Field, Series};
+use crate::project::PhaseId;
+use crate::storage::{BucketInfo, Entry};
+use crate::theme::Theme;
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+use super::state::View;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    /// The clock: `update` never reads it itself.
+    Tick(DateTime<Utc>),
+    Run(RunEvent),
+    RunsLoaded { runs: Vec<Run>, skipped: Vec<String> },
+    LogLines { run_id: String, lines: Vec<crate::observe::logbuf::LogLine> },
+    Buckets(Result<Vec<BucketInfo>, String>),
+    StorePage { req: u64, entries: Vec<Entry>, done: bool },
+    StoreError { req: u64, error: String },
+    Preview { key: String, result: Result<Preview, String> },
+    PlotFiles { req: u64, files: Vec<String> },
+    PlotLoaded { req: u64, result: Result<PlotData, String> },
+    MetricsLoaded { run_id: String, phase: PhaseId, samples: Vec<MetricSample> },
+    ThemeLoaded { theme: Theme, error: Option<String> },
+    /// Something went wrong in a backend; shown in the status bar and logged.
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preview {
+    Text { lines: Vec<String>, truncated: bool },
+    Table { header: Vec<String>, rows: Vec<Vec<String>>, truncated: bool },
+    Binary { hex: Vec<String>, size: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlotData {
+    Field { field: Field, file: String },
+    Series { series: Series, file: String },
+}
+
+/// What the user asked for. Key bindings map keys to these; the palette lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Quit,
+    Show(View),
+    Back,
+    Help,
+    Palette,
+    RunPipeline,
+    RunPhase(PhaseId),
+    Cancel,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Enter,
+    Filter,
+    Search,
+    SearchNext,
+    SearchPrev,
+    ToggleFollow,
+    ToggleWrap,
+    CycleSource,
+    NextItem,
+    PrevItem,
+    Left,
+    Right,
+    OpenLogs,
+    OpenMetrics,
+    OpenPlots,
+    Refresh,
+    SortNext,
+    Theme(String),
+}

@@ -1,0 +1,434 @@
+//! The command line: the TUI by default, and a headless command for every action, with `--json`
+//! wherever the output is data. Exit codes: 0 ok, 1 a run failed, 2 bad input.
+
+use crate::pipeline::{execute, fmt_duration, prepare_run, RunEvent, RunState, Workspace};
+use crate::project::{self, PhaseId};
+use crate::storage::{Entry, Location, ObjectStore, PAGE};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "tandem", version, about = "A terminal workbench for two-phase research pipelines (Ray preprocess, Slurm solve) on AWS", args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+    /// Project file or directory (default: ./tandem.toml, else the bundled sample).
+    pub project: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: Global,
+    /// Target to use (default: the project's default_target).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Theme: dark, light, high-contrast, or a user theme in ~/.config/tandem/themes.
+    #[arg(long, default_value = "dark", env = "TANDEM_THEME")]
+    pub theme: String,
+    /// Draw the first frame and exit (measures start-up).
+    #[arg(long, hide = true)]
+    pub first_frame: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Where tandem keeps its journal, run logs and the local store (default: TANDEM_HOME, else the
+    /// platform data dir).
+    #[arg(long, global = true, env = "TANDEM_HOME")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the pipeline (or one phase) headless, following it to the end.
+    Run {
+        project: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        phase: Option<PhaseArg>,
+        #[arg(long)]
+        target: Option<String>,
+        /// Print the run record as JSON at the end (and JSON lines of events while it runs).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List runs from the journal.
+    Runs {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print (or follow) the logs of a run.
+    Logs {
+        /// Run id (a unique prefix is enough).
+        run: String,
+        #[arg(long, value_enum)]
+        phase: Option<PhaseArg>,
+        #[arg(long, short)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List buckets, prefixes and objects of the target's store: `local://bucket/prefix`.
+    Ls {
+        uri: Option<String>,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, short)]
+        recursive: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw a field (.npy) or a series (.csv) to PNG or SVG.
+    Plot {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        /// Series: the x column.
+        #[arg(long)]
+        x: Option<String>,
+        /// Series: y columns (repeat or comma-separate).
+        #[arg(long, value_delimiter = ',')]
+        y: Vec<String>,
+        #[arg(long)]
+        log_y: bool,
+        #[arg(long, default_value = "inferno")]
+        cmap: String,
+        #[arg(long, default_value_t = 1200)]
+        width: u32,
+        #[arg(long, default_value_t = 800)]
+        height: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a project file.
+    Check {
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The sample project's built-in tools.
+    #[command(subcommand)]
+    Tool(Tool),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Tool {
+    /// Generate seeded raw sensor CSVs.
+    Gen {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 4.0)]
+        size_mb: f64,
+        #[arg(long, default_value_t = 4)]
+        files: usize,
+    },
+    /// Phase 1: clean raw CSVs into boundary and initial conditions.
+    Preprocess {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Phase 2: the 2D heat equation from phase 1's tables.
+    Heat2d {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 128)]
+        nx: usize,
+        #[arg(long, default_value_t = 128)]
+        ny: usize,
+        #[arg(long, default_value_t = 1.0)]
+        alpha: f64,
+        #[arg(long, default_value_t = 0.02)]
+        t_end: f64,
+        #[arg(long, default_value_t = 0.9)]
+        cfl: f64,
+        #[arg(long, default_value_t = 10)]
+        snapshots: usize,
+        #[arg(long, value_enum, default_value_t = crate::tools::heat2d::Edges::Dirichlet)]
+        edges: crate::tools::heat2d::Edges,
+    },
+    /// Measure heat2d's stencil against a plain copy of the same memory (prints JSON).
+    BenchHeat2d {
+        #[arg(long, default_value_t = 2048)]
+        nx: usize,
+        #[arg(long, default_value_t = 2048)]
+        ny: usize,
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum PhaseArg {
+    Preprocess,
+    Solve,
+}
+
+impl From<PhaseArg> for PhaseId {
+    fn from(p: PhaseArg) -> PhaseId {
+        match p {
+            PhaseArg::Preprocess => PhaseId::Preprocess,
+            PhaseArg::Solve => PhaseId::Solve,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum KindArg {
+    Heatmap,
+    Line,
+}
+
+/// An error with the exit code it means.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: i32,
+    pub msg: String,
+}
+
+impl Exit {
+    pub fn bad(msg: impl Into<String>) -> Exit {
+        Exit { code: 2, msg: msg.into() }
+    }
+    pub fn failed(msg: impl Into<String>) -> Exit {
+        Exit { code: 1, msg: msg.into() }
+    }
+}
+
+pub fn workspace(g: &Global) -> Workspace {
+    Workspace::new(g.data_dir.clone().unwrap_or_else(Workspace::default_dir))
+}
+
+fn load_project(p: Option<&Path>) -> Result<project::Project, Exit> {
+    let file = project::locate(p);
+    project::load(&file).map_err(|e| Exit::bad(e.to_string()))
+}
+
+fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
+    match cmd {
+        Cmd::Check { project, json } => {
+            let file = project::locate(project.as_deref());
+            match project::load(&file) {
+                Ok(p) => {
+                    if json {
+                        print_json(&serde_json::json!({"ok": true, "file": file, "name": p.name, "hash": p.hash}));
+                    } else {
+                        println!("{}: ok ({}, {} datasets, {} plots, targets: {})", file.display(), p.name, p.datasets.len(), p.plots.len(), p.targets.keys().cloned().collect::<Vec<_>>().join(", "));
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    if json {
+                        print_json(&serde_json::json!({"ok": false, "file": e.file, "line": e.pos.map(|p| p.line), "col": e.pos.map(|p| p.col), "key": e.key, "message": e.message}));
+                    }
+                    Err(Exit::bad(e.to_string()))
+                }
+            }
+        }
+        Cmd::Run { project, phase, target, json } => {
+            let p = Arc::new(load_project(project.as_deref())?);
+            let target = target.unwrap_or_else(|| p.default_target.clone());
+            if !p.targets.contains_key(&target) {
+                return Err(Exit::bad(format!("unknown target `{target}` (known: {})", p.targets.keys().cloned().collect::<Vec<_>>().join(", "))));
+            }
+            let phases = phase.map(|x| vec![x.into()]).unwrap_or_else(|| PhaseId::ALL.to_vec());
+            let ws = workspace(g);
+            let run = prepare_run(&p, &target, &phases);
+            if !json {
+                eprintln!("run {} · {} · target {} · logs in {}", run.id, p.name, target, ws.run_dir(&run.id).display());
+            }
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let c2 = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("cancelling (SIGTERM, then SIGKILL after the grace period)…");
+                    c2.cancel();
+                }
+            });
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<RunEvent>(256);
+            let handle = tokio::spawn(execute(ws, p, run, cancel, tx));
+            let mut last: std::collections::HashMap<PhaseId, RunState> = Default::default();
+            while let Some(ev) = rx.recv().await {
+                if let RunEvent::Updated(r) = ev {
+                    for ph in &r.phases {
+                        if last.get(&ph.phase) != Some(&ph.state) {
+                            last.insert(ph.phase, ph.state);
+                            if json {
+                                println!("{}", serde_json::json!({"event": "phase", "run": r.id, "phase": ph.phase, "state": ph.state, "message": ph.message}));
+                            } else {
+                                let d = ph.duration(chrono::Utc::now()).map(fmt_duration).unwrap_or_default();
+                                let msg = ph.message.as_deref().map(|m| format!(" · {}", crate::observe::sanitize(m))).unwrap_or_default();
+                                eprintln!("  {} {:<10} {:<9} {d}{msg}", ph.state.glyph(), ph.phase.as_str(), ph.state.as_str());
+                            }
+                        }
+                    }
+                }
+            }
+            let r = handle.await.map_err(|e| Exit::failed(e.to_string()))?;
+            if json {
+                print_json(&r);
+            } else {
+                eprintln!("run {} {} in {}", r.id, r.state, r.duration(chrono::Utc::now()).map(fmt_duration).unwrap_or_default());
+            }
+            if r.state == RunState::Succeeded {
+                Ok(())
+            } else {
+                Err(Exit { code: 1, msg: String::new() })
+            }
+        }
+        Cmd::Runs { json } => {
+            let ws = workspace(g);
+            let l = ws.journal.load().map_err(|e| Exit::failed(format!("reading {}: {e}", ws.journal.path().display())))?;
+            for s in &l.skipped {
+                eprintln!("warning: skipped {s}");
+            }
+            if json {
+                print_json(&l.runs);
+            } else if l.runs.is_empty() {
+                println!("no runs yet");
+            } else {
+                let now = chrono::Utc::now();
+                println!("{:<22} {:<10} {:<26} {:<9} {:<8} project", "id", "state", "phases", "took", "target");
+                for r in &l.runs {
+                    let ph: Vec<String> = r.phases.iter().map(|p| format!("{}:{}", p.phase, p.state)).collect();
+                    println!("{:<22} {:<10} {:<26} {:<9} {:<8} {}", r.id, r.state.as_str(), ph.join(" "), r.duration(now).map(fmt_duration).unwrap_or_default(), r.target, crate::observe::sanitize(&r.project));
+                }
+            }
+            Ok(())
+        }
+        Cmd::Logs { run, phase, follow, json } => logs(g, &run, phase.map(Into::into), follow, json).await,
+        Cmd::Ls { uri, project, target, recursive, json } => {
+            let p = load_project(project.as_deref())?;
+            let target = target.unwrap_or_else(|| p.default_target.clone());
+            let store = workspace(g).store_for(&p, &target);
+            let loc = Location::parse(uri.as_deref().unwrap_or(""));
+            let Some(bucket) = loc.bucket else {
+                let bs = store.list_buckets().await.map_err(|e| Exit::failed(e.to_string()))?;
+                if json {
+                    print_json(&bs);
+                } else {
+                    for b in bs {
+                        println!("{}/", crate::observe::sanitize(&b.name));
+                    }
+                }
+                return Ok(());
+            };
+            let mut token = None;
+            let mut all = Vec::new();
+            loop {
+                let page = store.list_page(&bucket, &loc.key, !recursive, token, PAGE).await.map_err(|e| match e {
+                    crate::storage::StoreError::BadKey { .. } | crate::storage::StoreError::NoBucket(_) => Exit::bad(e.to_string()),
+                    _ => Exit::failed(e.to_string()),
+                })?;
+                for e in &page.entries {
+                    if !json {
+                        match e {
+                            Entry::Prefix { prefix } => println!("{:>12}  {:<16}  {}", "PRE", "", crate::observe::sanitize(prefix)),
+                            Entry::Object(o) => println!("{:>12}  {:<16}  {}", o.size, o.modified.map(|m| m.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(), crate::observe::sanitize(&o.key)),
+                        }
+                    }
+                }
+                if json {
+                    all.extend(page.entries);
+                }
+                match page.next {
+                    Some(t) => token = Some(t),
+                    None => break,
+                }
+            }
+            if json {
+                print_json(&all);
+            }
+            Ok(())
+        }
+        Cmd::Plot { file, out, kind, x, y, log_y, cmap, width, height, json } => {
+            let kind = kind.unwrap_or(if file.extension().is_some_and(|e| e == "npy") { KindArg::Heatmap } else { KindArg::Line });
+            if crate::plot::export::Format::from_path(&out).is_none() {
+                return Err(Exit::bad(format!("{}: the output must end in .png or .svg", out.display())));
+            }
+            if !crate::project::COLOR_MAPS.contains(&cmap.as_str()) {
+                return Err(Exit::bad(format!("unknown colour map `{cmap}`, expected one of {}", crate::project::COLOR_MAPS.join(", "))));
+            }
+            let title = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let t0 = std::time::Instant::now();
+            match kind {
+                KindArg::Heatmap => {
+                    let field = crate::plot::read_field(&file).map_err(|e| Exit::bad(e.to_string()))?;
+                    crate::plot::export::export(&crate::plot::export::Plot::Heatmap { field: &field, cmap: &cmap }, &title, &out, (width, height)).map_err(|e| Exit::failed(e.to_string()))?;
+                }
+                KindArg::Line => {
+                    let series = crate::plot::read_series(&file).map_err(|e| Exit::bad(e.to_string()))?;
+                    let x = x.or_else(|| series.columns.first().cloned()).unwrap_or_default();
+                    let y = if y.is_empty() { series.columns.iter().filter(|c| **c != x).take(3).cloned().collect() } else { y };
+                    crate::plot::export::export(&crate::plot::export::Plot::Lines { series: &series, x: &x, y: &y, log_y }, &title, &out, (width, height)).map_err(|e| Exit::bad(e.to_string()))?;
+                }
+            }
+            if json {
+                print_json(&serde_json::json!({"out": out, "ms": t0.elapsed().as_secs_f64() * 1000.0}));
+            } else {
+                eprintln!("wrote {}", out.display());
+            }
+            Ok(())
+        }
+        Cmd::Tool(t) => tool(t),
+    }
+}
+
+async fn logs(g: &Global, run: &str, phase: Option<PhaseId>, follow: bool, json: bool) -> Result<(), Exit> {
+    let ws = workspace(g);
+    let r = ws.journal.get(run).map_err(|e| Exit::failed(e.to_string()))?.ok_or_else(|| Exit::bad(format!("no run `{run}` in {}", ws.journal.path().display())))?;
+    let phases: Vec<PhaseId> = r.phases.iter().map(|p| p.phase).filter(|p| phase.is_none_or(|q| q == *p)).collect();
+    let mut tails: Vec<(PhaseId, bool, crate::observe::tail::FileTail)> =
+        phases.iter().flat_map(|&p| [(p, false), (p, true)]).map(|(p, e)| (p, e, crate::observe::tail::FileTail::new(ws.log_path(&r.id, p, e)))).collect();
+    loop {
+        let over = !follow || ws.journal.get(&r.id).ok().flatten().is_none_or(|x| x.state.is_terminal());
+        let mut any = false;
+        for (p, err, t) in &mut tails {
+            for line in t.poll(u64::MAX, over).map_err(|e| Exit::failed(e.to_string()))? {
+                any = true;
+                if json {
+                    println!("{}", serde_json::json!({"phase": p, "stream": if *err {"stderr"} else {"stdout"}, "line": line}));
+                } else {
+                    println!("{}{} {line}", &p.as_str()[..3], if *err { "!" } else { " " });
+                }
+            }
+        }
+        if over {
+            return Ok(());
+        }
+        if !any {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn tool(t: Tool) -> Result<(), Exit> {
+    let fail = |e: anyhow::Error| Exit::failed(format!("{e:#}"));
+    match t {
+        Tool::Gen { out, seed, size_mb, files } => {
+            let r = crate::tools::gen::generate(&out, seed, size_mb, files).map_err(|e| Exit::failed(format!("{}: {e}", out.display())))?;
+            println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            Ok(())
+        }
+        Tool::Preprocess { input, output } => crate::tools::preprocess::run(&input, &output).map(|_| ()).map_err(fail),
+        Tool::Heat2d { input, output, nx, ny, alpha, t_end, cfl, snapshots, edges } => {
+            let cfg = crate::tools::heat2d::Config { alpha, t_end, cfl, edges, snapshots, series_rows: 400 };
+            crate::tools::heat2d::run(crate::tools::heat2d::RunArgs { input: &input, output: &output, nx, ny, cfg }).map(|_| ()).map_err(fail)
+        }
+        Tool::BenchHeat2d { nx, ny, steps } => {
+            let r = crate::tools::heat2d::bench(nx, ny, steps);
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            Ok(())
+        }
+    }
+}

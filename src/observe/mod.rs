@@ -1,0 +1,7 @@
+//! Observing runs: the sanitiser, log buffers and tailing.
+
+pub mod logbuf;
+pub mod sanitize;
+pub mod tail;
+
+pub use sanitize::{sanitize, sanitize_bytes};

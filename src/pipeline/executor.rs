@@ -1,0 +1,344 @@
+//! Executes a run on the local target: phases in order, the solve phase gated on the handoff.
+
+use super::journal::Journal;
+use super::run::{new_run_id, PhaseRun, Run, RunState};
+use super::runner::{run_process, Exit, MetricSample, ProcessSpec};
+use crate::project::{render, PhaseId, Project, TargetKind, Vars};
+use crate::storage::local::LocalStore;
+use chrono::Utc;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Where tandem keeps its own files: the journal, run directories, the local store by default.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub data_dir: PathBuf,
+    pub journal: Journal,
+    /// The tandem executable that `{tandem}` stands for.
+    pub exe: PathBuf,
+}
+
+impl Workspace {
+    pub fn new(data_dir: PathBuf) -> Workspace {
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tandem"));
+        Workspace { journal: Journal::new(&data_dir), data_dir, exe }
+    }
+
+    /// `TANDEM_HOME`, else the platform's data dir + `tandem`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(h) = std::env::var_os("TANDEM_HOME") {
+            return PathBuf::from(h);
+        }
+        dirs::data_local_dir().unwrap_or_else(|| PathBuf::from(".")).join("tandem")
+    }
+
+    pub fn run_dir(&self, run_id: &str) -> PathBuf {
+        self.data_dir.join("runs").join(run_id)
+    }
+
+    pub fn log_path(&self, run_id: &str, phase: PhaseId, stderr: bool) -> PathBuf {
+        self.run_dir(run_id).join(format!("{phase}.{}.log", if stderr { "stderr" } else { "stdout" }))
+    }
+
+    pub fn metrics_path(&self, run_id: &str, phase: PhaseId) -> PathBuf {
+        self.run_dir(run_id).join(format!("{phase}.metrics.jsonl"))
+    }
+
+    /// The directory store of a target.
+    pub fn store_for(&self, project: &Project, target: &str) -> LocalStore {
+        match project.targets.get(target).map(|t| &t.kind) {
+            Some(TargetKind::Local { store_dir: Some(d) }) => LocalStore::new(d.clone()),
+            _ => LocalStore::new(self.data_dir.join("store")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    Updated(Box<Run>),
+    Metric { run_id: String, phase: PhaseId, sample: MetricSample },
+}
+
+/// Location of a phase's output: (bucket, key prefix ending in `/`).
+pub fn output_of(project: &Project, phase: PhaseId, run_id: &str) -> (String, String) {
+    let mut vars = Vars::new();
+    vars.insert("run", run_id.to_string());
+    let rel = render(&project.phase(phase).output, &vars);
+    (project.storage.bucket.clone(), project.storage.key(&rel))
+}
+
+/// The record of a run about to start (nothing is executed).
+pub fn prepare_run(project: &Project, target: &str, phases: &[PhaseId]) -> Run {
+    let now = Utc::now();
+    let id = new_run_id(now);
+    let phase_runs = phases
+        .iter()
+        .map(|&p| {
+            let (b, k) = output_of(project, p, &id);
+            PhaseRun {
+                phase: p,
+                state: RunState::Pending,
+                engine: format!("{} (local)", project.phase(p).engine.as_str()),
+                output: format!("{b}/{k}"),
+                input: None,
+                command: Vec::new(),
+                pid: None,
+                started: None,
+                ended: None,
+                exit_code: None,
+                message: None,
+            }
+        })
+        .collect();
+    Run {
+        id,
+        project: project.name.clone(),
+        project_file: project.file.display().to_string(),
+        project_hash: project.hash.clone(),
+        target: target.to_string(),
+        created: now,
+        state: RunState::Pending,
+        phases: phase_runs,
+        tandem_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+struct Exec<'a> {
+    ws: &'a Workspace,
+    project: &'a Project,
+    store: LocalStore,
+    events: &'a mpsc::Sender<RunEvent>,
+    run: Run,
+}
+
+impl Exec<'_> {
+    async fn publish(&mut self) {
+        self.run.derive_state();
+        if let Err(e) = self.ws.journal.record(&self.run) {
+            tracing::error!("journal write failed: {e}");
+        }
+        let _ = self.events.send(RunEvent::Updated(Box::new(self.run.clone()))).await;
+    }
+
+    fn note(&self, phase: PhaseId, text: &str) {
+        let p = self.ws.log_path(&self.run.id, phase, false);
+        if let Some(d) = p.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            let _ = writeln!(f, "tandem: {text}");
+        }
+    }
+
+    fn dir_of(&self, bucket: &str, key: &str) -> Result<PathBuf, String> {
+        use crate::storage::ObjectStore;
+        self.store.local_path(bucket, key.trim_end_matches('/')).ok_or_else(|| format!("refused store location {bucket}/{key}"))
+    }
+
+    /// Input directory of a phase, generating a missing dataset when the project says how.
+    async fn input_of(&self, phase: PhaseId) -> Result<PathBuf, String> {
+        let spec = self.project.phase(phase);
+        let Some(first) = spec.inputs.first() else {
+            return self.dir_of(&self.project.storage.bucket, &self.project.storage.key(""));
+        };
+        if first == "handoff" {
+            return self.handoff_dir().await;
+        }
+        let ds = &self.project.datasets[first];
+        let dir = self.dir_of(&self.project.storage.bucket, &self.project.storage.key(&ds.path))?;
+        let empty = std::fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(true);
+        if empty {
+            match &ds.generate {
+                Some(g) => {
+                    self.note(phase, &format!("dataset `{}` is empty: generating {} MB from seed {} into {}", ds.name, g.size_mb, g.seed, dir.display()));
+                    let (d2, g2) = (dir.clone(), g.clone());
+                    let rep = tokio::task::spawn_blocking(move || crate::tools::gen::generate(&d2, g2.seed, g2.size_mb, g2.files))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| format!("generating dataset `{}`: {e}", ds.name))?;
+                    self.note(phase, &format!("generated {} rows, {} bytes in {} files", rep.rows, rep.bytes, rep.files.len()));
+                }
+                None => return Err(format!("dataset `{}` is empty at {}", ds.name, dir.display())),
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Phase 1's output for this run, or the newest successful one when only the solve phase runs.
+    async fn handoff_dir(&self) -> Result<PathBuf, String> {
+        let from = self.project.handoff.from;
+        let loc = if self.run.phase(from).is_some() {
+            self.run.phase(from).map(|p| p.output.clone())
+        } else {
+            let loaded = self.ws.journal.load().map_err(|e| format!("reading the journal: {e}"))?;
+            loaded
+                .runs
+                .iter()
+                .filter(|r| r.project == self.project.name)
+                .filter_map(|r| r.phase(from))
+                .find(|p| p.state == RunState::Succeeded)
+                .map(|p| p.output.clone())
+        };
+        let loc = loc.ok_or_else(|| format!("no handoff: no successful `{from}` run yet; run the pipeline or `{from}` first"))?;
+        let (bucket, key) = loc.split_once('/').unwrap_or((&loc, ""));
+        let dir = self.dir_of(bucket, key)?;
+        let missing: Vec<&str> =
+            self.project.handoff.require.iter().map(String::as_str).filter(|f| !dir.join(f).exists()).collect();
+        if !missing.is_empty() {
+            return Err(format!("handoff incomplete: {} missing in {loc}", missing.join(", ")));
+        }
+        Ok(dir)
+    }
+
+    async fn run_phase(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
+        let spec = self.project.phase(phase).clone();
+        let Some(local) = spec.local.clone() else {
+            return self.fail(phase, "this phase has no `local` section".into()).await;
+        };
+        let input = match self.input_of(phase).await {
+            Ok(i) => i,
+            Err(e) => return self.fail(phase, e).await,
+        };
+        let out_loc = self.run.phase(phase).map(|p| p.output.clone()).unwrap_or_default();
+        let (ob, ok) = out_loc.split_once('/').unwrap_or((&out_loc, ""));
+        let output = match self.dir_of(ob, ok) {
+            Ok(o) => o,
+            Err(e) => return self.fail(phase, e).await,
+        };
+        let _ = std::fs::create_dir_all(&output);
+        let mut vars = Vars::new();
+        vars.insert("tandem", self.ws.exe.display().to_string());
+        vars.insert("run", self.run.id.clone());
+        vars.insert("input", input.display().to_string());
+        vars.insert("output", output.display().to_string());
+        vars.insert("run_dir", self.ws.run_dir(&self.run.id).display().to_string());
+        vars.insert("project_dir", self.project.dir.display().to_string());
+        let argv: Vec<String> = local.command.iter().map(|a| render(a, &vars)).collect();
+        let env = local.env.iter().map(|(k, v)| (k.clone(), render(v, &vars))).collect();
+        let pspec = ProcessSpec {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            env,
+            cwd: self.project.dir.clone(),
+            stdout: self.ws.log_path(&self.run.id, phase, false),
+            stderr: self.ws.log_path(&self.run.id, phase, true),
+            grace: Duration::from_secs(local.grace_seconds),
+        };
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.input = Some(input.display().to_string());
+            p.command = argv.clone();
+            p.state = RunState::Running;
+            p.started = Some(Utc::now());
+        }
+        self.note(phase, &format!("starting {}", argv.join(" ")));
+        self.publish().await;
+
+        let metrics_path = self.ws.metrics_path(&self.run.id, phase);
+        let mut metrics_file = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).ok();
+        let (run_id, events) = (self.run.id.clone(), self.events.clone());
+        let mut pid_seen = None;
+        let result = run_process(
+            &pspec,
+            cancel,
+            |pid| pid_seen = Some(pid),
+            |sample| {
+                if let Some(f) = metrics_file.as_mut() {
+                    let _ = serde_json::to_writer(&mut *f, &sample);
+                    let _ = f.write_all(b"\n");
+                }
+                let _ = events.try_send(RunEvent::Metric { run_id: run_id.clone(), phase, sample });
+            },
+        )
+        .await;
+        if let (Some(pid), Some(p)) = (pid_seen, self.run.phase_mut(phase)) {
+            p.pid = Some(pid);
+        }
+        let (state, code, msg) = match result {
+            Ok(Exit::Code(0)) => (RunState::Succeeded, Some(0), None),
+            Ok(Exit::Code(c)) => (RunState::Failed, Some(c), Some(self.last_error_line(phase).unwrap_or_else(|| format!("exited with code {c}")))),
+            Ok(Exit::Signal(s)) => (RunState::Failed, None, Some(format!("killed by signal {s}"))),
+            Ok(Exit::Cancelled) => (RunState::Cancelled, None, Some("cancelled".into())),
+            Err(e) => (RunState::Failed, None, Some(e.to_string())),
+        };
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.state = state;
+            p.exit_code = code;
+            p.message = msg;
+            p.ended = Some(Utc::now());
+        }
+        self.publish().await;
+        state
+    }
+
+    fn last_error_line(&self, phase: PhaseId) -> Option<String> {
+        let text = std::fs::read(self.ws.log_path(&self.run.id, phase, true)).ok()?;
+        let tail = &text[text.len().saturating_sub(4096)..];
+        String::from_utf8_lossy(tail).lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.chars().take(300).collect())
+    }
+
+    async fn fail(&mut self, phase: PhaseId, why: String) -> RunState {
+        self.note(phase, &format!("error: {why}"));
+        if let Some(p) = self.run.phase_mut(phase) {
+            let now = Utc::now();
+            p.state = RunState::Failed;
+            p.started.get_or_insert(now);
+            p.ended = Some(now);
+            p.message = Some(why);
+        }
+        self.publish().await;
+        RunState::Failed
+    }
+}
+
+/// Run the phases of `run` in order. The solve phase starts only when preprocess succeeded and the
+/// handoff's required files exist. Returns the final record.
+pub async fn execute(
+    ws: Workspace,
+    project: Arc<Project>,
+    run: Run,
+    cancel: CancellationToken,
+    events: mpsc::Sender<RunEvent>,
+) -> Run {
+    let store = ws.store_for(&project, &run.target);
+    let order: Vec<PhaseId> = run.phases.iter().map(|p| p.phase).collect();
+    let mut ex = Exec { ws: &ws, project: &project, store, events: &events, run };
+    ex.publish().await;
+    let mut stop: Option<String> = None;
+    for phase in order {
+        if let Some(why) = &stop {
+            if let Some(p) = ex.run.phase_mut(phase) {
+                p.state = RunState::Cancelled;
+                p.message = Some(why.clone());
+            }
+            ex.publish().await;
+            continue;
+        }
+        if cancel.is_cancelled() {
+            stop = Some("not started: the run was cancelled".into());
+            continue;
+        }
+        match ex.run_phase(phase, &cancel).await {
+            RunState::Succeeded => {}
+            RunState::Cancelled => stop = Some("not started: the run was cancelled".into()),
+            _ => stop = Some(format!("not started: {phase} failed")),
+        }
+        if stop.is_some() {
+            // apply to the remaining phases on the next iterations
+            continue;
+        }
+    }
+    ex.publish().await;
+    ex.run
+}
+
+/// Files of a phase output directory on this machine.
+pub fn output_dir(ws: &Workspace, project: &Project, run: &Run, phase: PhaseId) -> Option<PathBuf> {
+    use crate::storage::ObjectStore;
+    let loc = &run.phase(phase)?.output;
+    let (b, k) = loc.split_once('/')?;
+    ws.store_for(project, &run.target).local_path(b, k.trim_end_matches('/'))
+}

@@ -1,0 +1,93 @@
+//! Plot data: readers (CSV series, NPY fields), colour maps, decimation, and export with plotters.
+
+pub mod colormap;
+pub mod export;
+pub mod read;
+
+pub use read::{read_field, read_series, Field, Series};
+
+/// Min and max of the finite values, or None when there are none.
+pub fn finite_range(v: &[f64]) -> Option<(f64, f64)> {
+    let mut it = v.iter().copied().filter(|x| x.is_finite());
+    let first = it.next()?;
+    Some(it.fold((first, first), |(lo, hi), x| (lo.min(x), hi.max(x))))
+}
+
+/// Block-average a `rows` x `cols` field down to `out_r` x `out_c` cells (never up).
+pub fn downsample(f: &Field, out_r: usize, out_c: usize) -> Field {
+    let (out_r, out_c) = (out_r.clamp(1, f.rows.max(1)), out_c.clamp(1, f.cols.max(1)));
+    let mut data = vec![f64::NAN; out_r * out_c];
+    for r in 0..out_r {
+        let (r0, r1) = (r * f.rows / out_r, ((r + 1) * f.rows / out_r).max(r * f.rows / out_r + 1));
+        for c in 0..out_c {
+            let (c0, c1) = (c * f.cols / out_c, ((c + 1) * f.cols / out_c).max(c * f.cols / out_c + 1));
+            let (mut s, mut n) = (0.0, 0u32);
+            for rr in r0..r1.min(f.rows) {
+                for cc in c0..c1.min(f.cols) {
+                    let v = f.data[rr * f.cols + cc];
+                    if v.is_finite() {
+                        s += v;
+                        n += 1;
+                    }
+                }
+            }
+            if n > 0 {
+                data[r * out_c + c] = s / n as f64;
+            }
+        }
+    }
+    Field { rows: out_r, cols: out_c, data }
+}
+
+/// Min/max per pixel column: `points` (x sorted) reduced to at most 2 per bucket of `width`.
+pub fn decimate_minmax(points: &[(f64, f64)], width: usize) -> Vec<(f64, f64)> {
+    if points.len() <= width * 2 || width == 0 {
+        return points.to_vec();
+    }
+    let (x0, x1) = (points[0].0, points[points.len() - 1].0);
+    let span = (x1 - x0).max(f64::MIN_POSITIVE);
+    let mut out = Vec::with_capacity(width * 2);
+    let mut i = 0;
+    for b in 0..width {
+        let hi = x0 + span * (b + 1) as f64 / width as f64;
+        let (mut lo_p, mut hi_p): (Option<(f64, f64)>, Option<(f64, f64)>) = (None, None);
+        while i < points.len() && (points[i].0 <= hi || b == width - 1) {
+            let p = points[i];
+            if lo_p.is_none_or(|q| p.1 < q.1) {
+                lo_p = Some(p);
+            }
+            if hi_p.is_none_or(|q| p.1 > q.1) {
+                hi_p = Some(p);
+            }
+            i += 1;
+        }
+        match (lo_p, hi_p) {
+            (Some(a), Some(b)) if a.0 <= b.0 => out.extend([a, b]),
+            (Some(a), Some(b)) => out.extend([b, a]),
+            _ => {}
+        }
+    }
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_averages_blocks() {
+        let f = Field { rows: 2, cols: 4, data: vec![1.0, 3.0, 5.0, 7.0, 1.0, 3.0, 5.0, 7.0] };
+        let d = downsample(&f, 1, 2);
+        assert_eq!(d.data, vec![2.0, 6.0]);
+    }
+
+    #[test]
+    fn minmax_keeps_extremes() {
+        let pts: Vec<(f64, f64)> = (0..10_000).map(|i| (i as f64, if i == 5000 { 100.0 } else { (i % 7) as f64 })).collect();
+        let d = decimate_minmax(&pts, 50);
+        assert!(d.len() <= 100);
+        assert!(d.iter().any(|p| p.1 == 100.0));
+        assert!(d.iter().any(|p| p.1 == 0.0));
+    }
+}

@@ -1,0 +1,643 @@
+//! The project model: raw serde structs (what the file says) and the validated [`Project`].
+
+use super::{pos_of, template, ProjectError};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+// ---------------------------------------------------------------------------------------------------
+// Raw: what serde reads. Unknown keys are errors.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProject {
+    project: RawMeta,
+    storage: RawStorage,
+    #[serde(default)]
+    datasets: BTreeMap<String, RawDataset>,
+    phases: RawPhases,
+    handoff: RawHandoff,
+    #[serde(default)]
+    plots: Vec<RawPlot>,
+    #[serde(default)]
+    targets: BTreeMap<Spanned<String>, RawTarget>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeta {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    default_target: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    /// `bucket/prefix` inside the target's object store.
+    root: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataset {
+    path: Spanned<String>,
+    #[serde(default)]
+    format: Option<DataFormat>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    generate: Option<Generate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhases {
+    preprocess: RawPhase,
+    solve: RawPhase,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhase {
+    engine: Engine,
+    #[serde(default)]
+    inputs: Vec<Spanned<String>>,
+    output: Spanned<String>,
+    #[serde(default)]
+    resources: Resources,
+    #[serde(default)]
+    local: Option<RawLocal>,
+    /// How the phase runs on a Ray cluster (fields arrive with the Ray engine).
+    #[serde(default)]
+    ray: Option<toml::Table>,
+    /// How the phase runs on a Slurm cluster (fields arrive with the Slurm engine).
+    #[serde(default)]
+    slurm: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocal {
+    command: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    env: BTreeMap<String, Spanned<String>>,
+    #[serde(default = "default_grace")]
+    grace_seconds: u64,
+}
+
+fn default_grace() -> u64 {
+    5
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHandoff {
+    from: Spanned<String>,
+    to: Spanned<String>,
+    #[serde(default = "default_require")]
+    require: Vec<String>,
+    #[serde(default)]
+    fsx_path: Option<String>,
+}
+
+fn default_require() -> Vec<String> {
+    vec!["_SUCCESS".into()]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlot {
+    name: String,
+    kind: PlotKind,
+    phase: Spanned<String>,
+    file: Spanned<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Vec<String>,
+    #[serde(default)]
+    log_y: bool,
+    #[serde(default)]
+    cmap: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    kind: Spanned<String>,
+    #[serde(default)]
+    store_dir: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Validated model.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum PhaseId {
+    Preprocess,
+    Solve,
+}
+
+impl PhaseId {
+    pub const ALL: [PhaseId; 2] = [PhaseId::Preprocess, PhaseId::Solve];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseId::Preprocess => "preprocess",
+            PhaseId::Solve => "solve",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PhaseId> {
+        match s {
+            "preprocess" => Some(PhaseId::Preprocess),
+            "solve" => Some(PhaseId::Solve),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PhaseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Ray,
+    Slurm,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Ray => "ray",
+            Engine::Slurm => "slurm",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    Csv,
+    Json,
+    Npy,
+    Parquet,
+    Text,
+}
+
+/// How a dataset is generated when it is missing (the sample's seeded sensor data).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generate {
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default = "default_size_mb")]
+    pub size_mb: f64,
+    #[serde(default = "default_files")]
+    pub files: usize,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+fn default_size_mb() -> f64 {
+    4.0
+}
+fn default_files() -> usize {
+    4
+}
+
+/// What a phase asks of the machine or cluster. All optional; engines use what they understand.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub cpus: Option<u32>,
+    pub memory_gb: Option<f64>,
+    pub gpus: Option<u32>,
+    pub nodes: Option<u32>,
+    pub tasks_per_node: Option<u32>,
+    pub cpus_per_task: Option<u32>,
+    pub time_limit: Option<String>,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlotKind {
+    Line,
+    Heatmap,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    /// FNV-1a of the file's bytes, recorded with every run.
+    pub hash: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub storage: Storage,
+    pub datasets: BTreeMap<String, Dataset>,
+    pub phases: [Phase; 2],
+    pub handoff: Handoff,
+    pub plots: Vec<PlotSpec>,
+    pub targets: BTreeMap<String, Target>,
+    pub default_target: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Storage {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl Storage {
+    /// Key of `rel` under the project's prefix.
+    pub fn key(&self, rel: &str) -> String {
+        let rel = rel.trim_start_matches('/');
+        if self.prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{}/{}", self.prefix, rel)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub name: String,
+    /// Relative to the storage root; always ends with `/`.
+    pub path: String,
+    pub format: Option<DataFormat>,
+    pub description: Option<String>,
+    pub generate: Option<Generate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub id: PhaseId,
+    pub engine: Engine,
+    pub inputs: Vec<String>,
+    /// Output prefix template relative to the storage root, e.g. `runs/{run}/prepared/`.
+    pub output: String,
+    pub resources: Resources,
+    pub local: Option<LocalSpec>,
+    pub ray: Option<toml::Table>,
+    pub slurm: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalSpec {
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handoff {
+    pub from: PhaseId,
+    pub to: PhaseId,
+    /// Files that must exist in `from`'s output before `to` may start.
+    pub require: Vec<String>,
+    pub fsx_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlotSpec {
+    pub name: String,
+    pub kind: PlotKind,
+    pub phase: PhaseId,
+    /// Path relative to the phase output; may hold a glob (`snapshots/*.npy`).
+    pub file: String,
+    pub x: Option<String>,
+    pub y: Vec<String>,
+    pub log_y: bool,
+    pub cmap: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub kind: TargetKind,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetKind {
+    /// The embedded default: a directory object store and a local process runner.
+    Local { store_dir: Option<PathBuf> },
+}
+
+impl Project {
+    pub fn phase(&self, id: PhaseId) -> &Phase {
+        &self.phases[id as usize]
+    }
+    pub fn preprocess(&self) -> &Phase {
+        self.phase(PhaseId::Preprocess)
+    }
+    pub fn solve(&self) -> &Phase {
+        self.phase(PhaseId::Solve)
+    }
+    pub fn target(&self, name: Option<&str>) -> Option<&Target> {
+        self.targets.get(name.unwrap_or(&self.default_target))
+    }
+}
+
+pub const COLOR_MAPS: &[&str] = &["inferno", "viridis", "magma", "coolwarm", "gray"];
+
+// ---------------------------------------------------------------------------------------------------
+
+struct Ctx<'a> {
+    file: &'a Path,
+    src: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&self, at: usize, key: &str, message: impl Into<String>) -> Result<T, ProjectError> {
+        Err(ProjectError {
+            file: self.file.to_path_buf(),
+            pos: Some(pos_of(self.src, at)),
+            key: Some(key.to_string()),
+            message: message.into(),
+        })
+    }
+
+    /// Placeholders in a string value: the span covers the quotes, so offsets shift by one.
+    fn check_template(&self, s: &Spanned<String>, key: &str) -> Result<(), ProjectError> {
+        template::check(s.get_ref()).or_else(|(off, msg)| self.err(s.span().start + 1 + off, key, msg))
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn valid_bucket(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn valid_rel_path(p: &str) -> bool {
+    !p.starts_with('/') && !p.split('/').any(|seg| seg == ".." || seg == ".")
+}
+
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Project, ProjectError> {
+    let cx = Ctx { file, src };
+    let name = raw.project.name.get_ref().clone();
+    if !is_name(&name) {
+        return cx.err(
+            raw.project.name.span().start,
+            "project.name",
+            "expected a name of letters, digits, `-` or `_` (at most 64)",
+        );
+    }
+
+    // storage.root = "bucket/prefix"
+    let root = raw.storage.root.get_ref().trim_end_matches('/');
+    let (bucket, prefix) = root.split_once('/').unwrap_or((root, ""));
+    if !valid_bucket(bucket) {
+        return cx.err(
+            raw.storage.root.span().start,
+            "storage.root",
+            format!(
+                "expected `bucket/prefix` with a bucket name of 3-63 lowercase letters, digits, `-` or `.`; got `{bucket}`"
+            ),
+        );
+    }
+    if !valid_rel_path(prefix) || prefix.contains("//") {
+        return cx.err(
+            raw.storage.root.span().start,
+            "storage.root",
+            "the prefix must not hold `.`, `..` or empty segments",
+        );
+    }
+
+    let mut datasets = BTreeMap::new();
+    for (dname, d) in raw.datasets {
+        let key = format!("datasets.{dname}.path");
+        if !is_name(&dname) {
+            return cx.err(d.path.span().start, &format!("datasets.{dname}"), "dataset names are letters, digits, `-` or `_`");
+        }
+        let p = d.path.get_ref().trim_matches('/');
+        if p.is_empty() || !valid_rel_path(p) {
+            return cx.err(d.path.span().start, &key, "expected a path relative to the storage root, without `..`");
+        }
+        datasets.insert(
+            dname.clone(),
+            Dataset {
+                name: dname,
+                path: format!("{p}/"),
+                format: d.format,
+                description: d.description,
+                generate: d.generate,
+            },
+        );
+    }
+
+    let mut phases = Vec::with_capacity(2);
+    for (id, rp) in [(PhaseId::Preprocess, raw.phases.preprocess), (PhaseId::Solve, raw.phases.solve)] {
+        let base = format!("phases.{id}");
+        for input in &rp.inputs {
+            let v = input.get_ref();
+            if !datasets.contains_key(v) && v != "handoff" {
+                let known: Vec<_> = datasets.keys().map(String::as_str).chain(["handoff"]).collect();
+                return cx.err(
+                    input.span().start,
+                    &format!("{base}.inputs"),
+                    format!("unknown input `{v}`, expected a dataset name or `handoff` (known: {})", known.join(", ")),
+                );
+            }
+        }
+        cx.check_template(&rp.output, &format!("{base}.output"))?;
+        let out = rp.output.get_ref().trim_matches('/');
+        if out.is_empty() || !valid_rel_path(out) {
+            return cx.err(rp.output.span().start, &format!("{base}.output"), "expected a prefix relative to the storage root, without `..`");
+        }
+        let local = match rp.local {
+            None => None,
+            Some(l) => {
+                if l.command.get_ref().is_empty() {
+                    return cx.err(l.command.span().start, &format!("{base}.local.command"), "expected a non-empty list: program, then arguments");
+                }
+                for a in l.command.get_ref() {
+                    cx.check_template(a, &format!("{base}.local.command"))?;
+                }
+                let mut env = BTreeMap::new();
+                for (k, v) in l.env {
+                    cx.check_template(&v, &format!("{base}.local.env.{k}"))?;
+                    env.insert(k, v.into_inner());
+                }
+                Some(LocalSpec {
+                    command: l.command.into_inner().into_iter().map(Spanned::into_inner).collect(),
+                    env,
+                    grace_seconds: l.grace_seconds,
+                })
+            }
+        };
+        phases.push(Phase {
+            id,
+            engine: rp.engine,
+            inputs: rp.inputs.into_iter().map(Spanned::into_inner).collect(),
+            output: format!("{out}/"),
+            resources: rp.resources,
+            local,
+            ray: rp.ray,
+            slurm: rp.slurm,
+        });
+    }
+    let phases: [Phase; 2] = phases.try_into().expect("two phases");
+
+    let phase_ref = |s: &Spanned<String>, key: &str| -> Result<PhaseId, ProjectError> {
+        PhaseId::parse(s.get_ref()).map_or_else(
+            || cx.err(s.span().start, key, format!("unknown phase `{}`, expected `preprocess` or `solve`", s.get_ref())),
+            Ok,
+        )
+    };
+    let from = phase_ref(&raw.handoff.from, "handoff.from")?;
+    let to = phase_ref(&raw.handoff.to, "handoff.to")?;
+    if from != PhaseId::Preprocess || to != PhaseId::Solve {
+        return cx.err(raw.handoff.from.span().start, "handoff", "the handoff goes from `preprocess` to `solve`");
+    }
+    let handoff = Handoff {
+        from,
+        to,
+        require: raw.handoff.require,
+        fsx_path: raw.handoff.fsx_path,
+    };
+
+    let mut plots = Vec::new();
+    for (i, p) in raw.plots.into_iter().enumerate() {
+        let key = format!("plots[{i}]");
+        let phase = phase_ref(&p.phase, &format!("{key}.phase"))?;
+        let f = p.file.get_ref();
+        if f.is_empty() || !valid_rel_path(f) {
+            return cx.err(p.file.span().start, &format!("{key}.file"), "expected a path relative to the phase output, without `..`");
+        }
+        if p.kind == PlotKind::Line && (p.x.is_none() || p.y.is_empty()) {
+            return cx.err(p.file.span().start, &key, "a line plot needs `x` (a column) and `y` (one or more columns)");
+        }
+        let cmap = match p.cmap {
+            None => "inferno".to_string(),
+            Some(c) if COLOR_MAPS.contains(&c.get_ref().as_str()) => c.into_inner(),
+            Some(c) => {
+                return cx.err(c.span().start, &format!("{key}.cmap"), format!("unknown colour map `{}`, expected one of {}", c.get_ref(), COLOR_MAPS.join(", ")))
+            }
+        };
+        plots.push(PlotSpec {
+            name: p.name,
+            kind: p.kind,
+            phase,
+            file: f.clone(),
+            x: p.x,
+            y: p.y,
+            log_y: p.log_y,
+            cmap,
+        });
+    }
+
+    let mut targets = BTreeMap::new();
+    for (tname, t) in raw.targets {
+        let key = format!("targets.{}", tname.get_ref());
+        if !is_name(tname.get_ref()) {
+            return cx.err(tname.span().start, &key, "target names are letters, digits, `-` or `_`");
+        }
+        let kind = match t.kind.get_ref().as_str() {
+            "local" => TargetKind::Local {
+                store_dir: t.store_dir.map(|d| {
+                    let p = PathBuf::from(d);
+                    if p.is_absolute() {
+                        p
+                    } else {
+                        file.parent().unwrap_or(Path::new(".")).join(p)
+                    }
+                }),
+            },
+            other => {
+                return cx.err(
+                    t.kind.span().start,
+                    &format!("{key}.kind"),
+                    format!("unknown target kind `{other}`, expected `local` (cluster targets arrive with the Slurm and Ray engines)"),
+                )
+            }
+        };
+        targets.insert(
+            tname.get_ref().clone(),
+            Target {
+                name: tname.into_inner(),
+                kind,
+                description: t.description,
+            },
+        );
+    }
+    if !targets.contains_key("local") {
+        targets.insert(
+            "local".into(),
+            Target {
+                name: "local".into(),
+                kind: TargetKind::Local { store_dir: None },
+                description: Some("embedded default".into()),
+            },
+        );
+    }
+    let default_target = match raw.project.default_target {
+        None => "local".to_string(),
+        Some(t) if targets.contains_key(t.get_ref()) => t.into_inner(),
+        Some(t) => {
+            let known: Vec<_> = targets.keys().map(String::as_str).collect();
+            return cx.err(t.span().start, "project.default_target", format!("unknown target `{}`, expected one of {}", t.get_ref(), known.join(", ")));
+        }
+    };
+    for ph in &phases {
+        if ph.local.is_none() {
+            return Err(ProjectError {
+                file: file.to_path_buf(),
+                pos: None,
+                key: Some(format!("phases.{}.local", ph.id)),
+                message: "missing: every phase says how it runs on the local target (`[phases.NAME.local] command = [...]`)".into(),
+            });
+        }
+    }
+
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    Ok(Project {
+        file: file.to_path_buf(),
+        dir,
+        hash: fnv1a(src.as_bytes()),
+        name,
+        description: raw.project.description,
+        storage: Storage {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        },
+        datasets,
+        phases,
+        handoff,
+        plots,
+        targets,
+        default_target,
+    })
+}

@@ -1,0 +1,179 @@
+//! Object storage: one trait, implemented by a directory store now and by S3 next.
+//!
+//! Keys are `/`-separated strings as in S3. Listing is paged (a continuation token, at most `max_keys`
+//! entries a page) so that a UI can show the first page while the rest arrive.
+
+pub mod local;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::ops::Range;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such bucket `{0}`")]
+    NoBucket(String),
+    #[error("no such object `{bucket}/{key}`")]
+    NotFound { bucket: String, key: String },
+    #[error("refused key `{key}`: {why}")]
+    BadKey { key: String, why: &'static str },
+    #[error("permission denied on `{0}`")]
+    Denied(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    pub modified: Option<DateTime<Utc>>,
+    pub etag: Option<String>,
+    pub storage_class: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Entry {
+    /// A common prefix (a "folder"); the string ends with the delimiter.
+    Prefix { prefix: String },
+    Object(ObjectMeta),
+}
+
+impl Entry {
+    pub fn key(&self) -> &str {
+        match self {
+            Entry::Prefix { prefix } => prefix,
+            Entry::Object(o) => &o.key,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub entries: Vec<Entry>,
+    /// Pass back to get the next page; `None` when this was the last.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketInfo {
+    pub name: String,
+    pub created: Option<DateTime<Utc>>,
+}
+
+pub const PAGE: usize = 1000;
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug {
+    /// What this store is, for the header: `local:/path` or `s3 (profile, region, endpoint)`.
+    fn describe(&self) -> String;
+    async fn list_buckets(&self) -> Result<Vec<BucketInfo>>;
+    /// One page of keys under `prefix`, in key order. With `delimiter`, keys holding it after the
+    /// prefix are rolled up into [`Entry::Prefix`].
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: bool,
+        token: Option<String>,
+        max_keys: usize,
+    ) -> Result<ListPage>;
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta>;
+    /// Bytes `range` of an object (clamped to its size).
+    async fn get_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Vec<u8>>;
+    async fn put(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()>;
+    /// Where an object lives on this machine's file system, if it does (lets the local runner hand
+    /// phases plain paths).
+    fn local_path(&self, bucket: &str, key: &str) -> Option<PathBuf>;
+}
+
+/// Every key under `prefix`, all pages.
+pub async fn list_all(store: &dyn ObjectStore, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = store.list_page(bucket, prefix, false, token, PAGE).await?;
+        out.extend(page.entries.into_iter().filter_map(|e| match e {
+            Entry::Object(o) => Some(o),
+            Entry::Prefix { .. } => None,
+        }));
+        match page.next {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// A location in a store: `local://bucket/key` (the directory store) or `bucket/key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub bucket: Option<String>,
+    pub key: String,
+}
+
+impl Location {
+    pub fn parse(s: &str) -> Location {
+        let rest = s.strip_prefix("local://").unwrap_or(s).trim_start_matches('/');
+        if rest.is_empty() {
+            return Location { bucket: None, key: String::new() };
+        }
+        match rest.split_once('/') {
+            Some((b, k)) => Location { bucket: Some(b.to_string()), key: k.to_string() },
+            None => Location { bucket: Some(rest.to_string()), key: String::new() },
+        }
+    }
+}
+
+/// Check a key before it becomes a path on disk: no absolute keys, no `.`/`..`, no empty segments.
+pub fn check_key(key: &str) -> Result<()> {
+    let bad = |why| Err(StoreError::BadKey { key: key.to_string(), why });
+    if key.starts_with('/') {
+        return bad("absolute keys are not allowed");
+    }
+    if key.contains('\0') || key.contains('\\') {
+        return bad("NUL and backslash are not allowed");
+    }
+    let trimmed = key.strip_suffix('/').unwrap_or(key);
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    for seg in trimmed.split('/') {
+        match seg {
+            "" => return bad("empty path segments are not allowed"),
+            "." | ".." => return bad("`.` and `..` segments are not allowed"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert_eq!(Location::parse("local://lake/a/b"), Location { bucket: Some("lake".into()), key: "a/b".into() });
+        assert_eq!(Location::parse("lake"), Location { bucket: Some("lake".into()), key: String::new() });
+        assert_eq!(Location::parse(""), Location { bucket: None, key: String::new() });
+    }
+
+    #[test]
+    fn hostile_keys_are_refused() {
+        for k in ["/etc/passwd", "a/../../x", "a//b", "./a", "a\\b"] {
+            assert!(check_key(k).is_err(), "{k}");
+        }
+        for k in ["a/b", "a/b/", "dir/ünï cøde.csv", ""] {
+            assert!(check_key(k).is_ok(), "{k}");
+        }
+    }
+}
