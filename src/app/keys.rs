@@ -14,10 +14,19 @@ pub struct Binding {
     pub label: &'static str,
     pub action: Action,
     pub help: &'static str,
+    /// A word or two for the footer's hints; empty keeps the key out of the footer.
+    pub short: &'static str,
 }
 
 const fn b(code: KeyCode, label: &'static str, action: Action, help: &'static str) -> Binding {
-    Binding { code, mods: KeyModifiers::NONE, label, action, help }
+    Binding { code, mods: KeyModifiers::NONE, label, action, help, short: "" }
+}
+
+impl Binding {
+    fn hint(mut self, short: &'static str) -> Binding {
+        self.short = short;
+        self
+    }
 }
 
 fn nav() -> Vec<Binding> {
@@ -39,23 +48,23 @@ fn nav() -> Vec<Binding> {
 pub fn table(view: View) -> Vec<Binding> {
     let mut v = match view {
         View::Pipeline => vec![
-            b(KeyCode::Char('r'), "r", Action::RunPipeline, "run the whole pipeline"),
-            b(KeyCode::Char('p'), "p", Action::RunPhase(PhaseId::Preprocess), "run preprocess only"),
-            b(KeyCode::Char('s'), "s", Action::RunPhase(PhaseId::Solve), "run solve only (on the last handoff)"),
-            b(KeyCode::Char('c'), "c", Action::Cancel, "cancel the running run"),
-            b(KeyCode::Char('l'), "l", Action::OpenLogs, "logs of this run"),
+            b(KeyCode::Char('r'), "r", Action::RunPipeline, "run the whole pipeline").hint("run"),
+            b(KeyCode::Char('p'), "p", Action::RunPhase(PhaseId::Preprocess), "run preprocess only").hint("preprocess"),
+            b(KeyCode::Char('s'), "s", Action::RunPhase(PhaseId::Solve), "run solve only (on the last handoff)").hint("solve"),
+            b(KeyCode::Char('c'), "c", Action::Cancel, "cancel the running run").hint("cancel"),
+            b(KeyCode::Char('l'), "l", Action::OpenLogs, "logs of this run").hint("logs"),
             b(KeyCode::Char('m'), "m", Action::OpenMetrics, "metrics of this run"),
             b(KeyCode::Char('v'), "v", Action::OpenPlots, "plots of this run"),
         ],
         View::Datasets => {
             let mut v = nav();
             v.extend([
-                b(KeyCode::Enter, "Enter/→", Action::Enter, "open bucket or folder"),
+                b(KeyCode::Enter, "Enter/→", Action::Enter, "open bucket or folder").hint("open"),
                 b(KeyCode::Right, "", Action::Enter, ""),
-                b(KeyCode::Left, "←/Bksp", Action::Back, "up one level"),
+                b(KeyCode::Left, "←/Bksp", Action::Back, "up one level").hint("up"),
                 b(KeyCode::Backspace, "", Action::Back, ""),
-                b(KeyCode::Char('/'), "/", Action::Filter, "filter what is loaded"),
-                b(KeyCode::Char('o'), "o", Action::SortNext, "sort by name, size, time"),
+                b(KeyCode::Char('/'), "/", Action::Filter, "filter what is loaded").hint("filter"),
+                b(KeyCode::Char('o'), "o", Action::SortNext, "sort by name, size, time").hint("sort"),
                 b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
             ]);
             v
@@ -63,12 +72,12 @@ pub fn table(view: View) -> Vec<Binding> {
         View::Runs => {
             let mut v = nav();
             v.extend([
-                b(KeyCode::Enter, "Enter", Action::Enter, "show in the pipeline view"),
-                b(KeyCode::Char('l'), "l", Action::OpenLogs, "logs of the run"),
+                b(KeyCode::Enter, "Enter", Action::Enter, "show in the pipeline view").hint("show"),
+                b(KeyCode::Char('l'), "l", Action::OpenLogs, "logs of the run").hint("logs"),
                 b(KeyCode::Char('m'), "m", Action::OpenMetrics, "metrics of the run"),
-                b(KeyCode::Char('v'), "v", Action::OpenPlots, "plots of the run"),
+                b(KeyCode::Char('v'), "v", Action::OpenPlots, "plots of the run").hint("plots"),
                 b(KeyCode::Char('c'), "c", Action::Cancel, "cancel the run"),
-                b(KeyCode::Char('/'), "/", Action::Filter, "filter runs"),
+                b(KeyCode::Char('/'), "/", Action::Filter, "filter runs").hint("filter"),
                 b(KeyCode::Char('R'), "R", Action::Refresh, "reload the journal"),
             ]);
             v
@@ -76,19 +85,19 @@ pub fn table(view: View) -> Vec<Binding> {
         View::Logs => {
             let mut v = nav();
             v.extend([
-                b(KeyCode::Char('f'), "f/Space", Action::ToggleFollow, "follow / pause"),
+                b(KeyCode::Char('f'), "f/Space", Action::ToggleFollow, "follow / pause").hint("follow/pause"),
                 b(KeyCode::Char(' '), "", Action::ToggleFollow, ""),
-                b(KeyCode::Char('w'), "w", Action::ToggleWrap, "wrap long lines"),
-                b(KeyCode::Char('/'), "/", Action::Search, "search"),
+                b(KeyCode::Char('w'), "w", Action::ToggleWrap, "wrap long lines").hint("wrap"),
+                b(KeyCode::Char('/'), "/", Action::Search, "search").hint("search"),
                 b(KeyCode::Char('n'), "n", Action::SearchNext, "next match"),
                 b(KeyCode::Char('N'), "N", Action::SearchPrev, "previous match"),
-                b(KeyCode::Char('t'), "t", Action::CycleSource, "all / preprocess / solve"),
+                b(KeyCode::Char('t'), "t", Action::CycleSource, "all / preprocess / solve").hint("source"),
             ]);
             v
         }
-        View::Metrics => vec![b(KeyCode::Char('R'), "R", Action::Refresh, "reload samples")],
+        View::Metrics => vec![b(KeyCode::Char('R'), "R", Action::Refresh, "reload samples").hint("reload")],
         View::Plots => vec![
-            b(KeyCode::Right, "→/l", Action::Right, "next snapshot"),
+            b(KeyCode::Right, "→/l", Action::Right, "next snapshot").hint("snapshot"),
             b(KeyCode::Char('l'), "", Action::Right, ""),
             b(KeyCode::Left, "←/h", Action::Left, "previous snapshot"),
             b(KeyCode::Char('h'), "", Action::Left, ""),
@@ -96,7 +105,7 @@ pub fn table(view: View) -> Vec<Binding> {
             b(KeyCode::Char('g'), "", Action::Top, ""),
             b(KeyCode::End, "G/End", Action::Bottom, "last snapshot"),
             b(KeyCode::Char('G'), "", Action::Bottom, ""),
-            b(KeyCode::Tab, "Tab/]", Action::NextItem, "next plot"),
+            b(KeyCode::Tab, "Tab/]", Action::NextItem, "next plot").hint("next plot"),
             b(KeyCode::Char(']'), "", Action::NextItem, ""),
             b(KeyCode::BackTab, "S-Tab/[", Action::PrevItem, "previous plot"),
             b(KeyCode::Char('['), "", Action::PrevItem, ""),
@@ -115,11 +124,11 @@ pub fn global() -> Vec<Binding> {
         b(KeyCode::Char('4'), "", Action::Show(View::Logs), ""),
         b(KeyCode::Char('5'), "", Action::Show(View::Metrics), ""),
         b(KeyCode::Char('6'), "", Action::Show(View::Plots), ""),
-        b(KeyCode::Char('?'), "?", Action::Help, "help for this view"),
-        b(KeyCode::Char(':'), ":", Action::Palette, "command palette"),
+        b(KeyCode::Char('?'), "?", Action::Help, "help for this view").hint("help"),
+        b(KeyCode::Char(':'), ":", Action::Palette, "command palette").hint("palette"),
         b(KeyCode::Esc, "Esc", Action::Back, "back"),
-        b(KeyCode::Char('q'), "q", Action::Quit, "quit"),
-        Binding { code: KeyCode::Char('c'), mods: KeyModifiers::CONTROL, label: "Ctrl-C", action: Action::Quit, help: "quit from anywhere" },
+        b(KeyCode::Char('q'), "q", Action::Quit, "quit").hint("quit"),
+        Binding { code: KeyCode::Char('c'), mods: KeyModifiers::CONTROL, label: "Ctrl-C", action: Action::Quit, help: "quit from anywhere", short: "" },
     ]
 }
 

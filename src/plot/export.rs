@@ -81,7 +81,7 @@ fn draw_heatmap<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift
     }
     let mut cb = bb.build_cartesian_2d(0.0..1.0, lo..lo + span).map_err(err)?;
     if text {
-        cb.configure_mesh().disable_mesh().disable_x_axis().y_labels(6).draw().map_err(err)?;
+        cb.configure_mesh().disable_mesh().disable_x_axis().y_labels(6).y_label_style(("sans-serif", 14)).draw().map_err(err)?;
     }
     let steps = 128;
     cb.draw_series((0..steps).map(|k| {

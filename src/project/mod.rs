@@ -65,6 +65,24 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// The dotted key a line of TOML sets: the last `[table]` header above it plus the key before `=`.
+/// Used to name the key in errors that serde reports by position only.
+fn key_at(src: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = src.lines().collect();
+    let this = lines.get(line.checked_sub(1)?)?.trim();
+    let key = this.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty() && !k.starts_with('['))?;
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string());
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key,
+    })
+}
+
 /// The file name tandem looks for in a directory.
 pub const FILE_NAME: &str = "tandem.toml";
 
@@ -122,7 +140,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Project, ProjectError> {
         ProjectError {
             file: path.to_path_buf(),
             pos,
-            key: None,
+            key: pos.and_then(|p| key_at(src, p.line)),
             message: e.message().trim().to_string(),
         }
     })?;

@@ -68,8 +68,9 @@ fn tab_bar(f: &mut Frame, s: &AppState, area: Rect) {
         let st = if *v == s.view { t.selected() } else { t.muted() };
         spans.push(Span::styled(label, st));
     }
-    if let Some(r) = s.active_run() {
-        spans.push(Span::styled(format!("  {} {} {}", spinner(s), r.id, r.state), t.state(r.state)));
+    if let Some(r) = s.active_run().or(s.current_run()) {
+        let g = if r.state.is_terminal() { r.state.glyph() } else { spinner(s) };
+        spans.push(Span::styled(format!("  {g} {} {}", r.id, r.state), t.state(r.state)));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -94,15 +95,13 @@ fn footer(f: &mut Frame, s: &AppState, area: Rect) {
     f.render_widget(Paragraph::new(line), area);
 }
 
-/// The footer's key hints: the view's first few bindings, then help and palette.
+/// The footer's key hints: the bindings of this view that carry a short hint, then the global ones.
 fn hints(s: &AppState) -> Vec<Span<'static>> {
     let t = &s.theme;
     let mut out = vec![Span::raw(" ")];
-    let table = crate::app::keys::table(s.view);
-    let own: Vec<_> = table.iter().filter(|b| !b.label.is_empty() && !b.help.is_empty()).take(5).collect();
-    for b in own.iter().chain(table.iter().filter(|b| b.label == "?" || b.label == ":" || b.label == "q").collect::<Vec<_>>().iter()) {
+    for b in crate::app::keys::table(s.view).iter().filter(|b| !b.short.is_empty()) {
         out.push(Span::styled(b.label.to_string(), Style::default().fg(t.accent).add_modifier(Modifier::BOLD)));
-        out.push(Span::styled(format!(" {}  ", b.help), t.muted()));
+        out.push(Span::styled(format!(" {}  ", b.short), t.muted()));
     }
     out
 }
