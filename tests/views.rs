@@ -1,0 +1,150 @@
+//! Every view drawn from one fixture state at 80x24 and 200x60 into ratatui's TestBackend, compared
+//! with stored snapshots (insta), plus style checks where colour carries meaning.
+
+mod common;
+
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use ratatui::Terminal;
+use tandem::app::state::*;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (200, 60)];
+
+fn render(s: &AppState, w: u16, h: u16) -> Terminal<TestBackend> {
+    // the Runs view shows local times: pin the zone so snapshots do not depend on the machine
+    std::env::set_var("TZ", "UTC");
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    let mut s = s.clone();
+    s.size = (w, h);
+    term.draw(|f| tandem::views::draw(f, &s)).unwrap();
+    term
+}
+
+fn snap(name: &str, s: &AppState) {
+    for (w, h) in SIZES {
+        let term = render(s, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), term.backend().to_string());
+    }
+}
+
+fn with_view(v: View) -> AppState {
+    let mut s = common::state();
+    s.view = v;
+    s
+}
+
+#[test]
+fn pipeline() {
+    snap("pipeline", &with_view(View::Pipeline));
+}
+
+#[test]
+fn pipeline_before_any_run() {
+    let mut s = with_view(View::Pipeline);
+    s.runs.clear();
+    s.current = None;
+    s.logs = LogsState::default();
+    s.metrics = MetricsState::default();
+    snap("pipeline_empty", &s);
+}
+
+#[test]
+fn datasets() {
+    snap("datasets", &with_view(View::Datasets));
+}
+
+#[test]
+fn runs() {
+    snap("runs", &with_view(View::Runs));
+}
+
+#[test]
+fn logs() {
+    snap("logs", &with_view(View::Logs));
+}
+
+#[test]
+fn metrics() {
+    snap("metrics", &with_view(View::Metrics));
+}
+
+#[test]
+fn plots_heatmap() {
+    snap("plots_heatmap", &with_view(View::Plots));
+}
+
+#[test]
+fn plots_line() {
+    let mut s = with_view(View::Plots);
+    s.plots.plot = 1;
+    let csv = "step,time,residual,total_energy,max_temperature\n0,0,0,25.5,67.3\n10,0.001,5e5,27.0,88.0\n20,0.002,2e5,28.1,91.0\n30,0.003,1e5,29.0,92.5\n";
+    s.plots.data = Some(tandem::app::msg::PlotData::Series { series: tandem::plot::read::parse_series(std::path::Path::new("series.csv"), csv.as_bytes()).unwrap(), file: "series.csv".into() });
+    snap("plots_line", &s);
+}
+
+#[test]
+fn help_and_palette() {
+    let mut s = with_view(View::Pipeline);
+    s.popup = Some(Popup::Help);
+    snap("help_pipeline", &s);
+    s.popup = Some(Popup::Palette { query: "run".into(), selected: 1 });
+    snap("palette", &s);
+}
+
+#[test]
+fn project_error_panel() {
+    let err = tandem::project::parse(std::path::Path::new("tandem.toml"), "[project]\nname = \"x\"\nnmae = 1\n").unwrap_err();
+    let s = AppState::new(Err(err), "local".into(), String::new(), tandem::theme::Theme::embedded("dark"), common::t(12, 0, 0));
+    snap("project_error", &s);
+}
+
+/// States are coloured by role: a succeeded phase in `ok`, a running one in `running`.
+#[test]
+fn state_colours_come_from_the_theme() {
+    let s = with_view(View::Pipeline);
+    let term = render(&s, 120, 40);
+    let buf = term.backend().buffer();
+    let find = |word: &str| -> Color {
+        for y in 0..buf.area.height {
+            let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            if let Some(i) = line.find(word) {
+                let col = line[..i].chars().count() as u16;
+                return buf[(col, y)].fg;
+            }
+        }
+        panic!("`{word}` not on screen");
+    };
+    assert_eq!(find("succeeded"), s.theme.ok);
+    assert_eq!(find("running"), s.theme.running);
+}
+
+/// The heatmap paints cells in colour-map colours, hottest at the top right of this field.
+#[test]
+fn heatmap_cells_use_the_colour_map() {
+    let s = with_view(View::Plots);
+    let term = render(&s, 120, 40);
+    let buf = term.backend().buffer();
+    let rgb: Vec<(u16, u16, Color)> = (0..buf.area.height)
+        .flat_map(|y| (0..buf.area.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| buf[(x, y)].symbol() == "▀" && matches!(buf[(x, y)].fg, Color::Rgb(..)))
+        .map(|(x, y)| (x, y, buf[(x, y)].fg))
+        .collect();
+    assert!(rgb.len() > 500, "{} coloured cells", rgb.len());
+    let bright = |c: Color| match c {
+        Color::Rgb(r, g, b) => u32::from(r) + u32::from(g) + u32::from(b),
+        _ => 0,
+    };
+    let top = rgb.iter().filter(|(_, y, _)| *y < 10).map(|(_, _, c)| bright(*c)).max().unwrap();
+    let bottom = rgb.iter().filter(|(_, y, _)| *y > 30).map(|(_, _, c)| bright(*c)).min().unwrap_or(u32::MAX);
+    assert!(top > bottom, "y up: the field grows with y");
+}
+
+#[test]
+fn light_and_high_contrast_themes_render() {
+    for name in ["light", "high-contrast"] {
+        let mut s = with_view(View::Pipeline);
+        s.theme = tandem::theme::Theme::embedded(name);
+        let term = render(&s, 80, 24);
+        assert!(term.backend().to_string().contains("preprocess"));
+    }
+}
