@@ -276,7 +276,8 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             }
             let r = handle.await.map_err(|e| Exit::failed(e.to_string()))?;
             if json {
-                print_json(&r);
+                // JSON lines: the events above, then the final record
+                println!("{}", serde_json::json!({"event": "end", "run": r}));
             } else {
                 eprintln!("run {} {} in {}", r.id, r.state, r.duration(chrono::Utc::now()).map(fmt_duration).unwrap_or_default());
             }
