@@ -71,15 +71,13 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         Some(RunState::Succeeded) => Line::from(vec![Span::styled("✔ ", Style::default().fg(t.ok)), Span::raw(names.join(" · ")), Span::styled("   v or 6 opens them", t.muted())]),
         _ => Line::from(vec![Span::styled(names.join(" · "), t.muted())]),
     };
-    let hint = if run.is_none() { Line::from(Span::styled("No run yet: press r to run the whole pipeline, p or s for one phase.", Style::default().fg(t.accent))) } else { Line::from("") };
+    let mut lines = vec![line];
+    if run.is_none() {
+        lines.insert(0, Line::from(Span::styled("No run yet: press r to run the whole pipeline, p or s for one phase.", Style::default().fg(t.accent))));
+    }
     if chunks[8].height >= 3 {
-        let h = chunks[8].height.min(4);
-        let r = Rect { height: h, ..chunks[8] };
-        let mut lines = vec![line];
-        if h >= 4 {
-            lines.push(hint);
-        }
-        f.render_widget(Paragraph::new(lines).block(panel(s, "plots", false)), r);
+        let h = chunks[8].height.min(lines.len() as u16 + 2);
+        f.render_widget(Paragraph::new(lines).block(panel(s, "plots", false)), Rect { height: h, ..chunks[8] });
     }
 }
 
