@@ -1,1 +1,81 @@
-fn main(){}
+//! Criterion benchmarks of the hot paths: one frame of each view at 200x60, the heat2d stencil, the
+//! preprocess parser, log ingest. Figures go to README; nothing here is a pass/fail.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::hint::black_box;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+fn frames(c: &mut Criterion) {
+    use tandem::app::state::View;
+    let mut g = c.benchmark_group("frame_200x60");
+    let mut base = common::state();
+    base.size = (200, 60);
+    // a full log buffer: the view must stay cheap however much is loaded
+    for i in 0..100_000u32 {
+        base.logs.buf.push(tandem::observe::logbuf::LogLine { phase: tandem::project::PhaseId::Solve, stderr: i % 17 == 0, text: format!("heat2d: step {i} t={:.5} residual=2.113e3 energy=34.1182 max=93.807", f64::from(i) * 1e-5) });
+    }
+    base.plots.data = Some(tandem::app::msg::PlotData::Field { field: common::field(192), file: "snapshots/field_0011.npy".into() });
+    for v in View::ALL {
+        let mut s = base.clone();
+        s.view = v;
+        let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+        g.bench_function(BenchmarkId::from_parameter(v.title()), |b| {
+            b.iter(|| {
+                term.draw(|f| tandem::views::draw(f, black_box(&s))).unwrap();
+            })
+        });
+    }
+    g.finish();
+}
+
+fn heat2d(c: &mut Criterion) {
+    use tandem::tools::heat2d::*;
+    let mut g = c.benchmark_group("heat2d_step");
+    for n in [256usize, 1024] {
+        let mut grid = Grid::new(n, n, |x, y| x * y);
+        let mut next = grid.clone();
+        let dt = stable_dt(n, n, 1.0) * 0.9;
+        g.throughput(Throughput::Elements((n * n) as u64));
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                step(&grid, &mut next, 1.0, dt, false);
+                std::mem::swap(&mut grid, &mut next);
+            })
+        });
+    }
+    g.finish();
+}
+
+fn preprocess(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let r = tandem::tools::gen::generate(dir.path(), 1, 8.0, 1).unwrap();
+    let data = std::fs::read(dir.path().join(&r.files[0])).unwrap();
+    let mut g = c.benchmark_group("preprocess");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.sample_size(20);
+    g.bench_function("parse_aggregate_8MB_one_thread", |b| b.iter(|| black_box(tandem::tools::preprocess::process_chunk(black_box(&data)))));
+    g.finish();
+}
+
+fn log_ingest(c: &mut Criterion) {
+    let line = "heat2d: step 1400 t=0.00854 residual=2.113e3 energy=34.1182 max=93.807 \u{1b}[31mred\u{1b}[0m".to_string();
+    let mut g = c.benchmark_group("logs");
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("sanitize_and_push_10k_lines", |b| {
+        let mut buf = tandem::observe::logbuf::LogBuffer::default();
+        b.iter(|| {
+            for _ in 0..10_000 {
+                let text = tandem::observe::sanitize(&line).into_owned();
+                buf.push(tandem::observe::logbuf::LogLine { phase: tandem::project::PhaseId::Solve, stderr: false, text });
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, frames, heat2d, preprocess, log_ingest);
+criterion_main!(benches);

@@ -151,6 +151,9 @@ fn ctrl_c_cancels_the_running_phase() {
         assert!(t0.elapsed().as_secs() < 30, "the phase never started");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // another tandem reading the journal sees it running (the pid is journalled), not lost
+    let runs: Value = serde_json::from_slice(&run_ok(tandem(home.path()).args(["runs", "--json"])).stdout).unwrap();
+    assert_eq!(runs[0]["phases"][0]["state"], "running", "{runs}");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1));

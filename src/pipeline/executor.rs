@@ -2,7 +2,7 @@
 
 use super::journal::Journal;
 use super::run::{new_run_id, PhaseRun, Run, RunState};
-use super::runner::{run_process, Exit, MetricSample, ProcessSpec};
+use super::runner::{supervise, Exit, MetricSample, ProcessSpec};
 use crate::project::{render, PhaseId, Project, TargetKind, Vars};
 use crate::storage::local::LocalStore;
 use chrono::Utc;
@@ -231,32 +231,31 @@ impl Exec<'_> {
         if let Some(p) = self.run.phase_mut(phase) {
             p.input = Some(input.display().to_string());
             p.command = argv.clone();
+        }
+        self.note(phase, &format!("starting {}", argv.join(" ")));
+        let child = match super::runner::spawn(&pspec) {
+            Ok(c) => c,
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        };
+        // running is journalled with its pid, so that a restarted tandem can tell a running phase
+        // from a lost one
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.pid = child.id();
             p.state = RunState::Running;
             p.started = Some(Utc::now());
         }
-        self.note(phase, &format!("starting {}", argv.join(" ")));
         self.publish().await;
-
         let metrics_path = self.ws.metrics_path(&self.run.id, phase);
         let mut metrics_file = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).ok();
         let (run_id, events) = (self.run.id.clone(), self.events.clone());
-        let mut pid_seen = None;
-        let result = run_process(
-            &pspec,
-            cancel,
-            |pid| pid_seen = Some(pid),
-            |sample| {
-                if let Some(f) = metrics_file.as_mut() {
-                    let _ = serde_json::to_writer(&mut *f, &sample);
-                    let _ = f.write_all(b"\n");
-                }
-                let _ = events.try_send(RunEvent::Metric { run_id: run_id.clone(), phase, sample });
-            },
-        )
+        let result = supervise(child, pspec.grace, cancel, |sample| {
+            if let Some(f) = metrics_file.as_mut() {
+                let _ = serde_json::to_writer(&mut *f, &sample);
+                let _ = f.write_all(b"\n");
+            }
+            let _ = events.try_send(RunEvent::Metric { run_id: run_id.clone(), phase, sample });
+        })
         .await;
-        if let (Some(pid), Some(p)) = (pid_seen, self.run.phase_mut(phase)) {
-            p.pid = Some(pid);
-        }
         let (state, code, msg) = match result {
             Ok(Exit::Code(0)) => (RunState::Succeeded, Some(0), None),
             Ok(Exit::Code(c)) => (RunState::Failed, Some(c), Some(self.last_error_line(phase).unwrap_or_else(|| format!("exited with code {c}")))),

@@ -111,14 +111,8 @@ fn signal_group(pgid: i32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), sig);
 }
 
-/// Run a process to its end. `on_start` gets its pid; `on_metric` a sample every second.
-pub async fn run_process(
-    spec: &ProcessSpec,
-    cancel: &CancellationToken,
-    on_start: impl FnOnce(u32),
-    mut on_metric: impl FnMut(MetricSample),
-) -> std::io::Result<Exit> {
-    use std::os::unix::process::ExitStatusExt;
+/// Start a process in its own process group, stdout and stderr appended to the spec's files.
+pub fn spawn(spec: &ProcessSpec) -> std::io::Result<tokio::process::Child> {
     for p in [&spec.stdout, &spec.stderr] {
         if let Some(d) = p.parent() {
             std::fs::create_dir_all(d)?;
@@ -135,12 +129,19 @@ pub async fn run_process(
         .stderr(err)
         .process_group(0)
         .kill_on_drop(false);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start `{}`: {e}", spec.program)))?;
-    let pid = child.id().unwrap_or(0);
-    let pgid = pid as i32;
-    on_start(pid);
+    cmd.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start `{}`: {e}", spec.program)))
+}
+
+/// Follow a started process to its end: a metric sample every second, cancellation by SIGTERM to
+/// the group, then SIGKILL after the grace period.
+pub async fn supervise(
+    mut child: tokio::process::Child,
+    grace: Duration,
+    cancel: &CancellationToken,
+    mut on_metric: impl FnMut(MetricSample),
+) -> std::io::Result<Exit> {
+    use std::os::unix::process::ExitStatusExt;
+    let pgid = child.id().unwrap_or(0) as i32;
     let mut sampler = Sampler::new(pgid);
     sampler.sample();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
@@ -151,7 +152,7 @@ pub async fn run_process(
             _ = tick.tick() => on_metric(sampler.sample()),
             _ = cancel.cancelled() => {
                 signal_group(pgid, nix::sys::signal::Signal::SIGTERM);
-                if tokio::time::timeout(spec.grace, child.wait()).await.is_err() {
+                if tokio::time::timeout(grace, child.wait()).await.is_err() {
                     signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
                     let _ = child.wait().await;
                 }
@@ -166,6 +167,18 @@ pub async fn run_process(
         (None, Some(s)) => Exit::Signal(s),
         _ => Exit::Code(-1),
     })
+}
+
+/// Spawn and supervise: `on_start` gets the pid as soon as the process exists.
+pub async fn run_process(
+    spec: &ProcessSpec,
+    cancel: &CancellationToken,
+    on_start: impl FnOnce(u32),
+    on_metric: impl FnMut(MetricSample),
+) -> std::io::Result<Exit> {
+    let child = spawn(spec)?;
+    on_start(child.id().unwrap_or(0));
+    supervise(child, spec.grace, cancel, on_metric).await
 }
 
 #[cfg(test)]

@@ -1,0 +1,18 @@
+# Shared set-up for the benchmark scripts (sourced): a release build of tandem and, when asked,
+# a Python virtual environment with the comparison tools.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${TANDEM_BENCH_CACHE:-$HOME/.cache/tandem/bench}"
+mkdir -p "$CACHE"
+cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" >&2
+TANDEM="${CARGO_TARGET_DIR:-$ROOT/target}/release/tandem"
+
+# bench_venv PKG...: a venv under the cache with these packages; sets PY
+bench_venv() {
+    local venv="$CACHE/venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$@" >&2
+    PY="$venv/bin/python"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
