@@ -16,16 +16,27 @@ fn frames(c: &mut Criterion) {
     base.size = (200, 60);
     // a full log buffer: the view must stay cheap however much is loaded
     for i in 0..100_000u32 {
-        base.logs.buf.push(tandem::observe::logbuf::LogLine { phase: tandem::project::PhaseId::Solve, stderr: i % 17 == 0, text: format!("heat2d: step {i} t={:.5} residual=2.113e3 energy=34.1182 max=93.807", f64::from(i) * 1e-5) });
+        base.logs.buf.push(tandem::observe::logbuf::LogLine {
+            phase: tandem::project::PhaseId::Solve,
+            stderr: i % 17 == 0,
+            text: format!(
+                "heat2d: step {i} t={:.5} residual=2.113e3 energy=34.1182 max=93.807",
+                f64::from(i) * 1e-5
+            ),
+        });
     }
-    base.plots.data = Some(tandem::app::msg::PlotData::Field { field: common::field(192), file: "snapshots/field_0011.npy".into() });
+    base.plots.data = Some(tandem::app::msg::PlotData::Field {
+        field: common::field(192),
+        file: "snapshots/field_0011.npy".into(),
+    });
     for v in View::ALL {
         let mut s = base.clone();
         s.view = v;
         let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
         g.bench_function(BenchmarkId::from_parameter(v.title()), |b| {
             b.iter(|| {
-                term.draw(|f| tandem::views::draw(f, black_box(&s))).unwrap();
+                term.draw(|f| tandem::views::draw(f, black_box(&s)))
+                    .unwrap();
             })
         });
     }
@@ -57,7 +68,9 @@ fn preprocess(c: &mut Criterion) {
     let mut g = c.benchmark_group("preprocess");
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(20);
-    g.bench_function("parse_aggregate_8MB_one_thread", |b| b.iter(|| black_box(tandem::tools::preprocess::process_chunk(black_box(&data)))));
+    g.bench_function("parse_aggregate_8MB_one_thread", |b| {
+        b.iter(|| black_box(tandem::tools::preprocess::process_chunk(black_box(&data))))
+    });
     g.finish();
 }
 
@@ -70,7 +83,11 @@ fn log_ingest(c: &mut Criterion) {
         b.iter(|| {
             for _ in 0..10_000 {
                 let text = tandem::observe::sanitize(&line).into_owned();
-                buf.push(tandem::observe::logbuf::LogLine { phase: tandem::project::PhaseId::Solve, stderr: false, text });
+                buf.push(tandem::observe::logbuf::LogLine {
+                    phase: tandem::project::PhaseId::Solve,
+                    stderr: false,
+                    text,
+                });
             }
         })
     });

@@ -9,7 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "tandem", version, about = "A terminal workbench for two-phase research pipelines (Ray preprocess, Slurm solve) on AWS", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "tandem",
+    version,
+    about = "A terminal workbench for two-phase research pipelines (Ray preprocess, Slurm solve) on AWS",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Option<Cmd>,
@@ -194,10 +199,16 @@ pub struct Exit {
 
 impl Exit {
     pub fn bad(msg: impl Into<String>) -> Exit {
-        Exit { code: 2, msg: msg.into() }
+        Exit {
+            code: 2,
+            msg: msg.into(),
+        }
     }
     pub fn failed(msg: impl Into<String>) -> Exit {
-        Exit { code: 1, msg: msg.into() }
+        Exit {
+            code: 1,
+            msg: msg.into(),
+        }
     }
 }
 
@@ -221,31 +232,58 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             match project::load(&file) {
                 Ok(p) => {
                     if json {
-                        print_json(&serde_json::json!({"ok": true, "file": file, "name": p.name, "hash": p.hash}));
+                        print_json(
+                            &serde_json::json!({"ok": true, "file": file, "name": p.name, "hash": p.hash}),
+                        );
                     } else {
-                        println!("{}: ok ({}, {} datasets, {} plots, targets: {})", file.display(), p.name, p.datasets.len(), p.plots.len(), p.targets.keys().cloned().collect::<Vec<_>>().join(", "));
+                        println!(
+                            "{}: ok ({}, {} datasets, {} plots, targets: {})",
+                            file.display(),
+                            p.name,
+                            p.datasets.len(),
+                            p.plots.len(),
+                            p.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                        );
                     }
                     Ok(())
                 }
                 Err(e) => {
                     if json {
-                        print_json(&serde_json::json!({"ok": false, "file": e.file, "line": e.pos.map(|p| p.line), "col": e.pos.map(|p| p.col), "key": e.key, "message": e.message}));
+                        print_json(
+                            &serde_json::json!({"ok": false, "file": e.file, "line": e.pos.map(|p| p.line), "col": e.pos.map(|p| p.col), "key": e.key, "message": e.message}),
+                        );
                     }
                     Err(Exit::bad(e.to_string()))
                 }
             }
         }
-        Cmd::Run { project, phase, target, json } => {
+        Cmd::Run {
+            project,
+            phase,
+            target,
+            json,
+        } => {
             let p = Arc::new(load_project(project.as_deref())?);
             let target = target.unwrap_or_else(|| p.default_target.clone());
             if !p.targets.contains_key(&target) {
-                return Err(Exit::bad(format!("unknown target `{target}` (known: {})", p.targets.keys().cloned().collect::<Vec<_>>().join(", "))));
+                return Err(Exit::bad(format!(
+                    "unknown target `{target}` (known: {})",
+                    p.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
             }
-            let phases = phase.map(|x| vec![x.into()]).unwrap_or_else(|| PhaseId::ALL.to_vec());
+            let phases = phase
+                .map(|x| vec![x.into()])
+                .unwrap_or_else(|| PhaseId::ALL.to_vec());
             let ws = workspace(g);
             let run = prepare_run(&p, &target, &phases);
             if !json {
-                eprintln!("run {} · {} · target {} · logs in {}", run.id, p.name, target, ws.run_dir(&run.id).display());
+                eprintln!(
+                    "run {} · {} · target {} · logs in {}",
+                    run.id,
+                    p.name,
+                    target,
+                    ws.run_dir(&run.id).display()
+                );
             }
             let cancel = tokio_util::sync::CancellationToken::new();
             let c2 = cancel.clone();
@@ -264,11 +302,26 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                         if last.get(&ph.phase) != Some(&ph.state) {
                             last.insert(ph.phase, ph.state);
                             if json {
-                                println!("{}", serde_json::json!({"event": "phase", "run": r.id, "phase": ph.phase, "state": ph.state, "message": ph.message}));
+                                println!(
+                                    "{}",
+                                    serde_json::json!({"event": "phase", "run": r.id, "phase": ph.phase, "state": ph.state, "message": ph.message})
+                                );
                             } else {
-                                let d = ph.duration(chrono::Utc::now()).map(fmt_duration).unwrap_or_default();
-                                let msg = ph.message.as_deref().map(|m| format!(" · {}", crate::observe::sanitize(m))).unwrap_or_default();
-                                eprintln!("  {} {:<10} {:<9} {d}{msg}", ph.state.glyph(), ph.phase.as_str(), ph.state.as_str());
+                                let d = ph
+                                    .duration(chrono::Utc::now())
+                                    .map(fmt_duration)
+                                    .unwrap_or_default();
+                                let msg = ph
+                                    .message
+                                    .as_deref()
+                                    .map(|m| format!(" · {}", crate::observe::sanitize(m)))
+                                    .unwrap_or_default();
+                                eprintln!(
+                                    "  {} {:<10} {:<9} {d}{msg}",
+                                    ph.state.glyph(),
+                                    ph.phase.as_str(),
+                                    ph.state.as_str()
+                                );
                             }
                         }
                     }
@@ -279,17 +332,29 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                 // JSON lines: the events above, then the final record
                 println!("{}", serde_json::json!({"event": "end", "run": r}));
             } else {
-                eprintln!("run {} {} in {}", r.id, r.state, r.duration(chrono::Utc::now()).map(fmt_duration).unwrap_or_default());
+                eprintln!(
+                    "run {} {} in {}",
+                    r.id,
+                    r.state,
+                    r.duration(chrono::Utc::now())
+                        .map(fmt_duration)
+                        .unwrap_or_default()
+                );
             }
             if r.state == RunState::Succeeded {
                 Ok(())
             } else {
-                Err(Exit { code: 1, msg: String::new() })
+                Err(Exit {
+                    code: 1,
+                    msg: String::new(),
+                })
             }
         }
         Cmd::Runs { json } => {
             let ws = workspace(g);
-            let l = ws.journal.load().map_err(|e| Exit::failed(format!("reading {}: {e}", ws.journal.path().display())))?;
+            let l = ws.journal.load().map_err(|e| {
+                Exit::failed(format!("reading {}: {e}", ws.journal.path().display()))
+            })?;
             for s in &l.skipped {
                 eprintln!("warning: skipped {s}");
             }
@@ -299,22 +364,51 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                 println!("no runs yet");
             } else {
                 let now = chrono::Utc::now();
-                println!("{:<22} {:<10} {:<26} {:<9} {:<8} project", "id", "state", "phases", "took", "target");
+                println!(
+                    "{:<22} {:<10} {:<26} {:<9} {:<8} project",
+                    "id", "state", "phases", "took", "target"
+                );
                 for r in &l.runs {
-                    let ph: Vec<String> = r.phases.iter().map(|p| format!("{}:{}", p.phase, p.state)).collect();
-                    println!("{:<22} {:<10} {:<26} {:<9} {:<8} {}", r.id, r.state.as_str(), ph.join(" "), r.duration(now).map(fmt_duration).unwrap_or_default(), r.target, crate::observe::sanitize(&r.project));
+                    let ph: Vec<String> = r
+                        .phases
+                        .iter()
+                        .map(|p| format!("{}:{}", p.phase, p.state))
+                        .collect();
+                    println!(
+                        "{:<22} {:<10} {:<26} {:<9} {:<8} {}",
+                        r.id,
+                        r.state.as_str(),
+                        ph.join(" "),
+                        r.duration(now).map(fmt_duration).unwrap_or_default(),
+                        r.target,
+                        crate::observe::sanitize(&r.project)
+                    );
                 }
             }
             Ok(())
         }
-        Cmd::Logs { run, phase, follow, json } => logs(g, &run, phase.map(Into::into), follow, json).await,
-        Cmd::Ls { uri, project, target, recursive, json } => {
+        Cmd::Logs {
+            run,
+            phase,
+            follow,
+            json,
+        } => logs(g, &run, phase.map(Into::into), follow, json).await,
+        Cmd::Ls {
+            uri,
+            project,
+            target,
+            recursive,
+            json,
+        } => {
             let p = load_project(project.as_deref())?;
             let target = target.unwrap_or_else(|| p.default_target.clone());
             let store = workspace(g).store_for(&p, &target);
             let loc = Location::parse(uri.as_deref().unwrap_or(""));
             let Some(bucket) = loc.bucket else {
-                let bs = store.list_buckets().await.map_err(|e| Exit::failed(e.to_string()))?;
+                let bs = store
+                    .list_buckets()
+                    .await
+                    .map_err(|e| Exit::failed(e.to_string()))?;
                 if json {
                     print_json(&bs);
                 } else {
@@ -327,15 +421,31 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             let mut token = None;
             let mut all = Vec::new();
             loop {
-                let page = store.list_page(&bucket, &loc.key, !recursive, token, PAGE).await.map_err(|e| match e {
-                    crate::storage::StoreError::BadKey { .. } | crate::storage::StoreError::NoBucket(_) => Exit::bad(e.to_string()),
-                    _ => Exit::failed(e.to_string()),
-                })?;
+                let page = store
+                    .list_page(&bucket, &loc.key, !recursive, token, PAGE)
+                    .await
+                    .map_err(|e| match e {
+                        crate::storage::StoreError::BadKey { .. }
+                        | crate::storage::StoreError::NoBucket(_) => Exit::bad(e.to_string()),
+                        _ => Exit::failed(e.to_string()),
+                    })?;
                 for e in &page.entries {
                     if !json {
                         match e {
-                            Entry::Prefix { prefix } => println!("{:>12}  {:<16}  {}", "PRE", "", crate::observe::sanitize(prefix)),
-                            Entry::Object(o) => println!("{:>12}  {:<16}  {}", o.size, o.modified.map(|m| m.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(), crate::observe::sanitize(&o.key)),
+                            Entry::Prefix { prefix } => println!(
+                                "{:>12}  {:<16}  {}",
+                                "PRE",
+                                "",
+                                crate::observe::sanitize(prefix)
+                            ),
+                            Entry::Object(o) => println!(
+                                "{:>12}  {:<16}  {}",
+                                o.size,
+                                o.modified
+                                    .map(|m| m.format("%Y-%m-%d %H:%M").to_string())
+                                    .unwrap_or_default(),
+                                crate::observe::sanitize(&o.key)
+                            ),
                         }
                     }
                 }
@@ -352,30 +462,90 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             }
             Ok(())
         }
-        Cmd::Plot { file, out, kind, x, y, log_y, cmap, width, height, json } => {
-            let kind = kind.unwrap_or(if file.extension().is_some_and(|e| e == "npy") { KindArg::Heatmap } else { KindArg::Line });
+        Cmd::Plot {
+            file,
+            out,
+            kind,
+            x,
+            y,
+            log_y,
+            cmap,
+            width,
+            height,
+            json,
+        } => {
+            let kind = kind.unwrap_or(if file.extension().is_some_and(|e| e == "npy") {
+                KindArg::Heatmap
+            } else {
+                KindArg::Line
+            });
             if crate::plot::export::Format::from_path(&out).is_none() {
-                return Err(Exit::bad(format!("{}: the output must end in .png or .svg", out.display())));
+                return Err(Exit::bad(format!(
+                    "{}: the output must end in .png or .svg",
+                    out.display()
+                )));
             }
             if !crate::project::COLOR_MAPS.contains(&cmap.as_str()) {
-                return Err(Exit::bad(format!("unknown colour map `{cmap}`, expected one of {}", crate::project::COLOR_MAPS.join(", "))));
+                return Err(Exit::bad(format!(
+                    "unknown colour map `{cmap}`, expected one of {}",
+                    crate::project::COLOR_MAPS.join(", ")
+                )));
             }
-            let title = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let title = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let t0 = std::time::Instant::now();
             match kind {
                 KindArg::Heatmap => {
-                    let field = crate::plot::read_field(&file).map_err(|e| Exit::bad(e.to_string()))?;
-                    crate::plot::export::export(&crate::plot::export::Plot::Heatmap { field: &field, cmap: &cmap }, &title, &out, (width, height)).map_err(|e| Exit::failed(e.to_string()))?;
+                    let field =
+                        crate::plot::read_field(&file).map_err(|e| Exit::bad(e.to_string()))?;
+                    crate::plot::export::export(
+                        &crate::plot::export::Plot::Heatmap {
+                            field: &field,
+                            cmap: &cmap,
+                        },
+                        &title,
+                        &out,
+                        (width, height),
+                    )
+                    .map_err(|e| Exit::failed(e.to_string()))?;
                 }
                 KindArg::Line => {
-                    let series = crate::plot::read_series(&file).map_err(|e| Exit::bad(e.to_string()))?;
-                    let x = x.or_else(|| series.columns.first().cloned()).unwrap_or_default();
-                    let y = if y.is_empty() { series.columns.iter().filter(|c| **c != x).take(3).cloned().collect() } else { y };
-                    crate::plot::export::export(&crate::plot::export::Plot::Lines { series: &series, x: &x, y: &y, log_y }, &title, &out, (width, height)).map_err(|e| Exit::bad(e.to_string()))?;
+                    let series =
+                        crate::plot::read_series(&file).map_err(|e| Exit::bad(e.to_string()))?;
+                    let x = x
+                        .or_else(|| series.columns.first().cloned())
+                        .unwrap_or_default();
+                    let y = if y.is_empty() {
+                        series
+                            .columns
+                            .iter()
+                            .filter(|c| **c != x)
+                            .take(3)
+                            .cloned()
+                            .collect()
+                    } else {
+                        y
+                    };
+                    crate::plot::export::export(
+                        &crate::plot::export::Plot::Lines {
+                            series: &series,
+                            x: &x,
+                            y: &y,
+                            log_y,
+                        },
+                        &title,
+                        &out,
+                        (width, height),
+                    )
+                    .map_err(|e| Exit::bad(e.to_string()))?;
                 }
             }
             if json {
-                print_json(&serde_json::json!({"out": out, "ms": t0.elapsed().as_secs_f64() * 1000.0}));
+                print_json(
+                    &serde_json::json!({"out": out, "ms": t0.elapsed().as_secs_f64() * 1000.0}),
+                );
             } else {
                 eprintln!("wrote {}", out.display());
             }
@@ -385,22 +555,62 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
     }
 }
 
-async fn logs(g: &Global, run: &str, phase: Option<PhaseId>, follow: bool, json: bool) -> Result<(), Exit> {
+async fn logs(
+    g: &Global,
+    run: &str,
+    phase: Option<PhaseId>,
+    follow: bool,
+    json: bool,
+) -> Result<(), Exit> {
     let ws = workspace(g);
-    let r = ws.journal.get(run).map_err(|e| Exit::failed(e.to_string()))?.ok_or_else(|| Exit::bad(format!("no run `{run}` in {}", ws.journal.path().display())))?;
-    let phases: Vec<PhaseId> = r.phases.iter().map(|p| p.phase).filter(|p| phase.is_none_or(|q| q == *p)).collect();
-    let mut tails: Vec<(PhaseId, bool, crate::observe::tail::FileTail)> =
-        phases.iter().flat_map(|&p| [(p, false), (p, true)]).map(|(p, e)| (p, e, crate::observe::tail::FileTail::new(ws.log_path(&r.id, p, e)))).collect();
+    let r = ws
+        .journal
+        .get(run)
+        .map_err(|e| Exit::failed(e.to_string()))?
+        .ok_or_else(|| Exit::bad(format!("no run `{run}` in {}", ws.journal.path().display())))?;
+    let phases: Vec<PhaseId> = r
+        .phases
+        .iter()
+        .map(|p| p.phase)
+        .filter(|p| phase.is_none_or(|q| q == *p))
+        .collect();
+    let mut tails: Vec<(PhaseId, bool, crate::observe::tail::FileTail)> = phases
+        .iter()
+        .flat_map(|&p| [(p, false), (p, true)])
+        .map(|(p, e)| {
+            (
+                p,
+                e,
+                crate::observe::tail::FileTail::new(ws.log_path(&r.id, p, e)),
+            )
+        })
+        .collect();
     loop {
-        let over = !follow || ws.journal.get(&r.id).ok().flatten().is_none_or(|x| x.state.is_terminal());
+        let over = !follow
+            || ws
+                .journal
+                .get(&r.id)
+                .ok()
+                .flatten()
+                .is_none_or(|x| x.state.is_terminal());
         let mut any = false;
         for (p, err, t) in &mut tails {
-            for line in t.poll(u64::MAX, over).map_err(|e| Exit::failed(e.to_string()))? {
+            for line in t
+                .poll(u64::MAX, over)
+                .map_err(|e| Exit::failed(e.to_string()))?
+            {
                 any = true;
                 if json {
-                    println!("{}", serde_json::json!({"phase": p, "stream": if *err {"stderr"} else {"stdout"}, "line": line}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"phase": p, "stream": if *err {"stderr"} else {"stdout"}, "line": line})
+                    );
                 } else {
-                    println!("{}{} {line}", &p.as_str()[..3], if *err { "!" } else { " " });
+                    println!(
+                        "{}{} {line}",
+                        &p.as_str()[..3],
+                        if *err { "!" } else { " " }
+                    );
                 }
             }
         }
@@ -416,15 +626,48 @@ async fn logs(g: &Global, run: &str, phase: Option<PhaseId>, follow: bool, json:
 fn tool(t: Tool) -> Result<(), Exit> {
     let fail = |e: anyhow::Error| Exit::failed(format!("{e:#}"));
     match t {
-        Tool::Gen { out, seed, size_mb, files } => {
-            let r = crate::tools::gen::generate(&out, seed, size_mb, files).map_err(|e| Exit::failed(format!("{}: {e}", out.display())))?;
+        Tool::Gen {
+            out,
+            seed,
+            size_mb,
+            files,
+        } => {
+            let r = crate::tools::gen::generate(&out, seed, size_mb, files)
+                .map_err(|e| Exit::failed(format!("{}: {e}", out.display())))?;
             println!("{}", serde_json::to_string(&r).unwrap_or_default());
             Ok(())
         }
-        Tool::Preprocess { input, output } => crate::tools::preprocess::run(&input, &output).map(|_| ()).map_err(fail),
-        Tool::Heat2d { input, output, nx, ny, alpha, t_end, cfl, snapshots, edges } => {
-            let cfg = crate::tools::heat2d::Config { alpha, t_end, cfl, edges, snapshots, series_rows: 400 };
-            crate::tools::heat2d::run(crate::tools::heat2d::RunArgs { input: &input, output: &output, nx, ny, cfg }).map(|_| ()).map_err(fail)
+        Tool::Preprocess { input, output } => crate::tools::preprocess::run(&input, &output)
+            .map(|_| ())
+            .map_err(fail),
+        Tool::Heat2d {
+            input,
+            output,
+            nx,
+            ny,
+            alpha,
+            t_end,
+            cfl,
+            snapshots,
+            edges,
+        } => {
+            let cfg = crate::tools::heat2d::Config {
+                alpha,
+                t_end,
+                cfl,
+                edges,
+                snapshots,
+                series_rows: 400,
+            };
+            crate::tools::heat2d::run(crate::tools::heat2d::RunArgs {
+                input: &input,
+                output: &output,
+                nx,
+                ny,
+                cfg,
+            })
+            .map(|_| ())
+            .map_err(fail)
         }
         Tool::BenchHeat2d { nx, ny, steps } => {
             let r = crate::tools::heat2d::bench(nx, ny, steps);

@@ -6,16 +6,29 @@ fn init_logging(data_dir: &std::path::Path) {
     if std::fs::create_dir_all(data_dir).is_err() {
         return;
     }
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("tandem.log")) else { return };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init();
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("tandem.log"))
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
 }
 
 fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
         // the tools are the phases' own processes: no runtime, no journal
-        Some(cli::Cmd::Tool(t)) => finish(tokio_rt().block_on(cli::run_cmd(cli::Cmd::Tool(t), &cli.global))),
+        Some(cli::Cmd::Tool(t)) => {
+            finish(tokio_rt().block_on(cli::run_cmd(cli::Cmd::Tool(t), &cli.global)))
+        }
         Some(cmd) => {
             let ws = cli::workspace(&cli.global);
             init_logging(&ws.data_dir);
@@ -29,7 +42,14 @@ fn main() {
             if let Err(e) = &project {
                 tracing::warn!("{e}");
             }
-            let opts = tandem::app::Options { project_file: file, project, target: cli.target, theme: cli.theme, workspace: ws, first_frame_only: cli.first_frame };
+            let opts = tandem::app::Options {
+                project_file: file,
+                project,
+                target: cli.target,
+                theme: cli.theme,
+                workspace: ws,
+                first_frame_only: cli.first_frame,
+            };
             match tokio_rt().block_on(tandem::app::run(opts)) {
                 Ok(()) => 0,
                 Err(e) => {
@@ -44,7 +64,11 @@ fn main() {
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn finish(r: Result<(), cli::Exit>) -> i32 {

@@ -9,7 +9,10 @@ use std::str::FromStr;
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("dark", include_str!("../themes/dark.toml")),
     ("light", include_str!("../themes/light.toml")),
-    ("high-contrast", include_str!("../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../themes/high-contrast.toml"),
+    ),
 ];
 
 /// Every role, and the role it falls back to when a theme leaves it out.
@@ -79,19 +82,43 @@ pub struct ThemeError {
     pub msg: String,
 }
 
-fn parse_roles(file: &str, src: &str) -> Result<(Option<String>, BTreeMap<String, Color>), ThemeError> {
+fn parse_roles(
+    file: &str,
+    src: &str,
+) -> Result<(Option<String>, BTreeMap<String, Color>), ThemeError> {
     let at = |off: usize, msg: String| {
         let p = crate::project::pos_of(src, off);
-        ThemeError { file: file.to_string(), line: p.line, col: p.col, msg }
+        ThemeError {
+            file: file.to_string(),
+            line: p.line,
+            col: p.col,
+            msg,
+        }
     };
-    let raw: RawTheme = toml::from_str(src).map_err(|e| at(e.span().map_or(0, |s| s.start), e.message().trim().to_string()))?;
+    let raw: RawTheme = toml::from_str(src).map_err(|e| {
+        at(
+            e.span().map_or(0, |s| s.start),
+            e.message().trim().to_string(),
+        )
+    })?;
     let mut out = BTreeMap::new();
     for (k, v) in raw.roles {
         if !ROLES.iter().any(|(r, _)| *r == k) {
             let names: Vec<_> = ROLES.iter().map(|(r, _)| *r).collect();
-            return Err(at(v.span().start, format!("unknown role `{k}`, expected one of {}", names.join(", "))));
+            return Err(at(
+                v.span().start,
+                format!("unknown role `{k}`, expected one of {}", names.join(", ")),
+            ));
         }
-        let c = Color::from_str(v.get_ref()).map_err(|_| at(v.span().start, format!("`{}` is not a colour (use \"#rrggbb\" or a name like \"lightblue\")", v.get_ref())))?;
+        let c = Color::from_str(v.get_ref()).map_err(|_| {
+            at(
+                v.span().start,
+                format!(
+                    "`{}` is not a colour (use \"#rrggbb\" or a name like \"lightblue\")",
+                    v.get_ref()
+                ),
+            )
+        })?;
         out.insert(k, c);
     }
     Ok((raw.name, out))
@@ -130,7 +157,12 @@ fn resolve(name: &str, roles: &BTreeMap<String, Color>, base: Option<&Theme>) ->
         running: get("running"),
         pending: get("pending"),
         highlight: get("highlight"),
-        series: [get("series1"), get("series2"), get("series3"), get("series4")],
+        series: [
+            get("series1"),
+            get("series2"),
+            get("series3"),
+            get("series4"),
+        ],
     }
 }
 
@@ -163,9 +195,16 @@ impl Theme {
 
     /// The embedded theme `name` (dark when unknown).
     pub fn embedded(name: &str) -> Theme {
-        let src = EMBEDDED.iter().find(|(n, _)| *n == name).map_or(EMBEDDED[0].1, |(_, s)| s);
+        let src = EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(EMBEDDED[0].1, |(_, s)| s);
         let (_, roles) = parse_roles(name, src).expect("embedded themes are valid");
-        let n = if EMBEDDED.iter().any(|(n, _)| *n == name) { name } else { "dark" };
+        let n = if EMBEDDED.iter().any(|(n, _)| *n == name) {
+            name
+        } else {
+            "dark"
+        };
         resolve(n, &roles, None)
     }
 
@@ -174,12 +213,19 @@ impl Theme {
     pub fn load(name: &str, user_dir: Option<&Path>) -> (Theme, Option<ThemeError>) {
         let embedded_known = EMBEDDED.iter().any(|(n, _)| *n == name);
         let base = Theme::embedded(if embedded_known { name } else { "dark" });
-        let Some(path) = user_dir.map(|d| d.join(format!("{name}.toml"))) else { return (base, None) };
+        let Some(path) = user_dir.map(|d| d.join(format!("{name}.toml"))) else {
+            return (base, None);
+        };
         let Ok(src) = std::fs::read_to_string(&path) else {
             if embedded_known {
                 return (base, None);
             }
-            let e = ThemeError { file: path.display().to_string(), line: 0, col: 0, msg: format!("no theme named `{name}`") };
+            let e = ThemeError {
+                file: path.display().to_string(),
+                line: 0,
+                col: 0,
+                msg: format!("no theme named `{name}`"),
+            };
             return (base, Some(e));
         };
         match parse_roles(&path.display().to_string(), &src) {
@@ -199,13 +245,20 @@ impl Theme {
         Style::default().fg(self.muted)
     }
     pub fn border(&self, focused: bool) -> Style {
-        Style::default().fg(if focused { self.border_focus } else { self.border })
+        Style::default().fg(if focused {
+            self.border_focus
+        } else {
+            self.border
+        })
     }
     pub fn title(&self) -> Style {
         Style::default().fg(self.title).add_modifier(Modifier::BOLD)
     }
     pub fn selected(&self) -> Style {
-        Style::default().fg(self.selected_fg).bg(self.selected_bg).add_modifier(Modifier::BOLD)
+        Style::default()
+            .fg(self.selected_fg)
+            .bg(self.selected_bg)
+            .add_modifier(Modifier::BOLD)
     }
     pub fn header(&self) -> Style {
         Style::default().fg(self.header_fg).bg(self.header_bg)
@@ -239,7 +292,11 @@ mod tests {
     #[test]
     fn user_theme_overrides_key_by_key_and_falls_back() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("dark.toml"), "[roles]\nok = \"#010203\"\naccent = \"red\"\n").unwrap();
+        std::fs::write(
+            d.path().join("dark.toml"),
+            "[roles]\nok = \"#010203\"\naccent = \"red\"\n",
+        )
+        .unwrap();
         let (t, e) = Theme::load("dark", Some(d.path()));
         assert!(e.is_none());
         assert_eq!(t.ok, Color::Rgb(1, 2, 3));
@@ -250,7 +307,11 @@ mod tests {
     #[test]
     fn broken_user_theme_says_where() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("dark.toml"), "[roles]\nok = \"#010203\"\nfg = \"notacolour\"\n").unwrap();
+        std::fs::write(
+            d.path().join("dark.toml"),
+            "[roles]\nok = \"#010203\"\nfg = \"notacolour\"\n",
+        )
+        .unwrap();
         let (t, e) = Theme::load("dark", Some(d.path()));
         let e = e.unwrap();
         assert_eq!((e.line, e.col), (3, 6));

@@ -13,24 +13,47 @@ fn tandem(home: &Path) -> Command {
 
 fn run_ok(c: &mut Command) -> Output {
     let o = c.output().unwrap();
-    assert!(o.status.success(), "{:?} failed: {}\n{}", c, String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{:?} failed: {}\n{}",
+        c,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     o
 }
 
 fn json_lines(o: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
 }
 
 fn end_record(o: &Output) -> Value {
-    json_lines(o).into_iter().find(|v| v["event"] == "end").expect("an end event")["run"].clone()
+    json_lines(o)
+        .into_iter()
+        .find(|v| v["event"] == "end")
+        .expect("an end event")["run"]
+        .clone()
 }
 
 fn output_dir(home: &Path, run: &Value, phase: usize) -> PathBuf {
-    home.join("store").join(run["phases"][phase]["output"].as_str().unwrap().trim_end_matches('/'))
+    home.join("store").join(
+        run["phases"][phase]["output"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches('/'),
+    )
 }
 
 fn read_csv(p: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(p).unwrap().lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
 }
 
 #[test]
@@ -40,57 +63,108 @@ fn sample_pipeline_end_to_end_with_checked_numbers() {
     let run = end_record(&o);
     assert_eq!(run["state"], "succeeded", "{run}");
     let events = json_lines(&o);
-    assert!(events.iter().any(|e| e["phase"] == "solve" && e["state"] == "running"));
+    assert!(events
+        .iter()
+        .any(|e| e["phase"] == "solve" && e["state"] == "running"));
 
     // phase 1: the counts add up, the conditions exist
     let pre = output_dir(home.path(), &run, 0);
-    let m: Value = serde_json::from_str(&std::fs::read_to_string(pre.join("manifest.json")).unwrap()).unwrap();
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(pre.join("manifest.json")).unwrap()).unwrap();
     let c = &m["counts"];
-    let sum = ["rows_kept", "dropped_missing", "dropped_malformed", "dropped_out_of_range"].iter().map(|k| c[k].as_u64().unwrap()).sum::<u64>();
+    let sum = [
+        "rows_kept",
+        "dropped_missing",
+        "dropped_malformed",
+        "dropped_out_of_range",
+    ]
+    .iter()
+    .map(|k| c[k].as_u64().unwrap())
+    .sum::<u64>();
     assert_eq!(sum, c["rows_read"].as_u64().unwrap());
     assert!(c["clipped"].as_u64().unwrap() > 0);
     let boundary = read_csv(&pre.join("boundary.csv"));
-    let bmax = boundary.iter().map(|r| r[2].parse::<f64>().unwrap()).fold(f64::MIN, f64::max);
-    let bmin = boundary.iter().map(|r| r[2].parse::<f64>().unwrap()).fold(f64::MAX, f64::min);
+    let bmax = boundary
+        .iter()
+        .map(|r| r[2].parse::<f64>().unwrap())
+        .fold(f64::MIN, f64::max);
+    let bmin = boundary
+        .iter()
+        .map(|r| r[2].parse::<f64>().unwrap())
+        .fold(f64::MAX, f64::min);
     let initial = read_csv(&pre.join("initial.csv"));
-    let imax = initial.iter().map(|r| r[2].parse::<f64>().unwrap()).fold(f64::MIN, f64::max);
-    let imin = initial.iter().map(|r| r[2].parse::<f64>().unwrap()).fold(f64::MAX, f64::min);
+    let imax = initial
+        .iter()
+        .map(|r| r[2].parse::<f64>().unwrap())
+        .fold(f64::MIN, f64::max);
+    let imin = initial
+        .iter()
+        .map(|r| r[2].parse::<f64>().unwrap())
+        .fold(f64::MAX, f64::min);
 
     // phase 2: snapshots and series
     let sol = output_dir(home.path(), &run, 1);
-    let mut snaps: Vec<_> = std::fs::read_dir(sol.join("snapshots")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut snaps: Vec<_> = std::fs::read_dir(sol.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     snaps.sort();
     assert_eq!(snaps.len(), 12);
     let last = tandem::plot::read_field(snaps.last().unwrap()).unwrap();
-    assert_eq!((last.rows, last.cols), (192, 192));
+    assert_eq!((last.rows, last.cols), (224, 224));
     // maximum principle: with fixed edges the field stays within the data's extremes
     let (lo, hi) = tandem::plot::finite_range(&last.data).unwrap();
-    assert!(hi <= bmax.max(imax) + 1e-9 && lo >= bmin.min(imin) - 1e-9, "field [{lo}, {hi}] outside [{}, {}]", bmin.min(imin), bmax.max(imax));
+    assert!(
+        hi <= bmax.max(imax) + 1e-9 && lo >= bmin.min(imin) - 1e-9,
+        "field [{lo}, {hi}] outside [{}, {}]",
+        bmin.min(imin),
+        bmax.max(imax)
+    );
     // the series' last energy is the mean of the last snapshot
     let series = tandem::plot::read_series(&sol.join("series.csv")).unwrap();
     let e = series.column("total_energy").unwrap();
     let mean = last.data.iter().sum::<f64>() / last.data.len() as f64;
-    assert!((e[e.len() - 1] - mean).abs() < 1e-6 * mean, "{} vs {mean}", e[e.len() - 1]);
+    assert!(
+        (e[e.len() - 1] - mean).abs() < 1e-6 * mean,
+        "{} vs {mean}",
+        e[e.len() - 1]
+    );
     // hot edges warm a cooler plate: energy rises, and the residual falls as it settles
     assert!(e[e.len() - 1] > e[0]);
     let r = series.column("residual").unwrap();
     assert!(r[r.len() - 1] < r[1]);
 
     // the journal, logs, listing and the solve phase alone on the last handoff
-    let runs: Value = serde_json::from_slice(&run_ok(tandem(home.path()).args(["runs", "--json"])).stdout).unwrap();
+    let runs: Value =
+        serde_json::from_slice(&run_ok(tandem(home.path()).args(["runs", "--json"])).stdout)
+            .unwrap();
     assert_eq!(runs[0]["id"], run["id"]);
     let logs = run_ok(tandem(home.path()).args(["logs", run["id"].as_str().unwrap()]));
     assert!(String::from_utf8_lossy(&logs.stdout).contains("heat2d: done"));
-    let ls: Value = serde_json::from_slice(&run_ok(tandem(home.path()).args(["ls", "local://lake/heat-diffusion/raw/", "--json"])).stdout).unwrap();
+    let ls: Value = serde_json::from_slice(
+        &run_ok(tandem(home.path()).args(["ls", "local://lake/heat-diffusion/raw/", "--json"]))
+            .stdout,
+    )
+    .unwrap();
     assert_eq!(ls.as_array().unwrap().len(), 4);
-    let solo = end_record(&run_ok(tandem(home.path()).args(["run", "--phase", "solve", "--json"])));
+    let solo = end_record(&run_ok(
+        tandem(home.path()).args(["run", "--phase", "solve", "--json"]),
+    ));
     assert_eq!(solo["state"], "succeeded");
     assert_eq!(solo["phases"].as_array().unwrap().len(), 1);
-    assert_eq!(solo["phases"][0]["input"].as_str().unwrap(), pre.to_str().unwrap());
+    assert_eq!(
+        solo["phases"][0]["input"].as_str().unwrap(),
+        pre.to_str().unwrap()
+    );
 
     // export a plot
     let png = home.path().join("field.png");
-    run_ok(tandem(home.path()).args(["plot", snaps.last().unwrap().to_str().unwrap(), "--out", png.to_str().unwrap()]));
+    run_ok(tandem(home.path()).args([
+        "plot",
+        snaps.last().unwrap().to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+    ]));
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 }
 
@@ -112,12 +186,27 @@ fn write_project(dir: &Path, pre: &str, solve: &str) -> PathBuf {
 #[test]
 fn a_failing_phase_stops_the_chain_with_its_error() {
     let home = tempfile::tempdir().unwrap();
-    let p = write_project(home.path(), "touch \"$0\"/_SUCCESS", "echo working; echo 'boom: the mesh exploded' >&2; exit 7");
+    let p = write_project(
+        home.path(),
+        "touch \"$0\"/_SUCCESS",
+        "echo working; echo 'boom: the mesh exploded' >&2; exit 7",
+    );
     // `$0` is the first argument after the script for sh -c: pass the output dir
-    let src = std::fs::read_to_string(&p).unwrap().replace("\"touch \\\"$0\\\"/_SUCCESS\"]", "\"touch \\\"$0\\\"/_SUCCESS\", \"{output}\"]");
+    let src = std::fs::read_to_string(&p).unwrap().replace(
+        "\"touch \\\"$0\\\"/_SUCCESS\"]",
+        "\"touch \\\"$0\\\"/_SUCCESS\", \"{output}\"]",
+    );
     std::fs::write(&p, src).unwrap();
-    let o = tandem(home.path()).args(["run", p.to_str().unwrap(), "--json"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = tandem(home.path())
+        .args(["run", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let run = end_record(&o);
     assert_eq!(run["phases"][0]["state"], "succeeded", "{run}");
     assert_eq!(run["phases"][1]["state"], "failed");
@@ -131,11 +220,20 @@ fn a_failing_phase_stops_the_chain_with_its_error() {
 fn solve_waits_for_a_complete_handoff() {
     let home = tempfile::tempdir().unwrap();
     let p = write_project(home.path(), "echo forgot the marker", "echo should not run");
-    let o = tandem(home.path()).args(["run", p.to_str().unwrap(), "--json"]).output().unwrap();
+    let o = tandem(home.path())
+        .args(["run", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let run = end_record(&o);
     assert_eq!(run["phases"][1]["state"], "failed");
-    assert!(run["phases"][1]["message"].as_str().unwrap().contains("handoff incomplete: _SUCCESS missing"), "{run}");
+    assert!(
+        run["phases"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("handoff incomplete: _SUCCESS missing"),
+        "{run}"
+    );
     assert!(run["phases"][1]["started"].is_string());
 }
 
@@ -143,43 +241,105 @@ fn solve_waits_for_a_complete_handoff() {
 fn ctrl_c_cancels_the_running_phase() {
     let home = tempfile::tempdir().unwrap();
     let p = write_project(home.path(), "trap '' TERM; sleep 60", "true");
-    let child = tandem(home.path()).args(["run", p.to_str().unwrap(), "--json"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = tandem(home.path())
+        .args(["run", p.to_str().unwrap(), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // wait until the phase runs (poll the journal, no fixed sleep)
     let journal = home.path().join("journal.jsonl");
     let t0 = std::time::Instant::now();
-    while !std::fs::read_to_string(&journal).unwrap_or_default().contains("\"running\"") {
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains("\"running\"")
+    {
         assert!(t0.elapsed().as_secs() < 30, "the phase never started");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     // another tandem reading the journal sees it running (the pid is journalled), not lost
-    let runs: Value = serde_json::from_slice(&run_ok(tandem(home.path()).args(["runs", "--json"])).stdout).unwrap();
+    let runs: Value =
+        serde_json::from_slice(&run_ok(tandem(home.path()).args(["runs", "--json"])).stdout)
+            .unwrap();
     assert_eq!(runs[0]["phases"][0]["state"], "running", "{runs}");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let run = end_record(&o);
     assert_eq!(run["phases"][0]["state"], "cancelled", "{run}");
     assert_eq!(run["phases"][1]["state"], "cancelled");
     let pid = run["phases"][0]["pid"].as_u64().unwrap() as u32;
-    assert!(!tandem::pipeline::journal::pid_alive(pid), "the SIGTERM-ignoring phase survived");
+    assert!(
+        !tandem::pipeline::journal::pid_alive(pid),
+        "the SIGTERM-ignoring phase survived"
+    );
 }
 
 #[test]
 fn bad_input_exits_2_with_file_line_and_column() {
     let home = tempfile::tempdir().unwrap();
-    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects/invalid/bad-engine.toml");
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/projects/invalid/bad-engine.toml");
     for args in [vec!["check"], vec!["run"]] {
         let o = tandem(home.path()).args(&args).arg(&bad).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(err.contains("bad-engine.toml:15:10: `phases.preprocess.engine`: unknown variant `spark`"), "{err}");
+        assert!(
+            err.contains(
+                "bad-engine.toml:15:10: `phases.preprocess.engine`: unknown variant `spark`"
+            ),
+            "{err}"
+        );
     }
-    let o = tandem(home.path()).args(["check", "--json"]).arg(&bad).output().unwrap();
+    let o = tandem(home.path())
+        .args(["check", "--json"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!((v["line"].as_u64(), v["col"].as_u64()), (Some(15), Some(10)));
+    assert_eq!(
+        (v["line"].as_u64(), v["col"].as_u64()),
+        (Some(15), Some(10))
+    );
     // unknown run, refused key, bad plot output
-    assert_eq!(tandem(home.path()).args(["logs", "nope"]).output().unwrap().status.code(), Some(2));
-    assert_eq!(tandem(home.path()).args(["ls", "local://lake/../etc"]).output().unwrap().status.code(), Some(2));
-    assert_eq!(tandem(home.path()).args(["plot", "x.npy", "--out", "x.jpg"]).output().unwrap().status.code(), Some(2));
-    assert_eq!(tandem(home.path()).args(["--no-such-flag"]).output().unwrap().status.code(), Some(2));
+    assert_eq!(
+        tandem(home.path())
+            .args(["logs", "nope"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        tandem(home.path())
+            .args(["ls", "local://lake/../etc"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        tandem(home.path())
+            .args(["plot", "x.npy", "--out", "x.jpg"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        tandem(home.path())
+            .args(["--no-such-flag"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
 }

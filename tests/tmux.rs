@@ -12,7 +12,12 @@ struct Session {
 
 impl Session {
     fn tmux(&self, args: &[&str]) -> String {
-        let o = Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("tmux is required for this test (apt-get install tmux)");
+        let o = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is required for this test (apt-get install tmux)");
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
     fn pane(&self) -> String {
@@ -28,7 +33,10 @@ impl Session {
             if ok(&p) {
                 return p;
             }
-            assert!(t0.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}; the pane shows:\n{p}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(secs),
+                "timed out waiting for {what}; the pane shows:\n{p}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -36,24 +44,61 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").arg("-S").arg(&self.socket).args(["kill-server"]).output();
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["kill-server"])
+            .output();
     }
 }
 
 #[test]
 fn run_the_pipeline_from_the_tui_and_see_the_heatmap() {
     let home = tempfile::tempdir().unwrap();
-    let s = Session { name: "tandem-e2e".into(), socket: home.path().join("tmux.sock").display().to_string() };
-    let cmd = format!("TANDEM_HOME={} TERM=xterm-256color {}", home.path().display(), env!("CARGO_BIN_EXE_tandem"));
-    s.tmux(&["-f", "/dev/null", "new-session", "-d", "-s", &s.name, "-x", "100", "-y", "30", "bash", "--norc", "--noprofile"]);
+    let s = Session {
+        name: "tandem-e2e".into(),
+        socket: home.path().join("tmux.sock").display().to_string(),
+    };
+    let cmd = format!(
+        "TANDEM_HOME={} TERM=xterm-256color {}",
+        home.path().display(),
+        env!("CARGO_BIN_EXE_tandem")
+    );
+    s.tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        &s.name,
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
     s.tmux(&["set-option", "-t", &s.name, "remain-on-exit", "on"]);
     s.keys(&format!("{cmd}; echo TANDEM-EXITED-$?"));
     s.keys("Enter");
-    s.wait_for("the pipeline view", |p| p.contains("1 preprocess") && p.contains("No run yet"), 30);
+    s.wait_for(
+        "the pipeline view",
+        |p| p.contains("1 preprocess") && p.contains("No run yet"),
+        30,
+    );
     s.keys("r");
-    s.wait_for("both phases to succeed", |p| p.matches("succeeded").count() >= 2 && p.contains("2 solve"), 120);
+    s.wait_for(
+        "both phases to succeed",
+        |p| p.matches("succeeded").count() >= 2 && p.contains("2 solve"),
+        120,
+    );
     s.keys("6");
-    let p = s.wait_for("the heatmap", |p| p.contains("snapshot 12/12") && p.contains("▀"), 30);
+    let p = s.wait_for(
+        "the heatmap",
+        |p| p.contains("snapshot 12/12") && p.contains("▀"),
+        30,
+    );
     assert!(p.contains("temperature field"), "{p}");
     s.keys("?");
     s.wait_for("help", |p| p.contains("next snapshot"), 10);
@@ -61,17 +106,49 @@ fn run_the_pipeline_from_the_tui_and_see_the_heatmap() {
     s.keys("q");
     let p = s.wait_for("tandem to exit", |p| p.contains("TANDEM-EXITED-0"), 20);
     // restored: back on the main screen, the TUI gone, the cursor visible
-    assert!(!p.contains("1 Pipeline"), "the TUI is still on screen:\n{p}");
-    assert_eq!(s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"]).trim(), "0");
-    assert_eq!(s.tmux(&["display-message", "-p", "-t", &s.name, "#{cursor_flag}"]).trim(), "1");
+    assert!(
+        !p.contains("1 Pipeline"),
+        "the TUI is still on screen:\n{p}"
+    );
+    assert_eq!(
+        s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        s.tmux(&["display-message", "-p", "-t", &s.name, "#{cursor_flag}"])
+            .trim(),
+        "1"
+    );
 }
 
 #[test]
 fn ctrl_c_quits_from_a_popup_and_restores_the_terminal() {
     let home = tempfile::tempdir().unwrap();
-    let s = Session { name: "tandem-e2e-2".into(), socket: home.path().join("tmux.sock").display().to_string() };
-    let cmd = format!("TANDEM_HOME={} {}", home.path().display(), env!("CARGO_BIN_EXE_tandem"));
-    s.tmux(&["-f", "/dev/null", "new-session", "-d", "-s", &s.name, "-x", "80", "-y", "24", "bash", "--norc", "--noprofile"]);
+    let s = Session {
+        name: "tandem-e2e-2".into(),
+        socket: home.path().join("tmux.sock").display().to_string(),
+    };
+    let cmd = format!(
+        "TANDEM_HOME={} {}",
+        home.path().display(),
+        env!("CARGO_BIN_EXE_tandem")
+    );
+    s.tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        &s.name,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
     s.keys(&format!("{cmd}; echo TANDEM-EXITED-$?"));
     s.keys("Enter");
     s.wait_for("the TUI", |p| p.contains("1 Pipeline"), 30);
@@ -79,5 +156,9 @@ fn ctrl_c_quits_from_a_popup_and_restores_the_terminal() {
     s.wait_for("the palette", |p| p.contains("palette"), 10);
     s.keys("C-c");
     s.wait_for("tandem to exit", |p| p.contains("TANDEM-EXITED-0"), 20);
-    assert_eq!(s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"]).trim(), "0");
+    assert_eq!(
+        s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
 }

@@ -20,15 +20,29 @@ fn code(c: KeyCode) -> Msg {
 fn idle() -> AppState {
     let mut s = common::state();
     // nothing running
-    s.runs[0] = common::run("20261125-115900-abcd", RunState::Succeeded, RunState::Succeeded);
+    s.runs[0] = common::run(
+        "20261125-115900-abcd",
+        RunState::Succeeded,
+        RunState::Succeeded,
+    );
     s
 }
 
 #[test]
 fn r_runs_the_pipeline_when_nothing_runs() {
     let mut s = idle();
-    assert_eq!(update(&mut s, key('r')), vec![Command::StartRun { phases: vec![PhaseId::Preprocess, PhaseId::Solve] }]);
-    assert_eq!(update(&mut s, key('s')), vec![Command::StartRun { phases: vec![PhaseId::Solve] }]);
+    assert_eq!(
+        update(&mut s, key('r')),
+        vec![Command::StartRun {
+            phases: vec![PhaseId::Preprocess, PhaseId::Solve]
+        }]
+    );
+    assert_eq!(
+        update(&mut s, key('s')),
+        vec![Command::StartRun {
+            phases: vec![PhaseId::Solve]
+        }]
+    );
 }
 
 #[test]
@@ -46,7 +60,12 @@ fn cancel_asks_first() {
     assert!(update(&mut s, key('n')).is_empty());
     assert!(s.popup.is_none());
     update(&mut s, key('c'));
-    assert_eq!(update(&mut s, key('y')), vec![Command::CancelRun { run_id: "20261125-115900-abcd".into() }]);
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::CancelRun {
+            run_id: "20261125-115900-abcd".into()
+        }]
+    );
 }
 
 #[test]
@@ -62,12 +81,20 @@ fn help_palette_and_quit() {
     for c in "run solve".chars() {
         update(&mut s, key(c));
     }
-    assert_eq!(update(&mut s, code(KeyCode::Enter)), vec![Command::StartRun { phases: vec![PhaseId::Solve] }]);
+    assert_eq!(
+        update(&mut s, code(KeyCode::Enter)),
+        vec![Command::StartRun {
+            phases: vec![PhaseId::Solve]
+        }]
+    );
     // Ctrl-C quits from anywhere, even inside a prompt
     update(&mut s, key('3'));
     update(&mut s, key('/'));
     assert!(s.prompt.is_some());
-    let cmds = update(&mut s, Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    let cmds = update(
+        &mut s,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
     assert_eq!(cmds, vec![Command::Quit]);
     assert!(s.quit);
 }
@@ -78,17 +105,28 @@ fn a_new_run_becomes_current_and_is_followed() {
     let r = common::run("20261125-120500-ffff", RunState::Running, RunState::Pending);
     let cmds = update(&mut s, Msg::Run(RunEvent::Updated(Box::new(r))));
     assert_eq!(s.current.as_deref(), Some("20261125-120500-ffff"));
-    assert!(cmds.contains(&Command::Tail { run_id: "20261125-120500-ffff".into() }));
-    assert!(cmds.contains(&Command::LoadMetrics { run_id: "20261125-120500-ffff".into() }));
+    assert!(cmds.contains(&Command::Tail {
+        run_id: "20261125-120500-ffff".into()
+    }));
+    assert!(cmds.contains(&Command::LoadMetrics {
+        run_id: "20261125-120500-ffff".into()
+    }));
     assert!(s.logs.buf.is_empty());
 }
 
 #[test]
 fn solve_success_refreshes_plots_and_says_so() {
     let mut s = common::state();
-    let done = common::run("20261125-115900-abcd", RunState::Succeeded, RunState::Succeeded);
+    let done = common::run(
+        "20261125-115900-abcd",
+        RunState::Succeeded,
+        RunState::Succeeded,
+    );
     let cmds = update(&mut s, Msg::Run(RunEvent::Updated(Box::new(done))));
-    assert!(cmds.iter().any(|c| matches!(c, Command::PlotFiles { .. })), "{cmds:?}");
+    assert!(
+        cmds.iter().any(|c| matches!(c, Command::PlotFiles { .. })),
+        "{cmds:?}"
+    );
     assert!(s.status.as_ref().unwrap().text.contains("solve succeeded"));
 }
 
@@ -98,15 +136,34 @@ fn paused_logs_count_new_lines() {
     update(&mut s, key('4'));
     update(&mut s, key('f'));
     assert!(!s.logs.follow);
-    let lines = vec![tandem::observe::logbuf::LogLine { phase: PhaseId::Solve, stderr: false, text: "x".into() }; 3];
-    update(&mut s, Msg::LogLines { run_id: "20261125-115900-abcd".into(), lines });
+    let lines = vec![
+        tandem::observe::logbuf::LogLine {
+            phase: PhaseId::Solve,
+            stderr: false,
+            text: "x".into()
+        };
+        3
+    ];
+    update(
+        &mut s,
+        Msg::LogLines {
+            run_id: "20261125-115900-abcd".into(),
+            lines,
+        },
+    );
     assert_eq!(s.logs.unseen, 3);
     // End resumes following
     update(&mut s, code(KeyCode::End));
     assert!(s.logs.follow);
     assert_eq!(s.logs.unseen, 0);
     // lines of another run are not mixed in
-    update(&mut s, Msg::LogLines { run_id: "other".into(), lines: vec![] });
+    update(
+        &mut s,
+        Msg::LogLines {
+            run_id: "other".into(),
+            lines: vec![],
+        },
+    );
 }
 
 #[test]
@@ -131,17 +188,49 @@ fn datasets_browse_streams_pages_and_ignores_stale_ones() {
     s.datasets = DatasetsState::default();
     let cmds = update(&mut s, key('2'));
     let req = match &cmds[..] {
-        [Command::CancelList, Command::List { req, bucket, prefix }] => {
-            assert_eq!((bucket.as_str(), prefix.as_str()), ("lake", "heat-diffusion/"));
+        [Command::CancelList, Command::List {
+            req,
+            bucket,
+            prefix,
+        }] => {
+            assert_eq!(
+                (bucket.as_str(), prefix.as_str()),
+                ("lake", "heat-diffusion/")
+            );
             *req
         }
         other => panic!("{other:?}"),
     };
     assert!(s.datasets.loading);
-    let page = vec![Entry::Prefix { prefix: "heat-diffusion/raw/".into() }, Entry::Object(ObjectMeta { key: "heat-diffusion/\u{1b}[2Jevil.txt".into(), size: 3, modified: None, etag: None, storage_class: None })];
-    update(&mut s, Msg::StorePage { req: req - 1, entries: page.clone(), done: false });
+    let page = vec![
+        Entry::Prefix {
+            prefix: "heat-diffusion/raw/".into(),
+        },
+        Entry::Object(ObjectMeta {
+            key: "heat-diffusion/\u{1b}[2Jevil.txt".into(),
+            size: 3,
+            modified: None,
+            etag: None,
+            storage_class: None,
+        }),
+    ];
+    update(
+        &mut s,
+        Msg::StorePage {
+            req: req - 1,
+            entries: page.clone(),
+            done: false,
+        },
+    );
     assert!(s.datasets.rows.is_empty(), "a stale page was applied");
-    update(&mut s, Msg::StorePage { req, entries: page, done: true });
+    update(
+        &mut s,
+        Msg::StorePage {
+            req,
+            entries: page,
+            done: true,
+        },
+    );
     assert_eq!(s.datasets.rows.len(), 2);
     assert!(!s.datasets.loading);
     // hostile keys are shown escaped
@@ -150,7 +239,10 @@ fn datasets_browse_streams_pages_and_ignores_stale_ones() {
     let cmds = update(&mut s, code(KeyCode::Enter));
     assert!(matches!(&cmds[1], Command::List { prefix, .. } if prefix == "heat-diffusion/raw/"));
     // Esc while loading cancels the listing
-    assert_eq!(update(&mut s, code(KeyCode::Esc)), vec![Command::CancelList]);
+    assert_eq!(
+        update(&mut s, code(KeyCode::Esc)),
+        vec![Command::CancelList]
+    );
     assert!(!s.datasets.loading);
 }
 
@@ -181,15 +273,28 @@ fn plot_snapshots_step_and_load() {
     let mut s = common::state();
     update(&mut s, key('6'));
     let cmds = update(&mut s, code(KeyCode::Left));
-    assert!(matches!(&cmds[..], [Command::LoadPlot { file, .. }] if file == "snapshots/field_0010.npy"), "{cmds:?}");
+    assert!(
+        matches!(&cmds[..], [Command::LoadPlot { file, .. }] if file == "snapshots/field_0010.npy"),
+        "{cmds:?}"
+    );
     let cmds = update(&mut s, code(KeyCode::Tab));
-    assert!(matches!(&cmds[..], [Command::PlotFiles { plot: 1, .. }]), "{cmds:?}");
+    assert!(
+        matches!(&cmds[..], [Command::PlotFiles { plot: 1, .. }]),
+        "{cmds:?}"
+    );
 }
 
 #[test]
 fn broken_project_only_allows_looking_and_leaving() {
-    let err = tandem::project::parse(std::path::Path::new("x.toml"), "[project]\nname = 1\n").unwrap_err();
-    let mut s = AppState::new(Err(err), "local".into(), String::new(), tandem::theme::Theme::embedded("dark"), common::t(12, 0, 0));
+    let err = tandem::project::parse(std::path::Path::new("x.toml"), "[project]\nname = 1\n")
+        .unwrap_err();
+    let mut s = AppState::new(
+        Err(err),
+        "local".into(),
+        String::new(),
+        tandem::theme::Theme::embedded("dark"),
+        common::t(12, 0, 0),
+    );
     assert!(update(&mut s, key('r')).is_empty());
     assert_eq!(update(&mut s, key('q')), vec![Command::Quit]);
 }

@@ -78,7 +78,14 @@ fn plots_line() {
     let mut s = with_view(View::Plots);
     s.plots.plot = 1;
     let csv = "step,time,residual,total_energy,max_temperature\n0,0,0,25.5,67.3\n10,0.001,5e5,27.0,88.0\n20,0.002,2e5,28.1,91.0\n30,0.003,1e5,29.0,92.5\n";
-    s.plots.data = Some(tandem::app::msg::PlotData::Series { series: tandem::plot::read::parse_series(std::path::Path::new("series.csv"), csv.as_bytes()).unwrap(), file: "series.csv".into() });
+    s.plots.data = Some(tandem::app::msg::PlotData::Series {
+        series: tandem::plot::read::parse_series(
+            std::path::Path::new("series.csv"),
+            csv.as_bytes(),
+        )
+        .unwrap(),
+        file: "series.csv".into(),
+    });
     snap("plots_line", &s);
 }
 
@@ -87,14 +94,27 @@ fn help_and_palette() {
     let mut s = with_view(View::Pipeline);
     s.popup = Some(Popup::Help);
     snap("help_pipeline", &s);
-    s.popup = Some(Popup::Palette { query: "run".into(), selected: 1 });
+    s.popup = Some(Popup::Palette {
+        query: "run".into(),
+        selected: 1,
+    });
     snap("palette", &s);
 }
 
 #[test]
 fn project_error_panel() {
-    let err = tandem::project::parse(std::path::Path::new("tandem.toml"), "[project]\nname = \"x\"\nnmae = 1\n").unwrap_err();
-    let s = AppState::new(Err(err), "local".into(), String::new(), tandem::theme::Theme::embedded("dark"), common::t(12, 0, 0));
+    let err = tandem::project::parse(
+        std::path::Path::new("tandem.toml"),
+        "[project]\nname = \"x\"\nnmae = 1\n",
+    )
+    .unwrap_err();
+    let s = AppState::new(
+        Err(err),
+        "local".into(),
+        String::new(),
+        tandem::theme::Theme::embedded("dark"),
+        common::t(12, 0, 0),
+    );
     snap("project_error", &s);
 }
 
@@ -106,7 +126,9 @@ fn state_colours_come_from_the_theme() {
     let buf = term.backend().buffer();
     let find = |word: &str| -> Color {
         for y in 0..buf.area.height {
-            let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            let line: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
             if let Some(i) = line.find(word) {
                 let col = line[..i].chars().count() as u16;
                 return buf[(col, y)].fg;
@@ -134,8 +156,18 @@ fn heatmap_cells_use_the_colour_map() {
         Color::Rgb(r, g, b) => u32::from(r) + u32::from(g) + u32::from(b),
         _ => 0,
     };
-    let top = rgb.iter().filter(|(_, y, _)| *y < 10).map(|(_, _, c)| bright(*c)).max().unwrap();
-    let bottom = rgb.iter().filter(|(_, y, _)| *y > 30).map(|(_, _, c)| bright(*c)).min().unwrap_or(u32::MAX);
+    let top = rgb
+        .iter()
+        .filter(|(_, y, _)| *y < 10)
+        .map(|(_, _, c)| bright(*c))
+        .max()
+        .unwrap();
+    let bottom = rgb
+        .iter()
+        .filter(|(_, y, _)| *y > 30)
+        .map(|(_, _, c)| bright(*c))
+        .min()
+        .unwrap_or(u32::MAX);
     assert!(top > bottom, "y up: the field grows with y");
 }
 

@@ -30,7 +30,12 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn new(tx: mpsc::Sender<Msg>, ws: Workspace, project: Option<Project>, target: String) -> Backend {
+    pub fn new(
+        tx: mpsc::Sender<Msg>,
+        ws: Workspace,
+        project: Option<Project>,
+        target: String,
+    ) -> Backend {
         let store = project.as_ref().map(|p| Arc::new(ws.store_for(p, &target)));
         let (run_tx, mut run_rx) = mpsc::channel::<RunEvent>(256);
         let fwd = tx.clone();
@@ -41,7 +46,17 @@ impl Backend {
                 }
             }
         });
-        Backend { tx, ws, project: project.map(Arc::new), target, store, running: HashMap::new(), tail: None, listing: None, run_tx }
+        Backend {
+            tx,
+            ws,
+            project: project.map(Arc::new),
+            target,
+            store,
+            running: HashMap::new(),
+            tail: None,
+            listing: None,
+            run_tx,
+        }
     }
 
     /// Cancel what runs in the background (running phases get SIGTERM then SIGKILL).
@@ -69,7 +84,9 @@ impl Backend {
         match c {
             Command::Quit => self.shutdown(),
             Command::StartRun { phases } => {
-                let Some(p) = self.project.clone() else { return self.send(Msg::Error("no valid project loaded".into())) };
+                let Some(p) = self.project.clone() else {
+                    return self.send(Msg::Error("no valid project loaded".into()));
+                };
                 let run = prepare_run(&p, &self.target, &phases);
                 let cancel = CancellationToken::new();
                 self.running.retain(|_, t| !t.is_cancelled());
@@ -82,13 +99,18 @@ impl Backend {
             }
             Command::CancelRun { run_id } => match self.running.get(&run_id) {
                 Some(t) => t.cancel(),
-                None => self.send(Msg::Error(format!("run {run_id} was not started by this tandem; it cannot be cancelled from here"))),
+                None => self.send(Msg::Error(format!(
+                    "run {run_id} was not started by this tandem; it cannot be cancelled from here"
+                ))),
             },
             Command::ReloadRuns => {
                 let (j, tx) = (self.ws.journal.clone(), self.tx.clone());
                 tokio::spawn(async move {
                     let m = match tokio::task::spawn_blocking(move || j.load()).await {
-                        Ok(Ok(l)) => Msg::RunsLoaded { runs: l.runs, skipped: l.skipped },
+                        Ok(Ok(l)) => Msg::RunsLoaded {
+                            runs: l.runs,
+                            skipped: l.skipped,
+                        },
                         Ok(Err(e)) => Msg::Error(format!("reading the journal: {e}")),
                         Err(e) => Msg::Error(e.to_string()),
                     };
@@ -99,7 +121,11 @@ impl Backend {
                 if let Some(t) = self.tail.take() {
                     t.abort();
                 }
-                self.tail = Some(tokio::spawn(tail_run(self.ws.clone(), run_id, self.tx.clone())));
+                self.tail = Some(tokio::spawn(tail_run(
+                    self.ws.clone(),
+                    run_id,
+                    self.tx.clone(),
+                )));
             }
             Command::LoadMetrics { run_id } => {
                 let (ws, tx) = (self.ws.clone(), self.tx.clone());
@@ -108,25 +134,43 @@ impl Backend {
                         let path = ws.metrics_path(&run_id, phase);
                         let samples = tokio::task::spawn_blocking(move || {
                             std::fs::read_to_string(path)
-                                .map(|t| t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect::<Vec<_>>())
+                                .map(|t| {
+                                    t.lines()
+                                        .filter_map(|l| serde_json::from_str(l).ok())
+                                        .collect::<Vec<_>>()
+                                })
                                 .unwrap_or_default()
                         })
                         .await
                         .unwrap_or_default();
-                        let _ = tx.send(Msg::MetricsLoaded { run_id: run_id.clone(), phase, samples }).await;
+                        let _ = tx
+                            .send(Msg::MetricsLoaded {
+                                run_id: run_id.clone(),
+                                phase,
+                                samples,
+                            })
+                            .await;
                     }
                 });
             }
             Command::ListBuckets => {
-                let Some(store) = self.store.clone() else { return };
+                let Some(store) = self.store.clone() else {
+                    return;
+                };
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let r = store.list_buckets().await.map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Buckets(r)).await;
                 });
             }
-            Command::List { req, bucket, prefix } => {
-                let Some(store) = self.store.clone() else { return };
+            Command::List {
+                req,
+                bucket,
+                prefix,
+            } => {
+                let Some(store) = self.store.clone() else {
+                    return;
+                };
                 if let Some(t) = self.listing.take() {
                     t.abort();
                 }
@@ -137,13 +181,27 @@ impl Backend {
                         match store.list_page(&bucket, &prefix, true, token, PAGE).await {
                             Ok(page) => {
                                 let done = page.next.is_none();
-                                if tx.send(Msg::StorePage { req, entries: page.entries, done }).await.is_err() || done {
+                                if tx
+                                    .send(Msg::StorePage {
+                                        req,
+                                        entries: page.entries,
+                                        done,
+                                    })
+                                    .await
+                                    .is_err()
+                                    || done
+                                {
                                     return;
                                 }
                                 token = page.next;
                             }
                             Err(e) => {
-                                let _ = tx.send(Msg::StoreError { req, error: e.to_string() }).await;
+                                let _ = tx
+                                    .send(Msg::StoreError {
+                                        req,
+                                        error: e.to_string(),
+                                    })
+                                    .await;
                                 return;
                             }
                         }
@@ -156,13 +214,17 @@ impl Backend {
                 }
             }
             Command::Preview { bucket, key } => {
-                let Some(store) = self.store.clone() else { return };
+                let Some(store) = self.store.clone() else {
+                    return;
+                };
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let result = async {
                         let meta = store.head(&bucket, &key).await?;
                         let head = store.get_range(&bucket, &key, 0..64 * 1024).await?;
-                        Ok::<_, crate::storage::StoreError>(super::update::make_preview(&key, &head, meta.size))
+                        Ok::<_, crate::storage::StoreError>(super::update::make_preview(
+                            &key, &head, meta.size,
+                        ))
                     }
                     .await
                     .map_err(|e| e.to_string());
@@ -170,18 +232,34 @@ impl Backend {
                 });
             }
             Command::PlotFiles { req, run_id, plot } => {
-                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone()) else { return };
+                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
+                else {
+                    return;
+                };
                 tokio::spawn(async move {
-                    let files = tokio::task::spawn_blocking(move || plot_files(&ws, &p, &run_id, plot)).await.unwrap_or_default();
+                    let files =
+                        tokio::task::spawn_blocking(move || plot_files(&ws, &p, &run_id, plot))
+                            .await
+                            .unwrap_or_default();
                     let _ = tx.send(Msg::PlotFiles { req, files }).await;
                 });
             }
-            Command::LoadPlot { req, run_id, plot, file } => {
-                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone()) else { return };
+            Command::LoadPlot {
+                req,
+                run_id,
+                plot,
+                file,
+            } => {
+                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
+                else {
+                    return;
+                };
                 tokio::spawn(async move {
-                    let result = tokio::task::spawn_blocking(move || load_plot(&ws, &p, &run_id, plot, &file))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()));
+                    let result = tokio::task::spawn_blocking(move || {
+                        load_plot(&ws, &p, &run_id, plot, &file)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
                     let _ = tx.send(Msg::PlotLoaded { req, result }).await;
                 });
             }
@@ -189,7 +267,12 @@ impl Backend {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
                     let (theme, e) = Theme::load(&name, Theme::user_dir().as_deref());
-                    let _ = tx.send(Msg::ThemeLoaded { theme, error: e.map(|e| e.to_string()) }).await;
+                    let _ = tx
+                        .send(Msg::ThemeLoaded {
+                            theme,
+                            error: e.map(|e| e.to_string()),
+                        })
+                        .await;
                 });
             }
         }
@@ -197,33 +280,65 @@ impl Backend {
 }
 
 /// The output directory of a plot's phase in a run.
-fn phase_dir(ws: &Workspace, p: &Project, run_id: &str, phase: PhaseId) -> Option<std::path::PathBuf> {
+fn phase_dir(
+    ws: &Workspace,
+    p: &Project,
+    run_id: &str,
+    phase: PhaseId,
+) -> Option<std::path::PathBuf> {
     let run = ws.journal.get(run_id).ok().flatten()?;
     executor::output_dir(ws, p, &run, phase)
 }
 
 /// Files a plot draws, relative to its phase output, sorted (snapshots in order).
 pub fn plot_files(ws: &Workspace, p: &Project, run_id: &str, plot: usize) -> Vec<String> {
-    let Some(spec) = p.plots.get(plot) else { return vec![] };
-    let Some(dir) = phase_dir(ws, p, run_id, spec.phase) else { return vec![] };
+    let Some(spec) = p.plots.get(plot) else {
+        return vec![];
+    };
+    let Some(dir) = phase_dir(ws, p, run_id, spec.phase) else {
+        return vec![];
+    };
     let pattern = dir.join(&spec.file);
-    let Ok(paths) = glob::glob(&pattern.to_string_lossy()) else { return vec![] };
+    let Ok(paths) = glob::glob(&pattern.to_string_lossy()) else {
+        return vec![];
+    };
     let mut v: Vec<String> = paths
         .flatten()
         .filter(|f| f.is_file())
-        .filter_map(|f| f.strip_prefix(&dir).ok().map(|r| r.to_string_lossy().into_owned()))
+        .filter_map(|f| {
+            f.strip_prefix(&dir)
+                .ok()
+                .map(|r| r.to_string_lossy().into_owned())
+        })
         .collect();
     v.sort();
     v
 }
 
-pub fn load_plot(ws: &Workspace, p: &Project, run_id: &str, plot: usize, file: &str) -> Result<PlotData, String> {
+pub fn load_plot(
+    ws: &Workspace,
+    p: &Project,
+    run_id: &str,
+    plot: usize,
+    file: &str,
+) -> Result<PlotData, String> {
     let spec = p.plots.get(plot).ok_or("no such plot")?;
-    let dir = phase_dir(ws, p, run_id, spec.phase).ok_or("the run's output is not on this machine")?;
+    let dir =
+        phase_dir(ws, p, run_id, spec.phase).ok_or("the run's output is not on this machine")?;
     let path = dir.join(file);
     match spec.kind {
-        PlotKind::Heatmap => crate::plot::read_field(&path).map(|field| PlotData::Field { field, file: file.to_string() }).map_err(|e| e.to_string()),
-        PlotKind::Line => crate::plot::read_series(&path).map(|series| PlotData::Series { series, file: file.to_string() }).map_err(|e| e.to_string()),
+        PlotKind::Heatmap => crate::plot::read_field(&path)
+            .map(|field| PlotData::Field {
+                field,
+                file: file.to_string(),
+            })
+            .map_err(|e| e.to_string()),
+        PlotKind::Line => crate::plot::read_series(&path)
+            .map(|series| PlotData::Series {
+                series,
+                file: file.to_string(),
+            })
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -240,14 +355,28 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
         let mut lines = Vec::new();
         for (phase, stderr, t) in &mut tails {
             match t.poll(4 << 20, over) {
-                Ok(new) => lines.extend(new.into_iter().map(|text| LogLine { phase: *phase, stderr: *stderr, text })),
+                Ok(new) => lines.extend(new.into_iter().map(|text| LogLine {
+                    phase: *phase,
+                    stderr: *stderr,
+                    text,
+                })),
                 Err(e) => {
-                    let _ = tx.send(Msg::Error(format!("reading {}: {e}", t.path.display()))).await;
+                    let _ = tx
+                        .send(Msg::Error(format!("reading {}: {e}", t.path.display())))
+                        .await;
                 }
             }
         }
         let got = !lines.is_empty();
-        if got && tx.send(Msg::LogLines { run_id: run_id.clone(), lines }).await.is_err() {
+        if got
+            && tx
+                .send(Msg::LogLines {
+                    run_id: run_id.clone(),
+                    lines,
+                })
+                .await
+                .is_err()
+        {
             return;
         }
         if over {
@@ -255,7 +384,12 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
         }
         if !got {
             // quiet: is the run over? then one last read that flushes partial lines
-            over = ws.journal.get(&run_id).ok().flatten().is_none_or(|r| r.state.is_terminal());
+            over = ws
+                .journal
+                .get(&run_id)
+                .ok()
+                .flatten()
+                .is_none_or(|r| r.state.is_terminal());
             if over {
                 continue;
             }

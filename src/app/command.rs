@@ -4,19 +4,45 @@ use crate::project::PhaseId;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    StartRun { phases: Vec<PhaseId> },
-    CancelRun { run_id: String },
+    StartRun {
+        phases: Vec<PhaseId>,
+    },
+    CancelRun {
+        run_id: String,
+    },
     /// Follow the logs of this run (replaces the previous tail).
-    Tail { run_id: String },
-    LoadMetrics { run_id: String },
+    Tail {
+        run_id: String,
+    },
+    LoadMetrics {
+        run_id: String,
+    },
     ReloadRuns,
     ListBuckets,
-    List { req: u64, bucket: String, prefix: String },
+    List {
+        req: u64,
+        bucket: String,
+        prefix: String,
+    },
     CancelList,
-    Preview { bucket: String, key: String },
+    Preview {
+        bucket: String,
+        key: String,
+    },
     /// Resolve the files a plot draws (a glob for snapshots) in a run's phase output.
-    PlotFiles { req: u64, run_id: String, plot: usize },
-    LoadPlot { req: u64, run_id: String, plot: usize, file: String },
-    LoadTheme { name: String },
+    PlotFiles {
+        req: u64,
+        run_id: String,
+        plot: usize,
+    },
+    LoadPlot {
+        req: u64,
+        run_id: String,
+        plot: usize,
+        file: String,
+    },
+    LoadTheme {
+        name: String,
+    },
     Quit,
 }

@@ -19,7 +19,14 @@ pub struct Binding {
 }
 
 const fn b(code: KeyCode, label: &'static str, action: Action, help: &'static str) -> Binding {
-    Binding { code, mods: KeyModifiers::NONE, label, action, help, short: "" }
+    Binding {
+        code,
+        mods: KeyModifiers::NONE,
+        label,
+        action,
+        help,
+        short: "",
+    }
 }
 
 impl Binding {
@@ -48,23 +55,81 @@ fn nav() -> Vec<Binding> {
 pub fn table(view: View) -> Vec<Binding> {
     let mut v = match view {
         View::Pipeline => vec![
-            b(KeyCode::Char('r'), "r", Action::RunPipeline, "run the whole pipeline").hint("run"),
-            b(KeyCode::Char('p'), "p", Action::RunPhase(PhaseId::Preprocess), "run preprocess only").hint("preprocess"),
-            b(KeyCode::Char('s'), "s", Action::RunPhase(PhaseId::Solve), "run solve only (on the last handoff)").hint("solve"),
-            b(KeyCode::Char('c'), "c", Action::Cancel, "cancel the running run").hint("cancel"),
-            b(KeyCode::Char('l'), "l", Action::OpenLogs, "logs of this run").hint("logs"),
-            b(KeyCode::Char('m'), "m", Action::OpenMetrics, "metrics of this run"),
-            b(KeyCode::Char('v'), "v", Action::OpenPlots, "plots of this run"),
+            b(
+                KeyCode::Char('r'),
+                "r",
+                Action::RunPipeline,
+                "run the whole pipeline",
+            )
+            .hint("run"),
+            b(
+                KeyCode::Char('p'),
+                "p",
+                Action::RunPhase(PhaseId::Preprocess),
+                "run preprocess only",
+            )
+            .hint("preprocess"),
+            b(
+                KeyCode::Char('s'),
+                "s",
+                Action::RunPhase(PhaseId::Solve),
+                "run solve only (on the last handoff)",
+            )
+            .hint("solve"),
+            b(
+                KeyCode::Char('c'),
+                "c",
+                Action::Cancel,
+                "cancel the running run",
+            )
+            .hint("cancel"),
+            b(
+                KeyCode::Char('l'),
+                "l",
+                Action::OpenLogs,
+                "logs of this run",
+            )
+            .hint("logs"),
+            b(
+                KeyCode::Char('m'),
+                "m",
+                Action::OpenMetrics,
+                "metrics of this run",
+            ),
+            b(
+                KeyCode::Char('v'),
+                "v",
+                Action::OpenPlots,
+                "plots of this run",
+            ),
         ],
         View::Datasets => {
             let mut v = nav();
             v.extend([
-                b(KeyCode::Enter, "Enter/→", Action::Enter, "open bucket or folder").hint("open"),
+                b(
+                    KeyCode::Enter,
+                    "Enter/→",
+                    Action::Enter,
+                    "open bucket or folder",
+                )
+                .hint("open"),
                 b(KeyCode::Right, "", Action::Enter, ""),
                 b(KeyCode::Left, "←/Bksp", Action::Back, "up one level").hint("up"),
                 b(KeyCode::Backspace, "", Action::Back, ""),
-                b(KeyCode::Char('/'), "/", Action::Filter, "filter what is loaded").hint("filter"),
-                b(KeyCode::Char('o'), "o", Action::SortNext, "sort by name, size, time").hint("sort"),
+                b(
+                    KeyCode::Char('/'),
+                    "/",
+                    Action::Filter,
+                    "filter what is loaded",
+                )
+                .hint("filter"),
+                b(
+                    KeyCode::Char('o'),
+                    "o",
+                    Action::SortNext,
+                    "sort by name, size, time",
+                )
+                .hint("sort"),
                 b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
             ]);
             v
@@ -72,30 +137,77 @@ pub fn table(view: View) -> Vec<Binding> {
         View::Runs => {
             let mut v = nav();
             v.extend([
-                b(KeyCode::Enter, "Enter", Action::Enter, "show in the pipeline view").hint("show"),
+                b(
+                    KeyCode::Enter,
+                    "Enter",
+                    Action::Enter,
+                    "show in the pipeline view",
+                )
+                .hint("show"),
                 b(KeyCode::Char('l'), "l", Action::OpenLogs, "logs of the run").hint("logs"),
-                b(KeyCode::Char('m'), "m", Action::OpenMetrics, "metrics of the run"),
-                b(KeyCode::Char('v'), "v", Action::OpenPlots, "plots of the run").hint("plots"),
+                b(
+                    KeyCode::Char('m'),
+                    "m",
+                    Action::OpenMetrics,
+                    "metrics of the run",
+                ),
+                b(
+                    KeyCode::Char('v'),
+                    "v",
+                    Action::OpenPlots,
+                    "plots of the run",
+                )
+                .hint("plots"),
                 b(KeyCode::Char('c'), "c", Action::Cancel, "cancel the run"),
                 b(KeyCode::Char('/'), "/", Action::Filter, "filter runs").hint("filter"),
-                b(KeyCode::Char('R'), "R", Action::Refresh, "reload the journal"),
+                b(
+                    KeyCode::Char('R'),
+                    "R",
+                    Action::Refresh,
+                    "reload the journal",
+                ),
             ]);
             v
         }
         View::Logs => {
             let mut v = nav();
             v.extend([
-                b(KeyCode::Char('f'), "f/Space", Action::ToggleFollow, "follow / pause").hint("follow/pause"),
+                b(
+                    KeyCode::Char('f'),
+                    "f/Space",
+                    Action::ToggleFollow,
+                    "follow / pause",
+                )
+                .hint("follow/pause"),
                 b(KeyCode::Char(' '), "", Action::ToggleFollow, ""),
-                b(KeyCode::Char('w'), "w", Action::ToggleWrap, "wrap long lines").hint("wrap"),
+                b(
+                    KeyCode::Char('w'),
+                    "w",
+                    Action::ToggleWrap,
+                    "wrap long lines",
+                )
+                .hint("wrap"),
                 b(KeyCode::Char('/'), "/", Action::Search, "search").hint("search"),
                 b(KeyCode::Char('n'), "n", Action::SearchNext, "next match"),
-                b(KeyCode::Char('N'), "N", Action::SearchPrev, "previous match"),
-                b(KeyCode::Char('t'), "t", Action::CycleSource, "all / preprocess / solve").hint("source"),
+                b(
+                    KeyCode::Char('N'),
+                    "N",
+                    Action::SearchPrev,
+                    "previous match",
+                ),
+                b(
+                    KeyCode::Char('t'),
+                    "t",
+                    Action::CycleSource,
+                    "all / preprocess / solve",
+                )
+                .hint("source"),
             ]);
             v
         }
-        View::Metrics => vec![b(KeyCode::Char('R'), "R", Action::Refresh, "reload samples").hint("reload")],
+        View::Metrics => {
+            vec![b(KeyCode::Char('R'), "R", Action::Refresh, "reload samples").hint("reload")]
+        }
         View::Plots => vec![
             b(KeyCode::Right, "→/l", Action::Right, "next snapshot").hint("snapshot"),
             b(KeyCode::Char('l'), "", Action::Right, ""),
@@ -107,7 +219,12 @@ pub fn table(view: View) -> Vec<Binding> {
             b(KeyCode::Char('G'), "", Action::Bottom, ""),
             b(KeyCode::Tab, "Tab/]", Action::NextItem, "next plot").hint("next plot"),
             b(KeyCode::Char(']'), "", Action::NextItem, ""),
-            b(KeyCode::BackTab, "S-Tab/[", Action::PrevItem, "previous plot"),
+            b(
+                KeyCode::BackTab,
+                "S-Tab/[",
+                Action::PrevItem,
+                "previous plot",
+            ),
             b(KeyCode::Char('['), "", Action::PrevItem, ""),
             b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
         ],
@@ -118,7 +235,12 @@ pub fn table(view: View) -> Vec<Binding> {
 
 pub fn global() -> Vec<Binding> {
     vec![
-        b(KeyCode::Char('1'), "1-6", Action::Show(View::Pipeline), "switch view"),
+        b(
+            KeyCode::Char('1'),
+            "1-6",
+            Action::Show(View::Pipeline),
+            "switch view",
+        ),
         b(KeyCode::Char('2'), "", Action::Show(View::Datasets), ""),
         b(KeyCode::Char('3'), "", Action::Show(View::Runs), ""),
         b(KeyCode::Char('4'), "", Action::Show(View::Logs), ""),
@@ -128,22 +250,43 @@ pub fn global() -> Vec<Binding> {
         b(KeyCode::Char(':'), ":", Action::Palette, "command palette").hint("palette"),
         b(KeyCode::Esc, "Esc", Action::Back, "back"),
         b(KeyCode::Char('q'), "q", Action::Quit, "quit").hint("quit"),
-        Binding { code: KeyCode::Char('c'), mods: KeyModifiers::CONTROL, label: "Ctrl-C", action: Action::Quit, help: "quit from anywhere", short: "" },
+        Binding {
+            code: KeyCode::Char('c'),
+            mods: KeyModifiers::CONTROL,
+            label: "Ctrl-C",
+            action: Action::Quit,
+            help: "quit from anywhere",
+            short: "",
+        },
     ]
 }
 
 /// The action a key means in `view`.
 pub fn lookup(view: View, key: &KeyEvent) -> Option<Action> {
     let mods = key.modifiers - KeyModifiers::SHIFT;
-    table(view).into_iter().find(|bd| bd.code == key.code && bd.mods == mods).map(|bd| bd.action)
+    table(view)
+        .into_iter()
+        .find(|bd| bd.code == key.code && bd.mods == mods)
+        .map(|bd| bd.action)
 }
 
 /// Entries of the `:` palette: a label and what it does.
 pub fn palette() -> Vec<(String, Action)> {
-    let mut v: Vec<(String, Action)> = View::ALL.iter().map(|w| (format!("view: {}", w.title().to_lowercase()), Action::Show(*w))).collect();
+    let mut v: Vec<(String, Action)> = View::ALL
+        .iter()
+        .map(|w| {
+            (
+                format!("view: {}", w.title().to_lowercase()),
+                Action::Show(*w),
+            )
+        })
+        .collect();
     v.extend([
         ("run: whole pipeline".to_string(), Action::RunPipeline),
-        ("run: preprocess".to_string(), Action::RunPhase(PhaseId::Preprocess)),
+        (
+            "run: preprocess".to_string(),
+            Action::RunPhase(PhaseId::Preprocess),
+        ),
         ("run: solve".to_string(), Action::RunPhase(PhaseId::Solve)),
         ("run: cancel".to_string(), Action::Cancel),
         ("logs: toggle wrap".to_string(), Action::ToggleWrap),
@@ -160,5 +303,8 @@ pub fn palette() -> Vec<(String, Action)> {
 /// Palette entries matching `query`: every word of the query must occur in the label.
 pub fn palette_matches(query: &str) -> Vec<(String, Action)> {
     let q = query.to_lowercase();
-    palette().into_iter().filter(|(l, _)| q.split_whitespace().all(|w| l.contains(w))).collect()
+    palette()
+        .into_iter()
+        .filter(|(l, _)| q.split_whitespace().all(|w| l.contains(w)))
+        .collect()
 }

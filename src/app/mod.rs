@@ -47,7 +47,10 @@ pub fn initial_commands(s: &AppState) -> Vec<Command> {
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     let (theme, theme_err) = Theme::load(&opts.theme, Theme::user_dir().as_deref());
     let target = match &opts.project {
-        Ok(p) => opts.target.clone().unwrap_or_else(|| p.default_target.clone()),
+        Ok(p) => opts
+            .target
+            .clone()
+            .unwrap_or_else(|| p.default_target.clone()),
         Err(_) => opts.target.clone().unwrap_or_else(|| "local".into()),
     };
     let store_desc = match &opts.project {
@@ -57,12 +60,27 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         }
         Err(_) => String::new(),
     };
-    let mut s = AppState::new(opts.project.clone(), target.clone(), store_desc, theme, chrono::Utc::now());
+    let mut s = AppState::new(
+        opts.project.clone(),
+        target.clone(),
+        store_desc,
+        theme,
+        chrono::Utc::now(),
+    );
     if let Some(e) = theme_err {
-        s.status = Some(state::Status { text: e.to_string(), level: state::Level::Error, at: s.now });
+        s.status = Some(state::Status {
+            text: e.to_string(),
+            level: state::Level::Error,
+            at: s.now,
+        });
     }
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let mut backend = Backend::new(tx, opts.workspace.clone(), opts.project.clone().ok(), target);
+    let mut backend = Backend::new(
+        tx,
+        opts.workspace.clone(),
+        opts.project.clone().ok(),
+        target,
+    );
 
     let mut term = crate::tui::init()?;
     let _guard = crate::tui::Guard;

@@ -19,25 +19,64 @@ pub enum Msg {
     /// The clock: `update` never reads it itself.
     Tick(DateTime<Utc>),
     Run(RunEvent),
-    RunsLoaded { runs: Vec<Run>, skipped: Vec<String> },
-    LogLines { run_id: String, lines: Vec<crate::observe::logbuf::LogLine> },
+    RunsLoaded {
+        runs: Vec<Run>,
+        skipped: Vec<String>,
+    },
+    LogLines {
+        run_id: String,
+        lines: Vec<crate::observe::logbuf::LogLine>,
+    },
     Buckets(Result<Vec<BucketInfo>, String>),
-    StorePage { req: u64, entries: Vec<Entry>, done: bool },
-    StoreError { req: u64, error: String },
-    Preview { key: String, result: Result<Preview, String> },
-    PlotFiles { req: u64, files: Vec<String> },
-    PlotLoaded { req: u64, result: Result<PlotData, String> },
-    MetricsLoaded { run_id: String, phase: PhaseId, samples: Vec<MetricSample> },
-    ThemeLoaded { theme: Theme, error: Option<String> },
+    StorePage {
+        req: u64,
+        entries: Vec<Entry>,
+        done: bool,
+    },
+    StoreError {
+        req: u64,
+        error: String,
+    },
+    Preview {
+        key: String,
+        result: Result<Preview, String>,
+    },
+    PlotFiles {
+        req: u64,
+        files: Vec<String>,
+    },
+    PlotLoaded {
+        req: u64,
+        result: Result<PlotData, String>,
+    },
+    MetricsLoaded {
+        run_id: String,
+        phase: PhaseId,
+        samples: Vec<MetricSample>,
+    },
+    ThemeLoaded {
+        theme: Theme,
+        error: Option<String>,
+    },
     /// Something went wrong in a backend; shown in the status bar and logged.
     Error(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Preview {
-    Text { lines: Vec<String>, truncated: bool },
-    Table { header: Vec<String>, rows: Vec<Vec<String>>, truncated: bool },
-    Binary { hex: Vec<String>, size: u64 },
+    Text {
+        lines: Vec<String>,
+        truncated: bool,
+    },
+    Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+        truncated: bool,
+    },
+    Binary {
+        hex: Vec<String>,
+        size: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,14 @@ pub enum View {
 }
 
 impl View {
-    pub const ALL: [View; 6] = [View::Pipeline, View::Datasets, View::Runs, View::Logs, View::Metrics, View::Plots];
+    pub const ALL: [View; 6] = [
+        View::Pipeline,
+        View::Datasets,
+        View::Runs,
+        View::Logs,
+        View::Metrics,
+        View::Plots,
+    ];
     pub fn title(self) -> &'static str {
         match self {
             View::Pipeline => "Pipeline",
@@ -84,7 +91,17 @@ pub struct LogsState {
 
 impl Default for LogsState {
     fn default() -> Self {
-        LogsState { run_id: None, buf: LogBuffer::default(), follow: true, wrap: false, top: 0, source: Source::All, search: None, hit: None, unseen: 0 }
+        LogsState {
+            run_id: None,
+            buf: LogBuffer::default(),
+            follow: true,
+            wrap: false,
+            top: 0,
+            source: Source::All,
+            search: None,
+            hit: None,
+            unseen: 0,
+        }
     }
 }
 
@@ -129,7 +146,18 @@ pub struct DatasetsState {
 
 impl Default for DatasetsState {
     fn default() -> Self {
-        DatasetsState { bucket: None, prefix: String::new(), rows: vec![], loading: false, req: 0, selected: 0, filter: String::new(), sort: SortBy::Name, preview: None, error: None }
+        DatasetsState {
+            bucket: None,
+            prefix: String::new(),
+            rows: vec![],
+            loading: false,
+            req: 0,
+            selected: 0,
+            filter: String::new(),
+            sort: SortBy::Name,
+            preview: None,
+            error: None,
+        }
     }
 }
 
@@ -137,11 +165,15 @@ impl DatasetsState {
     /// Rows that pass the filter, in display order.
     pub fn visible(&self) -> Vec<&DsRow> {
         let f = self.filter.to_lowercase();
-        let mut v: Vec<&DsRow> = self.rows.iter().filter(|r| f.is_empty() || r.name.to_lowercase().contains(&f)).collect();
+        let mut v: Vec<&DsRow> = self
+            .rows
+            .iter()
+            .filter(|r| f.is_empty() || r.name.to_lowercase().contains(&f))
+            .collect();
         match self.sort {
             SortBy::Name => {}
-            SortBy::Size => v.sort_by(|a, b| b.size.cmp(&a.size)),
-            SortBy::Time => v.sort_by(|a, b| b.modified.cmp(&a.modified)),
+            SortBy::Size => v.sort_by_key(|r| std::cmp::Reverse(r.size)),
+            SortBy::Time => v.sort_by_key(|r| std::cmp::Reverse(r.modified)),
         }
         v
     }
@@ -200,7 +232,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(project: Result<Project, ProjectError>, target: String, store_desc: String, theme: Theme, now: DateTime<Utc>) -> AppState {
+    pub fn new(
+        project: Result<Project, ProjectError>,
+        target: String,
+        store_desc: String,
+        theme: Theme,
+        now: DateTime<Utc>,
+    ) -> AppState {
         AppState {
             project,
             target,
@@ -231,7 +269,12 @@ impl AppState {
     }
 
     pub fn active_run(&self) -> Option<&Run> {
-        self.runs.iter().find(|r| !r.state.is_terminal() && r.phases.iter().any(|p| p.state.is_active() || p.state == RunState::Pending))
+        self.runs.iter().find(|r| {
+            !r.state.is_terminal()
+                && r.phases
+                    .iter()
+                    .any(|p| p.state.is_active() || p.state == RunState::Pending)
+        })
     }
 
     /// Runs passing the Runs view filter, newest first.
@@ -239,12 +282,24 @@ impl AppState {
         let f = self.runs_view.filter.to_lowercase();
         self.runs
             .iter()
-            .filter(|r| f.is_empty() || r.id.contains(&f) || r.state.as_str().contains(&f) || r.project.to_lowercase().contains(&f) || r.target.contains(&f))
+            .filter(|r| {
+                f.is_empty()
+                    || r.id.contains(&f)
+                    || r.state.as_str().contains(&f)
+                    || r.project.to_lowercase().contains(&f)
+                    || r.target.contains(&f)
+            })
             .collect()
     }
 
     /// Whether the clock must tick (something moves on screen).
     pub fn needs_tick(&self) -> bool {
-        self.active_run().is_some() || self.datasets.loading || self.plots.loading || self.status.as_ref().is_some_and(|s| (self.now - s.at).num_seconds() < 6)
+        self.active_run().is_some()
+            || self.datasets.loading
+            || self.plots.loading
+            || self
+                .status
+                .as_ref()
+                .is_some_and(|s| (self.now - s.at).num_seconds() < 6)
     }
 }

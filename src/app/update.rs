@@ -21,7 +21,10 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::Tick(now) => {
             s.now = now;
             s.spinner = s.spinner.wrapping_add(1);
-            if s.status.as_ref().is_some_and(|st| st.level == Level::Info && (now - st.at).num_seconds() >= 6) {
+            if s.status
+                .as_ref()
+                .is_some_and(|st| st.level == Level::Info && (now - st.at).num_seconds() >= 6)
+            {
                 s.status = None;
             }
             vec![]
@@ -30,12 +33,27 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::RunsLoaded { runs, skipped } => {
             s.runs = runs;
             if !skipped.is_empty() {
-                set_status(s, Level::Warn, format!("journal: skipped {} unreadable line(s), first: {}", skipped.len(), skipped[0]));
+                set_status(
+                    s,
+                    Level::Warn,
+                    format!(
+                        "journal: skipped {} unreadable line(s), first: {}",
+                        skipped.len(),
+                        skipped[0]
+                    ),
+                );
             }
             let mut cmds = vec![];
-            if s.current.as_ref().is_none_or(|c| !s.runs.iter().any(|r| &r.id == c)) {
+            if s.current
+                .as_ref()
+                .is_none_or(|c| !s.runs.iter().any(|r| &r.id == c))
+            {
                 let name = s.project.as_ref().map(|p| p.name.clone()).ok();
-                let newest = s.runs.iter().find(|r| Some(&r.project) == name.as_ref()).map(|r| r.id.clone());
+                let newest = s
+                    .runs
+                    .iter()
+                    .find(|r| Some(&r.project) == name.as_ref())
+                    .map(|r| r.id.clone());
                 if let Some(id) = newest {
                     cmds.extend(select_run(s, id));
                 }
@@ -63,7 +81,13 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
                         s.datasets.error = None;
                         s.datasets.rows = bs
                             .into_iter()
-                            .map(|b| DsRow { kind: RowKind::Bucket, name: sanitize(&b.name).into_owned(), key: b.name, size: None, modified: b.created })
+                            .map(|b| DsRow {
+                                kind: RowKind::Bucket,
+                                name: sanitize(&b.name).into_owned(),
+                                key: b.name,
+                                size: None,
+                                modified: b.created,
+                            })
                             .collect();
                     }
                     Err(e) => s.datasets.error = Some(e),
@@ -123,11 +147,16 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             if s.plots.files.is_empty() {
                 s.plots.loading = false;
                 s.plots.data = None;
-                s.plots.error = Some("no output yet: run the pipeline (r in the Pipeline view)".into());
+                s.plots.error =
+                    Some("no output yet: run the pipeline (r in the Pipeline view)".into());
                 return vec![];
             }
             // stay on the newest snapshot while following, else keep the index
-            s.plots.snapshot = if at_end { s.plots.files.len() - 1 } else { s.plots.snapshot.min(s.plots.files.len() - 1) };
+            s.plots.snapshot = if at_end {
+                s.plots.files.len() - 1
+            } else {
+                s.plots.snapshot.min(s.plots.files.len() - 1)
+            };
             load_plot(s)
         }
         Msg::PlotLoaded { req, result } => {
@@ -146,11 +175,17 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::MetricsLoaded { run_id, phase, samples } => {
+        Msg::MetricsLoaded {
+            run_id,
+            phase,
+            samples,
+        } => {
             if s.metrics.run_id.as_deref() == Some(&run_id) {
                 s.metrics.samples.retain(|(p, _)| *p != phase);
-                s.metrics.samples.extend(samples.into_iter().map(|x| (phase, x)));
-                s.metrics.samples.sort_by(|a, b| a.1.at.cmp(&b.1.at));
+                s.metrics
+                    .samples
+                    .extend(samples.into_iter().map(|x| (phase, x)));
+                s.metrics.samples.sort_by_key(|x| x.1.at);
             }
             vec![]
         }
@@ -170,7 +205,11 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
 }
 
 fn set_status(s: &mut AppState, level: Level, text: String) {
-    s.status = Some(Status { text, level, at: s.now });
+    s.status = Some(Status {
+        text,
+        level,
+        at: s.now,
+    });
 }
 
 fn on_run_event(s: &mut AppState, ev: RunEvent) -> Vec<Command> {
@@ -191,22 +230,38 @@ fn on_run_event(s: &mut AppState, ev: RunEvent) -> Vec<Command> {
             for p in &run.phases {
                 let before = old.as_ref().and_then(|o| o.phase(p.phase)).map(|q| q.state);
                 if before != Some(p.state) && p.state.is_terminal() {
-                    let dur = p.duration(s.now).map(crate::pipeline::fmt_duration).unwrap_or_default();
+                    let dur = p
+                        .duration(s.now)
+                        .map(crate::pipeline::fmt_duration)
+                        .unwrap_or_default();
                     let (lvl, extra) = match p.state {
                         RunState::Succeeded => (Level::Info, String::new()),
-                        _ => (Level::Error, p.message.as_deref().map(|m| format!(": {}", sanitize(m))).unwrap_or_default()),
+                        _ => (
+                            Level::Error,
+                            p.message
+                                .as_deref()
+                                .map(|m| format!(": {}", sanitize(m)))
+                                .unwrap_or_default(),
+                        ),
                     };
                     if !(p.state == RunState::Cancelled && p.started.is_none()) {
                         set_status(s, lvl, format!("{} {} {dur}{extra}", p.phase, p.state));
                     }
-                    if p.phase == PhaseId::Solve && p.state == RunState::Succeeded && s.current.as_deref() == Some(&run.id) {
+                    if p.phase == PhaseId::Solve
+                        && p.state == RunState::Succeeded
+                        && s.current.as_deref() == Some(&run.id)
+                    {
                         cmds.extend(refresh_plots(s));
                     }
                 }
             }
             cmds
         }
-        RunEvent::Metric { run_id, phase, sample } => {
+        RunEvent::Metric {
+            run_id,
+            phase,
+            sample,
+        } => {
             if s.metrics.run_id.as_deref() == Some(&run_id) {
                 if s.metrics.samples.len() >= MAX_SAMPLES {
                     s.metrics.samples.remove(0);
@@ -214,7 +269,11 @@ fn on_run_event(s: &mut AppState, ev: RunEvent) -> Vec<Command> {
                 s.metrics.samples.push((phase, sample));
             }
             // snapshots land while the solver runs: follow them
-            if phase == PhaseId::Solve && s.view == View::Plots && s.current.as_deref() == Some(&run_id) && !s.plots.loading {
+            if phase == PhaseId::Solve
+                && s.view == View::Plots
+                && s.current.as_deref() == Some(&run_id)
+                && !s.plots.loading
+            {
                 return refresh_plots(s);
             }
             vec![]
@@ -225,37 +284,65 @@ fn on_run_event(s: &mut AppState, ev: RunEvent) -> Vec<Command> {
 /// Make `id` the run the views show: logs, metrics and plots follow it.
 fn select_run(s: &mut AppState, id: String) -> Vec<Command> {
     s.current = Some(id.clone());
-    s.logs = LogsState { run_id: Some(id.clone()), wrap: s.logs.wrap, ..LogsState::default() };
-    s.metrics = MetricsState { run_id: Some(id.clone()), samples: vec![] };
+    s.logs = LogsState {
+        run_id: Some(id.clone()),
+        wrap: s.logs.wrap,
+        ..LogsState::default()
+    };
+    s.metrics = MetricsState {
+        run_id: Some(id.clone()),
+        samples: vec![],
+    };
     s.plots.run_id = Some(id.clone());
     s.plots.files.clear();
     s.plots.data = None;
     s.plots.error = None;
-    let mut cmds = vec![Command::Tail { run_id: id.clone() }, Command::LoadMetrics { run_id: id }];
+    let mut cmds = vec![
+        Command::Tail { run_id: id.clone() },
+        Command::LoadMetrics { run_id: id },
+    ];
     cmds.extend(refresh_plots(s));
     cmds
 }
 
 fn refresh_plots(s: &mut AppState) -> Vec<Command> {
-    let (Some(run_id), Ok(p)) = (s.plots.run_id.clone(), s.project.as_ref()) else { return vec![] };
+    let (Some(run_id), Ok(p)) = (s.plots.run_id.clone(), s.project.as_ref()) else {
+        return vec![];
+    };
     if p.plots.is_empty() {
         return vec![];
     }
     s.plots.plot = s.plots.plot.min(p.plots.len() - 1);
     s.plots.req += 1;
     s.plots.loading = true;
-    vec![Command::PlotFiles { req: s.plots.req, run_id, plot: s.plots.plot }]
+    vec![Command::PlotFiles {
+        req: s.plots.req,
+        run_id,
+        plot: s.plots.plot,
+    }]
 }
 
 fn load_plot(s: &mut AppState) -> Vec<Command> {
-    let (Some(run_id), Some(file)) = (s.plots.run_id.clone(), s.plots.files.get(s.plots.snapshot).cloned()) else { return vec![] };
+    let (Some(run_id), Some(file)) = (
+        s.plots.run_id.clone(),
+        s.plots.files.get(s.plots.snapshot).cloned(),
+    ) else {
+        return vec![];
+    };
     s.plots.req += 1;
     s.plots.loading = true;
-    vec![Command::LoadPlot { req: s.plots.req, run_id, plot: s.plots.plot, file }]
+    vec![Command::LoadPlot {
+        req: s.plots.req,
+        run_id,
+        plot: s.plots.plot,
+        file,
+    }]
 }
 
 fn preview_selected(s: &mut AppState) -> Vec<Command> {
-    let Some(bucket) = s.datasets.bucket.clone() else { return vec![] };
+    let Some(bucket) = s.datasets.bucket.clone() else {
+        return vec![];
+    };
     let vis = s.datasets.visible();
     match vis.get(s.datasets.selected) {
         Some(r) if r.kind == RowKind::Object => {
@@ -282,7 +369,14 @@ pub fn list_datasets(s: &mut AppState) -> Vec<Command> {
     s.datasets.loading = true;
     match s.datasets.bucket.clone() {
         None => vec![Command::CancelList, Command::ListBuckets],
-        Some(b) => vec![Command::CancelList, Command::List { req: s.datasets.req, bucket: b, prefix: s.datasets.prefix.clone() }],
+        Some(b) => vec![
+            Command::CancelList,
+            Command::List {
+                req: s.datasets.req,
+                bucket: b,
+                prefix: s.datasets.prefix.clone(),
+            },
+        ],
     }
 }
 
@@ -316,7 +410,10 @@ fn on_key(s: &mut AppState, k: KeyEvent) -> Vec<Command> {
 fn on_popup_key(s: &mut AppState, p: Popup, k: KeyEvent) -> Vec<Command> {
     match p {
         Popup::Help => {
-            if matches!(k.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter) {
+            if matches!(
+                k.code,
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
+            ) {
                 s.popup = None;
             }
             vec![]
@@ -332,7 +429,10 @@ fn on_popup_key(s: &mut AppState, p: Popup, k: KeyEvent) -> Vec<Command> {
             }
             _ => vec![],
         },
-        Popup::Palette { mut query, mut selected } => {
+        Popup::Palette {
+            mut query,
+            mut selected,
+        } => {
             let n = keys::palette_matches(&query).len();
             match k.code {
                 KeyCode::Esc => {
@@ -449,11 +549,19 @@ fn confirmed(s: &mut AppState, a: Action) -> Vec<Command> {
 fn start(s: &mut AppState, phases: Vec<PhaseId>) -> Vec<Command> {
     if let Some(r) = s.active_run() {
         let id = r.id.clone();
-        set_status(s, Level::Warn, format!("run {id} is still going: c cancels it"));
+        set_status(
+            s,
+            Level::Warn,
+            format!("run {id} is still going: c cancels it"),
+        );
         return vec![];
     }
     let names: Vec<&str> = phases.iter().map(|p| p.as_str()).collect();
-    set_status(s, Level::Info, format!("starting {} on {}", names.join(" → "), s.target));
+    set_status(
+        s,
+        Level::Info,
+        format!("starting {} on {}", names.join(" → "), s.target),
+    );
     s.view = View::Pipeline;
     vec![Command::StartRun { phases }]
 }
@@ -489,7 +597,11 @@ fn show(s: &mut AppState, v: View) -> Vec<Command> {
             if let Ok(p) = &s.project {
                 if s.datasets.bucket.is_none() && s.datasets.error.is_none() {
                     s.datasets.bucket = Some(p.storage.bucket.clone());
-                    s.datasets.prefix = if p.storage.prefix.is_empty() { String::new() } else { format!("{}/", p.storage.prefix) };
+                    s.datasets.prefix = if p.storage.prefix.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}/", p.storage.prefix)
+                    };
                 }
             }
             cmds.extend(list_datasets(s));
@@ -503,7 +615,10 @@ fn show(s: &mut AppState, v: View) -> Vec<Command> {
 fn open_for_run(s: &mut AppState, v: View) -> Vec<Command> {
     let mut cmds = vec![];
     if s.view == View::Runs {
-        let id = s.visible_runs().get(s.runs_view.selected).map(|r| r.id.clone());
+        let id = s
+            .visible_runs()
+            .get(s.runs_view.selected)
+            .map(|r| r.id.clone());
         if let Some(id) = id {
             if s.current.as_deref() != Some(&id) {
                 cmds.extend(select_run(s, id));
@@ -516,15 +631,32 @@ fn open_for_run(s: &mut AppState, v: View) -> Vec<Command> {
 
 /// Move to the next (or previous) search hit in the logs.
 fn search_step(s: &mut AppState, backwards: bool) {
-    let Some(q) = s.logs.search.clone() else { return };
+    let Some(q) = s.logs.search.clone() else {
+        return;
+    };
     let q = q.to_lowercase();
     let rows = log_rows(s) as u64;
-    let from = s.logs.hit.unwrap_or(if backwards || s.logs.follow { s.logs.buf.end_seq() } else { s.logs.top });
-    let matches = |l: &crate::observe::logbuf::LogLine| l.text.to_lowercase().contains(&q) && source_ok(s.logs.source, l.phase);
-    let found = if backwards || s.logs.hit.is_none() {
-        s.logs.buf.iter().rev().find(|(seq, l)| *seq < from && matches(l)).map(|(seq, _)| seq)
+    let from = s.logs.hit.unwrap_or(if backwards || s.logs.follow {
+        s.logs.buf.end_seq()
     } else {
-        s.logs.buf.iter().find(|(seq, l)| *seq > from && matches(l)).map(|(seq, _)| seq)
+        s.logs.top
+    });
+    let matches = |l: &crate::observe::logbuf::LogLine| {
+        l.text.to_lowercase().contains(&q) && source_ok(s.logs.source, l.phase)
+    };
+    let found = if backwards || s.logs.hit.is_none() {
+        s.logs
+            .buf
+            .iter()
+            .rev()
+            .find(|(seq, l)| *seq < from && matches(l))
+            .map(|(seq, _)| seq)
+    } else {
+        s.logs
+            .buf
+            .iter()
+            .find(|(seq, l)| *seq > from && matches(l))
+            .map(|(seq, _)| seq)
     };
     match found {
         Some(seq) => {
@@ -534,7 +666,19 @@ fn search_step(s: &mut AppState, backwards: bool) {
         }
         None => {
             let q = s.logs.search.clone().unwrap_or_default();
-            set_status(s, Level::Warn, format!("no {} match for `{}`", if backwards || s.logs.hit.is_none() { "earlier" } else { "later" }, q));
+            set_status(
+                s,
+                Level::Warn,
+                format!(
+                    "no {} match for `{}`",
+                    if backwards || s.logs.hit.is_none() {
+                        "earlier"
+                    } else {
+                        "later"
+                    },
+                    q
+                ),
+            );
         }
     }
 }
@@ -564,7 +708,8 @@ fn scroll_logs(s: &mut AppState, a: &Action) {
     };
     s.logs.top = top.clamp(first, bottom_top);
     // reaching the bottom resumes following, like `less +F`
-    s.logs.follow = s.logs.top >= bottom_top && !matches!(a, Action::Up | Action::PageUp | Action::Top);
+    s.logs.follow =
+        s.logs.top >= bottom_top && !matches!(a, Action::Up | Action::PageUp | Action::Top);
     if s.logs.follow {
         s.logs.unseen = 0;
     }
@@ -582,7 +727,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             vec![]
         }
         Action::Palette => {
-            s.popup = Some(Popup::Palette { query: String::new(), selected: 0 });
+            s.popup = Some(Popup::Palette {
+                query: String::new(),
+                selected: 0,
+            });
             vec![]
         }
         Action::Back => {
@@ -616,14 +764,25 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::Cancel => {
             match s.active_run() {
                 Some(r) => {
-                    let text = format!("Cancel run {}? Running phases get SIGTERM, then SIGKILL.  y / n", r.id);
-                    s.popup = Some(Popup::Confirm { text, action: Action::Cancel });
+                    let text = format!(
+                        "Cancel run {}? Running phases get SIGTERM, then SIGKILL.  y / n",
+                        r.id
+                    );
+                    s.popup = Some(Popup::Confirm {
+                        text,
+                        action: Action::Cancel,
+                    });
                 }
                 None => set_status(s, Level::Info, "nothing is running".into()),
             }
             vec![]
         }
-        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => match s.view {
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => match s.view {
             View::Datasets => {
                 let len = s.datasets.visible().len();
                 let page = list_rows(s);
@@ -661,7 +820,16 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 return vec![];
             }
             let before = s.plots.snapshot;
-            move_sel(&mut s.plots.snapshot, n, if a == Action::Left { &Action::Up } else { &Action::Down }, 1);
+            move_sel(
+                &mut s.plots.snapshot,
+                n,
+                if a == Action::Left {
+                    &Action::Up
+                } else {
+                    &Action::Down
+                },
+                1,
+            );
             if before != s.plots.snapshot {
                 load_plot(s)
             } else {
@@ -673,7 +841,11 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             if s.view != View::Plots || n == 0 {
                 return vec![];
             }
-            s.plots.plot = if a == Action::NextItem { (s.plots.plot + 1) % n } else { (s.plots.plot + n - 1) % n };
+            s.plots.plot = if a == Action::NextItem {
+                (s.plots.plot + 1) % n
+            } else {
+                (s.plots.plot + n - 1) % n
+            };
             s.plots.files.clear();
             s.plots.snapshot = 0;
             s.plots.data = None;
@@ -682,7 +854,9 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::Enter => match s.view {
             View::Datasets => {
                 let vis = s.datasets.visible();
-                let Some(row) = vis.get(s.datasets.selected).map(|r| (*r).clone()) else { return vec![] };
+                let Some(row) = vis.get(s.datasets.selected).map(|r| (*r).clone()) else {
+                    return vec![];
+                };
                 match row.kind {
                     RowKind::Bucket => {
                         s.datasets.bucket = Some(row.key);
@@ -724,7 +898,12 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 s.logs.hit = None;
             } else {
                 let rows = log_rows(s) as u64;
-                s.logs.top = s.logs.buf.end_seq().saturating_sub(rows).max(s.logs.buf.first_seq());
+                s.logs.top = s
+                    .logs
+                    .buf
+                    .end_seq()
+                    .saturating_sub(rows)
+                    .max(s.logs.buf.first_seq());
             }
             vec![]
         }
@@ -752,7 +931,12 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::Refresh => match s.view {
             View::Datasets => list_datasets(s),
             View::Runs | View::Pipeline => vec![Command::ReloadRuns],
-            View::Metrics => s.metrics.run_id.clone().map(|id| vec![Command::LoadMetrics { run_id: id }]).unwrap_or_default(),
+            View::Metrics => s
+                .metrics
+                .run_id
+                .clone()
+                .map(|id| vec![Command::LoadMetrics { run_id: id }])
+                .unwrap_or_default(),
             View::Plots => refresh_plots(s),
             View::Logs => vec![],
         },
@@ -763,7 +947,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
 /// What a Preview looks like for an object head: CSV as a table, text as lines, else hex.
 pub fn make_preview(key: &str, head: &[u8], size: u64) -> Preview {
     let truncated = (head.len() as u64) < size;
-    let printable = head.iter().filter(|b| b.is_ascii_graphic() || b.is_ascii_whitespace() || **b >= 0x80).count();
+    let printable = head
+        .iter()
+        .filter(|b| b.is_ascii_graphic() || b.is_ascii_whitespace() || **b >= 0x80)
+        .count();
     let text_like = head.is_empty() || printable * 100 / head.len().max(1) >= 95;
     if !text_like {
         let hex = head
@@ -772,23 +959,52 @@ pub fn make_preview(key: &str, head: &[u8], size: u64) -> Preview {
             .enumerate()
             .map(|(i, c)| {
                 let hx: Vec<String> = c.iter().map(|b| format!("{b:02x}")).collect();
-                let asc: String = c.iter().map(|b| if b.is_ascii_graphic() { *b as char } else { '.' }).collect();
+                let asc: String = c
+                    .iter()
+                    .map(|b| {
+                        if b.is_ascii_graphic() {
+                            *b as char
+                        } else {
+                            '.'
+                        }
+                    })
+                    .collect();
                 format!("{:08x}  {:<47}  {asc}", i * 16, hx.join(" "))
             })
             .collect();
         return Preview::Binary { hex, size };
     }
     // drop a cut last line
-    let body = if truncated { head.rsplit_once_byte(b'\n').unwrap_or(head) } else { head };
+    let body = if truncated {
+        head.rsplit_once_byte(b'\n').unwrap_or(head)
+    } else {
+        head
+    };
     if key.to_ascii_lowercase().ends_with(".csv") {
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(body);
-        let mut rows: Vec<Vec<String>> = rdr.records().take(200).filter_map(Result::ok).map(|r| r.iter().map(|c| sanitize(c).into_owned()).collect()).collect();
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(body);
+        let mut rows: Vec<Vec<String>> = rdr
+            .records()
+            .take(200)
+            .filter_map(Result::ok)
+            .map(|r| r.iter().map(|c| sanitize(c).into_owned()).collect())
+            .collect();
         if !rows.is_empty() {
             let header = rows.remove(0);
-            return Preview::Table { header, rows, truncated };
+            return Preview::Table {
+                header,
+                rows,
+                truncated,
+            };
         }
     }
-    let lines = body.split(|b| *b == b'\n').take(500).map(|l| crate::observe::sanitize_bytes(l.strip_suffix(b"\r").unwrap_or(l))).collect();
+    let lines = body
+        .split(|b| *b == b'\n')
+        .take(500)
+        .map(|l| crate::observe::sanitize_bytes(l.strip_suffix(b"\r").unwrap_or(l)))
+        .collect();
     Preview::Text { lines, truncated }
 }
 

@@ -29,7 +29,11 @@ impl Default for LogBuffer {
 
 impl LogBuffer {
     pub fn new(cap: usize) -> LogBuffer {
-        LogBuffer { lines: VecDeque::new(), cap: cap.max(1), first_seq: 0 }
+        LogBuffer {
+            lines: VecDeque::new(),
+            cap: cap.max(1),
+            first_seq: 0,
+        }
     }
     pub fn push(&mut self, l: LogLine) {
         if self.lines.len() == self.cap {
@@ -51,10 +55,14 @@ impl LogBuffer {
         self.first_seq + self.lines.len() as u64
     }
     pub fn get(&self, seq: u64) -> Option<&LogLine> {
-        seq.checked_sub(self.first_seq).and_then(|i| self.lines.get(i as usize))
+        seq.checked_sub(self.first_seq)
+            .and_then(|i| self.lines.get(i as usize))
     }
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &LogLine)> {
-        self.lines.iter().enumerate().map(move |(i, l)| (self.first_seq + i as u64, l))
+        self.lines
+            .iter()
+            .enumerate()
+            .map(move |(i, l)| (self.first_seq + i as u64, l))
     }
     pub fn clear(&mut self) {
         self.first_seq = self.end_seq();
@@ -62,7 +70,10 @@ impl LogBuffer {
     }
     /// The newest line of a phase.
     pub fn last_of(&self, phase: PhaseId) -> Option<&LogLine> {
-        self.lines.iter().rev().find(|l| l.phase == phase && !l.text.trim().is_empty())
+        self.lines
+            .iter()
+            .rev()
+            .find(|l| l.phase == phase && !l.text.trim().is_empty())
     }
 }
 
@@ -74,7 +85,11 @@ mod tests {
     fn evicts_oldest_and_keeps_sequence() {
         let mut b = LogBuffer::new(2);
         for i in 0..5 {
-            b.push(LogLine { phase: PhaseId::Solve, stderr: false, text: i.to_string() });
+            b.push(LogLine {
+                phase: PhaseId::Solve,
+                stderr: false,
+                text: i.to_string(),
+            });
         }
         assert_eq!(b.len(), 2);
         assert_eq!(b.first_seq(), 3);

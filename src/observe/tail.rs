@@ -16,7 +16,11 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 impl FileTail {
     pub fn new(path: PathBuf) -> FileTail {
-        FileTail { path, offset: 0, partial: Vec::new() }
+        FileTail {
+            path,
+            offset: 0,
+            partial: Vec::new(),
+        }
     }
 
     pub fn offset(&self) -> u64 {

@@ -25,7 +25,11 @@ pub struct Workspace {
 impl Workspace {
     pub fn new(data_dir: PathBuf) -> Workspace {
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tandem"));
-        Workspace { journal: Journal::new(&data_dir), data_dir, exe }
+        Workspace {
+            journal: Journal::new(&data_dir),
+            data_dir,
+            exe,
+        }
     }
 
     /// `TANDEM_HOME`, else the platform's data dir + `tandem`.
@@ -33,7 +37,9 @@ impl Workspace {
         if let Some(h) = std::env::var_os("TANDEM_HOME") {
             return PathBuf::from(h);
         }
-        dirs::data_local_dir().unwrap_or_else(|| PathBuf::from(".")).join("tandem")
+        dirs::data_local_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("tandem")
     }
 
     pub fn run_dir(&self, run_id: &str) -> PathBuf {
@@ -41,7 +47,10 @@ impl Workspace {
     }
 
     pub fn log_path(&self, run_id: &str, phase: PhaseId, stderr: bool) -> PathBuf {
-        self.run_dir(run_id).join(format!("{phase}.{}.log", if stderr { "stderr" } else { "stdout" }))
+        self.run_dir(run_id).join(format!(
+            "{phase}.{}.log",
+            if stderr { "stderr" } else { "stdout" }
+        ))
     }
 
     pub fn metrics_path(&self, run_id: &str, phase: PhaseId) -> PathBuf {
@@ -60,7 +69,11 @@ impl Workspace {
 #[derive(Debug, Clone)]
 pub enum RunEvent {
     Updated(Box<Run>),
-    Metric { run_id: String, phase: PhaseId, sample: MetricSample },
+    Metric {
+        run_id: String,
+        phase: PhaseId,
+        sample: MetricSample,
+    },
 }
 
 /// Location of a phase's output: (bucket, key prefix ending in `/`).
@@ -121,7 +134,10 @@ impl Exec<'_> {
         if let Err(e) = self.ws.journal.record(&self.run) {
             tracing::error!("journal write failed: {e}");
         }
-        let _ = self.events.send(RunEvent::Updated(Box::new(self.run.clone()))).await;
+        let _ = self
+            .events
+            .send(RunEvent::Updated(Box::new(self.run.clone())))
+            .await;
     }
 
     fn note(&self, phase: PhaseId, text: &str) {
@@ -129,14 +145,20 @@ impl Exec<'_> {
         if let Some(d) = p.parent() {
             let _ = std::fs::create_dir_all(d);
         }
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
             let _ = writeln!(f, "tandem: {text}");
         }
     }
 
     fn dir_of(&self, bucket: &str, key: &str) -> Result<PathBuf, String> {
         use crate::storage::ObjectStore;
-        self.store.local_path(bucket, key.trim_end_matches('/')).ok_or_else(|| format!("refused store location {bucket}/{key}"))
+        self.store
+            .local_path(bucket, key.trim_end_matches('/'))
+            .ok_or_else(|| format!("refused store location {bucket}/{key}"))
     }
 
     /// Input directory of a phase, generating a missing dataset when the project says how.
@@ -149,20 +171,50 @@ impl Exec<'_> {
             return self.handoff_dir().await;
         }
         let ds = &self.project.datasets[first];
-        let dir = self.dir_of(&self.project.storage.bucket, &self.project.storage.key(&ds.path))?;
-        let empty = std::fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(true);
+        let dir = self.dir_of(
+            &self.project.storage.bucket,
+            &self.project.storage.key(&ds.path),
+        )?;
+        let empty = std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true);
         if empty {
             match &ds.generate {
                 Some(g) => {
-                    self.note(phase, &format!("dataset `{}` is empty: generating {} MB from seed {} into {}", ds.name, g.size_mb, g.seed, dir.display()));
+                    self.note(
+                        phase,
+                        &format!(
+                            "dataset `{}` is empty: generating {} MB from seed {} into {}",
+                            ds.name,
+                            g.size_mb,
+                            g.seed,
+                            dir.display()
+                        ),
+                    );
                     let (d2, g2) = (dir.clone(), g.clone());
-                    let rep = tokio::task::spawn_blocking(move || crate::tools::gen::generate(&d2, g2.seed, g2.size_mb, g2.files))
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| format!("generating dataset `{}`: {e}", ds.name))?;
-                    self.note(phase, &format!("generated {} rows, {} bytes in {} files", rep.rows, rep.bytes, rep.files.len()));
+                    let rep = tokio::task::spawn_blocking(move || {
+                        crate::tools::gen::generate(&d2, g2.seed, g2.size_mb, g2.files)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("generating dataset `{}`: {e}", ds.name))?;
+                    self.note(
+                        phase,
+                        &format!(
+                            "generated {} rows, {} bytes in {} files",
+                            rep.rows,
+                            rep.bytes,
+                            rep.files.len()
+                        ),
+                    );
                 }
-                None => return Err(format!("dataset `{}` is empty at {}", ds.name, dir.display())),
+                None => {
+                    return Err(format!(
+                        "dataset `{}` is empty at {}",
+                        ds.name,
+                        dir.display()
+                    ))
+                }
             }
         }
         Ok(dir)
@@ -174,7 +226,11 @@ impl Exec<'_> {
         let loc = if self.run.phase(from).is_some() {
             self.run.phase(from).map(|p| p.output.clone())
         } else {
-            let loaded = self.ws.journal.load().map_err(|e| format!("reading the journal: {e}"))?;
+            let loaded = self
+                .ws
+                .journal
+                .load()
+                .map_err(|e| format!("reading the journal: {e}"))?;
             loaded
                 .runs
                 .iter()
@@ -183,13 +239,26 @@ impl Exec<'_> {
                 .find(|p| p.state == RunState::Succeeded)
                 .map(|p| p.output.clone())
         };
-        let loc = loc.ok_or_else(|| format!("no handoff: no successful `{from}` run yet; run the pipeline or `{from}` first"))?;
+        let loc = loc.ok_or_else(|| {
+            format!(
+                "no handoff: no successful `{from}` run yet; run the pipeline or `{from}` first"
+            )
+        })?;
         let (bucket, key) = loc.split_once('/').unwrap_or((&loc, ""));
         let dir = self.dir_of(bucket, key)?;
-        let missing: Vec<&str> =
-            self.project.handoff.require.iter().map(String::as_str).filter(|f| !dir.join(f).exists()).collect();
+        let missing: Vec<&str> = self
+            .project
+            .handoff
+            .require
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !dir.join(f).exists())
+            .collect();
         if !missing.is_empty() {
-            return Err(format!("handoff incomplete: {} missing in {loc}", missing.join(", ")));
+            return Err(format!(
+                "handoff incomplete: {} missing in {loc}",
+                missing.join(", ")
+            ));
         }
         Ok(dir)
     }
@@ -197,13 +266,19 @@ impl Exec<'_> {
     async fn run_phase(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
         let spec = self.project.phase(phase).clone();
         let Some(local) = spec.local.clone() else {
-            return self.fail(phase, "this phase has no `local` section".into()).await;
+            return self
+                .fail(phase, "this phase has no `local` section".into())
+                .await;
         };
         let input = match self.input_of(phase).await {
             Ok(i) => i,
             Err(e) => return self.fail(phase, e).await,
         };
-        let out_loc = self.run.phase(phase).map(|p| p.output.clone()).unwrap_or_default();
+        let out_loc = self
+            .run
+            .phase(phase)
+            .map(|p| p.output.clone())
+            .unwrap_or_default();
         let (ob, ok) = out_loc.split_once('/').unwrap_or((&out_loc, ""));
         let output = match self.dir_of(ob, ok) {
             Ok(o) => o,
@@ -215,10 +290,17 @@ impl Exec<'_> {
         vars.insert("run", self.run.id.clone());
         vars.insert("input", input.display().to_string());
         vars.insert("output", output.display().to_string());
-        vars.insert("run_dir", self.ws.run_dir(&self.run.id).display().to_string());
+        vars.insert(
+            "run_dir",
+            self.ws.run_dir(&self.run.id).display().to_string(),
+        );
         vars.insert("project_dir", self.project.dir.display().to_string());
         let argv: Vec<String> = local.command.iter().map(|a| render(a, &vars)).collect();
-        let env = local.env.iter().map(|(k, v)| (k.clone(), render(v, &vars))).collect();
+        let env = local
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), render(v, &vars)))
+            .collect();
         let pspec = ProcessSpec {
             program: argv[0].clone(),
             args: argv[1..].to_vec(),
@@ -246,20 +328,39 @@ impl Exec<'_> {
         }
         self.publish().await;
         let metrics_path = self.ws.metrics_path(&self.run.id, phase);
-        let mut metrics_file = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).ok();
+        let mut metrics_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&metrics_path)
+            .ok();
         let (run_id, events) = (self.run.id.clone(), self.events.clone());
         let result = supervise(child, pspec.grace, cancel, |sample| {
             if let Some(f) = metrics_file.as_mut() {
                 let _ = serde_json::to_writer(&mut *f, &sample);
                 let _ = f.write_all(b"\n");
             }
-            let _ = events.try_send(RunEvent::Metric { run_id: run_id.clone(), phase, sample });
+            let _ = events.try_send(RunEvent::Metric {
+                run_id: run_id.clone(),
+                phase,
+                sample,
+            });
         })
         .await;
         let (state, code, msg) = match result {
             Ok(Exit::Code(0)) => (RunState::Succeeded, Some(0), None),
-            Ok(Exit::Code(c)) => (RunState::Failed, Some(c), Some(self.last_error_line(phase).unwrap_or_else(|| format!("exited with code {c}")))),
-            Ok(Exit::Signal(s)) => (RunState::Failed, None, Some(format!("killed by signal {s}"))),
+            Ok(Exit::Code(c)) => (
+                RunState::Failed,
+                Some(c),
+                Some(
+                    self.last_error_line(phase)
+                        .unwrap_or_else(|| format!("exited with code {c}")),
+                ),
+            ),
+            Ok(Exit::Signal(s)) => (
+                RunState::Failed,
+                None,
+                Some(format!("killed by signal {s}")),
+            ),
             Ok(Exit::Cancelled) => (RunState::Cancelled, None, Some("cancelled".into())),
             Err(e) => (RunState::Failed, None, Some(e.to_string())),
         };
@@ -276,7 +377,11 @@ impl Exec<'_> {
     fn last_error_line(&self, phase: PhaseId) -> Option<String> {
         let text = std::fs::read(self.ws.log_path(&self.run.id, phase, true)).ok()?;
         let tail = &text[text.len().saturating_sub(4096)..];
-        String::from_utf8_lossy(tail).lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.chars().take(300).collect())
+        String::from_utf8_lossy(tail)
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.chars().take(300).collect())
     }
 
     async fn fail(&mut self, phase: PhaseId, why: String) -> RunState {
@@ -304,7 +409,13 @@ pub async fn execute(
 ) -> Run {
     let store = ws.store_for(&project, &run.target);
     let order: Vec<PhaseId> = run.phases.iter().map(|p| p.phase).collect();
-    let mut ex = Exec { ws: &ws, project: &project, store, events: &events, run };
+    let mut ex = Exec {
+        ws: &ws,
+        project: &project,
+        store,
+        events: &events,
+        run,
+    };
     ex.publish().await;
     let mut stop: Option<String> = None;
     for phase in order {
@@ -339,5 +450,6 @@ pub fn output_dir(ws: &Workspace, project: &Project, run: &Run, phase: PhaseId) 
     use crate::storage::ObjectStore;
     let loc = &run.phase(phase)?.output;
     let (b, k) = loc.split_once('/')?;
-    ws.store_for(project, &run.target).local_path(b, k.trim_end_matches('/'))
+    ws.store_for(project, &run.target)
+        .local_path(b, k.trim_end_matches('/'))
 }

@@ -22,7 +22,9 @@ pub struct Loaded {
 
 impl Journal {
     pub fn new(data_dir: &Path) -> Journal {
-        Journal { path: data_dir.join("journal.jsonl") }
+        Journal {
+            path: data_dir.join("journal.jsonl"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -36,7 +38,10 @@ impl Journal {
         }
         let mut line = serde_json::to_vec(run).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         f.write_all(&line)
     }
 
@@ -66,7 +71,8 @@ impl Journal {
             for p in &mut r.phases {
                 if p.state.is_active() && !p.pid.is_some_and(pid_alive) {
                     p.state = RunState::Lost;
-                    p.message = Some("tandem stopped while this phase ran; its process is gone".into());
+                    p.message =
+                        Some("tandem stopped while this phase ran; its process is gone".into());
                     changed = true;
                 }
             }
@@ -79,13 +85,19 @@ impl Journal {
     }
 
     pub fn get(&self, id: &str) -> std::io::Result<Option<Run>> {
-        Ok(self.load()?.runs.into_iter().find(|r| r.id == id || r.id.starts_with(id)))
+        Ok(self
+            .load()?
+            .runs
+            .into_iter()
+            .find(|r| r.id == id || r.id.starts_with(id)))
     }
 }
 
 /// Whether a process with this pid exists (signal 0).
 pub fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else { return false };
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
@@ -124,7 +136,12 @@ mod tests {
             tandem_version: "0".into(),
         };
         j.record(&r).unwrap();
-        std::fs::OpenOptions::new().append(true).open(j.path()).unwrap().write_all(b"{broken\n").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(j.path())
+            .unwrap()
+            .write_all(b"{broken\n")
+            .unwrap();
         let l = j.load().unwrap();
         assert_eq!(l.runs[0].state, RunState::Lost);
         assert_eq!(l.skipped.len(), 1);

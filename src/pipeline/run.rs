@@ -19,7 +19,10 @@ pub enum RunState {
 
 impl RunState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Cancelled | RunState::Lost)
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled | RunState::Lost
+        )
     }
     pub fn is_active(self) -> bool {
         matches!(self, RunState::Submitted | RunState::Running)
@@ -127,7 +130,10 @@ impl Run {
             RunState::Cancelled
         } else if st.iter().all(|s| *s == RunState::Succeeded) {
             RunState::Succeeded
-        } else if st.iter().any(|s| s.is_active() || *s == RunState::Succeeded) {
+        } else if st
+            .iter()
+            .any(|s| s.is_active() || *s == RunState::Succeeded)
+        {
             RunState::Running
         } else {
             RunState::Pending
@@ -159,7 +165,19 @@ mod tests {
     use super::*;
 
     fn pr(phase: PhaseId, state: RunState) -> PhaseRun {
-        PhaseRun { phase, state, engine: "local".into(), output: String::new(), input: None, command: vec![], pid: None, started: None, ended: None, exit_code: None, message: None }
+        PhaseRun {
+            phase,
+            state,
+            engine: "local".into(),
+            output: String::new(),
+            input: None,
+            command: vec![],
+            pid: None,
+            started: None,
+            ended: None,
+            exit_code: None,
+            message: None,
+        }
     }
 
     #[test]
@@ -172,7 +190,10 @@ mod tests {
             target: "local".into(),
             created: Utc::now(),
             state: RunState::Pending,
-            phases: vec![pr(PhaseId::Preprocess, RunState::Succeeded), pr(PhaseId::Solve, RunState::Pending)],
+            phases: vec![
+                pr(PhaseId::Preprocess, RunState::Succeeded),
+                pr(PhaseId::Solve, RunState::Pending),
+            ],
             tandem_version: String::new(),
         };
         r.derive_state();

@@ -50,7 +50,9 @@ struct GroupTotals {
 #[cfg(target_os = "linux")]
 fn group_totals(pgid: i32) -> GroupTotals {
     let mut t = GroupTotals::default();
-    let Ok(all) = procfs::process::all_processes() else { return t };
+    let Ok(all) = procfs::process::all_processes() else {
+        return t;
+    };
     for p in all.flatten() {
         if let Ok(st) = p.stat() {
             if st.pgrp == pgid && st.state != 'Z' {
@@ -83,7 +85,13 @@ impl Sampler {
         let (tick_hz, page) = (procfs::ticks_per_second() as f64, procfs::page_size());
         #[cfg(not(target_os = "linux"))]
         let (tick_hz, page) = (100.0, 4096);
-        Sampler { pgid, start: Instant::now(), last: None, tick_hz, page }
+        Sampler {
+            pgid,
+            start: Instant::now(),
+            last: None,
+            tick_hz,
+            page,
+        }
     }
 
     pub fn sample(&mut self) -> MetricSample {
@@ -118,8 +126,14 @@ pub fn spawn(spec: &ProcessSpec) -> std::io::Result<tokio::process::Child> {
             std::fs::create_dir_all(d)?;
         }
     }
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(&spec.stdout)?;
-    let err = std::fs::OpenOptions::new().create(true).append(true).open(&spec.stderr)?;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&spec.stdout)?;
+    let err = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&spec.stderr)?;
     let mut cmd = tokio::process::Command::new(&spec.program);
     cmd.args(&spec.args)
         .envs(&spec.env)
@@ -129,7 +143,8 @@ pub fn spawn(spec: &ProcessSpec) -> std::io::Result<tokio::process::Child> {
         .stderr(err)
         .process_group(0)
         .kill_on_drop(false);
-    cmd.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start `{}`: {e}", spec.program)))
+    cmd.spawn()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot start `{}`: {e}", spec.program)))
 }
 
 /// Follow a started process to its end: a metric sample every second, cancellation by SIGTERM to
@@ -144,7 +159,10 @@ pub async fn supervise(
     let pgid = child.id().unwrap_or(0) as i32;
     let mut sampler = Sampler::new(pgid);
     sampler.sample();
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let status = loop {
         tokio::select! {
@@ -201,10 +219,23 @@ mod tests {
     async fn exit_codes_and_logs() {
         let d = tempfile::tempdir().unwrap();
         let c = CancellationToken::new();
-        let e = run_process(&spec(d.path(), "echo hi; echo oops >&2; exit 3"), &c, |_| {}, |_| {}).await.unwrap();
+        let e = run_process(
+            &spec(d.path(), "echo hi; echo oops >&2; exit 3"),
+            &c,
+            |_| {},
+            |_| {},
+        )
+        .await
+        .unwrap();
         assert_eq!(e, Exit::Code(3));
-        assert_eq!(std::fs::read_to_string(d.path().join("out.log")).unwrap(), "hi\n");
-        assert_eq!(std::fs::read_to_string(d.path().join("err.log")).unwrap(), "oops\n");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("out.log")).unwrap(),
+            "hi\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("err.log")).unwrap(),
+            "oops\n"
+        );
     }
 
     #[tokio::test]
@@ -220,14 +251,23 @@ mod tests {
         });
         // ignores SIGTERM and has a child: both must be gone after cancel
         let t0 = Instant::now();
-        let e = run_process(&spec(d.path(), "trap '' TERM; sleep 30 & sleep 30; wait"), &c, |p| *p2.lock().unwrap() = p, |_| {})
-            .await
-            .unwrap();
+        let e = run_process(
+            &spec(d.path(), "trap '' TERM; sleep 30 & sleep 30; wait"),
+            &c,
+            |p| *p2.lock().unwrap() = p,
+            |_| {},
+        )
+        .await
+        .unwrap();
         assert_eq!(e, Exit::Cancelled);
         assert!(t0.elapsed() < Duration::from_secs(10));
         let pgid = *pids.lock().unwrap() as i32;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(group_totals(pgid).procs, 0, "processes of the group survived");
+        assert_eq!(
+            group_totals(pgid).procs,
+            0,
+            "processes of the group survived"
+        );
     }
 
     #[tokio::test]
@@ -235,10 +275,18 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let c = CancellationToken::new();
         let mut samples = Vec::new();
-        run_process(&spec(d.path(), "yes > /dev/null & sleep 2.5; kill $!"), &c, |_| {}, |s| samples.push(s))
-            .await
-            .unwrap();
+        run_process(
+            &spec(d.path(), "yes > /dev/null & sleep 2.5; kill $!"),
+            &c,
+            |_| {},
+            |s| samples.push(s),
+        )
+        .await
+        .unwrap();
         assert!(samples.len() >= 2, "{samples:?}");
-        assert!(samples.iter().any(|s| s.cpu_pct > 20.0 && s.rss_bytes > 0), "{samples:?}");
+        assert!(
+            samples.iter().any(|s| s.cpu_pct > 20.0 && s.rss_bytes > 0),
+            "{samples:?}"
+        );
     }
 }

@@ -52,7 +52,13 @@ fn err<E: std::fmt::Display>(e: E) -> DynErr {
     e.to_string().into()
 }
 
-fn draw_heatmap<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, f: &Field, cmap: &str, title: &str, text: bool) -> Result<(), DynErr> {
+fn draw_heatmap<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    f: &Field,
+    cmap: &str,
+    title: &str,
+    text: bool,
+) -> Result<(), DynErr> {
     root.fill(&WHITE).map_err(err)?;
     let (lo, hi) = finite_range(&f.data).unwrap_or((0.0, 1.0));
     let span = if hi > lo { hi - lo } else { 1.0 };
@@ -60,32 +66,59 @@ fn draw_heatmap<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift
     let mut b = ChartBuilder::on(&main);
     b.margin(10);
     if text {
-        b.caption(title, ("sans-serif", 20)).x_label_area_size(30).y_label_area_size(40);
+        b.caption(title, ("sans-serif", 20))
+            .x_label_area_size(30)
+            .y_label_area_size(40);
     }
     let mut chart = b.build_cartesian_2d(0..f.cols, 0..f.rows).map_err(err)?;
     if text {
-        chart.configure_mesh().disable_mesh().x_desc("x cell").y_desc("y cell").draw().map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("x cell")
+            .y_desc("y cell")
+            .draw()
+            .map_err(err)?;
     }
     // y up: row 0 at the bottom
     chart
-        .draw_series((0..f.rows).flat_map(|r| (0..f.cols).map(move |c| (r, c))).map(|(r, c)| {
-            let v = f.data[r * f.cols + c];
-            let (cr, cg, cb) = if v.is_finite() { color(cmap, (v - lo) / span) } else { NAN_COLOR };
-            Rectangle::new([(c, r), (c + 1, r + 1)], RGBColor(cr, cg, cb).filled())
-        }))
+        .draw_series(
+            (0..f.rows)
+                .flat_map(|r| (0..f.cols).map(move |c| (r, c)))
+                .map(|(r, c)| {
+                    let v = f.data[r * f.cols + c];
+                    let (cr, cg, cb) = if v.is_finite() {
+                        color(cmap, (v - lo) / span)
+                    } else {
+                        NAN_COLOR
+                    };
+                    Rectangle::new([(c, r), (c + 1, r + 1)], RGBColor(cr, cg, cb).filled())
+                }),
+        )
         .map_err(err)?;
     let mut bb = ChartBuilder::on(&bar);
     bb.margin(10).margin_top(if text { 40 } else { 10 });
     if text {
         bb.y_label_area_size(60);
     }
-    let mut cb = bb.build_cartesian_2d(0.0..1.0, lo..lo + span).map_err(err)?;
+    let mut cb = bb
+        .build_cartesian_2d(0.0..1.0, lo..lo + span)
+        .map_err(err)?;
     if text {
-        cb.configure_mesh().disable_mesh().disable_x_axis().y_labels(6).y_label_style(("sans-serif", 14)).draw().map_err(err)?;
+        cb.configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_labels(6)
+            .y_label_style(("sans-serif", 14))
+            .draw()
+            .map_err(err)?;
     }
     let steps = 128;
     cb.draw_series((0..steps).map(|k| {
-        let (v0, v1) = (lo + span * k as f64 / steps as f64, lo + span * (k + 1) as f64 / steps as f64);
+        let (v0, v1) = (
+            lo + span * k as f64 / steps as f64,
+            lo + span * (k + 1) as f64 / steps as f64,
+        );
         let (cr, cg, cb) = color(cmap, (k as f64 + 0.5) / steps as f64);
         Rectangle::new([(0.0, v0), (1.0, v1)], RGBColor(cr, cg, cb).filled())
     }))
@@ -94,14 +127,37 @@ fn draw_heatmap<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift
     Ok(())
 }
 
-pub const PALETTE: [(u8, u8, u8); 4] = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)];
+pub const PALETTE: [(u8, u8, u8); 4] = [
+    (31, 119, 180),
+    (214, 39, 40),
+    (44, 160, 44),
+    (148, 103, 189),
+];
 
-fn draw_lines<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, s: &Series, x: &str, ys: &[String], log_y: bool, title: &str, text: bool) -> Result<(), DynErr> {
+fn draw_lines<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    s: &Series,
+    x: &str,
+    ys: &[String],
+    log_y: bool,
+    title: &str,
+    text: bool,
+) -> Result<(), DynErr> {
     root.fill(&WHITE).map_err(err)?;
-    let xs = s.column(x).ok_or_else(|| err(format!("no column `{x}` (columns: {})", s.columns.join(", "))))?;
+    let xs = s.column(x).ok_or_else(|| {
+        err(format!(
+            "no column `{x}` (columns: {})",
+            s.columns.join(", ")
+        ))
+    })?;
     let mut series = Vec::new();
     for y in ys {
-        let col = s.column(y).ok_or_else(|| err(format!("no column `{y}` (columns: {})", s.columns.join(", "))))?;
+        let col = s.column(y).ok_or_else(|| {
+            err(format!(
+                "no column `{y}` (columns: {})",
+                s.columns.join(", ")
+            ))
+        })?;
         let pts: Vec<(f64, f64)> = xs
             .iter()
             .zip(col)
@@ -110,31 +166,59 @@ fn draw_lines<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>,
             .collect();
         series.push((y.clone(), super::decimate_minmax(&pts, 2000)));
     }
-    let all_x: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)).collect();
-    let all_y: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)).collect();
+    let all_x: Vec<f64> = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0))
+        .collect();
+    let all_y: Vec<f64> = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.1))
+        .collect();
     let (x0, x1) = finite_range(&all_x).ok_or_else(|| err("no finite points to draw"))?;
     let (y0, y1) = finite_range(&all_y).ok_or_else(|| err("no finite points to draw"))?;
     let pad = ((y1 - y0) * 0.05).max(1e-12);
     let mut b = ChartBuilder::on(&root);
     b.margin(15);
     if text {
-        b.caption(title, ("sans-serif", 20)).x_label_area_size(35).y_label_area_size(70);
+        b.caption(title, ("sans-serif", 20))
+            .x_label_area_size(35)
+            .y_label_area_size(70);
     }
-    let mut chart = b.build_cartesian_2d(x0..x1.max(x0 + 1e-12), (y0 - pad)..(y1 + pad)).map_err(err)?;
+    let mut chart = b
+        .build_cartesian_2d(x0..x1.max(x0 + 1e-12), (y0 - pad)..(y1 + pad))
+        .map_err(err)?;
     if text {
-        let ydesc = if log_y { format!("log10 {}", ys.join(", ")) } else { ys.join(", ") };
-        chart.configure_mesh().x_desc(x).y_desc(ydesc).draw().map_err(err)?;
+        let ydesc = if log_y {
+            format!("log10 {}", ys.join(", "))
+        } else {
+            ys.join(", ")
+        };
+        chart
+            .configure_mesh()
+            .x_desc(x)
+            .y_desc(ydesc)
+            .draw()
+            .map_err(err)?;
     }
     for (i, (name, pts)) in series.iter().enumerate() {
         let (r, g, bl) = PALETTE[i % PALETTE.len()];
         let c = RGBColor(r, g, bl);
-        let drawn = chart.draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2))).map_err(err)?;
+        let drawn = chart
+            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+            .map_err(err)?;
         if text {
-            drawn.label(name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            drawn.label(name.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+            });
         }
     }
     if text && series.len() > 1 {
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
     }
     root.present().map_err(err)?;
     Ok(())
@@ -142,13 +226,26 @@ fn draw_lines<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>,
 
 /// What to draw.
 pub enum Plot<'a> {
-    Heatmap { field: &'a Field, cmap: &'a str },
-    Lines { series: &'a Series, x: &'a str, y: &'a [String], log_y: bool },
+    Heatmap {
+        field: &'a Field,
+        cmap: &'a str,
+    },
+    Lines {
+        series: &'a Series,
+        x: &'a str,
+        y: &'a [String],
+        log_y: bool,
+    },
 }
 
 /// Draw `plot` to `out` (PNG or SVG by extension) at `size` pixels.
 pub fn export(plot: &Plot<'_>, title: &str, out: &Path, size: (u32, u32)) -> Result<(), DynErr> {
-    let fmt = Format::from_path(out).ok_or_else(|| err(format!("{}: expected a .png or .svg file name", out.display())))?;
+    let fmt = Format::from_path(out).ok_or_else(|| {
+        err(format!(
+            "{}: expected a .png or .svg file name",
+            out.display()
+        ))
+    })?;
     let text = font_ready();
     match fmt {
         Format::Png => {
@@ -162,9 +259,19 @@ pub fn export(plot: &Plot<'_>, title: &str, out: &Path, size: (u32, u32)) -> Res
     }
 }
 
-fn draw<DB: DrawingBackend>(plot: &Plot<'_>, root: DrawingArea<DB, plotters::coord::Shift>, title: &str, text: bool) -> Result<(), DynErr> {
+fn draw<DB: DrawingBackend>(
+    plot: &Plot<'_>,
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    text: bool,
+) -> Result<(), DynErr> {
     match plot {
         Plot::Heatmap { field, cmap } => draw_heatmap(root, field, cmap, title, text),
-        Plot::Lines { series, x, y, log_y } => draw_lines(root, series, x, y, *log_y, title, text),
+        Plot::Lines {
+            series,
+            x,
+            y,
+            log_y,
+        } => draw_lines(root, series, x, y, *log_y, title, text),
     }
 }

@@ -18,9 +18,15 @@ pub fn downsample(f: &Field, out_r: usize, out_c: usize) -> Field {
     let (out_r, out_c) = (out_r.clamp(1, f.rows.max(1)), out_c.clamp(1, f.cols.max(1)));
     let mut data = vec![f64::NAN; out_r * out_c];
     for r in 0..out_r {
-        let (r0, r1) = (r * f.rows / out_r, ((r + 1) * f.rows / out_r).max(r * f.rows / out_r + 1));
+        let (r0, r1) = (
+            r * f.rows / out_r,
+            ((r + 1) * f.rows / out_r).max(r * f.rows / out_r + 1),
+        );
         for c in 0..out_c {
-            let (c0, c1) = (c * f.cols / out_c, ((c + 1) * f.cols / out_c).max(c * f.cols / out_c + 1));
+            let (c0, c1) = (
+                c * f.cols / out_c,
+                ((c + 1) * f.cols / out_c).max(c * f.cols / out_c + 1),
+            );
             let (mut s, mut n) = (0.0, 0u32);
             for rr in r0..r1.min(f.rows) {
                 for cc in c0..c1.min(f.cols) {
@@ -36,7 +42,11 @@ pub fn downsample(f: &Field, out_r: usize, out_c: usize) -> Field {
             }
         }
     }
-    Field { rows: out_r, cols: out_c, data }
+    Field {
+        rows: out_r,
+        cols: out_c,
+        data,
+    }
 }
 
 /// Min/max per pixel column: `points` (x sorted) reduced to at most 2 per bucket of `width`.
@@ -50,7 +60,8 @@ pub fn decimate_minmax(points: &[(f64, f64)], width: usize) -> Vec<(f64, f64)> {
     let mut i = 0;
     for b in 0..width {
         let hi = x0 + span * (b + 1) as f64 / width as f64;
-        let (mut lo_p, mut hi_p): (Option<(f64, f64)>, Option<(f64, f64)>) = (None, None);
+        type Pt = Option<(f64, f64)>;
+        let (mut lo_p, mut hi_p): (Pt, Pt) = (None, None);
         while i < points.len() && (points[i].0 <= hi || b == width - 1) {
             let p = points[i];
             if lo_p.is_none_or(|q| p.1 < q.1) {
@@ -77,14 +88,20 @@ mod tests {
 
     #[test]
     fn downsample_averages_blocks() {
-        let f = Field { rows: 2, cols: 4, data: vec![1.0, 3.0, 5.0, 7.0, 1.0, 3.0, 5.0, 7.0] };
+        let f = Field {
+            rows: 2,
+            cols: 4,
+            data: vec![1.0, 3.0, 5.0, 7.0, 1.0, 3.0, 5.0, 7.0],
+        };
         let d = downsample(&f, 1, 2);
         assert_eq!(d.data, vec![2.0, 6.0]);
     }
 
     #[test]
     fn minmax_keeps_extremes() {
-        let pts: Vec<(f64, f64)> = (0..10_000).map(|i| (i as f64, if i == 5000 { 100.0 } else { (i % 7) as f64 })).collect();
+        let pts: Vec<(f64, f64)> = (0..10_000)
+            .map(|i| (i as f64, if i == 5000 { 100.0 } else { (i % 7) as f64 }))
+            .collect();
         let d = decimate_minmax(&pts, 50);
         assert!(d.len() <= 100);
         assert!(d.iter().any(|p| p.1 == 100.0));

@@ -11,7 +11,10 @@ pub struct Series {
 
 impl Series {
     pub fn column(&self, name: &str) -> Option<&[f64]> {
-        self.columns.iter().position(|c| c == name).map(|i| self.values[i].as_slice())
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .map(|i| self.values[i].as_slice())
     }
     pub fn rows(&self) -> usize {
         self.values.first().map_or(0, Vec::len)
@@ -33,7 +36,10 @@ pub enum ReadError {
 }
 
 fn bad(file: &Path, msg: impl Into<String>) -> ReadError {
-    ReadError::Bad { file: file.display().to_string(), msg: msg.into() }
+    ReadError::Bad {
+        file: file.display().to_string(),
+        msg: msg.into(),
+    }
 }
 
 /// Parse a CSV series from bytes (header row of column names).
@@ -46,13 +52,20 @@ pub fn parse_series(file: &Path, bytes: &[u8]) -> Result<Series, ReadError> {
         .map(|h| h.trim().to_string())
         .collect();
     if columns.is_empty() || columns.iter().all(String::is_empty) {
-        return Err(bad(file, "empty file: expected a header row of column names"));
+        return Err(bad(
+            file,
+            "empty file: expected a header row of column names",
+        ));
     }
     let mut values = vec![Vec::new(); columns.len()];
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| bad(file, format!("line {}: {e}", i + 2)))?;
         for (c, col) in values.iter_mut().enumerate() {
-            col.push(rec.get(c).and_then(|s| s.trim().parse::<f64>().ok()).unwrap_or(f64::NAN));
+            col.push(
+                rec.get(c)
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .unwrap_or(f64::NAN),
+            );
         }
     }
     Ok(Series { columns, values })
@@ -65,7 +78,8 @@ pub fn read_series(path: &Path) -> Result<Series, ReadError> {
 
 /// Parse a 2D (or the first 2D slice of a 3D) f32/f64/integer .npy field, C or Fortran order.
 pub fn parse_field(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
-    let npy = npyz::NpyFile::new(bytes).map_err(|e| bad(file, format!("not a readable .npy: {e}")))?;
+    let npy =
+        npyz::NpyFile::new(bytes).map_err(|e| bad(file, format!("not a readable .npy: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let order = npy.order();
     let (rows, cols) = match shape.as_slice() {
@@ -81,15 +95,42 @@ pub fn parse_field(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
         other => return Err(bad(file, format!("unsupported dtype {other:?}"))),
     };
     let vals: Vec<f64> = match &descr[1..] {
-        "f8" => npy.data::<f64>().map_err(|e| bad(file, e.to_string()))?.take(want).collect::<Result<_, _>>(),
-        "f4" => npy.data::<f32>().map_err(|e| bad(file, e.to_string()))?.take(want).map(|r| r.map(f64::from)).collect(),
-        "i4" => npy.data::<i32>().map_err(|e| bad(file, e.to_string()))?.take(want).map(|r| r.map(f64::from)).collect(),
-        "i8" => npy.data::<i64>().map_err(|e| bad(file, e.to_string()))?.take(want).map(|r| r.map(|v| v as f64)).collect(),
-        d => return Err(bad(file, format!("unsupported dtype `{descr}` ({d}); expected f4, f8, i4 or i8"))),
+        "f8" => npy
+            .data::<f64>()
+            .map_err(|e| bad(file, e.to_string()))?
+            .take(want)
+            .collect::<Result<_, _>>(),
+        "f4" => npy
+            .data::<f32>()
+            .map_err(|e| bad(file, e.to_string()))?
+            .take(want)
+            .map(|r| r.map(f64::from))
+            .collect(),
+        "i4" => npy
+            .data::<i32>()
+            .map_err(|e| bad(file, e.to_string()))?
+            .take(want)
+            .map(|r| r.map(f64::from))
+            .collect(),
+        "i8" => npy
+            .data::<i64>()
+            .map_err(|e| bad(file, e.to_string()))?
+            .take(want)
+            .map(|r| r.map(|v| v as f64))
+            .collect(),
+        d => {
+            return Err(bad(
+                file,
+                format!("unsupported dtype `{descr}` ({d}); expected f4, f8, i4 or i8"),
+            ))
+        }
     }
     .map_err(|e| bad(file, format!("truncated or unreadable data: {e}")))?;
     if vals.len() < want {
-        return Err(bad(file, format!("truncated: {} of {want} values", vals.len())));
+        return Err(bad(
+            file,
+            format!("truncated: {} of {want} values", vals.len()),
+        ));
     }
     let data = if order == npyz::Order::Fortran && shape.len() >= 2 {
         let mut d = vec![0.0; want];
@@ -116,7 +157,11 @@ mod tests {
 
     #[test]
     fn series_with_ragged_and_text_cells() {
-        let s = parse_series(Path::new("s.csv"), b"step,time,e\n0,0.0,1\n1,0.1,x\n2,0.2\n").unwrap();
+        let s = parse_series(
+            Path::new("s.csv"),
+            b"step,time,e\n0,0.0,1\n1,0.1,x\n2,0.2\n",
+        )
+        .unwrap();
         assert_eq!(s.columns, ["step", "time", "e"]);
         assert_eq!(s.column("time").unwrap(), &[0.0, 0.1, 0.2]);
         assert!(s.column("e").unwrap()[1].is_nan() && s.column("e").unwrap()[2].is_nan());

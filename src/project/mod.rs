@@ -70,13 +70,23 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 fn key_at(src: &str, line: usize) -> Option<String> {
     let lines: Vec<&str> = src.lines().collect();
     let this = lines.get(line.checked_sub(1)?)?.trim();
-    let key = this.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty() && !k.starts_with('['))?;
+    let key = this
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['))?;
     let table = lines[..line - 1]
         .iter()
         .rev()
         .map(|l| l.trim())
         .find(|l| l.starts_with('['))
-        .map(|l| l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string());
+        .map(|l| {
+            l.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        });
     Some(match table {
         Some(t) if !t.is_empty() => format!("{t}.{key}"),
         _ => key,
@@ -106,7 +116,9 @@ pub fn locate(arg: Option<&Path>) -> PathBuf {
 /// The bundled sample project. Looked for beside the binary's source tree first (cargo run), then next
 /// to the executable (an installed copy with sample-projects beside it).
 pub fn sample_project_path() -> PathBuf {
-    let rel = Path::new("sample-projects").join("heat-diffusion").join(FILE_NAME);
+    let rel = Path::new("sample-projects")
+        .join("heat-diffusion")
+        .join(FILE_NAME);
     let from_src = Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel);
     if from_src.is_file() {
         return from_src;

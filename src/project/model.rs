@@ -138,7 +138,9 @@ struct RawTarget {
 // ---------------------------------------------------------------------------------------------------
 // Validated model.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PhaseId {
     Preprocess,
@@ -374,19 +376,22 @@ impl Ctx<'_> {
 
     /// Placeholders in a string value: the span covers the quotes, so offsets shift by one.
     fn check_template(&self, s: &Spanned<String>, key: &str) -> Result<(), ProjectError> {
-        template::check(s.get_ref()).or_else(|(off, msg)| self.err(s.span().start + 1 + off, key, msg))
+        template::check(s.get_ref())
+            .or_else(|(off, msg)| self.err(s.span().start + 1 + off, key, msg))
     }
 }
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn valid_bucket(b: &str) -> bool {
     (3..=63).contains(&b.len())
-        && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && b.starts_with(|c: char| c.is_ascii_alphanumeric())
         && b.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -439,11 +444,19 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
     for (dname, d) in raw.datasets {
         let key = format!("datasets.{dname}.path");
         if !is_name(&dname) {
-            return cx.err(d.path.span().start, &format!("datasets.{dname}"), "dataset names are letters, digits, `-` or `_`");
+            return cx.err(
+                d.path.span().start,
+                &format!("datasets.{dname}"),
+                "dataset names are letters, digits, `-` or `_`",
+            );
         }
         let p = d.path.get_ref().trim_matches('/');
         if p.is_empty() || !valid_rel_path(p) {
-            return cx.err(d.path.span().start, &key, "expected a path relative to the storage root, without `..`");
+            return cx.err(
+                d.path.span().start,
+                &key,
+                "expected a path relative to the storage root, without `..`",
+            );
         }
         datasets.insert(
             dname.clone(),
@@ -458,29 +471,47 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
     }
 
     let mut phases = Vec::with_capacity(2);
-    for (id, rp) in [(PhaseId::Preprocess, raw.phases.preprocess), (PhaseId::Solve, raw.phases.solve)] {
+    for (id, rp) in [
+        (PhaseId::Preprocess, raw.phases.preprocess),
+        (PhaseId::Solve, raw.phases.solve),
+    ] {
         let base = format!("phases.{id}");
         for input in &rp.inputs {
             let v = input.get_ref();
             if !datasets.contains_key(v) && v != "handoff" {
-                let known: Vec<_> = datasets.keys().map(String::as_str).chain(["handoff"]).collect();
+                let known: Vec<_> = datasets
+                    .keys()
+                    .map(String::as_str)
+                    .chain(["handoff"])
+                    .collect();
                 return cx.err(
                     input.span().start,
                     &format!("{base}.inputs"),
-                    format!("unknown input `{v}`, expected a dataset name or `handoff` (known: {})", known.join(", ")),
+                    format!(
+                        "unknown input `{v}`, expected a dataset name or `handoff` (known: {})",
+                        known.join(", ")
+                    ),
                 );
             }
         }
         cx.check_template(&rp.output, &format!("{base}.output"))?;
         let out = rp.output.get_ref().trim_matches('/');
         if out.is_empty() || !valid_rel_path(out) {
-            return cx.err(rp.output.span().start, &format!("{base}.output"), "expected a prefix relative to the storage root, without `..`");
+            return cx.err(
+                rp.output.span().start,
+                &format!("{base}.output"),
+                "expected a prefix relative to the storage root, without `..`",
+            );
         }
         let local = match rp.local {
             None => None,
             Some(l) => {
                 if l.command.get_ref().is_empty() {
-                    return cx.err(l.command.span().start, &format!("{base}.local.command"), "expected a non-empty list: program, then arguments");
+                    return cx.err(
+                        l.command.span().start,
+                        &format!("{base}.local.command"),
+                        "expected a non-empty list: program, then arguments",
+                    );
                 }
                 for a in l.command.get_ref() {
                     cx.check_template(a, &format!("{base}.local.command"))?;
@@ -491,7 +522,12 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                     env.insert(k, v.into_inner());
                 }
                 Some(LocalSpec {
-                    command: l.command.into_inner().into_iter().map(Spanned::into_inner).collect(),
+                    command: l
+                        .command
+                        .into_inner()
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
                     env,
                     grace_seconds: l.grace_seconds,
                 })
@@ -512,14 +548,27 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
 
     let phase_ref = |s: &Spanned<String>, key: &str| -> Result<PhaseId, ProjectError> {
         PhaseId::parse(s.get_ref()).map_or_else(
-            || cx.err(s.span().start, key, format!("unknown phase `{}`, expected `preprocess` or `solve`", s.get_ref())),
+            || {
+                cx.err(
+                    s.span().start,
+                    key,
+                    format!(
+                        "unknown phase `{}`, expected `preprocess` or `solve`",
+                        s.get_ref()
+                    ),
+                )
+            },
             Ok,
         )
     };
     let from = phase_ref(&raw.handoff.from, "handoff.from")?;
     let to = phase_ref(&raw.handoff.to, "handoff.to")?;
     if from != PhaseId::Preprocess || to != PhaseId::Solve {
-        return cx.err(raw.handoff.from.span().start, "handoff", "the handoff goes from `preprocess` to `solve`");
+        return cx.err(
+            raw.handoff.from.span().start,
+            "handoff",
+            "the handoff goes from `preprocess` to `solve`",
+        );
     }
     let handoff = Handoff {
         from,
@@ -534,16 +583,32 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
         let phase = phase_ref(&p.phase, &format!("{key}.phase"))?;
         let f = p.file.get_ref();
         if f.is_empty() || !valid_rel_path(f) {
-            return cx.err(p.file.span().start, &format!("{key}.file"), "expected a path relative to the phase output, without `..`");
+            return cx.err(
+                p.file.span().start,
+                &format!("{key}.file"),
+                "expected a path relative to the phase output, without `..`",
+            );
         }
         if p.kind == PlotKind::Line && (p.x.is_none() || p.y.is_empty()) {
-            return cx.err(p.file.span().start, &key, "a line plot needs `x` (a column) and `y` (one or more columns)");
+            return cx.err(
+                p.file.span().start,
+                &key,
+                "a line plot needs `x` (a column) and `y` (one or more columns)",
+            );
         }
         let cmap = match p.cmap {
             None => "inferno".to_string(),
             Some(c) if COLOR_MAPS.contains(&c.get_ref().as_str()) => c.into_inner(),
             Some(c) => {
-                return cx.err(c.span().start, &format!("{key}.cmap"), format!("unknown colour map `{}`, expected one of {}", c.get_ref(), COLOR_MAPS.join(", ")))
+                return cx.err(
+                    c.span().start,
+                    &format!("{key}.cmap"),
+                    format!(
+                        "unknown colour map `{}`, expected one of {}",
+                        c.get_ref(),
+                        COLOR_MAPS.join(", ")
+                    ),
+                )
             }
         };
         plots.push(PlotSpec {
@@ -562,7 +627,11 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
     for (tname, t) in raw.targets {
         let key = format!("targets.{}", tname.get_ref());
         if !is_name(tname.get_ref()) {
-            return cx.err(tname.span().start, &key, "target names are letters, digits, `-` or `_`");
+            return cx.err(
+                tname.span().start,
+                &key,
+                "target names are letters, digits, `-` or `_`",
+            );
         }
         let kind = match t.kind.get_ref().as_str() {
             "local" => TargetKind::Local {
@@ -607,7 +676,15 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
         Some(t) if targets.contains_key(t.get_ref()) => t.into_inner(),
         Some(t) => {
             let known: Vec<_> = targets.keys().map(String::as_str).collect();
-            return cx.err(t.span().start, "project.default_target", format!("unknown target `{}`, expected one of {}", t.get_ref(), known.join(", ")));
+            return cx.err(
+                t.span().start,
+                "project.default_target",
+                format!(
+                    "unknown target `{}`, expected one of {}",
+                    t.get_ref(),
+                    known.join(", ")
+                ),
+            );
         }
     };
     for ph in &phases {
@@ -621,8 +698,15 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
         }
     }
 
-    let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
     Ok(Project {
         file: file.to_path_buf(),
         dir,

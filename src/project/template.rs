@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("tandem", "path of the running tandem executable"),
     ("run", "the run id"),
-    ("input", "the phase's input location (dataset, or the handoff for the solve phase)"),
+    (
+        "input",
+        "the phase's input location (dataset, or the handoff for the solve phase)",
+    ),
     ("output", "the phase's output location"),
     ("run_dir", "the run's directory for logs and metrics"),
     ("project_dir", "the directory holding tandem.toml"),
@@ -28,14 +31,23 @@ pub fn check(s: &str) -> Result<(), (usize, String)> {
             continue;
         }
         let Some(close) = after.find('}') else {
-            return Err((base + open, "unclosed `{` (write `{{` for a literal brace)".into()));
+            return Err((
+                base + open,
+                "unclosed `{` (write `{{` for a literal brace)".into(),
+            ));
         };
         let name = &after[..close];
         if !PLACEHOLDERS.iter().any(|(n, _)| *n == name) {
-            let known: Vec<_> = PLACEHOLDERS.iter().map(|(n, _)| format!("{{{n}}}")).collect();
+            let known: Vec<_> = PLACEHOLDERS
+                .iter()
+                .map(|(n, _)| format!("{{{n}}}"))
+                .collect();
             return Err((
                 base + open,
-                format!("unknown placeholder `{{{name}}}`, expected one of {}", known.join(", ")),
+                format!(
+                    "unknown placeholder `{{{name}}}`, expected one of {}",
+                    known.join(", ")
+                ),
             ));
         }
         base += open + 1 + close + 1;

@@ -59,7 +59,14 @@ impl LocalStore {
         Ok(self.root.join(bucket).join(key))
     }
 
-    fn list_sync(&self, bucket: &str, prefix: &str, delimiter: bool, token: Option<String>, max: usize) -> Result<ListPage> {
+    fn list_sync(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: bool,
+        token: Option<String>,
+        max: usize,
+    ) -> Result<ListPage> {
         let bdir = self.bucket_dir(bucket)?;
         // the directory part of the prefix, and what names in it must start with
         let (dir_part, name_prefix) = match prefix.rfind('/') {
@@ -71,7 +78,9 @@ impl LocalStore {
         let mut entries: Vec<Entry> = Vec::new();
         if start.is_dir() {
             if delimiter {
-                for de in fs::read_dir(&start).map_err(io(format!("listing {}", start.display())))? {
+                for de in
+                    fs::read_dir(&start).map_err(io(format!("listing {}", start.display())))?
+                {
                     let de = de.map_err(io("listing"))?;
                     let name = de.file_name().to_string_lossy().into_owned();
                     if !name.starts_with(name_prefix) || name.starts_with(TMP_MARK) {
@@ -79,7 +88,9 @@ impl LocalStore {
                     }
                     let ft = de.file_type().map_err(io("listing"))?;
                     if ft.is_dir() {
-                        entries.push(Entry::Prefix { prefix: format!("{dir_part}{name}/") });
+                        entries.push(Entry::Prefix {
+                            prefix: format!("{dir_part}{name}/"),
+                        });
                     } else if let Ok(md) = de.metadata() {
                         entries.push(Entry::Object(meta_of(format!("{dir_part}{name}"), &md)));
                     }
@@ -139,7 +150,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!("{TMP_MARK}{}-{name}", std::process::id()));
     {
         let mut f = fs::File::create(&tmp)?;
@@ -170,7 +184,11 @@ impl ObjectStore for LocalStore {
                     if name.starts_with('.') {
                         continue;
                     }
-                    let created = de.metadata().ok().and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from);
+                    let created = de
+                        .metadata()
+                        .ok()
+                        .and_then(|m| m.modified().ok())
+                        .map(DateTime::<Utc>::from);
                     out.push(BucketInfo { name, created });
                 }
             }
@@ -180,7 +198,14 @@ impl ObjectStore for LocalStore {
         .await
     }
 
-    async fn list_page(&self, bucket: &str, prefix: &str, delimiter: bool, token: Option<String>, max_keys: usize) -> Result<ListPage> {
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: bool,
+        token: Option<String>,
+        max_keys: usize,
+    ) -> Result<ListPage> {
         let me = self.clone();
         let (bucket, prefix) = (bucket.to_string(), prefix.to_string());
         blocking(move || me.list_sync(&bucket, &prefix, delimiter, token, max_keys.max(1))).await
@@ -194,7 +219,9 @@ impl ObjectStore for LocalStore {
         blocking(move || match fs::metadata(&p) {
             Ok(md) if md.is_file() => Ok(meta_of(key, &md)),
             Ok(_) => Err(StoreError::NotFound { bucket, key }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound { bucket, key }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound { bucket, key })
+            }
             Err(e) => Err(io(format!("reading {}", p.display()))(e)),
         })
         .await
@@ -207,13 +234,17 @@ impl ObjectStore for LocalStore {
         blocking(move || {
             let mut f = match fs::File::open(&p) {
                 Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound { bucket, key }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::NotFound { bucket, key })
+                }
                 Err(e) => return Err(io(format!("reading {}", p.display()))(e)),
             };
             f.seek(SeekFrom::Start(range.start)).map_err(io("seek"))?;
             let len = range.end.saturating_sub(range.start);
             let mut buf = Vec::with_capacity(len.min(64 << 20) as usize);
-            f.take(len).read_to_end(&mut buf).map_err(io(format!("reading {}", p.display())))?;
+            f.take(len)
+                .read_to_end(&mut buf)
+                .map_err(io(format!("reading {}", p.display())))?;
             Ok(buf)
         })
         .await
@@ -222,9 +253,13 @@ impl ObjectStore for LocalStore {
     async fn put(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()> {
         let p = self.path_of(bucket, key)?;
         if key.is_empty() || key.ends_with('/') {
-            return Err(StoreError::BadKey { key: key.to_string(), why: "an object key cannot be empty or end with `/`" });
+            return Err(StoreError::BadKey {
+                key: key.to_string(),
+                why: "an object key cannot be empty or end with `/`",
+            });
         }
-        blocking(move || write_atomic(&p, &data).map_err(io(format!("writing {}", p.display())))).await
+        blocking(move || write_atomic(&p, &data).map_err(io(format!("writing {}", p.display()))))
+            .await
     }
 
     fn local_path(&self, bucket: &str, key: &str) -> Option<PathBuf> {
@@ -262,9 +297,17 @@ mod tests {
         let (_d, s) = seeded().await;
         let p1 = s.list_page("lake", "a", false, None, 2).await.unwrap();
         assert_eq!(p1.entries.len(), 2);
-        let p2 = s.list_page("lake", "a", false, p1.next.clone(), 2).await.unwrap();
+        let p2 = s
+            .list_page("lake", "a", false, p1.next.clone(), 2)
+            .await
+            .unwrap();
         assert!(p2.next.is_none());
-        let keys: Vec<_> = p1.entries.iter().chain(&p2.entries).map(|e| e.key().to_string()).collect();
+        let keys: Vec<_> = p1
+            .entries
+            .iter()
+            .chain(&p2.entries)
+            .map(|e| e.key().to_string())
+            .collect();
         assert_eq!(keys, ["a-b/x", "a/1.csv", "a/2.csv", "a/sub/3.csv"]);
     }
 
@@ -273,8 +316,17 @@ mod tests {
         let (_d, s) = seeded().await;
         assert_eq!(s.get_range("lake", "b.txt", 1..3).await.unwrap(), b".t");
         assert_eq!(s.get_range("lake", "b.txt", 3..100).await.unwrap(), b"xt");
-        assert!(matches!(s.head("lake", "nope").await, Err(StoreError::NotFound { .. })));
-        assert!(matches!(s.list_page("nobucket", "", true, None, 10).await, Err(StoreError::NoBucket(_))));
-        assert!(matches!(s.put("lake", "../escape", vec![]).await, Err(StoreError::BadKey { .. })));
+        assert!(matches!(
+            s.head("lake", "nope").await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.list_page("nobucket", "", true, None, 10).await,
+            Err(StoreError::NoBucket(_))
+        ));
+        assert!(matches!(
+            s.put("lake", "../escape", vec![]).await,
+            Err(StoreError::BadKey { .. })
+        ));
     }
 }

@@ -44,7 +44,9 @@ pub struct ObjectMeta {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Entry {
     /// A common prefix (a "folder"); the string ends with the delimiter.
-    Prefix { prefix: String },
+    Prefix {
+        prefix: String,
+    },
     Object(ObjectMeta),
 }
 
@@ -97,7 +99,11 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
 }
 
 /// Every key under `prefix`, all pages.
-pub async fn list_all(store: &dyn ObjectStore, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>> {
+pub async fn list_all(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<ObjectMeta>> {
     let mut out = Vec::new();
     let mut token = None;
     loop {
@@ -122,20 +128,37 @@ pub struct Location {
 
 impl Location {
     pub fn parse(s: &str) -> Location {
-        let rest = s.strip_prefix("local://").unwrap_or(s).trim_start_matches('/');
+        let rest = s
+            .strip_prefix("local://")
+            .unwrap_or(s)
+            .trim_start_matches('/');
         if rest.is_empty() {
-            return Location { bucket: None, key: String::new() };
+            return Location {
+                bucket: None,
+                key: String::new(),
+            };
         }
         match rest.split_once('/') {
-            Some((b, k)) => Location { bucket: Some(b.to_string()), key: k.to_string() },
-            None => Location { bucket: Some(rest.to_string()), key: String::new() },
+            Some((b, k)) => Location {
+                bucket: Some(b.to_string()),
+                key: k.to_string(),
+            },
+            None => Location {
+                bucket: Some(rest.to_string()),
+                key: String::new(),
+            },
         }
     }
 }
 
 /// Check a key before it becomes a path on disk: no absolute keys, no `.`/`..`, no empty segments.
 pub fn check_key(key: &str) -> Result<()> {
-    let bad = |why| Err(StoreError::BadKey { key: key.to_string(), why });
+    let bad = |why| {
+        Err(StoreError::BadKey {
+            key: key.to_string(),
+            why,
+        })
+    };
     if key.starts_with('/') {
         return bad("absolute keys are not allowed");
     }
@@ -162,9 +185,27 @@ mod tests {
 
     #[test]
     fn locations() {
-        assert_eq!(Location::parse("local://lake/a/b"), Location { bucket: Some("lake".into()), key: "a/b".into() });
-        assert_eq!(Location::parse("lake"), Location { bucket: Some("lake".into()), key: String::new() });
-        assert_eq!(Location::parse(""), Location { bucket: None, key: String::new() });
+        assert_eq!(
+            Location::parse("local://lake/a/b"),
+            Location {
+                bucket: Some("lake".into()),
+                key: "a/b".into()
+            }
+        );
+        assert_eq!(
+            Location::parse("lake"),
+            Location {
+                bucket: Some("lake".into()),
+                key: String::new()
+            }
+        );
+        assert_eq!(
+            Location::parse(""),
+            Location {
+                bucket: None,
+                key: String::new()
+            }
+        );
     }
 
     #[test]

@@ -55,14 +55,24 @@ pub fn sensors(seed: u64) -> Vec<Sensor> {
                 "bottom" => (p, 0.0),
                 _ => (p, 1.0),
             };
-            out.push(Sensor { id, x, y, truth: edge_truth(side, p) });
+            out.push(Sensor {
+                id,
+                x,
+                y,
+                truth: edge_truth(side, p),
+            });
             id += 1;
         }
     }
     for _ in 0..INTERIOR_SENSORS {
         let x: f64 = rng.random_range(0.05..0.95);
         let y: f64 = rng.random_range(0.05..0.95);
-        out.push(Sensor { id, x, y, truth: interior_truth(x, y) });
+        out.push(Sensor {
+            id,
+            x,
+            y,
+            truth: interior_truth(x, y),
+        });
         id += 1;
     }
     out
@@ -87,7 +97,8 @@ pub fn generate(dir: &Path, seed: u64, size_mb: f64, files: usize) -> std::io::R
         .into_par_iter()
         .map(|f| {
             let name = format!("part-{f:04}.csv");
-            let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(f as u64));
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(f as u64));
             let path = dir.join(&name);
             let tmp = dir.join(format!(".tandem-tmp-{name}"));
             let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
@@ -117,7 +128,11 @@ pub fn generate(dir: &Path, seed: u64, size_mb: f64, files: usize) -> std::io::R
             Ok((name, rows, written))
         })
         .collect();
-    let mut report = GenReport { files: vec![], rows: 0, bytes: 0 };
+    let mut report = GenReport {
+        files: vec![],
+        rows: 0,
+        bytes: 0,
+    };
     for r in results {
         let (n, rows, bytes) = r?;
         report.files.push(n);
@@ -132,15 +147,41 @@ fn render_row(line: &mut String, rng: &mut ChaCha8Rng, t: u64, s: &Sensor) {
     let secs = t % 86_400;
     let days = t / 86_400;
     let (y, m, d) = civil_from_days(days as i64);
-    let ts = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60);
+    let ts = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
     let roll: f64 = rng.random();
     let noise: f64 = (rng.random::<f64>() + rng.random::<f64>() + rng.random::<f64>() - 1.5) * 0.8;
     let _ = match roll {
         r if r < 0.010 => writeln!(line, "{ts},s{:04},{:.6},{:.6},", s.id, s.x, s.y), // missing
-        r if r < 0.013 => writeln!(line, "{ts},s{:04},{:.6},{:.6},{}", s.id, s.x, s.y, if rng.random() { 9999.0 } else { -999.0 }), // glitch
-        r if r < 0.016 => writeln!(line, "{ts},s{:04},{:.6},{:.6},{:.4}", s.id, s.x, s.y, s.truth + 200.0), // spike: clipped
+        r if r < 0.013 => writeln!(
+            line,
+            "{ts},s{:04},{:.6},{:.6},{}",
+            s.id,
+            s.x,
+            s.y,
+            if rng.random() { 9999.0 } else { -999.0 }
+        ), // glitch
+        r if r < 0.016 => writeln!(
+            line,
+            "{ts},s{:04},{:.6},{:.6},{:.4}",
+            s.id,
+            s.x,
+            s.y,
+            s.truth + 200.0
+        ), // spike: clipped
         r if r < 0.018 => writeln!(line, "{ts},s{:04},{:.6},oops,{:.4}", s.id, s.x, s.truth), // malformed
-        _ => writeln!(line, "{ts},s{:04},{:.6},{:.6},{:.4}", s.id, s.x, s.y, s.truth + noise),
+        _ => writeln!(
+            line,
+            "{ts},s{:04},{:.6},{:.6},{:.4}",
+            s.id,
+            s.x,
+            s.y,
+            s.truth + noise
+        ),
     };
 }
 
@@ -176,7 +217,10 @@ mod tests {
         generate(b.path(), 7, 0.05, 2).unwrap();
         assert!(ra.bytes >= 50_000);
         for f in &ra.files {
-            assert_eq!(std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap());
+            assert_eq!(
+                std::fs::read(a.path().join(f)).unwrap(),
+                std::fs::read(b.path().join(f)).unwrap()
+            );
         }
     }
 }

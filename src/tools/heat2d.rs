@@ -29,7 +29,12 @@ pub struct Boundary {
 
 impl Boundary {
     pub fn zero(nx: usize, ny: usize) -> Boundary {
-        Boundary { left: vec![0.0; ny], right: vec![0.0; ny], bottom: vec![0.0; nx], top: vec![0.0; nx] }
+        Boundary {
+            left: vec![0.0; ny],
+            right: vec![0.0; ny],
+            bottom: vec![0.0; nx],
+            top: vec![0.0; nx],
+        }
     }
 }
 
@@ -126,7 +131,11 @@ pub fn step(cur: &Grid, next: &mut Grid, alpha: f64, dt: f64, stats: bool) -> Op
     if !stats {
         rows.for_each(|(j0, out)| {
             let j = j0 + 1;
-            let (dn, mid, up) = (&u[(j - 1) * w..j * w], &u[j * w..(j + 1) * w], &u[(j + 1) * w..(j + 2) * w]);
+            let (dn, mid, up) = (
+                &u[(j - 1) * w..j * w],
+                &u[j * w..(j + 1) * w],
+                &u[(j + 1) * w..(j + 2) * w],
+            );
             update_row(&mut out[1..=nx], dn, mid, up, rx, ry);
         });
         return None;
@@ -134,7 +143,11 @@ pub fn step(cur: &Grid, next: &mut Grid, alpha: f64, dt: f64, stats: bool) -> Op
     let (res, sum, max) = rows
         .map(|(j0, out)| {
             let j = j0 + 1;
-            let (dn, mid, up) = (&u[(j - 1) * w..j * w], &u[j * w..(j + 1) * w], &u[(j + 1) * w..(j + 2) * w]);
+            let (dn, mid, up) = (
+                &u[(j - 1) * w..j * w],
+                &u[j * w..(j + 1) * w],
+                &u[(j + 1) * w..(j + 2) * w],
+            );
             update_row(&mut out[1..=nx], dn, mid, up, rx, ry);
             let (mut r, mut s, mut m) = (0.0f64, 0.0f64, f64::NEG_INFINITY);
             for (o, c) in out[1..=nx].iter().zip(&mid[1..=nx]) {
@@ -144,8 +157,15 @@ pub fn step(cur: &Grid, next: &mut Grid, alpha: f64, dt: f64, stats: bool) -> Op
             }
             (r, s, m)
         })
-        .reduce(|| (0.0, 0.0, f64::NEG_INFINITY), |a, b| (a.0.max(b.0), a.1 + b.1, a.2.max(b.2)));
-    Some(Stats { residual: res / dt, energy: sum / (nx * ny) as f64, max })
+        .reduce(
+            || (0.0, 0.0, f64::NEG_INFINITY),
+            |a, b| (a.0.max(b.0), a.1 + b.1, a.2.max(b.2)),
+        );
+    Some(Stats {
+        residual: res / dt,
+        energy: sum / (nx * ny) as f64,
+        max,
+    })
 }
 
 #[inline]
@@ -204,11 +224,27 @@ pub fn solve(
     let t0 = std::time::Instant::now();
     grid.fill_ghosts(cfg.edges, boundary);
     let e0 = energy_of(&grid);
-    let m0 = grid.interior().iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    on_series(0, 0.0, Stats { residual: 0.0, energy: e0, max: m0 });
+    let m0 = grid
+        .interior()
+        .iter()
+        .cloned()
+        .fold(f64::NEG_INFINITY, f64::max);
+    on_series(
+        0,
+        0.0,
+        Stats {
+            residual: 0.0,
+            energy: e0,
+            max: m0,
+        },
+    );
     on_snapshot(0, &grid)?;
     let mut k = 1;
-    let mut last = Stats { residual: 0.0, energy: e0, max: m0 };
+    let mut last = Stats {
+        residual: 0.0,
+        energy: e0,
+        max: m0,
+    };
     for n in 1..=steps {
         let want_stats = n % series_every == 0 || n == steps;
         if let Some(s) = step(&grid, &mut next, cfg.alpha, dt, want_stats) {
@@ -261,10 +297,17 @@ fn interp(samples: &[(f64, f64)], p: f64) -> f64 {
 /// Read boundary.csv (side,position,temperature,...) into face values for an `nx` x `ny` grid.
 pub fn read_boundary(path: &Path, nx: usize, ny: usize) -> anyhow::Result<Boundary> {
     let mut sides: std::collections::BTreeMap<String, Vec<(f64, f64)>> = Default::default();
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut rdr =
+        csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let bad = || anyhow::anyhow!("{}:{}: expected side,position,temperature", path.display(), i + 2);
+        let bad = || {
+            anyhow::anyhow!(
+                "{}:{}: expected side,position,temperature",
+                path.display(),
+                i + 2
+            )
+        };
         let side = rec.get(0).ok_or_else(bad)?.to_string();
         let p: f64 = rec.get(1).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let t: f64 = rec.get(2).and_then(|s| s.parse().ok()).ok_or_else(bad)?;
@@ -278,15 +321,23 @@ pub fn read_boundary(path: &Path, nx: usize, ny: usize) -> anyhow::Result<Bounda
             .get(side)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| anyhow::anyhow!("{}: no `{side}` edge samples", path.display()))?;
-        Ok((0..n).map(|k| interp(s, (k as f64 + 0.5) / n as f64)).collect())
+        Ok((0..n)
+            .map(|k| interp(s, (k as f64 + 0.5) / n as f64))
+            .collect())
     };
-    Ok(Boundary { left: face("left", ny)?, right: face("right", ny)?, bottom: face("bottom", nx)?, top: face("top", nx)? })
+    Ok(Boundary {
+        left: face("left", ny)?,
+        right: face("right", ny)?,
+        bottom: face("bottom", nx)?,
+        top: face("top", nx)?,
+    })
 }
 
 /// Read initial.csv (x,y,temperature,...) as scattered points.
 pub fn read_initial(path: &Path) -> anyhow::Result<Vec<(f64, f64, f64)>> {
     let mut out = Vec::new();
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut rdr =
+        csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let num = |k| rec.get(k).and_then(|s: &str| s.parse::<f64>().ok());
@@ -345,11 +396,16 @@ pub fn run(a: RunArgs<'_>) -> anyhow::Result<Outcome> {
     anyhow::ensure!(a.nx >= 4 && a.ny >= 4, "the grid needs at least 4x4 cells");
     let boundary = read_boundary(&a.input.join("boundary.csv"), a.nx, a.ny)?;
     let points = read_initial(&a.input.join("initial.csv"))?;
-    println!("heat2d: {}x{} grid, alpha {}, t_end {}, edges {:?}", a.nx, a.ny, a.cfg.alpha, a.cfg.t_end, a.cfg.edges);
+    println!(
+        "heat2d: {}x{} grid, alpha {}, t_end {}, edges {:?}",
+        a.nx, a.ny, a.cfg.alpha, a.cfg.t_end, a.cfg.edges
+    );
     let grid = Grid::new(a.nx, a.ny, idw(&points));
     let snap_dir = a.output.join("snapshots");
     std::fs::create_dir_all(&snap_dir)?;
-    let series = std::cell::RefCell::new(String::from("step,time,residual,total_energy,max_temperature\n"));
+    let series = std::cell::RefCell::new(String::from(
+        "step,time,residual,total_energy,max_temperature\n",
+    ));
     let mut snaps = Vec::new();
     let series_path = a.output.join("series.csv");
     let mut last_print = std::time::Instant::now();
@@ -358,9 +414,15 @@ pub fn run(a: RunArgs<'_>) -> anyhow::Result<Outcome> {
         &boundary,
         &a.cfg,
         |n, t, s| {
-            series.borrow_mut().push_str(&format!("{n},{t:.6e},{:.6e},{:.9e},{:.6}\n", s.residual, s.energy, s.max));
+            series.borrow_mut().push_str(&format!(
+                "{n},{t:.6e},{:.6e},{:.9e},{:.6}\n",
+                s.residual, s.energy, s.max
+            ));
             if last_print.elapsed().as_millis() >= 200 || n == 0 {
-                println!("heat2d: step {n} t={t:.5} residual={:.3e} energy={:.4} max={:.3}", s.residual, s.energy, s.max);
+                println!(
+                    "heat2d: step {n} t={t:.5} residual={:.3e} energy={:.4} max={:.3}",
+                    s.residual, s.energy, s.max
+                );
                 let _ = std::io::stdout().flush();
                 last_print = std::time::Instant::now();
             }
@@ -385,7 +447,10 @@ pub fn run(a: RunArgs<'_>) -> anyhow::Result<Outcome> {
         "edges": format!("{:?}", a.cfg.edges).to_lowercase(),
         "outcome": out,
     });
-    crate::storage::local::write_atomic(&a.output.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+    crate::storage::local::write_atomic(
+        &a.output.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
     crate::storage::local::write_atomic(&a.output.join("_SUCCESS"), b"")?;
     println!(
         "heat2d: done, {} steps (dt {:.3e}) in {:.2}s, {:.1} M cell updates/s",
@@ -403,7 +468,14 @@ mod tests {
     use std::f64::consts::PI;
 
     fn cfg(edges: Edges, t_end: f64) -> Config {
-        Config { alpha: 1.0, t_end, cfl: 0.9, edges, snapshots: 2, series_rows: 10 }
+        Config {
+            alpha: 1.0,
+            t_end,
+            cfl: 0.9,
+            edges,
+            snapshots: 2,
+            series_rows: 10,
+        }
     }
 
     /// A single Fourier mode with zero edges decays as exp(-2 pi^2 alpha t). Tolerance: 0.5% of the
@@ -442,7 +514,9 @@ mod tests {
         let n = 48;
         let mut energies = Vec::new();
         solve(
-            Grid::new(n, n, |x, y| 20.0 + 70.0 * (-((x - 0.3).powi(2) + (y - 0.6).powi(2)) / 0.01).exp()),
+            Grid::new(n, n, |x, y| {
+                20.0 + 70.0 * (-((x - 0.3).powi(2) + (y - 0.6).powi(2)) / 0.01).exp()
+            }),
             &Boundary::zero(n, n),
             &cfg(Edges::Insulated, 0.02),
             |_, _, s| energies.push(s.energy),
@@ -462,7 +536,14 @@ mod tests {
         let mut b = Boundary::zero(n, n);
         b.left = vec![100.0; n];
         let mut maxes = Vec::new();
-        solve(Grid::new(n, n, |_, _| 0.0), &b, &cfg(Edges::Dirichlet, 0.05), |_, _, s| maxes.push(s.max), |_, _| Ok(())).unwrap();
+        solve(
+            Grid::new(n, n, |_, _| 0.0),
+            &b,
+            &cfg(Edges::Dirichlet, 0.05),
+            |_, _, s| maxes.push(s.max),
+            |_, _| Ok(()),
+        )
+        .unwrap();
         assert!(maxes.last().unwrap() > &10.0 && maxes.last().unwrap() < &100.0);
     }
 }
@@ -501,10 +582,14 @@ pub fn bench(nx: usize, ny: usize, steps: usize) -> Bench {
     let src = g.u.clone();
     let mut dst = vec![0.0f64; src.len()];
     let chunk = (nx + 2) * 16;
-    dst.par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(d, s)| d.copy_from_slice(s));
+    dst.par_chunks_mut(chunk)
+        .zip(src.par_chunks(chunk))
+        .for_each(|(d, s)| d.copy_from_slice(s));
     let t1 = std::time::Instant::now();
     for _ in 0..steps {
-        dst.par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(d, s)| d.copy_from_slice(s));
+        dst.par_chunks_mut(chunk)
+            .zip(src.par_chunks(chunk))
+            .for_each(|(d, s)| d.copy_from_slice(s));
         std::hint::black_box(&mut dst);
     }
     let ct = t1.elapsed().as_secs_f64();

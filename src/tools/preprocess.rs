@@ -74,7 +74,9 @@ impl Partial {
 }
 
 fn parse_f64(b: &[u8]) -> Option<f64> {
-    fast_float2::parse::<f64, _>(b).ok().filter(|v: &f64| v.is_finite())
+    fast_float2::parse::<f64, _>(b)
+        .ok()
+        .filter(|v: &f64| v.is_finite())
 }
 
 fn parse_sensor(b: &[u8]) -> Option<u32> {
@@ -95,7 +97,10 @@ fn parse_sensor(b: &[u8]) -> Option<u32> {
 /// Parse and aggregate one chunk of CSV text (whole lines; a header line is skipped).
 pub fn process_chunk(chunk: &[u8]) -> Partial {
     let mut p = Partial::default();
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(chunk);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(chunk);
     let mut rec = csv::ByteRecord::new();
     loop {
         match rdr.read_byte_record(&mut rec) {
@@ -116,17 +121,26 @@ pub fn process_chunk(chunk: &[u8]) -> Partial {
             continue;
         }
         let t_raw = &rec[4];
-        if t_raw.is_empty() || t_raw.eq_ignore_ascii_case(b"nan") || t_raw.eq_ignore_ascii_case(b"na") {
+        if t_raw.is_empty()
+            || t_raw.eq_ignore_ascii_case(b"nan")
+            || t_raw.eq_ignore_ascii_case(b"na")
+        {
             p.counts.dropped_missing += 1;
             continue;
         }
-        let (Some(id), Some(x), Some(y), Some(mut t)) =
-            (parse_sensor(&rec[1]), parse_f64(&rec[2]), parse_f64(&rec[3]), parse_f64(t_raw))
-        else {
+        let (Some(id), Some(x), Some(y), Some(mut t)) = (
+            parse_sensor(&rec[1]),
+            parse_f64(&rec[2]),
+            parse_f64(&rec[3]),
+            parse_f64(t_raw),
+        ) else {
             p.counts.dropped_malformed += 1;
             continue;
         };
-        if !(0.0..=1.0).contains(&x) || !(0.0..=1.0).contains(&y) || !(PHYSICAL.0..=PHYSICAL.1).contains(&t) {
+        if !(0.0..=1.0).contains(&x)
+            || !(0.0..=1.0).contains(&y)
+            || !(PHYSICAL.0..=PHYSICAL.1).contains(&t)
+        {
             p.counts.dropped_out_of_range += 1;
             continue;
         }
@@ -206,9 +220,11 @@ pub fn aggregate(files: &[PathBuf]) -> anyhow::Result<(Partial, Vec<FileInfo>)> 
     let maps = files
         .iter()
         .map(|f| {
-            let file = std::fs::File::open(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            let file =
+                std::fs::File::open(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
             // SAFETY: the map is read-only; tandem does not modify input files while they are mapped.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            let map = unsafe { memmap2::Mmap::map(&file) }
+                .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
             Ok(map)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -221,7 +237,10 @@ pub fn aggregate(files: &[PathBuf]) -> anyhow::Result<(Partial, Vec<FileInfo>)> 
         .iter()
         .zip(&maps)
         .map(|(f, m)| FileInfo {
-            file: f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            file: f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             bytes: m.len() as u64,
             checksum: None,
         })
@@ -250,7 +269,11 @@ pub fn edge_of(x: f64, y: f64) -> Option<(&'static str, f64)> {
 pub fn run(input: &Path, output: &Path) -> anyhow::Result<Manifest> {
     let t0 = std::time::Instant::now();
     let files = input_files(input)?;
-    println!("preprocess: {} input files in {}", files.len(), input.display());
+    println!(
+        "preprocess: {} input files in {}",
+        files.len(),
+        input.display()
+    );
     let (agg, inputs) = aggregate(&files)?;
     let c = &agg.counts;
     println!(
@@ -274,12 +297,22 @@ pub fn run(input: &Path, output: &Path) -> anyhow::Result<Manifest> {
             }
         }
     }
-    anyhow::ensure!(nb > 0, "no boundary sensors left after cleaning: the solver needs at least one");
-    anyhow::ensure!(ni > 0, "no interior sensors left after cleaning: the solver needs at least one");
+    anyhow::ensure!(
+        nb > 0,
+        "no boundary sensors left after cleaning: the solver needs at least one"
+    );
+    anyhow::ensure!(
+        ni > 0,
+        "no interior sensors left after cleaning: the solver needs at least one"
+    );
     let mut outputs = Vec::new();
     for (name, body) in [("boundary.csv", &boundary), ("initial.csv", &initial)] {
         crate::storage::local::write_atomic(&output.join(name), body.as_bytes())?;
-        outputs.push(FileInfo { file: name.into(), bytes: body.len() as u64, checksum: Some(super::fnv1a_hex(body.as_bytes())) });
+        outputs.push(FileInfo {
+            file: name.into(),
+            bytes: body.len() as u64,
+            checksum: Some(super::fnv1a_hex(body.as_bytes())),
+        });
     }
     let secs = t0.elapsed().as_secs_f64();
     let bytes: u64 = inputs.iter().map(|i| i.bytes).sum();
@@ -294,7 +327,10 @@ pub fn run(input: &Path, output: &Path) -> anyhow::Result<Manifest> {
         seconds: secs,
         mb_per_s: bytes as f64 / 1e6 / secs.max(1e-9),
     };
-    crate::storage::local::write_atomic(&output.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+    crate::storage::local::write_atomic(
+        &output.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
     crate::storage::local::write_atomic(&output.join("_SUCCESS"), b"")?;
     println!(
         "preprocess: {nb} boundary and {ni} interior sensors -> {} ({:.1} MB/s)",
@@ -322,7 +358,14 @@ mod tests {
         let p = process_chunk(csv);
         assert_eq!(
             p.counts,
-            Counts { rows_read: 8, rows_kept: 2, dropped_missing: 1, dropped_malformed: 3, dropped_out_of_range: 2, clipped: 1 }
+            Counts {
+                rows_read: 8,
+                rows_kept: 2,
+                dropped_missing: 1,
+                dropped_malformed: 3,
+                dropped_out_of_range: 2,
+                clipped: 1
+            }
         );
         assert_eq!(p.sensors[1].count, 2);
         assert!((p.sensors[1].sum - (80.0 + 150.0)).abs() < 1e-12);
@@ -345,7 +388,9 @@ mod tests {
         let m = run(&raw, &out).unwrap();
         assert_eq!(m.sensors_boundary, 4 * super::super::gen::EDGE_SENSORS);
         assert_eq!(m.sensors_interior, super::super::gen::INTERIOR_SENSORS);
-        assert!(m.counts.dropped_missing > 0 && m.counts.clipped > 0 && m.counts.dropped_malformed > 0);
+        assert!(
+            m.counts.dropped_missing > 0 && m.counts.clipped > 0 && m.counts.dropped_malformed > 0
+        );
         // the clipped spikes bias means upward a little; the truth is still within 3 degrees
         let b = std::fs::read_to_string(out.join("boundary.csv")).unwrap();
         for line in b.lines().skip(1) {

@@ -16,7 +16,12 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 pub fn init() -> std::io::Result<Term> {
     install_panic_hook();
     enable_raw_mode()?;
-    if let Err(e) = execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
+    if let Err(e) = execute!(
+        stdout(),
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        cursor::Hide
+    ) {
         restore();
         return Err(e);
     }
@@ -25,7 +30,12 @@ pub fn init() -> std::io::Result<Term> {
 
 /// Leave the alternate screen and raw mode. Safe to call more than once.
 pub fn restore() {
-    let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        stdout(),
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
     let _ = disable_raw_mode();
 }
 

@@ -11,10 +11,12 @@ use ratatui::Frame;
 
 pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let (list_area, prev_area) = if area.width >= 120 {
-        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(area);
         (a, b)
     } else {
-        let [a, b] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+        let [a, b] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
         (a, b)
     };
     list(f, s, list_area);
@@ -29,7 +31,11 @@ fn list(f: &mut Frame, s: &AppState, area: Rect) {
         Some(b) => crate::observe::sanitize(&format!("{b}/{}", d.prefix)).into_owned(),
     };
     let vis = d.visible();
-    let mut title = format!("{loc} · {} item{}", vis.len(), if vis.len() == 1 { "" } else { "s" });
+    let mut title = format!(
+        "{loc} · {} item{}",
+        vis.len(),
+        if vis.len() == 1 { "" } else { "s" }
+    );
     if vis.len() != d.rows.len() {
         title.push_str(&format!(" of {}", d.rows.len()));
     }
@@ -41,66 +47,128 @@ fn list(f: &mut Frame, s: &AppState, area: Rect) {
         SortBy::Size => "size",
         SortBy::Time => "time",
     };
-    let block = panel(s, title, true).title_bottom(Line::from(Span::styled(format!(" sort: {sort}{} ", if d.filter.is_empty() { String::new() } else { format!(" · filter: {}", d.filter) }), t.muted())));
+    let block = panel(s, title, true).title_bottom(Line::from(Span::styled(
+        format!(
+            " sort: {sort}{} ",
+            if d.filter.is_empty() {
+                String::new()
+            } else {
+                format!(" · filter: {}", d.filter)
+            }
+        ),
+        t.muted(),
+    )));
     let inner_h = block.inner(area).height.saturating_sub(1) as usize;
     if let Some(e) = &d.error {
-        f.render_widget(Paragraph::new(Span::styled(e.clone(), Style::default().fg(t.error))).block(block), area);
+        f.render_widget(
+            Paragraph::new(Span::styled(e.clone(), Style::default().fg(t.error))).block(block),
+            area,
+        );
         return;
     }
     // virtualised: only the rows on screen are built
     let start = d.selected.saturating_sub(inner_h.saturating_sub(1));
-    let rows = vis.iter().enumerate().skip(start).take(inner_h.max(1)).map(|(i, r)| {
-        let (icon, st) = match r.kind {
-            RowKind::Bucket => ("▣ ", Style::default().fg(t.accent)),
-            RowKind::Prefix => ("▸ ", Style::default().fg(t.accent)),
-            RowKind::Object => ("  ", Style::default().fg(t.fg)),
-        };
-        let row = Row::new(vec![
-            Cell::from(Span::styled(format!("{icon}{}", r.name), st)),
-            Cell::from(r.size.map(human_bytes).unwrap_or_default()),
-            Cell::from(r.modified.map(|m| m.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()),
-        ]);
-        if i == d.selected {
-            row.style(t.selected())
-        } else {
-            row
-        }
-    });
-    let table = Table::new(rows, [Constraint::Min(20), Constraint::Length(10), Constraint::Length(16)])
-        .header(Row::new(vec!["name", "size", "modified"]).style(t.muted()))
-        .block(block);
+    let rows = vis
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(inner_h.max(1))
+        .map(|(i, r)| {
+            let (icon, st) = match r.kind {
+                RowKind::Bucket => ("▣ ", Style::default().fg(t.accent)),
+                RowKind::Prefix => ("▸ ", Style::default().fg(t.accent)),
+                RowKind::Object => ("  ", Style::default().fg(t.fg)),
+            };
+            let row = Row::new(vec![
+                Cell::from(Span::styled(format!("{icon}{}", r.name), st)),
+                Cell::from(r.size.map(human_bytes).unwrap_or_default()),
+                Cell::from(
+                    r.modified
+                        .map(|m| m.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default(),
+                ),
+            ]);
+            if i == d.selected {
+                row.style(t.selected())
+            } else {
+                row
+            }
+        });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(20),
+            Constraint::Length(10),
+            Constraint::Length(16),
+        ],
+    )
+    .header(Row::new(vec!["name", "size", "modified"]).style(t.muted()))
+    .block(block);
     f.render_widget(table, area);
 }
 
 fn preview(f: &mut Frame, s: &AppState, area: Rect) {
     let t = &s.theme;
     let Some((key, res)) = &s.datasets.preview else {
-        let msg = if s.datasets.rows.is_empty() && !s.datasets.loading { "empty: run the pipeline once to generate the raw data" } else { "select an object to preview its head" };
-        f.render_widget(Paragraph::new(Span::styled(msg, t.muted())).block(panel(s, "preview", false)), area);
+        let msg = if s.datasets.rows.is_empty() && !s.datasets.loading {
+            "empty: run the pipeline once to generate the raw data"
+        } else {
+            "select an object to preview its head"
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(msg, t.muted())).block(panel(s, "preview", false)),
+            area,
+        );
         return;
     };
     let title = format!("preview · {}", crate::observe::sanitize(key));
     let block = panel(s, title, false);
     match res {
-        Err(e) => f.render_widget(Paragraph::new(Span::styled(e.clone(), Style::default().fg(t.error))).block(block), area),
+        Err(e) => f.render_widget(
+            Paragraph::new(Span::styled(e.clone(), Style::default().fg(t.error))).block(block),
+            area,
+        ),
         Ok(Preview::Text { lines, truncated }) => {
-            let mut ls: Vec<Line> = lines.iter().take(area.height as usize).map(|l| Line::from(l.clone())).collect();
+            let mut ls: Vec<Line> = lines
+                .iter()
+                .take(area.height as usize)
+                .map(|l| Line::from(l.clone()))
+                .collect();
             if *truncated {
                 ls.push(Line::from(Span::styled("… (head only)", t.muted())));
             }
             f.render_widget(Paragraph::new(ls).block(block), area);
         }
         Ok(Preview::Binary { hex, size }) => {
-            let mut ls: Vec<Line> = vec![Line::from(Span::styled(format!("binary, {}", human_bytes(*size)), t.muted()))];
+            let mut ls: Vec<Line> = vec![Line::from(Span::styled(
+                format!("binary, {}", human_bytes(*size)),
+                t.muted(),
+            ))];
             ls.extend(hex.iter().map(|h| Line::from(h.clone())));
             f.render_widget(Paragraph::new(ls).block(block), area);
         }
-        Ok(Preview::Table { header, rows, truncated }) => {
+        Ok(Preview::Table {
+            header,
+            rows,
+            truncated,
+        }) => {
             let n = header.len().max(1);
             let widths = vec![Constraint::Ratio(1, n as u32); n];
-            let body = rows.iter().take(area.height as usize).map(|r| Row::new(r.clone()));
-            let b = if *truncated { block.title_bottom(Line::from(Span::styled(" head only ", t.muted()))) } else { block };
-            f.render_widget(Table::new(body, widths).header(Row::new(header.clone()).style(t.title())).block(b), area);
+            let body = rows
+                .iter()
+                .take(area.height as usize)
+                .map(|r| Row::new(r.clone()));
+            let b = if *truncated {
+                block.title_bottom(Line::from(Span::styled(" head only ", t.muted())))
+            } else {
+                block
+            };
+            f.render_widget(
+                Table::new(body, widths)
+                    .header(Row::new(header.clone()).style(t.title()))
+                    .block(b),
+                area,
+            );
         }
     }
 }

@@ -20,9 +20,26 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         Source::All => "all".to_string(),
         Source::Phase(p) => p.to_string(),
     };
-    let mode = if l.follow { Span::styled(" ● following ", Style::default().fg(t.ok)) } else { Span::styled(format!(" ‖ paused +{} new ", l.unseen), Style::default().fg(t.warn)) };
-    let info = format!(" {} lines · wrap {} · source {} {}", l.buf.len(), if l.wrap { "on" } else { "off" }, src, l.search.as_ref().map(|q| format!("· search `{q}` ")).unwrap_or_default());
-    let block = panel(s, format!("logs · {run}"), true).title_bottom(Line::from(vec![mode, Span::styled(info, t.muted())]));
+    let mode = if l.follow {
+        Span::styled(" ● following ", Style::default().fg(t.ok))
+    } else {
+        Span::styled(
+            format!(" ‖ paused +{} new ", l.unseen),
+            Style::default().fg(t.warn),
+        )
+    };
+    let info = format!(
+        " {} lines · wrap {} · source {} {}",
+        l.buf.len(),
+        if l.wrap { "on" } else { "off" },
+        src,
+        l.search
+            .as_ref()
+            .map(|q| format!("· search `{q}` "))
+            .unwrap_or_default()
+    );
+    let block = panel(s, format!("logs · {run}"), true)
+        .title_bottom(Line::from(vec![mode, Span::styled(info, t.muted())]));
     let inner = block.inner(area);
     let rows = inner.height as usize;
     let pick = |(_, x): &(u64, &LogLine)| source_ok(l.source, x.phase);
@@ -31,11 +48,23 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         v.reverse();
         v
     } else {
-        l.buf.iter().skip((l.top.saturating_sub(l.buf.first_seq())) as usize).filter(pick).take(rows).collect()
+        l.buf
+            .iter()
+            .skip((l.top.saturating_sub(l.buf.first_seq())) as usize)
+            .filter(pick)
+            .take(rows)
+            .collect()
     };
     if visible.is_empty() {
-        let msg = if l.run_id.is_none() { "No run selected: start one with r in the Pipeline view, or pick one in Runs." } else { "No log lines yet." };
-        f.render_widget(Paragraph::new(Span::styled(msg, t.muted())).block(block), area);
+        let msg = if l.run_id.is_none() {
+            "No run selected: start one with r in the Pipeline view, or pick one in Runs."
+        } else {
+            "No log lines yet."
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(msg, t.muted())).block(block),
+            area,
+        );
         return;
     }
     let q = l.search.as_ref().map(|q| q.to_lowercase());
@@ -46,9 +75,19 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
                 PhaseId::Preprocess => ("pre", t.series[0]),
                 PhaseId::Solve => ("sol", t.series[1]),
             };
-            let mut spans = vec![Span::styled(format!("{tag}{} ", if x.stderr { "!" } else { " " }), Style::default().fg(c))];
-            let base = if x.stderr { Style::default().fg(t.warn) } else { Style::default().fg(t.fg) };
-            let hl = Style::default().fg(t.bg).bg(t.highlight).add_modifier(Modifier::BOLD);
+            let mut spans = vec![Span::styled(
+                format!("{tag}{} ", if x.stderr { "!" } else { " " }),
+                Style::default().fg(c),
+            )];
+            let base = if x.stderr {
+                Style::default().fg(t.warn)
+            } else {
+                Style::default().fg(t.fg)
+            };
+            let hl = Style::default()
+                .fg(t.bg)
+                .bg(t.highlight)
+                .add_modifier(Modifier::BOLD);
             match &q {
                 Some(q) if !q.is_empty() => spans.extend(highlight(&x.text, q, base, hl)),
                 _ => spans.push(Span::styled(x.text.clone(), base)),

@@ -25,7 +25,13 @@ pub fn spinner(s: &AppState) -> &'static str {
 pub fn draw(f: &mut Frame, s: &AppState) {
     let area = f.area();
     f.render_widget(Block::default().style(s.theme.base()), area);
-    let [head, tabs, body, foot] = Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let [head, tabs, body, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     header(f, s, head);
     tab_bar(f, s, tabs);
     match &s.project {
@@ -45,18 +51,31 @@ pub fn draw(f: &mut Frame, s: &AppState) {
 
 fn header(f: &mut Frame, s: &AppState, area: Rect) {
     let t = &s.theme;
-    let name = s.project.as_ref().map(|p| p.name.as_str()).unwrap_or("(project file has errors)");
+    let name = s
+        .project
+        .as_ref()
+        .map(|p| p.name.as_str())
+        .unwrap_or("(project file has errors)");
     let mut spans = vec![
         Span::styled(" tandem ", t.header().add_modifier(Modifier::BOLD)),
         Span::styled("│ ", t.header()),
-        Span::styled(crate::observe::sanitize(name).into_owned(), t.header().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            crate::observe::sanitize(name).into_owned(),
+            t.header().add_modifier(Modifier::BOLD),
+        ),
         Span::styled(format!(" │ target {} ", s.target), t.header()),
     ];
     if !s.store_desc.is_empty() {
-        spans.push(Span::styled(format!("│ store {} ", crate::observe::sanitize(&s.store_desc)), t.header()));
+        spans.push(Span::styled(
+            format!("│ store {} ", crate::observe::sanitize(&s.store_desc)),
+            t.header(),
+        ));
     }
     let used: usize = spans.iter().map(|sp| sp.width()).sum();
-    spans.push(Span::styled(" ".repeat((area.width as usize).saturating_sub(used)), t.header()));
+    spans.push(Span::styled(
+        " ".repeat((area.width as usize).saturating_sub(used)),
+        t.header(),
+    ));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -65,12 +84,23 @@ fn tab_bar(f: &mut Frame, s: &AppState, area: Rect) {
     let mut spans = vec![Span::raw(" ")];
     for (i, v) in View::ALL.iter().enumerate() {
         let label = format!(" {} {} ", i + 1, v.title());
-        let st = if *v == s.view { t.selected() } else { t.muted() };
+        let st = if *v == s.view {
+            t.selected()
+        } else {
+            t.muted()
+        };
         spans.push(Span::styled(label, st));
     }
     if let Some(r) = s.active_run().or(s.current_run()) {
-        let g = if r.state.is_terminal() { r.state.glyph() } else { spinner(s) };
-        spans.push(Span::styled(format!("  {g} {} {}", r.id, r.state), t.state(r.state)));
+        let g = if r.state.is_terminal() {
+            r.state.glyph()
+        } else {
+            spinner(s)
+        };
+        spans.push(Span::styled(
+            format!("  {g} {} {}", r.id, r.state),
+            t.state(r.state),
+        ));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -78,8 +108,18 @@ fn tab_bar(f: &mut Frame, s: &AppState, area: Rect) {
 fn footer(f: &mut Frame, s: &AppState, area: Rect) {
     let t = &s.theme;
     let line = match &s.prompt {
-        Some(Prompt::Filter(q)) => Line::from(vec![Span::styled("filter: ", t.title()), Span::raw(q.clone()), Span::styled("▏", Style::default().fg(t.accent)), Span::styled("  Enter keep · Esc clear", t.muted())]),
-        Some(Prompt::Search(q)) => Line::from(vec![Span::styled("search: ", t.title()), Span::raw(q.clone()), Span::styled("▏", Style::default().fg(t.accent)), Span::styled("  Enter find · Esc close", t.muted())]),
+        Some(Prompt::Filter(q)) => Line::from(vec![
+            Span::styled("filter: ", t.title()),
+            Span::raw(q.clone()),
+            Span::styled("▏", Style::default().fg(t.accent)),
+            Span::styled("  Enter keep · Esc clear", t.muted()),
+        ]),
+        Some(Prompt::Search(q)) => Line::from(vec![
+            Span::styled("search: ", t.title()),
+            Span::raw(q.clone()),
+            Span::styled("▏", Style::default().fg(t.accent)),
+            Span::styled("  Enter find · Esc close", t.muted()),
+        ]),
         None => match &s.status {
             Some(st) => {
                 let c = match st.level {
@@ -87,7 +127,10 @@ fn footer(f: &mut Frame, s: &AppState, area: Rect) {
                     Level::Warn => t.warn,
                     Level::Error => t.error,
                 };
-                Line::from(Span::styled(format!(" {}", st.text), Style::default().fg(c)))
+                Line::from(Span::styled(
+                    format!(" {}", st.text),
+                    Style::default().fg(c),
+                ))
             }
             None => Line::from(hints(s)),
         },
@@ -99,8 +142,14 @@ fn footer(f: &mut Frame, s: &AppState, area: Rect) {
 fn hints(s: &AppState) -> Vec<Span<'static>> {
     let t = &s.theme;
     let mut out = vec![Span::raw(" ")];
-    for b in crate::app::keys::table(s.view).iter().filter(|b| !b.short.is_empty()) {
-        out.push(Span::styled(b.label.to_string(), Style::default().fg(t.accent).add_modifier(Modifier::BOLD)));
+    for b in crate::app::keys::table(s.view)
+        .iter()
+        .filter(|b| !b.short.is_empty())
+    {
+        out.push(Span::styled(
+            b.label.to_string(),
+            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+        ));
         out.push(Span::styled(format!(" {}  ", b.short), t.muted()));
     }
     out
@@ -108,14 +157,23 @@ fn hints(s: &AppState) -> Vec<Span<'static>> {
 
 fn project_error(f: &mut Frame, s: &AppState, area: Rect, msg: &str) {
     let t = &s.theme;
-    let block = Block::default().borders(Borders::ALL).border_style(Style::default().fg(t.error)).title(Span::styled(" project file error ", Style::default().fg(t.error).add_modifier(Modifier::BOLD)));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(t.error))
+        .title(Span::styled(
+            " project file error ",
+            Style::default().fg(t.error).add_modifier(Modifier::BOLD),
+        ));
     let text = vec![
         Line::from(Span::styled(crate::observe::sanitize(msg).into_owned(), Style::default().fg(t.error))),
         Line::from(""),
         Line::from(Span::styled("Fix the file and start tandem again; `tandem check FILE` validates it without the TUI.", t.muted())),
         Line::from(Span::styled("Runs (3) still shows the journal. q quits.", t.muted())),
     ];
-    f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }), area);
+    f.render_widget(
+        Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
+        area,
+    );
 }
 
 /// A bordered block with a title in the theme's style.

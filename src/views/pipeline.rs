@@ -33,10 +33,35 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     .split(area);
 
     // raw data
-    let ds: Vec<String> = p.preprocess().inputs.iter().filter_map(|i| p.datasets.get(i)).map(|d| format!("{} · {}/{}", d.name, p.storage.bucket, p.storage.key(&d.path))).collect();
-    let desc = p.preprocess().inputs.first().and_then(|i| p.datasets.get(i)).and_then(|d| d.description.clone()).unwrap_or_default();
-    let raw = Paragraph::new(Line::from(vec![Span::styled(sanitize(&ds.join(", ")).into_owned(), Style::default().fg(t.fg)), Span::styled(format!("  {}", sanitize(&desc)), t.muted())]))
-        .block(panel(s, "raw data", false));
+    let ds: Vec<String> = p
+        .preprocess()
+        .inputs
+        .iter()
+        .filter_map(|i| p.datasets.get(i))
+        .map(|d| {
+            format!(
+                "{} · {}/{}",
+                d.name,
+                p.storage.bucket,
+                p.storage.key(&d.path)
+            )
+        })
+        .collect();
+    let desc = p
+        .preprocess()
+        .inputs
+        .first()
+        .and_then(|i| p.datasets.get(i))
+        .and_then(|d| d.description.clone())
+        .unwrap_or_default();
+    let raw = Paragraph::new(Line::from(vec![
+        Span::styled(
+            sanitize(&ds.join(", ")).into_owned(),
+            Style::default().fg(t.fg),
+        ),
+        Span::styled(format!("  {}", sanitize(&desc)), t.muted()),
+    ]))
+    .block(panel(s, "raw data", false));
     f.render_widget(raw, chunks[0]);
     arrow(f, s, chunks[1], None);
 
@@ -47,12 +72,34 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     // handoff
     let pre = run.and_then(|r| r.phase(PhaseId::Preprocess));
     let (glyph, text, st) = match pre.map(|x| x.state) {
-        Some(RunState::Succeeded) => ("✔", format!("ready: {}", p.handoff.require.join(", ")), Style::default().fg(t.ok)),
-        Some(RunState::Failed) | Some(RunState::Cancelled) | Some(RunState::Lost) => ("✘", "no handoff: preprocess did not succeed".to_string(), Style::default().fg(t.error)),
-        Some(_) => ("…", format!("waiting for {}", p.handoff.require.join(", ")), Style::default().fg(t.running)),
-        None => ("○", format!("solve starts when preprocess wrote {}", p.handoff.require.join(", ")), t.muted()),
+        Some(RunState::Succeeded) => (
+            "✔",
+            format!("ready: {}", p.handoff.require.join(", ")),
+            Style::default().fg(t.ok),
+        ),
+        Some(RunState::Failed) | Some(RunState::Cancelled) | Some(RunState::Lost) => (
+            "✘",
+            "no handoff: preprocess did not succeed".to_string(),
+            Style::default().fg(t.error),
+        ),
+        Some(_) => (
+            "…",
+            format!("waiting for {}", p.handoff.require.join(", ")),
+            Style::default().fg(t.running),
+        ),
+        None => (
+            "○",
+            format!(
+                "solve starts when preprocess wrote {}",
+                p.handoff.require.join(", ")
+            ),
+            t.muted(),
+        ),
     };
-    let mut spans = vec![Span::styled(format!("{glyph} "), st), Span::styled(text, st)];
+    let mut spans = vec![
+        Span::styled(format!("{glyph} "), st),
+        Span::styled(text, st),
+    ];
     if let Some(out) = pre.map(|x| x.output.clone()) {
         spans.push(Span::styled(format!("  {}", sanitize(&out)), t.muted()));
     }
@@ -60,7 +107,10 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         spans.push(Span::styled(format!("  fsx {}", sanitize(fsx)), t.muted()));
     }
     arrow(f, s, chunks[3], None);
-    f.render_widget(Paragraph::new(Line::from(spans)).block(panel(s, "handoff", false)), chunks[4]);
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).block(panel(s, "handoff", false)),
+        chunks[4],
+    );
     arrow(f, s, chunks[5], None);
     arrow(f, s, chunks[7], None);
 
@@ -68,16 +118,32 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let sol = run.and_then(|r| r.phase(PhaseId::Solve));
     let names: Vec<&str> = p.plots.iter().map(|x| x.name.as_str()).collect();
     let line = match sol.map(|x| x.state) {
-        Some(RunState::Succeeded) => Line::from(vec![Span::styled("✔ ", Style::default().fg(t.ok)), Span::raw(names.join(" · ")), Span::styled("   v or 6 opens them", t.muted())]),
+        Some(RunState::Succeeded) => Line::from(vec![
+            Span::styled("✔ ", Style::default().fg(t.ok)),
+            Span::raw(names.join(" · ")),
+            Span::styled("   v or 6 opens them", t.muted()),
+        ]),
         _ => Line::from(vec![Span::styled(names.join(" · "), t.muted())]),
     };
     let mut lines = vec![line];
     if run.is_none() {
-        lines.insert(0, Line::from(Span::styled("No run yet: press r to run the whole pipeline, p or s for one phase.", Style::default().fg(t.accent))));
+        lines.insert(
+            0,
+            Line::from(Span::styled(
+                "No run yet: press r to run the whole pipeline, p or s for one phase.",
+                Style::default().fg(t.accent),
+            )),
+        );
     }
     if chunks[8].height >= 3 {
         let h = chunks[8].height.min(lines.len() as u16 + 2);
-        f.render_widget(Paragraph::new(lines).block(panel(s, "plots", false)), Rect { height: h, ..chunks[8] });
+        f.render_widget(
+            Paragraph::new(lines).block(panel(s, "plots", false)),
+            Rect {
+                height: h,
+                ..chunks[8]
+            },
+        );
     }
 }
 
@@ -97,45 +163,113 @@ fn phase_box(f: &mut Frame, s: &AppState, area: Rect, phase: PhaseId) {
     let title = format!("{n} {phase} · {} on {}", spec.engine.as_str(), s.target);
     let mut right = match (state, pr) {
         (Some(st), Some(x)) => {
-            let g = if st.is_active() { spinner(s) } else { st.glyph() };
+            let g = if st.is_active() {
+                spinner(s)
+            } else {
+                st.glyph()
+            };
             let d = x.duration(s.now).map(fmt_duration).unwrap_or_default();
-            vec![Span::styled(format!(" {g} {st} "), t.state(st)), Span::styled(format!("{d} "), Style::default().fg(t.fg))]
+            vec![
+                Span::styled(format!(" {g} {st} "), t.state(st)),
+                Span::styled(format!("{d} "), Style::default().fg(t.fg)),
+            ]
         }
         _ => vec![Span::styled(" ○ not run ", t.muted())],
     };
     // live numbers while it runs
-    let samples: Vec<&crate::pipeline::runner::MetricSample> = s.metrics.samples.iter().filter(|(ph, _)| *ph == phase).map(|(_, x)| x).collect();
+    let samples: Vec<&crate::pipeline::runner::MetricSample> = s
+        .metrics
+        .samples
+        .iter()
+        .filter(|(ph, _)| *ph == phase)
+        .map(|(_, x)| x)
+        .collect();
     if let (Some(last), Some(RunState::Running)) = (samples.last(), state) {
-        right.insert(0, Span::styled(format!(" cpu {:.0}% rss {} ", last.cpu_pct, super::human_bytes(last.rss_bytes)), Style::default().fg(t.accent)));
+        right.insert(
+            0,
+            Span::styled(
+                format!(
+                    " cpu {:.0}% rss {} ",
+                    last.cpu_pct,
+                    super::human_bytes(last.rss_bytes)
+                ),
+                Style::default().fg(t.accent),
+            ),
+        );
     }
-    let block = panel(s, title, state.is_some_and(|x| x.is_active())).title_top(Line::from(right).right_aligned());
+    let block = panel(s, title, state.is_some_and(|x| x.is_active()))
+        .title_top(Line::from(right).right_aligned());
     let inner = block.inner(area);
     f.render_widget(block, area);
     let mut lines: Vec<Line> = Vec::new();
     if let Some(x) = pr {
         if let Some(m) = &x.message {
-            let c = if x.state == RunState::Succeeded { t.muted } else { t.error };
-            let code = x.exit_code.filter(|c| *c != 0).map(|c| format!(" (exit {c})")).unwrap_or_default();
-            lines.push(Line::from(Span::styled(format!("{}{code}", sanitize(m)), Style::default().fg(c).add_modifier(Modifier::BOLD))));
+            let c = if x.state == RunState::Succeeded {
+                t.muted
+            } else {
+                t.error
+            };
+            let code = x
+                .exit_code
+                .filter(|c| *c != 0)
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default();
+            lines.push(Line::from(Span::styled(
+                format!("{}{code}", sanitize(m)),
+                Style::default().fg(c).add_modifier(Modifier::BOLD),
+            )));
         }
     }
     // the newest log lines of this phase
     let want = (inner.height as usize).saturating_sub(lines.len());
-    let logs: Vec<&crate::observe::logbuf::LogLine> = s.logs.buf.iter().rev().filter(|(_, l)| l.phase == phase && !l.text.trim().is_empty()).take(want).map(|(_, l)| l).collect();
+    let logs: Vec<&crate::observe::logbuf::LogLine> = s
+        .logs
+        .buf
+        .iter()
+        .rev()
+        .filter(|(_, l)| l.phase == phase && !l.text.trim().is_empty())
+        .take(want)
+        .map(|(_, l)| l)
+        .collect();
     for l in logs.into_iter().rev() {
-        let st = if l.stderr { Style::default().fg(t.warn) } else { Style::default().fg(t.fg) };
-        lines.push(Line::from(vec![Span::styled("▸ ", t.muted()), Span::styled(l.text.clone(), st)]));
+        let st = if l.stderr {
+            Style::default().fg(t.warn)
+        } else {
+            Style::default().fg(t.fg)
+        };
+        lines.push(Line::from(vec![
+            Span::styled("▸ ", t.muted()),
+            Span::styled(l.text.clone(), st),
+        ]));
     }
     if lines.is_empty() {
-        let out = pr.map(|x| x.output.clone()).unwrap_or_else(|| format!("{}/{}", p.storage.bucket, p.storage.key(&spec.output)));
-        lines.push(Line::from(Span::styled(format!("output {}", sanitize(&out)), t.muted())));
+        let out = pr
+            .map(|x| x.output.clone())
+            .unwrap_or_else(|| format!("{}/{}", p.storage.bucket, p.storage.key(&spec.output)));
+        lines.push(Line::from(Span::styled(
+            format!("output {}", sanitize(&out)),
+            t.muted(),
+        )));
     }
     // a CPU sparkline on the right when there is room
     if inner.width >= 100 && !samples.is_empty() && inner.height >= 2 {
-        let [text_area, spark_area] = Layout::horizontal([Constraint::Min(40), Constraint::Length(32)]).areas(inner);
+        let [text_area, spark_area] =
+            Layout::horizontal([Constraint::Min(40), Constraint::Length(32)]).areas(inner);
         f.render_widget(Paragraph::new(lines), text_area);
-        let data: Vec<u64> = samples.iter().rev().take(30).rev().map(|x| x.cpu_pct.round() as u64).collect();
-        f.render_widget(Sparkline::default().data(&data).max(200).style(Style::default().fg(t.series[0])), spark_area);
+        let data: Vec<u64> = samples
+            .iter()
+            .rev()
+            .take(30)
+            .rev()
+            .map(|x| x.cpu_pct.round() as u64)
+            .collect();
+        f.render_widget(
+            Sparkline::default()
+                .data(&data)
+                .max(200)
+                .style(Style::default().fg(t.series[0])),
+            spark_area,
+        );
     } else {
         f.render_widget(Paragraph::new(lines), inner);
     }

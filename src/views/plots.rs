@@ -18,7 +18,14 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let t = &s.theme;
     let pl = &s.plots;
     if p.plots.is_empty() {
-        f.render_widget(Paragraph::new(Span::styled("The project defines no plots ([[plots]] in tandem.toml).", t.muted())).block(panel(s, "plots", true)), area);
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                "The project defines no plots ([[plots]] in tandem.toml).",
+                t.muted(),
+            ))
+            .block(panel(s, "plots", true)),
+            area,
+        );
         return;
     }
     let spec = &p.plots[pl.plot.min(p.plots.len() - 1)];
@@ -26,7 +33,11 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let mut spans = vec![Span::raw(" ")];
     for (i, x) in p.plots.iter().enumerate() {
-        let st = if i == pl.plot { t.selected() } else { t.muted() };
+        let st = if i == pl.plot {
+            t.selected()
+        } else {
+            t.muted()
+        };
         spans.push(Span::styled(format!(" {} ", x.name), st));
         spans.push(Span::raw(" "));
     }
@@ -37,46 +48,132 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let run = pl.run_id.clone().unwrap_or_else(|| "no run".into());
     match (&pl.data, &pl.error) {
         (_, Some(e)) => {
-            f.render_widget(Paragraph::new(Span::styled(e.clone(), Style::default().fg(t.error))).block(panel(s, format!("{} · {run}", spec.name), true)), body);
+            f.render_widget(
+                Paragraph::new(Span::styled(e.clone(), Style::default().fg(t.error))).block(panel(
+                    s,
+                    format!("{} · {run}", spec.name),
+                    true,
+                )),
+                body,
+            );
         }
         (Some(PlotData::Field { field, file }), _) => heatmap(f, s, body, spec, field, file),
         (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file),
         (None, None) => {
-            let msg = if pl.loading { "loading…" } else { "No data yet: run the pipeline (r in the Pipeline view)." };
-            f.render_widget(Paragraph::new(Span::styled(msg, t.muted())).block(panel(s, format!("{} · {run}", spec.name), true)), body);
+            let msg = if pl.loading {
+                "loading…"
+            } else {
+                "No data yet: run the pipeline (r in the Pipeline view)."
+            };
+            f.render_widget(
+                Paragraph::new(Span::styled(msg, t.muted())).block(panel(
+                    s,
+                    format!("{} · {run}", spec.name),
+                    true,
+                )),
+                body,
+            );
         }
     }
 }
 
-fn heatmap(f: &mut Frame, s: &AppState, area: Rect, spec: &PlotSpec, field: &crate::plot::Field, file: &str) {
+fn heatmap(
+    f: &mut Frame,
+    s: &AppState,
+    area: Rect,
+    spec: &PlotSpec,
+    field: &crate::plot::Field,
+    file: &str,
+) {
     let t = &s.theme;
     let pl = &s.plots;
-    let title = format!("{} · {} · {}x{}", spec.name, crate::observe::sanitize(file), field.cols, field.rows);
+    let title = format!(
+        "{} · {} · {}x{}",
+        spec.name,
+        crate::observe::sanitize(file),
+        field.cols,
+        field.rows
+    );
     let nan = field.data.iter().filter(|v| !v.is_finite()).count();
-    let mut foot = vec![Span::styled(format!(" snapshot {}/{} ", pl.snapshot + 1, pl.files.len()), Style::default().fg(t.accent).add_modifier(Modifier::BOLD)), Span::styled("←/→ step · Tab next plot ", t.muted())];
+    let mut foot = vec![
+        Span::styled(
+            format!(" snapshot {}/{} ", pl.snapshot + 1, pl.files.len()),
+            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled("←/→ step · Tab next plot ", t.muted()),
+    ];
     if nan > 0 {
-        foot.push(Span::styled(format!("· {nan} NaN/inf cells (cyan) "), Style::default().fg(t.warn)));
+        foot.push(Span::styled(
+            format!("· {nan} NaN/inf cells (cyan) "),
+            Style::default().fg(t.warn),
+        ));
     }
     let block = panel(s, title, true).title_bottom(Line::from(foot));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let [map_area, bar_area] = Layout::horizontal([Constraint::Min(4), Constraint::Length(12)]).areas(inner);
+    let [map_area, bar_area] =
+        Layout::horizontal([Constraint::Min(4), Constraint::Length(12)]).areas(inner);
     let range = field_range(field);
     let (w, h) = Heatmap::fit(field, map_area);
     // centre the map in its area
-    let r = Rect { x: map_area.x + (map_area.width - w) / 2, y: map_area.y, width: w, height: h.min(map_area.height) };
-    f.render_widget(Heatmap { field, cmap: &spec.cmap, range }, r);
-    let bar = Rect { height: h.min(bar_area.height), ..bar_area };
-    f.render_widget(ColorBar { cmap: &spec.cmap, range, label_style: Style::default().fg(t.fg) }, Rect { x: bar.x + 1, width: bar.width.saturating_sub(1), ..bar });
+    let r = Rect {
+        x: map_area.x + (map_area.width - w) / 2,
+        y: map_area.y,
+        width: w,
+        height: h.min(map_area.height),
+    };
+    f.render_widget(
+        Heatmap {
+            field,
+            cmap: &spec.cmap,
+            range,
+        },
+        r,
+    );
+    let bar = Rect {
+        height: h.min(bar_area.height),
+        ..bar_area
+    };
+    f.render_widget(
+        ColorBar {
+            cmap: &spec.cmap,
+            range,
+            label_style: Style::default().fg(t.fg),
+        },
+        Rect {
+            x: bar.x + 1,
+            width: bar.width.saturating_sub(1),
+            ..bar
+        },
+    );
 }
 
-fn lines(f: &mut Frame, s: &AppState, area: Rect, spec: &PlotSpec, series: &crate::plot::Series, file: &str) {
+fn lines(
+    f: &mut Frame,
+    s: &AppState,
+    area: Rect,
+    spec: &PlotSpec,
+    series: &crate::plot::Series,
+    file: &str,
+) {
     let t = &s.theme;
-    let title = format!("{} · {} · {} rows", spec.name, crate::observe::sanitize(file), series.rows());
+    let title = format!(
+        "{} · {} · {} rows",
+        spec.name,
+        crate::observe::sanitize(file),
+        series.rows()
+    );
     let x = spec.x.as_deref().unwrap_or("step");
     let Some(xs) = series.column(x) else {
-        let msg = format!("no column `{x}` in {file} (columns: {})", series.columns.join(", "));
-        f.render_widget(Paragraph::new(Span::styled(msg, Style::default().fg(t.error))).block(panel(s, title, true)), area);
+        let msg = format!(
+            "no column `{x}` in {file} (columns: {})",
+            series.columns.join(", ")
+        );
+        f.render_widget(
+            Paragraph::new(Span::styled(msg, Style::default().fg(t.error)))
+                .block(panel(s, title, true)),
+            area,
+        );
         return;
     };
     let width = (area.width as usize).saturating_sub(12).max(10) * 2;
@@ -97,38 +194,88 @@ fn lines(f: &mut Frame, s: &AppState, area: Rect, spec: &PlotSpec, series: &crat
         }
     }
     // several series on very different scales: normalise each to its own range so all are visible
-    let ranges: Vec<(f64, f64)> = data.iter().map(|(_, d)| crate::plot::finite_range(&d.iter().map(|p| p.1).collect::<Vec<_>>()).unwrap_or((0.0, 1.0))).collect();
+    let ranges: Vec<(f64, f64)> = data
+        .iter()
+        .map(|(_, d)| {
+            crate::plot::finite_range(&d.iter().map(|p| p.1).collect::<Vec<_>>())
+                .unwrap_or((0.0, 1.0))
+        })
+        .collect();
     let normalise = data.len() > 1;
     let shown: Vec<(String, Vec<(f64, f64)>)> = if normalise {
         data.iter()
             .zip(&ranges)
             .map(|((n, d), (lo, hi))| {
                 let sp = if hi > lo { hi - lo } else { 1.0 };
-                (format!("{n} [{} … {}]", fmt_num(*lo), fmt_num(*hi)), d.iter().map(|p| (p.0, (p.1 - lo) / sp)).collect())
+                (
+                    format!("{n} [{} … {}]", fmt_num(*lo), fmt_num(*hi)),
+                    d.iter().map(|p| (p.0, (p.1 - lo) / sp)).collect(),
+                )
             })
             .collect()
     } else {
         data.clone()
     };
     let (x0, x1) = crate::plot::finite_range(xs).unwrap_or((0.0, 1.0));
-    let (y0, y1) = if normalise { (0.0, 1.0) } else { ranges.first().copied().unwrap_or((0.0, 1.0)) };
+    let (y0, y1) = if normalise {
+        (0.0, 1.0)
+    } else {
+        ranges.first().copied().unwrap_or((0.0, 1.0))
+    };
     let pad = ((y1 - y0) * 0.05).max(1e-12);
     let sets: Vec<Dataset> = shown
         .iter()
         .enumerate()
-        .map(|(i, (n, d))| Dataset::default().name(n.clone()).marker(Marker::Braille).graph_type(GraphType::Line).style(Style::default().fg(t.series[i % 4])).data(d))
+        .map(|(i, (n, d))| {
+            Dataset::default()
+                .name(n.clone())
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(t.series[i % 4]))
+                .data(d)
+        })
         .collect();
-    let ylab = |v: f64| if spec.log_y && !normalise { format!("1e{v:.1}") } else { fmt_num(v) };
+    let ylab = |v: f64| {
+        if spec.log_y && !normalise {
+            format!("1e{v:.1}")
+        } else {
+            fmt_num(v)
+        }
+    };
     let mut foot = vec![Span::styled(format!(" x: {x} "), t.muted())];
     if normalise {
-        foot.push(Span::styled("· each series scaled to its own range ", t.muted()));
+        foot.push(Span::styled(
+            "· each series scaled to its own range ",
+            t.muted(),
+        ));
     }
     if !missing.is_empty() {
-        foot.push(Span::styled(format!("· missing columns: {} ", missing.join(", ")), Style::default().fg(t.warn)));
+        foot.push(Span::styled(
+            format!("· missing columns: {} ", missing.join(", ")),
+            Style::default().fg(t.warn),
+        ));
     }
     let chart = Chart::new(sets)
         .block(panel(s, title, true).title_bottom(Line::from(foot)))
-        .x_axis(Axis::default().style(t.muted()).bounds([x0, x1.max(x0 + 1e-12)]).labels(vec![Line::from(fmt_num(x0)), Line::from(fmt_num((x0 + x1) / 2.0)), Line::from(fmt_num(x1))]))
-        .y_axis(Axis::default().style(t.muted()).bounds([y0 - pad, y1 + pad]).labels(vec![Line::from(ylab(y0)), Line::from(ylab((y0 + y1) / 2.0)), Line::from(ylab(y1))]));
+        .x_axis(
+            Axis::default()
+                .style(t.muted())
+                .bounds([x0, x1.max(x0 + 1e-12)])
+                .labels(vec![
+                    Line::from(fmt_num(x0)),
+                    Line::from(fmt_num((x0 + x1) / 2.0)),
+                    Line::from(fmt_num(x1)),
+                ]),
+        )
+        .y_axis(
+            Axis::default()
+                .style(t.muted())
+                .bounds([y0 - pad, y1 + pad])
+                .labels(vec![
+                    Line::from(ylab(y0)),
+                    Line::from(ylab((y0 + y1) / 2.0)),
+                    Line::from(ylab(y1)),
+                ]),
+        );
     f.render_widget(chart, area);
 }

@@ -39,7 +39,13 @@ impl Widget for Heatmap<'_> {
         let d = downsample(self.field, rows as usize * 2, cols as usize);
         let (lo, hi) = self.range;
         let span = if hi > lo { hi - lo } else { 1.0 };
-        let col = |v: f64| if v.is_finite() { rgb(color(self.cmap, (v - lo) / span)) } else { rgb(NAN_COLOR) };
+        let col = |v: f64| {
+            if v.is_finite() {
+                rgb(color(self.cmap, (v - lo) / span))
+            } else {
+                rgb(NAN_COLOR)
+            }
+        };
         for y in 0..rows.min(d.rows.div_ceil(2) as u16) {
             // terminal row y shows field rows (top first) r_top and r_top - 1, y up
             let r_top = d.rows - 1 - (y as usize * 2);
@@ -49,7 +55,11 @@ impl Widget for Heatmap<'_> {
                 let cell = &mut buf[(area.x + x, area.y + y)];
                 cell.set_symbol("▀");
                 match r_bot {
-                    Some(rb) => cell.set_style(Style::default().fg(col(up)).bg(col(d.data[rb * d.cols + x as usize]))),
+                    Some(rb) => cell.set_style(
+                        Style::default()
+                            .fg(col(up))
+                            .bg(col(d.data[rb * d.cols + x as usize])),
+                    ),
                     None => cell.set_style(Style::default().fg(col(up))),
                 };
             }
@@ -85,14 +95,24 @@ impl Widget for ColorBar<'_> {
             for x in 0..2.min(area.width) {
                 let cell = &mut buf[(area.x + x, area.y + y as u16)];
                 cell.set_symbol("▀");
-                cell.set_style(Style::default().fg(rgb(color(self.cmap, t_up))).bg(rgb(color(self.cmap, t_dn))));
+                cell.set_style(
+                    Style::default()
+                        .fg(rgb(color(self.cmap, t_up)))
+                        .bg(rgb(color(self.cmap, t_dn))),
+                );
             }
         }
         if area.width > 3 {
             let (lo, hi) = self.range;
             let lw = area.width - 3;
             let mut put = |y: usize, v: f64| {
-                buf.set_stringn(area.x + 3, area.y + y as u16, fmt_num(v), lw as usize, self.label_style);
+                buf.set_stringn(
+                    area.x + 3,
+                    area.y + y as u16,
+                    fmt_num(v),
+                    lw as usize,
+                    self.label_style,
+                );
             };
             put(0, hi);
             if h >= 5 {

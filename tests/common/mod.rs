@@ -19,18 +19,41 @@ pub fn project() -> tandem::project::Project {
     tandem::project::load(&tandem::project::sample_project_path()).unwrap()
 }
 
-pub fn phase(p: PhaseId, state: RunState, start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> PhaseRun {
+pub fn phase(
+    p: PhaseId,
+    state: RunState,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> PhaseRun {
     PhaseRun {
         phase: p,
         state,
-        engine: format!("{} (local)", if p == PhaseId::Preprocess { "ray" } else { "slurm" }),
-        output: format!("lake/heat-diffusion/runs/20261125-115900-abcd/{}/", if p == PhaseId::Preprocess { "prepared" } else { "solution" }),
+        engine: format!(
+            "{} (local)",
+            if p == PhaseId::Preprocess {
+                "ray"
+            } else {
+                "slurm"
+            }
+        ),
+        output: format!(
+            "lake/heat-diffusion/runs/20261125-115900-abcd/{}/",
+            if p == PhaseId::Preprocess {
+                "prepared"
+            } else {
+                "solution"
+            }
+        ),
         input: None,
         command: vec![],
         pid: None,
         started: start,
         ended: end,
-        exit_code: if state == RunState::Succeeded { Some(0) } else { None },
+        exit_code: if state == RunState::Succeeded {
+            Some(0)
+        } else {
+            None
+        },
         message: None,
     }
 }
@@ -45,8 +68,18 @@ pub fn run(id: &str, pre: RunState, solve: RunState) -> Run {
         created: t(11, 59, 0),
         state: RunState::Pending,
         phases: vec![
-            phase(PhaseId::Preprocess, pre, Some(t(11, 59, 0)), (pre.is_terminal()).then(|| t(11, 59, 2))),
-            phase(PhaseId::Solve, solve, (solve != RunState::Pending).then(|| t(11, 59, 3)), solve.is_terminal().then(|| t(11, 59, 40))),
+            phase(
+                PhaseId::Preprocess,
+                pre,
+                Some(t(11, 59, 0)),
+                (pre.is_terminal()).then(|| t(11, 59, 2)),
+            ),
+            phase(
+                PhaseId::Solve,
+                solve,
+                (solve != RunState::Pending).then(|| t(11, 59, 3)),
+                solve.is_terminal().then(|| t(11, 59, 40)),
+            ),
         ],
         tandem_version: "0.1.0".into(),
     };
@@ -55,15 +88,35 @@ pub fn run(id: &str, pre: RunState, solve: RunState) -> Run {
 }
 
 pub fn field(n: usize) -> Field {
-    Field { rows: n, cols: n, data: (0..n * n).map(|i| (i % n) as f64 + (i / n) as f64 * 0.5).collect() }
+    Field {
+        rows: n,
+        cols: n,
+        data: (0..n * n)
+            .map(|i| (i % n) as f64 + (i / n) as f64 * 0.5)
+            .collect(),
+    }
 }
 
 /// A state in the middle of a pipeline: preprocess done, solve running, logs and metrics flowing.
 pub fn state() -> AppState {
-    let mut s = AppState::new(Ok(project()), "local".into(), "local:/data/tandem/store".into(), Theme::embedded("dark"), t(12, 0, 0));
+    let mut s = AppState::new(
+        Ok(project()),
+        "local".into(),
+        "local:/data/tandem/store".into(),
+        Theme::embedded("dark"),
+        t(12, 0, 0),
+    );
     s.now = t(11, 59, 30);
-    let r = run("20261125-115900-abcd", RunState::Succeeded, RunState::Running);
-    let old = run("20261124-090000-0001", RunState::Succeeded, RunState::Failed);
+    let r = run(
+        "20261125-115900-abcd",
+        RunState::Succeeded,
+        RunState::Running,
+    );
+    let old = run(
+        "20261124-090000-0001",
+        RunState::Succeeded,
+        RunState::Failed,
+    );
     s.current = Some(r.id.clone());
     s.runs = vec![r.clone(), old];
     s.runs[1].phases[1].message = Some("heat2d: no `left` edge samples".into());
@@ -77,31 +130,84 @@ pub fn state() -> AppState {
         (PhaseId::Solve, false, "heat2d: step 1400 t=0.00854 residual=2.113e3 energy=34.1182 max=93.807"),
     ];
     for (p, e, text) in lines {
-        s.logs.buf.push(LogLine { phase: p, stderr: e, text: text.into() });
+        s.logs.buf.push(LogLine {
+            phase: p,
+            stderr: e,
+            text: text.into(),
+        });
     }
     s.metrics.run_id = Some(r.id.clone());
     for i in 0..20u32 {
-        let p = if i < 3 { PhaseId::Preprocess } else { PhaseId::Solve };
+        let p = if i < 3 {
+            PhaseId::Preprocess
+        } else {
+            PhaseId::Solve
+        };
         let at = t(11, 59, i);
-        s.metrics.samples.push((p, MetricSample { at, t: f64::from(i), cpu_pct: if p == PhaseId::Solve { 150.0 + f64::from(i % 5) * 10.0 } else { 90.0 }, rss_bytes: (20 + u64::from(i)) << 20, procs: 1 }));
+        s.metrics.samples.push((
+            p,
+            MetricSample {
+                at,
+                t: f64::from(i),
+                cpu_pct: if p == PhaseId::Solve {
+                    150.0 + f64::from(i % 5) * 10.0
+                } else {
+                    90.0
+                },
+                rss_bytes: (20 + u64::from(i)) << 20,
+                procs: 1,
+            },
+        ));
     }
     s.datasets.bucket = Some("lake".into());
     s.datasets.prefix = "heat-diffusion/raw/".into();
     for i in 0..4 {
-        s.datasets.rows.push(DsRow { kind: RowKind::Object, key: format!("heat-diffusion/raw/part-000{i}.csv"), name: format!("part-000{i}.csv"), size: Some(1_000_000 + i), modified: Some(t(11, 50, 0)) });
+        s.datasets.rows.push(DsRow {
+            kind: RowKind::Object,
+            key: format!("heat-diffusion/raw/part-000{i}.csv"),
+            name: format!("part-000{i}.csv"),
+            size: Some(1_000_000 + i),
+            modified: Some(t(11, 50, 0)),
+        });
     }
-    s.datasets.rows.insert(0, DsRow { kind: RowKind::Prefix, key: "heat-diffusion/raw/archive/".into(), name: "archive/".into(), size: None, modified: None });
+    s.datasets.rows.insert(
+        0,
+        DsRow {
+            kind: RowKind::Prefix,
+            key: "heat-diffusion/raw/archive/".into(),
+            name: "archive/".into(),
+            size: None,
+            modified: None,
+        },
+    );
     s.datasets.preview = Some((
         "heat-diffusion/raw/part-0000.csv".into(),
         Ok(Preview::Table {
-            header: vec!["timestamp".into(), "sensor_id".into(), "x".into(), "y".into(), "temperature".into()],
-            rows: vec![vec!["2025-11-25T16:00:00Z".into(), "s0001".into(), "0.000000".into(), "0.020833".into(), "80.2831".into()]],
+            header: vec![
+                "timestamp".into(),
+                "sensor_id".into(),
+                "x".into(),
+                "y".into(),
+                "temperature".into(),
+            ],
+            rows: vec![vec![
+                "2025-11-25T16:00:00Z".into(),
+                "s0001".into(),
+                "0.000000".into(),
+                "0.020833".into(),
+                "80.2831".into(),
+            ]],
             truncated: true,
         }),
     ));
     s.plots.run_id = Some(r.id.clone());
-    s.plots.files = (0..12).map(|i| format!("snapshots/field_{i:04}.npy")).collect();
+    s.plots.files = (0..12)
+        .map(|i| format!("snapshots/field_{i:04}.npy"))
+        .collect();
     s.plots.snapshot = 11;
-    s.plots.data = Some(PlotData::Field { field: field(48), file: "snapshots/field_0011.npy".into() });
+    s.plots.data = Some(PlotData::Field {
+        field: field(48),
+        file: "snapshots/field_0011.npy".into(),
+    });
     s
 }
