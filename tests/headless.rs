@@ -305,41 +305,19 @@ fn bad_input_exits_2_with_file_line_and_column() {
         (v["line"].as_u64(), v["col"].as_u64()),
         (Some(15), Some(10))
     );
-    // unknown run, refused key, bad plot output
-    assert_eq!(
-        tandem(home.path())
-            .args(["logs", "nope"])
+    // unknown run, refused key, bad plot output, unknown flag
+    for args in [
+        &["logs", "nope"][..],
+        &["ls", "local://lake/../etc"],
+        &["plot", "x.npy", "--out", "x.jpg"],
+        &["--no-such-flag"],
+    ] {
+        let code = tandem(home.path())
+            .args(args)
             .output()
             .unwrap()
             .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        tandem(home.path())
-            .args(["ls", "local://lake/../etc"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        tandem(home.path())
-            .args(["plot", "x.npy", "--out", "x.jpg"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        tandem(home.path())
-            .args(["--no-such-flag"])
-            .output()
-            .unwrap()
-            .status
-            .code(),
-        Some(2)
-    );
+            .code();
+        assert_eq!(code, Some(2), "{args:?}");
+    }
 }

@@ -42,6 +42,39 @@ impl Session {
     }
 }
 
+impl Session {
+    /// A tmux server of its own (socket in `home`) with a bash prompt in a `w`x`h` pane, tandem
+    /// typed into it with TANDEM_HOME=home; the pane prints TANDEM-EXITED-<code> when tandem ends.
+    fn start_tandem(name: &str, home: &std::path::Path, w: u16, h: u16) -> Session {
+        let s = Session {
+            name: name.into(),
+            socket: home.join("tmux.sock").display().to_string(),
+        };
+        s.tmux(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            &w.to_string(),
+            "-y",
+            &h.to_string(),
+            "bash",
+            "--norc",
+            "--noprofile",
+        ]);
+        s.keys(&format!(
+            "TANDEM_HOME={} TERM=xterm-256color {}; echo TANDEM-EXITED-$?",
+            home.display(),
+            env!("CARGO_BIN_EXE_tandem")
+        ));
+        s.keys("Enter");
+        s
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -55,33 +88,7 @@ impl Drop for Session {
 #[test]
 fn run_the_pipeline_from_the_tui_and_see_the_heatmap() {
     let home = tempfile::tempdir().unwrap();
-    let s = Session {
-        name: "tandem-e2e".into(),
-        socket: home.path().join("tmux.sock").display().to_string(),
-    };
-    let cmd = format!(
-        "TANDEM_HOME={} TERM=xterm-256color {}",
-        home.path().display(),
-        env!("CARGO_BIN_EXE_tandem")
-    );
-    s.tmux(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        &s.name,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    s.tmux(&["set-option", "-t", &s.name, "remain-on-exit", "on"]);
-    s.keys(&format!("{cmd}; echo TANDEM-EXITED-$?"));
-    s.keys("Enter");
+    let s = Session::start_tandem("tandem-e2e", home.path(), 100, 30);
     s.wait_for(
         "the pipeline view",
         |p| p.contains("1 preprocess") && p.contains("No run yet"),
@@ -125,32 +132,7 @@ fn run_the_pipeline_from_the_tui_and_see_the_heatmap() {
 #[test]
 fn ctrl_c_quits_from_a_popup_and_restores_the_terminal() {
     let home = tempfile::tempdir().unwrap();
-    let s = Session {
-        name: "tandem-e2e-2".into(),
-        socket: home.path().join("tmux.sock").display().to_string(),
-    };
-    let cmd = format!(
-        "TANDEM_HOME={} {}",
-        home.path().display(),
-        env!("CARGO_BIN_EXE_tandem")
-    );
-    s.tmux(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        &s.name,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    s.keys(&format!("{cmd}; echo TANDEM-EXITED-$?"));
-    s.keys("Enter");
+    let s = Session::start_tandem("tandem-e2e-2", home.path(), 80, 24);
     s.wait_for("the TUI", |p| p.contains("1 Pipeline"), 30);
     s.keys(":");
     s.wait_for("the palette", |p| p.contains("palette"), 10);

@@ -127,28 +127,27 @@ pub fn step(cur: &Grid, next: &mut Grid, alpha: f64, dt: f64, stats: bool) -> Op
     let rx = alpha * dt * (nx * nx) as f64;
     let ry = alpha * dt * (ny * ny) as f64;
     let u = &cur.u;
+    // interior row j of `next` from rows j-1, j, j+1 of `cur`; returns the row it read as centre
+    let update = |j0: usize, out: &mut [f64]| -> std::ops::Range<usize> {
+        let j = j0 + 1;
+        let (dn, mid, up) = (
+            &u[(j - 1) * w..j * w],
+            &u[j * w..(j + 1) * w],
+            &u[(j + 1) * w..(j + 2) * w],
+        );
+        update_row(&mut out[1..=nx], dn, mid, up, rx, ry);
+        j * w..(j + 1) * w
+    };
     let rows = next.u[w..(ny + 1) * w].par_chunks_mut(w).enumerate();
     if !stats {
         rows.for_each(|(j0, out)| {
-            let j = j0 + 1;
-            let (dn, mid, up) = (
-                &u[(j - 1) * w..j * w],
-                &u[j * w..(j + 1) * w],
-                &u[(j + 1) * w..(j + 2) * w],
-            );
-            update_row(&mut out[1..=nx], dn, mid, up, rx, ry);
+            update(j0, out);
         });
         return None;
     }
     let (res, sum, max) = rows
         .map(|(j0, out)| {
-            let j = j0 + 1;
-            let (dn, mid, up) = (
-                &u[(j - 1) * w..j * w],
-                &u[j * w..(j + 1) * w],
-                &u[(j + 1) * w..(j + 2) * w],
-            );
-            update_row(&mut out[1..=nx], dn, mid, up, rx, ry);
+            let mid = &u[update(j0, out)];
             let (mut r, mut s, mut m) = (0.0f64, 0.0f64, f64::NEG_INFINITY);
             for (o, c) in out[1..=nx].iter().zip(&mid[1..=nx]) {
                 r = r.max((o - c).abs());
