@@ -33,12 +33,37 @@ pub struct Cli {
     pub first_frame: bool,
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct Global {
     /// Where tandem keeps its journal, run logs and the local store (default: TANDEM_HOME, else the
     /// platform data dir).
     #[arg(long, global = true, env = "TANDEM_HOME")]
     pub data_dir: Option<PathBuf>,
+    /// AWS profile for S3 (default: AWS_PROFILE, else the default chain).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// AWS region (default: AWS_REGION / the profile's region).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// S3 endpoint for S3-compatible stores (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL); implies
+    /// path-style addressing.
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// Do not sign S3 requests (public buckets).
+    #[arg(long, global = true)]
+    pub no_sign_request: bool,
+}
+
+impl Global {
+    pub fn s3(&self) -> crate::storage::s3::S3Options {
+        crate::storage::s3::S3Options {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint: self.endpoint_url.clone(),
+            no_sign: self.no_sign_request,
+            max_attempts: None,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,7 +95,38 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// List buckets, prefixes and objects of the target's store: `local://bucket/prefix`.
+    /// Print the head of an object (a ranged GET: the object is never read whole).
+    Cat {
+        /// `s3://bucket/key` or `local://bucket/key`
+        uri: String,
+        /// How many bytes from the start.
+        #[arg(long, default_value_t = 65536)]
+        bytes: u64,
+        #[arg(long)]
+        project: Option<PathBuf>,
+    },
+    /// Copy objects or prefixes between S3 (or the local store) and files: `s3://b/k` <-> PATH.
+    Cp {
+        src: String,
+        dst: String,
+        #[arg(long, short)]
+        recursive: bool,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+        /// Multipart part size in MiB.
+        #[arg(long, default_value_t = 8)]
+        part_size_mb: u64,
+        /// Parts (or files) in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List buckets, prefixes and objects: `s3://bucket/prefix`, or `local://bucket/prefix` in the
+    /// target's directory store.
     Ls {
         uri: Option<String>,
         #[arg(long)]
@@ -551,7 +607,122 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             }
             Ok(())
         }
+        Cmd::Cat { uri, bytes, project } => {
+            use std::io::{IsTerminal, Write};
+            let loc = Location::parse(&uri);
+            let Some(bucket) = loc.bucket.clone().filter(|_| !loc.key.is_empty()) else {
+                return Err(Exit::bad(format!("`{uri}`: expected s3://bucket/key or local://bucket/key")));
+            };
+            let store = open_store(g, &loc, project.as_deref(), None).await?;
+            let data = store.get_range(&bucket, &loc.key, 0..bytes).await.map_err(store_exit)?;
+            let mut out = std::io::stdout();
+            // raw bytes into a pipe; on a terminal, escape sequences are shown, not run
+            let r = if out.is_terminal() { out.write_all(crate::observe::sanitize_bytes(&data).as_bytes()) } else { out.write_all(&data) };
+            r.and_then(|_| out.flush()).map_err(|e| Exit::failed(e.to_string()))
+        }
+        Cmd::Cp { src, dst, recursive, force, part_size_mb, concurrency, project, json } => {
+            let t = crate::storage::transfer::Tuning { part_size: part_size_mb.max(5) << 20, concurrency: concurrency.max(1) };
+            copy(g, &src, &dst, recursive, force, t, project.as_deref(), json).await
+        }
         Cmd::Tool(t) => tool(t),
+    }
+}
+
+fn is_store_uri(s: &str) -> bool {
+    s.starts_with("s3://") || s.starts_with("local://")
+}
+
+/// The store a location lives in: S3 for `s3://`, else the project target's directory store.
+pub async fn open_store(g: &Global, loc: &Location, project: Option<&Path>, target: Option<&str>) -> Result<Arc<dyn ObjectStore>, Exit> {
+    if loc.s3 {
+        return Ok(Arc::new(crate::storage::s3::S3Store::connect(&g.s3()).await));
+    }
+    let p = load_project(project)?;
+    let target = target.map(str::to_string).unwrap_or_else(|| p.default_target.clone());
+    Ok(Arc::new(workspace(g).store_for(&p, &target)))
+}
+
+/// Store errors as exit codes: what the user named is wrong (2), or the store failed (1).
+pub fn store_exit(e: crate::storage::StoreError) -> Exit {
+    use crate::storage::StoreError::*;
+    let msg = crate::observe::sanitize(&e.to_string()).into_owned();
+    match e {
+        BadKey { .. } | NoBucket(_) | NotFound { .. } => Exit::bad(msg),
+        Io { ref source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => Exit::bad(msg),
+        _ => Exit::failed(msg),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn copy(g: &Global, src: &str, dst: &str, recursive: bool, force: bool, t: crate::storage::transfer::Tuning, project: Option<&Path>, json: bool) -> Result<(), Exit> {
+    use crate::storage::transfer::{download, plan_download, plan_upload, upload, Progress};
+    let progress = Arc::new(Progress::default());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    let t0 = std::time::Instant::now();
+    let ticker = tokio::spawn(show_progress(progress.clone(), json));
+    let result = match (is_store_uri(src), is_store_uri(dst)) {
+        (true, false) => {
+            let loc = Location::parse(src);
+            let bucket = loc.bucket.clone().ok_or_else(|| Exit::bad(format!("`{src}`: no bucket")))?;
+            let store = open_store(g, &loc, project, None).await?;
+            let items = plan_download(store.as_ref(), &bucket, &loc.key, Path::new(dst), recursive, force).await.map_err(store_exit)?;
+            download(store, &bucket, &items, t, progress.clone(), cancel).await.map(|_| items.len())
+        }
+        (false, true) => {
+            let loc = Location::parse(dst);
+            let bucket = loc.bucket.clone().ok_or_else(|| Exit::bad(format!("`{dst}`: no bucket")))?;
+            let store = open_store(g, &loc, project, None).await?;
+            let items = plan_upload(Path::new(src), &loc.key, recursive).map_err(store_exit)?;
+            upload(store, &bucket, &items, t, progress.clone(), cancel).await.map(|_| items.len())
+        }
+        _ => return Err(Exit::bad("cp copies between a store (s3://bucket/key or local://bucket/key) and a local path")),
+    };
+    ticker.abort();
+    let (done, _) = progress.snapshot();
+    let secs = t0.elapsed().as_secs_f64();
+    match result {
+        Ok(files) => {
+            if json {
+                print_json(&serde_json::json!({"files": files, "bytes": done, "seconds": secs, "mib_per_s": done as f64 / 1048576.0 / secs.max(1e-9)}));
+            } else {
+                eprintln!("\r\x1b[2K{files} file(s), {} in {secs:.1}s ({}/s)", crate::views::human_bytes(done), crate::views::human_bytes((done as f64 / secs.max(1e-9)) as u64));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!();
+            Err(store_exit(e))
+        }
+    }
+}
+
+/// A progress line on stderr, ten times a second, when stderr is a terminal.
+async fn show_progress(p: Arc<crate::storage::transfer::Progress>, json: bool) {
+    use std::io::IsTerminal;
+    if json || !std::io::stderr().is_terminal() {
+        return;
+    }
+    let t0 = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (done, total) = p.snapshot();
+        let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-3);
+        let eta = if rate > 0.0 { (total.saturating_sub(done)) as f64 / rate } else { 0.0 };
+        let files = (p.files_done.load(std::sync::atomic::Ordering::Relaxed), p.files_total.load(std::sync::atomic::Ordering::Relaxed));
+        eprint!(
+            "\r\x1b[2K{} / {}  {}/s  ETA {eta:.0}s  {}/{} files",
+            crate::views::human_bytes(done),
+            crate::views::human_bytes(total),
+            crate::views::human_bytes(rate as u64),
+            files.0,
+            files.1
+        );
     }
 }
 

@@ -4,6 +4,8 @@
 //! entries a page) so that a UI can show the first page while the rest arrive.
 
 pub mod local;
+pub mod s3;
+pub mod transfer;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,6 +23,14 @@ pub enum StoreError {
     BadKey { key: String, why: &'static str },
     #[error("permission denied on `{0}`")]
     Denied(String),
+    #[error("credentials: {0}")]
+    Credentials(String),
+    #[error("network: {0}")]
+    Network(String),
+    #[error("{code}: {message}")]
+    Service { code: String, message: String },
+    #[error("cancelled")]
+    Cancelled,
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -96,6 +106,10 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Where an object lives on this machine's file system, if it does (lets the local runner hand
     /// phases plain paths).
     fn local_path(&self, bucket: &str, key: &str) -> Option<PathBuf>;
+    /// The S3 client behind this store, for multipart transfers.
+    fn as_s3(&self) -> Option<&s3::S3Store> {
+        None
+    }
 }
 
 /// Every key under `prefix`, all pages.
@@ -119,35 +133,28 @@ pub async fn list_all(
     }
 }
 
-/// A location in a store: `local://bucket/key` (the directory store) or `bucket/key`.
+/// A location in a store: `s3://bucket/key`, `local://bucket/key` (the directory store), or
+/// `bucket/key` (the project's store).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub bucket: Option<String>,
     pub key: String,
+    pub s3: bool,
 }
 
 impl Location {
     pub fn parse(s: &str) -> Location {
-        let rest = s
-            .strip_prefix("local://")
-            .unwrap_or(s)
-            .trim_start_matches('/');
-        if rest.is_empty() {
-            return Location {
-                bucket: None,
-                key: String::new(),
-            };
-        }
-        match rest.split_once('/') {
-            Some((b, k)) => Location {
-                bucket: Some(b.to_string()),
-                key: k.to_string(),
-            },
-            None => Location {
-                bucket: Some(rest.to_string()),
-                key: String::new(),
-            },
-        }
+        let (s3, rest) = match s.strip_prefix("s3://") {
+            Some(r) => (true, r),
+            None => (false, s.strip_prefix("local://").unwrap_or(s)),
+        };
+        let rest = rest.trim_start_matches('/');
+        let (bucket, key) = match rest.split_once('/') {
+            _ if rest.is_empty() => (None, String::new()),
+            Some((b, k)) => (Some(b.to_string()), k.to_string()),
+            None => (Some(rest.to_string()), String::new()),
+        };
+        Location { bucket, key, s3 }
     }
 }
 
@@ -185,27 +192,12 @@ mod tests {
 
     #[test]
     fn locations() {
-        assert_eq!(
-            Location::parse("local://lake/a/b"),
-            Location {
-                bucket: Some("lake".into()),
-                key: "a/b".into()
-            }
-        );
-        assert_eq!(
-            Location::parse("lake"),
-            Location {
-                bucket: Some("lake".into()),
-                key: String::new()
-            }
-        );
-        assert_eq!(
-            Location::parse(""),
-            Location {
-                bucket: None,
-                key: String::new()
-            }
-        );
+        let l = |b: Option<&str>, k: &str, s3| Location { bucket: b.map(str::to_string), key: k.into(), s3 };
+        assert_eq!(Location::parse("local://lake/a/b"), l(Some("lake"), "a/b", false));
+        assert_eq!(Location::parse("lake"), l(Some("lake"), "", false));
+        assert_eq!(Location::parse(""), l(None, "", false));
+        assert_eq!(Location::parse("s3://b/k/"), l(Some("b"), "k/", true));
+        assert_eq!(Location::parse("s3://"), l(None, "", true));
     }
 
     #[test]

@@ -1,0 +1,208 @@
+//! The S3 store: aws-sdk-s3 with the SDK's default credential chain (env, shared config and
+//! credentials files, profiles, SSO, IMDS). `--profile`, `--region`, `--endpoint-url` (or
+//! AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL) and `--no-sign-request` adjust it; an explicit endpoint
+//! switches to path-style addressing, which S3-compatible servers expect.
+
+use super::*;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::Client;
+use std::time::Duration;
+
+/// How to reach S3. Empty fields mean: what the SDK's default chain says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Options {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub no_sign: bool,
+    /// Attempts per request (the SDK retries with exponential backoff and jitter).
+    pub max_attempts: Option<u32>,
+}
+
+impl S3Options {
+    /// The endpoint in force: the flag, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL.
+    pub fn effective_endpoint(&self) -> Option<String> {
+        self.endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .filter(|e| !e.is_empty())
+    }
+}
+
+#[derive(Clone)]
+pub struct S3Store {
+    client: Client,
+    desc: String,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "S3Store({})", self.desc)
+    }
+}
+
+impl S3Store {
+    pub async fn connect(opts: &S3Options) -> S3Store {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &opts.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if opts.no_sign {
+            loader = loader.no_credentials();
+        }
+        let endpoint = opts.effective_endpoint();
+        if let Some(e) = &endpoint {
+            loader = loader.endpoint_url(e);
+        }
+        let shared = loader
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(opts.max_attempts.unwrap_or(4)))
+            .timeout_config(aws_config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build())
+            .load()
+            .await;
+        let mut conf = aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some());
+        if shared.region().is_none() {
+            // S3-compatible servers and public buckets work without a configured region
+            conf = conf.region(aws_config::Region::new("us-east-1"));
+        }
+        let conf = conf.build();
+        let region = conf.region().map(|r| r.to_string()).unwrap_or_default();
+        let profile = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()).unwrap_or_else(|| "default".into());
+        let mut desc = format!("s3 · profile {profile} · {region}");
+        if let Some(e) = &endpoint {
+            desc.push_str(&format!(" · {e}"));
+        }
+        if opts.no_sign {
+            desc.push_str(" · unsigned");
+        }
+        S3Store { client: Client::from_conf(conf), desc }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+/// One message for an SDK failure: what went wrong and, for credentials, what fixes it.
+pub fn map_err<E>(e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>, bucket: &str, key: &str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let chain = {
+        let mut s = String::new();
+        let mut cur: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(c) = cur {
+            s.push_str(&c.to_string());
+            s.push_str(": ");
+            cur = c.source();
+        }
+        s
+    };
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let code = e.code().unwrap_or_default().to_string();
+    let msg = e.message().unwrap_or_default().to_string();
+    let loc = if key.is_empty() { bucket.to_string() } else { format!("{bucket}/{key}") };
+    match (&e, code.as_str(), status) {
+        (_, "NoSuchBucket", _) => StoreError::NoBucket(bucket.to_string()),
+        (_, "NoSuchKey" | "NotFound", _) | (_, _, Some(404)) if !key.is_empty() => StoreError::NotFound { bucket: bucket.into(), key: key.into() },
+        (_, _, Some(404)) => StoreError::NoBucket(bucket.to_string()),
+        (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "TokenRefreshRequired" | "InvalidToken", _) => {
+            StoreError::Credentials(format!("{code}: {msg} — check the profile's keys or renew the session (`aws sso login`), or pass --no-sign-request for a public bucket"))
+        }
+        (_, "AccessDenied" | "AllBucketsAccessDenied", _) | (_, _, Some(403)) => StoreError::Denied(format!("{loc}: {}", if msg.is_empty() { "access denied" } else { &msg })),
+        (SdkError::ConstructionFailure(_), _, _) | (SdkError::DispatchFailure(_), _, _) if chain.to_lowercase().contains("credential") => StoreError::Credentials(
+            "no AWS credentials found — set AWS_PROFILE or --profile, run `aws configure` or `aws sso login`, or pass --no-sign-request for a public bucket".into(),
+        ),
+        (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _, _) => StoreError::Network(format!("{loc}: cannot reach S3 ({})", chain.trim_end_matches(": "))),
+        (SdkError::ResponseError(_), _, _) => StoreError::Network(format!("{loc}: unreadable answer ({})", chain.trim_end_matches(": "))),
+        _ => StoreError::Service { code: if code.is_empty() { status.map(|s| s.to_string()).unwrap_or_default() } else { code }, message: format!("{loc}: {}", if msg.is_empty() { chain.trim_end_matches(": ").to_string() } else { msg }) },
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    fn describe(&self) -> String {
+        self.desc.clone()
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        let out = self.client.list_buckets().send().await.map_err(|e| map_err(e, "", ""))?;
+        Ok(out.buckets().iter().map(|b| BucketInfo { name: b.name().unwrap_or_default().to_string(), created: b.creation_date().and_then(to_chrono) }).collect())
+    }
+
+    async fn list_page(&self, bucket: &str, prefix: &str, delimiter: bool, token: Option<String>, max_keys: usize) -> Result<ListPage> {
+        let mut req = self.client.list_objects_v2().bucket(bucket).prefix(prefix).max_keys(max_keys.clamp(1, 1000) as i32);
+        if delimiter {
+            req = req.delimiter("/");
+        }
+        if let Some(t) = token {
+            req = req.continuation_token(t);
+        }
+        let out = req.send().await.map_err(|e| map_err(e, bucket, ""))?;
+        let mut entries: Vec<Entry> = out.common_prefixes().iter().filter_map(|p| p.prefix()).map(|p| Entry::Prefix { prefix: p.to_string() }).collect();
+        entries.extend(out.contents().iter().filter_map(|o| {
+            Some(Entry::Object(ObjectMeta {
+                key: o.key()?.to_string(),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                modified: o.last_modified().and_then(to_chrono),
+                // some S3-compatible servers omit the ETag: it is optional here
+                etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
+                storage_class: o.storage_class().map(|c| c.as_str().to_string()),
+            }))
+        }));
+        entries.sort_by(|a, b| a.key().cmp(b.key()));
+        let next = if out.is_truncated().unwrap_or(false) { out.next_continuation_token().map(str::to_string) } else { None };
+        Ok(ListPage { entries, next })
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
+        let out = self.client.head_object().bucket(bucket).key(key).send().await.map_err(|e| map_err(e, bucket, key))?;
+        Ok(ObjectMeta {
+            key: key.to_string(),
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            modified: out.last_modified().and_then(to_chrono),
+            etag: out.e_tag().map(|t| t.trim_matches('"').to_string()),
+            storage_class: out.storage_class().map(|c| c.as_str().to_string()),
+        })
+    }
+
+    async fn get_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Vec<u8>> {
+        if range.end <= range.start {
+            return Ok(Vec::new());
+        }
+        let res = self.client.get_object().bucket(bucket).key(key).range(format!("bytes={}-{}", range.start, range.end - 1)).send().await;
+        let out = match res {
+            Ok(o) => o,
+            // a range past the end of the object: nothing to read
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => return Ok(Vec::new()),
+            Err(e) => return Err(map_err(e, bucket, key)),
+        };
+        let body = out.body.collect().await.map_err(|e| StoreError::Network(format!("{bucket}/{key}: {e}")))?;
+        let mut v = body.into_bytes().to_vec();
+        // servers that ignore Range send the whole object: keep what was asked for
+        if v.len() as u64 > range.end - range.start {
+            v = v.get(range.start as usize..(range.end as usize).min(v.len())).unwrap_or_default().to_vec();
+        }
+        Ok(v)
+    }
+
+    async fn put(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()> {
+        self.client.put_object().bucket(bucket).key(key).body(data.into()).send().await.map_err(|e| map_err(e, bucket, key))?;
+        Ok(())
+    }
+
+    fn local_path(&self, _bucket: &str, _key: &str) -> Option<PathBuf> {
+        None
+    }
+
+    fn as_s3(&self) -> Option<&S3Store> {
+        Some(self)
+    }
+}

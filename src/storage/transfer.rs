@@ -1,0 +1,284 @@
+//! Transfers between a store and local files: objects and whole prefixes, multipart with a
+//! configurable part size and concurrency, progress, cancellation, and downloads that never write
+//! outside the chosen directory.
+
+use super::{check_key, list_all, ObjectStore, Result, StoreError};
+use futures::{StreamExt, TryStreamExt};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    pub part_size: u64,
+    pub concurrency: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning { part_size: 8 << 20, concurrency: 8 }
+    }
+}
+
+/// Bytes done and to do, shared with whoever draws the gauge.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub done: AtomicU64,
+    pub total: AtomicU64,
+    pub files_done: AtomicU64,
+    pub files_total: AtomicU64,
+}
+
+impl Progress {
+    pub fn add(&self, n: u64) {
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn snapshot(&self) -> (u64, u64) {
+        (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed))
+    }
+}
+
+/// One file of a transfer plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// Where a key under `prefix` lands in `dest`: refused when the rest of the key could escape
+/// (`..`, `.`, absolute, empty segments).
+pub fn dest_path(dest: &Path, prefix: &str, key: &str) -> Result<PathBuf> {
+    let rel = key.strip_prefix(prefix).unwrap_or(key);
+    let rel = if rel.is_empty() { key.rsplit('/').next().unwrap_or(key) } else { rel };
+    if rel.is_empty() || rel.ends_with('/') {
+        return Err(StoreError::BadKey { key: key.to_string(), why: "it names a folder, not an object" });
+    }
+    check_key(rel)?;
+    if key.split('/').any(|s| s == "..") {
+        return Err(StoreError::BadKey { key: key.to_string(), why: "`..` segments are not allowed" });
+    }
+    Ok(dest.join(rel))
+}
+
+/// Plan a download of `key` (an object, or with `recursive` every object under the prefix) into
+/// directory `dest`. Existing files are refused unless `overwrite`.
+pub async fn plan_download(store: &dyn ObjectStore, bucket: &str, key: &str, dest: &Path, recursive: bool, overwrite: bool) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    if recursive {
+        let prefix = if key.is_empty() || key.ends_with('/') { key.to_string() } else { format!("{key}/") };
+        for o in list_all(store, bucket, &prefix).await? {
+            if o.key.ends_with('/') {
+                continue; // folder markers
+            }
+            items.push(Item { path: dest_path(dest, &prefix, &o.key)?, key: o.key, size: o.size });
+        }
+    } else {
+        let m = store.head(bucket, key).await?;
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let path = if dest.is_dir() || dest.as_os_str().to_string_lossy().ends_with('/') { dest_path(dest, "", name)? } else { dest.to_path_buf() };
+        items.push(Item { key: key.to_string(), path, size: m.size });
+    }
+    if !overwrite {
+        if let Some(i) = items.iter().find(|i| i.path.exists()) {
+            return Err(StoreError::Io {
+                context: format!("{} exists", i.path.display()),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "not overwritten (use --force to replace it)"),
+            });
+        }
+    }
+    Ok(items)
+}
+
+/// Plan an upload of `src` (a file, or with `recursive` every file below a directory) to `key`.
+pub fn plan_upload(src: &Path, key: &str, recursive: bool) -> Result<Vec<Item>> {
+    let io = |e: std::io::Error| StoreError::Io { context: src.display().to_string(), source: e };
+    let md = std::fs::metadata(src).map_err(io)?;
+    if md.is_file() {
+        let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let k = if key.is_empty() || key.ends_with('/') { format!("{key}{name}") } else { key.to_string() };
+        check_key(&k)?;
+        return Ok(vec![Item { key: k, path: src.to_path_buf(), size: md.len() }]);
+    }
+    if !recursive {
+        return Err(StoreError::BadKey { key: src.display().to_string(), why: "is a directory: add --recursive" });
+    }
+    let mut out = Vec::new();
+    let base = if key.is_empty() || key.ends_with('/') { key.to_string() } else { format!("{key}/") };
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io)? {
+            let e = e.map_err(io)?;
+            let p = e.path();
+            let ft = e.file_type().map_err(io)?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                let rel = p.strip_prefix(src).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let k = format!("{base}{rel}");
+                check_key(&k)?;
+                out.push(Item { key: k, size: e.metadata().map_err(io)?.len(), path: p });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// Download every item: objects larger than a part are fetched as concurrent ranged GETs written
+/// at their offsets into `NAME.tandem-part`, renamed into place when complete.
+pub async fn download(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item], t: Tuning, progress: Arc<Progress>, cancel: CancellationToken) -> Result<()> {
+    progress.total.fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
+    progress.files_total.fetch_add(items.len() as u64, Ordering::Relaxed);
+    // parts of all files share one pool of `concurrency` requests
+    let mut jobs = Vec::new();
+    for it in items {
+        let part = it.path.with_file_name(format!("{}.tandem-part", it.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        if let Some(d) = part.parent() {
+            std::fs::create_dir_all(d).map_err(|e| StoreError::Io { context: d.display().to_string(), source: e })?;
+        }
+        let f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&part).map_err(|e| StoreError::Io { context: part.display().to_string(), source: e })?;
+        f.set_len(it.size).map_err(|e| StoreError::Io { context: part.display().to_string(), source: e })?;
+        let f = Arc::new(f);
+        let n = it.size.div_ceil(t.part_size).max(1);
+        for k in 0..n {
+            let (s, e) = (k * t.part_size, ((k + 1) * t.part_size).min(it.size));
+            jobs.push((it.key.clone(), f.clone(), s, e));
+        }
+    }
+    let bucket = bucket.to_string();
+    futures::stream::iter(jobs)
+        .map(|(key, f, s, e)| {
+            let (store, progress, cancel, bucket) = (store.clone(), progress.clone(), cancel.clone(), bucket.clone());
+            async move {
+                if cancel.is_cancelled() {
+                    return Err(StoreError::Cancelled);
+                }
+                let data = tokio::select! {
+                    r = store.get_range(&bucket, &key, s..e) => r?,
+                    _ = cancel.cancelled() => return Err(StoreError::Cancelled),
+                };
+                if data.len() as u64 != e - s {
+                    return Err(StoreError::Network(format!("{bucket}/{key}: got {} bytes for range {s}-{e}", data.len())));
+                }
+                let len = data.len() as u64;
+                tokio::task::spawn_blocking(move || f.write_all_at(&data, s))
+                    .await
+                    .map_err(|e| StoreError::Network(e.to_string()))?
+                    .map_err(|e| StoreError::Io { context: key.clone(), source: e })?;
+                progress.add(len);
+                Ok(())
+            }
+        })
+        .buffer_unordered(t.concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    for it in items {
+        let part = it.path.with_file_name(format!("{}.tandem-part", it.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        std::fs::rename(&part, &it.path).map_err(|e| StoreError::Io { context: it.path.display().to_string(), source: e })?;
+        progress.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Upload every item: files larger than a part go up as multipart uploads with `concurrency`
+/// parts in flight (aborted on failure or cancel); smaller ones in one request.
+pub async fn upload(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item], t: Tuning, progress: Arc<Progress>, cancel: CancellationToken) -> Result<()> {
+    progress.total.fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
+    progress.files_total.fetch_add(items.len() as u64, Ordering::Relaxed);
+    let small: Vec<&Item> = items.iter().filter(|i| i.size <= t.part_size || store.as_s3().is_none()).collect();
+    futures::stream::iter(small)
+        .map(|it| {
+            let (store, progress, cancel) = (store.clone(), progress.clone(), cancel.clone());
+            async move {
+                if cancel.is_cancelled() {
+                    return Err(StoreError::Cancelled);
+                }
+                let p = it.path.clone();
+                let data = tokio::task::spawn_blocking(move || std::fs::read(&p)).await.map_err(|e| StoreError::Network(e.to_string()))?.map_err(|e| StoreError::Io { context: it.path.display().to_string(), source: e })?;
+                let len = data.len() as u64;
+                store.put(bucket, &it.key, data).await?;
+                progress.add(len);
+                progress.files_done.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        })
+        .buffer_unordered(t.concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    for it in items.iter().filter(|i| i.size > t.part_size) {
+        if let Some(s3) = store.as_s3() {
+            multipart_upload(s3, bucket, it, t, &progress, &cancel).await?;
+            progress.files_done.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+async fn multipart_upload(s3: &super::s3::S3Store, bucket: &str, it: &Item, t: Tuning, progress: &Arc<Progress>, cancel: &CancellationToken) -> Result<()> {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let c = s3.client();
+    let up = c.create_multipart_upload().bucket(bucket).key(&it.key).send().await.map_err(|e| super::s3::map_err(e, bucket, &it.key))?;
+    let id = up.upload_id().unwrap_or_default().to_string();
+    let file = Arc::new(std::fs::File::open(&it.path).map_err(|e| StoreError::Io { context: it.path.display().to_string(), source: e })?);
+    let n = it.size.div_ceil(t.part_size);
+    let parts: Result<Vec<CompletedPart>> = futures::stream::iter(0..n)
+        .map(|k| {
+            let (file, id, progress) = (file.clone(), id.clone(), progress.clone());
+            async move {
+                if cancel.is_cancelled() {
+                    return Err(StoreError::Cancelled);
+                }
+                let (s, e) = (k * t.part_size, ((k + 1) * t.part_size).min(it.size));
+                let buf = tokio::task::spawn_blocking(move || {
+                    let mut b = vec![0u8; (e - s) as usize];
+                    file.read_exact_at(&mut b, s).map(|_| b)
+                })
+                .await
+                .map_err(|e| StoreError::Network(e.to_string()))?
+                .map_err(|e| StoreError::Io { context: it.path.display().to_string(), source: e })?;
+                let len = buf.len() as u64;
+                let out = c.upload_part().bucket(bucket).key(&it.key).upload_id(&id).part_number(k as i32 + 1).body(buf.into()).send().await.map_err(|e| super::s3::map_err(e, bucket, &it.key))?;
+                progress.add(len);
+                Ok(CompletedPart::builder().set_e_tag(out.e_tag().map(str::to_string)).part_number(k as i32 + 1).build())
+            }
+        })
+        .buffered(t.concurrency.max(1))
+        .try_collect()
+        .await;
+    match parts {
+        Ok(parts) => {
+            c.complete_multipart_upload()
+                .bucket(bucket)
+                .key(&it.key)
+                .upload_id(&id)
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(|e| super::s3::map_err(e, bucket, &it.key))?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = c.abort_multipart_upload().bucket(bucket).key(&it.key).upload_id(&id).send().await;
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downloads_stay_inside_the_directory() {
+        let d = Path::new("/tmp/dl");
+        assert_eq!(dest_path(d, "p/", "p/a/b.csv").unwrap(), d.join("a/b.csv"));
+        for bad in ["p/../../etc/passwd", "p//x", "p/./x", "p/a/../../x"] {
+            assert!(dest_path(d, "p/", bad).is_err(), "{bad}");
+        }
+        assert!(dest_path(d, "", "/etc/passwd").is_err());
+        assert!(dest_path(d, "p/", "p/dir/").is_err());
+    }
+}
