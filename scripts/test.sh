@@ -12,8 +12,25 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
 }
 
-# tmux drives the end-to-end TUI test
+# tmux drives the end-to-end TUI test; python3-venv makes the moto environment
 have tmux || apt_install tmux
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+
+source scripts/services.sh
+trap stop_services EXIT
+start_s3s
+start_moto
+# credentials for the local servers only: s3s-fs checks them, moto accepts any
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
 
 echo "== cargo test (target dir: ${CARGO_TARGET_DIR:-target})"
-cargo test --locked --all-targets
+LOG="$(mktemp)"
+set +e
+cargo test --locked --all-targets 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+# one closing line for the whole run
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$LOG"
+rm -f "$LOG"
+exit "$status"

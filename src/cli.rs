@@ -350,7 +350,8 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                 }
             });
             let (tx, mut rx) = tokio::sync::mpsc::channel::<RunEvent>(256);
-            let handle = tokio::spawn(execute(ws, p, run, cancel, tx));
+            let store = ws.open_store(&p, &target, &g.s3()).await;
+            let handle = tokio::spawn(execute(ws, p, store, run, cancel, tx));
             let mut last: std::collections::HashMap<PhaseId, RunState> = Default::default();
             while let Some(ev) = rx.recv().await {
                 if let RunEvent::Updated(r) = ev {
@@ -607,21 +608,47 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             }
             Ok(())
         }
-        Cmd::Cat { uri, bytes, project } => {
+        Cmd::Cat {
+            uri,
+            bytes,
+            project,
+        } => {
             use std::io::{IsTerminal, Write};
             let loc = Location::parse(&uri);
             let Some(bucket) = loc.bucket.clone().filter(|_| !loc.key.is_empty()) else {
-                return Err(Exit::bad(format!("`{uri}`: expected s3://bucket/key or local://bucket/key")));
+                return Err(Exit::bad(format!(
+                    "`{uri}`: expected s3://bucket/key or local://bucket/key"
+                )));
             };
             let store = open_store(g, &loc, project.as_deref(), None).await?;
-            let data = store.get_range(&bucket, &loc.key, 0..bytes).await.map_err(store_exit)?;
+            let data = store
+                .get_range(&bucket, &loc.key, 0..bytes)
+                .await
+                .map_err(store_exit)?;
             let mut out = std::io::stdout();
             // raw bytes into a pipe; on a terminal, escape sequences are shown, not run
-            let r = if out.is_terminal() { out.write_all(crate::observe::sanitize_bytes(&data).as_bytes()) } else { out.write_all(&data) };
-            r.and_then(|_| out.flush()).map_err(|e| Exit::failed(e.to_string()))
+            let r = if out.is_terminal() {
+                out.write_all(crate::observe::sanitize_bytes(&data).as_bytes())
+            } else {
+                out.write_all(&data)
+            };
+            r.and_then(|_| out.flush())
+                .map_err(|e| Exit::failed(e.to_string()))
         }
-        Cmd::Cp { src, dst, recursive, force, part_size_mb, concurrency, project, json } => {
-            let t = crate::storage::transfer::Tuning { part_size: part_size_mb.max(5) << 20, concurrency: concurrency.max(1) };
+        Cmd::Cp {
+            src,
+            dst,
+            recursive,
+            force,
+            part_size_mb,
+            concurrency,
+            project,
+            json,
+        } => {
+            let t = crate::storage::transfer::Tuning {
+                part_size: part_size_mb.max(5) << 20,
+                concurrency: concurrency.max(1),
+            };
             copy(g, &src, &dst, recursive, force, t, project.as_deref(), json).await
         }
         Cmd::Tool(t) => tool(t),
@@ -633,13 +660,22 @@ fn is_store_uri(s: &str) -> bool {
 }
 
 /// The store a location lives in: S3 for `s3://`, else the project target's directory store.
-pub async fn open_store(g: &Global, loc: &Location, project: Option<&Path>, target: Option<&str>) -> Result<Arc<dyn ObjectStore>, Exit> {
+pub async fn open_store(
+    g: &Global,
+    loc: &Location,
+    project: Option<&Path>,
+    target: Option<&str>,
+) -> Result<Arc<dyn ObjectStore>, Exit> {
     if loc.s3 {
-        return Ok(Arc::new(crate::storage::s3::S3Store::connect(&g.s3()).await));
+        return Ok(Arc::new(
+            crate::storage::s3::S3Store::connect(&g.s3()).await,
+        ));
     }
     let p = load_project(project)?;
-    let target = target.map(str::to_string).unwrap_or_else(|| p.default_target.clone());
-    Ok(Arc::new(workspace(g).store_for(&p, &target)))
+    let target = target
+        .map(str::to_string)
+        .unwrap_or_else(|| p.default_target.clone());
+    Ok(workspace(g).open_store(&p, &target, &g.s3()).await)
 }
 
 /// Store errors as exit codes: what the user named is wrong (2), or the store failed (1).
@@ -648,13 +684,24 @@ pub fn store_exit(e: crate::storage::StoreError) -> Exit {
     let msg = crate::observe::sanitize(&e.to_string()).into_owned();
     match e {
         BadKey { .. } | NoBucket(_) | NotFound { .. } => Exit::bad(msg),
-        Io { ref source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => Exit::bad(msg),
+        Io { ref source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            Exit::bad(msg)
+        }
         _ => Exit::failed(msg),
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn copy(g: &Global, src: &str, dst: &str, recursive: bool, force: bool, t: crate::storage::transfer::Tuning, project: Option<&Path>, json: bool) -> Result<(), Exit> {
+async fn copy(
+    g: &Global,
+    src: &str,
+    dst: &str,
+    recursive: bool,
+    force: bool,
+    t: crate::storage::transfer::Tuning,
+    project: Option<&Path>,
+    json: bool,
+) -> Result<(), Exit> {
     use crate::storage::transfer::{download, plan_download, plan_upload, upload, Progress};
     let progress = Arc::new(Progress::default());
     let cancel = tokio_util::sync::CancellationToken::new();
@@ -669,19 +716,40 @@ async fn copy(g: &Global, src: &str, dst: &str, recursive: bool, force: bool, t:
     let result = match (is_store_uri(src), is_store_uri(dst)) {
         (true, false) => {
             let loc = Location::parse(src);
-            let bucket = loc.bucket.clone().ok_or_else(|| Exit::bad(format!("`{src}`: no bucket")))?;
+            let bucket = loc
+                .bucket
+                .clone()
+                .ok_or_else(|| Exit::bad(format!("`{src}`: no bucket")))?;
             let store = open_store(g, &loc, project, None).await?;
-            let items = plan_download(store.as_ref(), &bucket, &loc.key, Path::new(dst), recursive, force).await.map_err(store_exit)?;
-            download(store, &bucket, &items, t, progress.clone(), cancel).await.map(|_| items.len())
+            let items = plan_download(
+                store.as_ref(),
+                &bucket,
+                &loc.key,
+                Path::new(dst),
+                recursive,
+                force,
+            )
+            .await
+            .map_err(store_exit)?;
+            download(store, &bucket, &items, t, progress.clone(), cancel)
+                .await
+                .map(|_| items.len())
         }
         (false, true) => {
             let loc = Location::parse(dst);
-            let bucket = loc.bucket.clone().ok_or_else(|| Exit::bad(format!("`{dst}`: no bucket")))?;
+            let bucket = loc
+                .bucket
+                .clone()
+                .ok_or_else(|| Exit::bad(format!("`{dst}`: no bucket")))?;
             let store = open_store(g, &loc, project, None).await?;
             let items = plan_upload(Path::new(src), &loc.key, recursive).map_err(store_exit)?;
-            upload(store, &bucket, &items, t, progress.clone(), cancel).await.map(|_| items.len())
+            upload(store, &bucket, &items, t, progress.clone(), cancel)
+                .await
+                .map(|_| items.len())
         }
-        _ => return Err(Exit::bad("cp copies between a store (s3://bucket/key or local://bucket/key) and a local path")),
+        _ => return Err(Exit::bad(
+            "cp copies between a store (s3://bucket/key or local://bucket/key) and a local path",
+        )),
     };
     ticker.abort();
     let (done, _) = progress.snapshot();
@@ -689,9 +757,15 @@ async fn copy(g: &Global, src: &str, dst: &str, recursive: bool, force: bool, t:
     match result {
         Ok(files) => {
             if json {
-                print_json(&serde_json::json!({"files": files, "bytes": done, "seconds": secs, "mib_per_s": done as f64 / 1048576.0 / secs.max(1e-9)}));
+                print_json(
+                    &serde_json::json!({"files": files, "bytes": done, "seconds": secs, "mib_per_s": done as f64 / 1048576.0 / secs.max(1e-9)}),
+                );
             } else {
-                eprintln!("\r\x1b[2K{files} file(s), {} in {secs:.1}s ({}/s)", crate::views::human_bytes(done), crate::views::human_bytes((done as f64 / secs.max(1e-9)) as u64));
+                eprintln!(
+                    "\r\x1b[2K{files} file(s), {} in {secs:.1}s ({}/s)",
+                    crate::views::human_bytes(done),
+                    crate::views::human_bytes((done as f64 / secs.max(1e-9)) as u64)
+                );
             }
             Ok(())
         }
@@ -713,8 +787,15 @@ async fn show_progress(p: Arc<crate::storage::transfer::Progress>, json: bool) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let (done, total) = p.snapshot();
         let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-3);
-        let eta = if rate > 0.0 { (total.saturating_sub(done)) as f64 / rate } else { 0.0 };
-        let files = (p.files_done.load(std::sync::atomic::Ordering::Relaxed), p.files_total.load(std::sync::atomic::Ordering::Relaxed));
+        let eta = if rate > 0.0 {
+            (total.saturating_sub(done)) as f64 / rate
+        } else {
+            0.0
+        };
+        let files = (
+            p.files_done.load(std::sync::atomic::Ordering::Relaxed),
+            p.files_total.load(std::sync::atomic::Ordering::Relaxed),
+        );
         eprint!(
             "\r\x1b[2K{} / {}  {}/s  ETA {eta:.0}s  {}/{} files",
             crate::views::human_bytes(done),

@@ -48,6 +48,7 @@ fn main() {
                 target: cli.target,
                 theme: cli.theme,
                 workspace: ws,
+                s3: cli.global.s3(),
                 first_frame_only: cli.first_frame,
             };
             match tokio_rt().block_on(tandem::app::run(opts)) {

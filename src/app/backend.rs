@@ -7,7 +7,7 @@ use crate::observe::logbuf::LogLine;
 use crate::observe::tail::FileTail;
 use crate::pipeline::{execute, executor, prepare_run, RunEvent, Workspace};
 use crate::project::{PhaseId, PlotKind, Project};
-use crate::storage::{local::LocalStore, ObjectStore, PAGE};
+use crate::storage::{ObjectStore, PAGE};
 use crate::theme::Theme;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ pub struct Backend {
     ws: Workspace,
     project: Option<Arc<Project>>,
     target: String,
-    store: Option<Arc<LocalStore>>,
+    store: Option<Arc<dyn ObjectStore>>,
     running: HashMap<String, CancellationToken>,
     tail: Option<JoinHandle<()>>,
     listing: Option<JoinHandle<()>>,
@@ -35,8 +35,8 @@ impl Backend {
         ws: Workspace,
         project: Option<Project>,
         target: String,
+        store: Option<Arc<dyn ObjectStore>>,
     ) -> Backend {
-        let store = project.as_ref().map(|p| Arc::new(ws.store_for(p, &target)));
         let (run_tx, mut run_rx) = mpsc::channel::<RunEvent>(256);
         let fwd = tx.clone();
         tokio::spawn(async move {
@@ -91,9 +91,12 @@ impl Backend {
                 let cancel = CancellationToken::new();
                 self.running.retain(|_, t| !t.is_cancelled());
                 self.running.insert(run.id.clone(), cancel.clone());
+                let Some(store) = self.store.clone() else {
+                    return;
+                };
                 let (ws, ev) = (self.ws.clone(), self.run_tx.clone());
                 tokio::spawn(async move {
-                    let r = execute(ws, p, run, cancel, ev).await;
+                    let r = execute(ws, p, store, run, cancel, ev).await;
                     tracing::info!(run = %r.id, state = %r.state, "run finished");
                 });
             }

@@ -29,6 +29,8 @@ pub struct Options {
     pub target: Option<String>,
     pub theme: String,
     pub workspace: Workspace,
+    /// How to reach S3 when the project's storage is `s3://`.
+    pub s3: crate::storage::s3::S3Options,
     /// Draw one frame and exit (used to measure start-up time).
     pub first_frame_only: bool,
 }
@@ -53,13 +55,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             .unwrap_or_else(|| p.default_target.clone()),
         Err(_) => opts.target.clone().unwrap_or_else(|| "local".into()),
     };
-    let store_desc = match &opts.project {
-        Ok(p) => {
-            use crate::storage::ObjectStore;
-            opts.workspace.store_for(p, &target).describe()
-        }
-        Err(_) => String::new(),
+    let store = match &opts.project {
+        Ok(p) => Some(opts.workspace.open_store(p, &target, &opts.s3).await),
+        Err(_) => None,
     };
+    let store_desc = store.as_ref().map(|s| s.describe()).unwrap_or_default();
     let mut s = AppState::new(
         opts.project.clone(),
         target.clone(),
@@ -80,6 +80,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         opts.workspace.clone(),
         opts.project.clone().ok(),
         target,
+        store,
     );
 
     let mut term = crate::tui::init()?;

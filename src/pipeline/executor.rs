@@ -5,6 +5,8 @@ use super::run::{new_run_id, PhaseRun, Run, RunState};
 use super::runner::{supervise, Exit, MetricSample, ProcessSpec};
 use crate::project::{render, PhaseId, Project, TargetKind, Vars};
 use crate::storage::local::LocalStore;
+use crate::storage::transfer::{self, Progress, Tuning};
+use crate::storage::ObjectStore;
 use chrono::Utc;
 use std::io::Write;
 use std::path::PathBuf;
@@ -63,6 +65,29 @@ impl Workspace {
             Some(TargetKind::Local { store_dir: Some(d) }) => LocalStore::new(d.clone()),
             _ => LocalStore::new(self.data_dir.join("store")),
         }
+    }
+
+    /// The store a project's data lives in on a target: S3 when the storage root is `s3://`,
+    /// else the target's directory store.
+    pub async fn open_store(
+        &self,
+        project: &Project,
+        target: &str,
+        s3: &crate::storage::s3::S3Options,
+    ) -> Arc<dyn ObjectStore> {
+        if project.storage.s3 {
+            Arc::new(crate::storage::s3::S3Store::connect(s3).await)
+        } else {
+            Arc::new(self.store_for(project, target))
+        }
+    }
+
+    /// Where a phase's files are staged on this machine when its store is not a local directory.
+    pub fn stage_dir(&self, run_id: &str, phase: PhaseId, what: &str) -> PathBuf {
+        self.run_dir(run_id)
+            .join("stage")
+            .join(phase.as_str())
+            .join(what)
     }
 }
 
@@ -123,7 +148,7 @@ pub fn prepare_run(project: &Project, target: &str, phases: &[PhaseId]) -> Run {
 struct Exec<'a> {
     ws: &'a Workspace,
     project: &'a Project,
-    store: LocalStore,
+    store: Arc<dyn ObjectStore>,
     events: &'a mpsc::Sender<RunEvent>,
     run: Run,
 }
@@ -154,74 +179,141 @@ impl Exec<'_> {
         }
     }
 
-    fn dir_of(&self, bucket: &str, key: &str) -> Result<PathBuf, String> {
-        use crate::storage::ObjectStore;
-        self.store
-            .local_path(bucket, key.trim_end_matches('/'))
-            .ok_or_else(|| format!("refused store location {bucket}/{key}"))
+    fn dir_of(&self, bucket: &str, key: &str) -> Option<PathBuf> {
+        self.store.local_path(bucket, key.trim_end_matches('/'))
+    }
+
+    fn tuning() -> Tuning {
+        Tuning::default()
+    }
+
+    /// A store prefix as a local directory: itself for the directory store, else downloaded into
+    /// the run's staging area.
+    async fn materialise(
+        &self,
+        phase: PhaseId,
+        bucket: &str,
+        key: &str,
+        what: &str,
+    ) -> Result<PathBuf, String> {
+        if let Some(d) = self.dir_of(bucket, key) {
+            return Ok(d);
+        }
+        let dir = self.ws.stage_dir(&self.run.id, phase, what);
+        let prefix = if key.ends_with('/') {
+            key.to_string()
+        } else {
+            format!("{key}/")
+        };
+        let items = transfer::plan_download(self.store.as_ref(), bucket, &prefix, &dir, true, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        let p = Arc::new(Progress::default());
+        transfer::download(
+            self.store.clone(),
+            bucket,
+            &items,
+            Self::tuning(),
+            p.clone(),
+            CancellationToken::new(),
+        )
+        .await
+        .map_err(|e| format!("staging {bucket}/{prefix}: {e}"))?;
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        self.note(
+            phase,
+            &format!(
+                "staged {} objects ({} bytes) from {bucket}/{prefix} into {}",
+                items.len(),
+                p.snapshot().0,
+                dir.display()
+            ),
+        );
+        Ok(dir)
+    }
+
+    /// Whether a store prefix holds any object.
+    async fn is_empty(&self, bucket: &str, key: &str) -> Result<bool, String> {
+        let prefix = if key.ends_with('/') {
+            key.to_string()
+        } else {
+            format!("{key}/")
+        };
+        match self.store.list_page(bucket, &prefix, false, None, 1).await {
+            Ok(p) => Ok(p.entries.is_empty()),
+            Err(crate::storage::StoreError::NoBucket(_)) if self.store.as_s3().is_none() => {
+                Ok(true)
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Input directory of a phase, generating a missing dataset when the project says how.
     async fn input_of(&self, phase: PhaseId) -> Result<PathBuf, String> {
         let spec = self.project.phase(phase);
+        let bucket = self.project.storage.bucket.clone();
         let Some(first) = spec.inputs.first() else {
-            return self.dir_of(&self.project.storage.bucket, &self.project.storage.key(""));
+            return self
+                .materialise(phase, &bucket, &self.project.storage.key(""), "input")
+                .await;
         };
         if first == "handoff" {
-            return self.handoff_dir().await;
+            return self.handoff_dir(phase).await;
         }
         let ds = &self.project.datasets[first];
-        let dir = self.dir_of(
-            &self.project.storage.bucket,
-            &self.project.storage.key(&ds.path),
-        )?;
-        let empty = std::fs::read_dir(&dir)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(true);
-        if empty {
-            match &ds.generate {
-                Some(g) => {
-                    self.note(
-                        phase,
-                        &format!(
-                            "dataset `{}` is empty: generating {} MB from seed {} into {}",
-                            ds.name,
-                            g.size_mb,
-                            g.seed,
-                            dir.display()
-                        ),
-                    );
-                    let (d2, g2) = (dir.clone(), g.clone());
-                    let rep = tokio::task::spawn_blocking(move || {
-                        crate::tools::gen::generate(&d2, g2.seed, g2.size_mb, g2.files)
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| format!("generating dataset `{}`: {e}", ds.name))?;
-                    self.note(
-                        phase,
-                        &format!(
-                            "generated {} rows, {} bytes in {} files",
-                            rep.rows,
-                            rep.bytes,
-                            rep.files.len()
-                        ),
-                    );
-                }
-                None => {
-                    return Err(format!(
-                        "dataset `{}` is empty at {}",
-                        ds.name,
-                        dir.display()
-                    ))
-                }
+        let key = self.project.storage.key(&ds.path);
+        if self.is_empty(&bucket, &key).await? {
+            let Some(g) = &ds.generate else {
+                return Err(format!("dataset `{}` is empty at {bucket}/{key}", ds.name));
+            };
+            // generate straight into a directory store, else locally and upload
+            let dir = self
+                .dir_of(&bucket, &key)
+                .unwrap_or_else(|| self.ws.stage_dir(&self.run.id, phase, "generated"));
+            self.note(
+                phase,
+                &format!(
+                    "dataset `{}` is empty: generating {} MB from seed {} into {bucket}/{key}",
+                    ds.name, g.size_mb, g.seed
+                ),
+            );
+            let (d2, g2) = (dir.clone(), g.clone());
+            let rep = tokio::task::spawn_blocking(move || {
+                crate::tools::gen::generate(&d2, g2.seed, g2.size_mb, g2.files)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("generating dataset `{}`: {e}", ds.name))?;
+            if self.dir_of(&bucket, &key).is_none() {
+                let items = transfer::plan_upload(&dir, &key, true).map_err(|e| e.to_string())?;
+                transfer::upload(
+                    self.store.clone(),
+                    &bucket,
+                    &items,
+                    Self::tuning(),
+                    Arc::new(Progress::default()),
+                    CancellationToken::new(),
+                )
+                .await
+                .map_err(|e| format!("uploading dataset `{}`: {e}", ds.name))?;
             }
+            self.note(
+                phase,
+                &format!(
+                    "generated {} rows, {} bytes in {} files",
+                    rep.rows,
+                    rep.bytes,
+                    rep.files.len()
+                ),
+            );
         }
-        Ok(dir)
+        self.materialise(phase, &bucket, &key, "input").await
     }
 
-    /// Phase 1's output for this run, or the newest successful one when only the solve phase runs.
-    async fn handoff_dir(&self) -> Result<PathBuf, String> {
+    /// Phase 1's output for this run, or the newest successful one when only the solve phase runs;
+    /// checked for the handoff's required files, then handed over as the FSx path when the project
+    /// maps one, else as a local directory.
+    async fn handoff_dir(&self, phase: PhaseId) -> Result<PathBuf, String> {
         let from = self.project.handoff.from;
         let loc = if self.run.phase(from).is_some() {
             self.run.phase(from).map(|p| p.output.clone())
@@ -245,22 +337,30 @@ impl Exec<'_> {
             )
         })?;
         let (bucket, key) = loc.split_once('/').unwrap_or((&loc, ""));
-        let dir = self.dir_of(bucket, key)?;
-        let missing: Vec<&str> = self
-            .project
-            .handoff
-            .require
-            .iter()
-            .map(String::as_str)
-            .filter(|f| !dir.join(f).exists())
-            .collect();
+        let mut missing = Vec::new();
+        for f in &self.project.handoff.require {
+            let k = format!("{}/{f}", key.trim_end_matches('/'));
+            match self.store.head(bucket, &k).await {
+                Ok(_) => {}
+                Err(crate::storage::StoreError::NotFound { .. }) => missing.push(f.as_str()),
+                Err(e) => return Err(format!("checking the handoff: {e}")),
+            }
+        }
         if !missing.is_empty() {
             return Err(format!(
                 "handoff incomplete: {} missing in {loc}",
                 missing.join(", ")
             ));
         }
-        Ok(dir)
+        if let Some(fsx) = &self.project.handoff.fsx_path {
+            // FSx for Lustre maps the storage root to a POSIX path on the cluster
+            let rel = key
+                .strip_prefix(&self.project.storage.prefix)
+                .unwrap_or(key)
+                .trim_matches('/');
+            return Ok(std::path::Path::new(fsx).join(rel));
+        }
+        self.materialise(phase, bucket, key, "input").await
     }
 
     async fn run_phase(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
@@ -280,10 +380,12 @@ impl Exec<'_> {
             .map(|p| p.output.clone())
             .unwrap_or_default();
         let (ob, ok) = out_loc.split_once('/').unwrap_or((&out_loc, ""));
-        let output = match self.dir_of(ob, ok) {
-            Ok(o) => o,
-            Err(e) => return self.fail(phase, e).await,
-        };
+        // a directory store is written in place; any other is staged, then uploaded on success
+        let staged = self.dir_of(ob, ok).is_none();
+        let output = self
+            .dir_of(ob, ok)
+            .unwrap_or_else(|| self.ws.stage_dir(&self.run.id, phase, "output"));
+        let (ob, ok) = (ob.to_string(), ok.to_string());
         let _ = std::fs::create_dir_all(&output);
         let mut vars = Vars::new();
         vars.insert("tandem", self.ws.exe.display().to_string());
@@ -364,6 +466,14 @@ impl Exec<'_> {
             Ok(Exit::Cancelled) => (RunState::Cancelled, None, Some("cancelled".into())),
             Err(e) => (RunState::Failed, None, Some(e.to_string())),
         };
+        let (state, msg) = match (state, staged) {
+            (RunState::Succeeded, true) => match self.upload_output(phase, &output, &ob, &ok).await
+            {
+                Ok(()) => (state, msg),
+                Err(e) => (RunState::Failed, Some(e)),
+            },
+            _ => (state, msg),
+        };
         if let Some(p) = self.run.phase_mut(phase) {
             p.state = state;
             p.exit_code = code;
@@ -372,6 +482,40 @@ impl Exec<'_> {
         }
         self.publish().await;
         state
+    }
+
+    /// Upload a staged output directory to its store prefix; `_SUCCESS` goes last so that a
+    /// reader never sees the marker before the data.
+    async fn upload_output(
+        &self,
+        phase: PhaseId,
+        dir: &std::path::Path,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), String> {
+        let items = transfer::plan_upload(dir, key.trim_end_matches('/'), true)
+            .map_err(|e| e.to_string())?;
+        let (markers, data): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .partition(|i| i.key.ends_with("/_SUCCESS"));
+        let p = Arc::new(Progress::default());
+        for batch in [data, markers] {
+            transfer::upload(
+                self.store.clone(),
+                bucket,
+                &batch,
+                Self::tuning(),
+                p.clone(),
+                CancellationToken::new(),
+            )
+            .await
+            .map_err(|e| format!("uploading the output to {bucket}/{key}: {e}"))?;
+        }
+        self.note(
+            phase,
+            &format!("uploaded {} bytes to {bucket}/{key}", p.snapshot().0),
+        );
+        Ok(())
     }
 
     fn last_error_line(&self, phase: PhaseId) -> Option<String> {
@@ -403,11 +547,11 @@ impl Exec<'_> {
 pub async fn execute(
     ws: Workspace,
     project: Arc<Project>,
+    store: Arc<dyn ObjectStore>,
     run: Run,
     cancel: CancellationToken,
     events: mpsc::Sender<RunEvent>,
 ) -> Run {
-    let store = ws.store_for(&project, &run.target);
     let order: Vec<PhaseId> = run.phases.iter().map(|p| p.phase).collect();
     let mut ex = Exec {
         ws: &ws,
@@ -446,8 +590,12 @@ pub async fn execute(
 }
 
 /// Files of a phase output directory on this machine.
+/// For S3 projects this is the staged copy the phase wrote before its upload.
 pub fn output_dir(ws: &Workspace, project: &Project, run: &Run, phase: PhaseId) -> Option<PathBuf> {
-    use crate::storage::ObjectStore;
+    if project.storage.s3 {
+        let d = ws.stage_dir(&run.id, phase, "output");
+        return d.is_dir().then_some(d);
+    }
     let loc = &run.phase(phase)?.output;
     let (b, k) = loc.split_once('/')?;
     ws.store_for(project, &run.target)

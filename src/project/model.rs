@@ -261,6 +261,8 @@ pub struct Project {
 pub struct Storage {
     pub bucket: String,
     pub prefix: String,
+    /// `s3://bucket/prefix`: the data lives in S3 whatever the target; else in the target's store.
+    pub s3: bool,
 }
 
 impl Storage {
@@ -420,8 +422,12 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
         );
     }
 
-    // storage.root = "bucket/prefix"
-    let root = raw.storage.root.get_ref().trim_end_matches('/');
+    // storage.root = "bucket/prefix" or "s3://bucket/prefix"
+    let (s3, root) = match raw.storage.root.get_ref().strip_prefix("s3://") {
+        Some(r) => (true, r),
+        None => (false, raw.storage.root.get_ref().as_str()),
+    };
+    let root = root.trim_end_matches('/');
     let (bucket, prefix) = root.split_once('/').unwrap_or((root, ""));
     if !valid_bucket(bucket) {
         return cx.err(
@@ -716,6 +722,7 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
         storage: Storage {
             bucket: bucket.to_string(),
             prefix: prefix.to_string(),
+            s3,
         },
         datasets,
         phases,

@@ -192,8 +192,15 @@ mod tests {
 
     #[test]
     fn locations() {
-        let l = |b: Option<&str>, k: &str, s3| Location { bucket: b.map(str::to_string), key: k.into(), s3 };
-        assert_eq!(Location::parse("local://lake/a/b"), l(Some("lake"), "a/b", false));
+        let l = |b: Option<&str>, k: &str, s3| Location {
+            bucket: b.map(str::to_string),
+            key: k.into(),
+            s3,
+        };
+        assert_eq!(
+            Location::parse("local://lake/a/b"),
+            l(Some("lake"), "a/b", false)
+        );
         assert_eq!(Location::parse("lake"), l(Some("lake"), "", false));
         assert_eq!(Location::parse(""), l(None, "", false));
         assert_eq!(Location::parse("s3://b/k/"), l(Some("b"), "k/", true));

@@ -59,18 +59,31 @@ impl S3Store {
             loader = loader.endpoint_url(e);
         }
         let shared = loader
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(opts.max_attempts.unwrap_or(4)))
-            .timeout_config(aws_config::timeout::TimeoutConfig::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build())
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(opts.max_attempts.unwrap_or(4)),
+            )
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            )
             .load()
             .await;
-        let mut conf = aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some());
+        let mut conf =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some());
         if shared.region().is_none() {
             // S3-compatible servers and public buckets work without a configured region
             conf = conf.region(aws_config::Region::new("us-east-1"));
         }
         let conf = conf.build();
         let region = conf.region().map(|r| r.to_string()).unwrap_or_default();
-        let profile = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()).unwrap_or_else(|| "default".into());
+        let profile = opts
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok())
+            .unwrap_or_else(|| "default".into());
         let mut desc = format!("s3 · profile {profile} · {region}");
         if let Some(e) = &endpoint {
             desc.push_str(&format!(" · {e}"));
@@ -78,12 +91,95 @@ impl S3Store {
         if opts.no_sign {
             desc.push_str(" · unsigned");
         }
-        S3Store { client: Client::from_conf(conf), desc }
+        S3Store {
+            client: Client::from_conf(conf),
+            desc,
+        }
     }
 
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    async fn list_once(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: bool,
+        token: Option<String>,
+        max_keys: usize,
+        url_encoded: bool,
+    ) -> std::result::Result<
+        ListPage,
+        SdkError<
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error,
+            aws_sdk_s3::config::http::HttpResponse,
+        >,
+    > {
+        let mut req = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .max_keys(max_keys.clamp(1, 1000) as i32);
+        if url_encoded {
+            req = req.encoding_type(aws_sdk_s3::types::EncodingType::Url);
+        }
+        if delimiter {
+            req = req.delimiter("/");
+        }
+        if let Some(t) = token {
+            req = req.continuation_token(t);
+        }
+        let out = req.send().await?;
+        let encoded =
+            url_encoded && out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+        let key_of = |k: &str| {
+            if encoded {
+                url_decode(k)
+            } else {
+                k.to_string()
+            }
+        };
+        let mut entries: Vec<Entry> = out
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix())
+            .map(|p| Entry::Prefix { prefix: key_of(p) })
+            .collect();
+        entries.extend(out.contents().iter().filter_map(|o| {
+            Some(Entry::Object(ObjectMeta {
+                key: key_of(o.key()?),
+                size: o.size().unwrap_or(0).max(0) as u64,
+                modified: o.last_modified().and_then(to_chrono),
+                // some S3-compatible servers omit the ETag: it is optional here
+                etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
+                storage_class: o.storage_class().map(|c| c.as_str().to_string()),
+            }))
+        }));
+        entries.sort_by(|a, b| a.key().cmp(b.key()));
+        let next = if out.is_truncated().unwrap_or(false) {
+            out.next_continuation_token().map(str::to_string)
+        } else {
+            None
+        };
+        Ok(ListPage { entries, next })
+    }
+}
+
+/// An answer the SDK could not parse (as when a listing carries characters XML cannot hold).
+fn is_parse_error<E: std::error::Error + 'static>(
+    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> bool {
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cur {
+        if c.to_string().contains("XML parse error") || c.to_string().contains("non-XML character")
+        {
+            return true;
+        }
+        cur = c.source();
+    }
+    matches!(e, SdkError::ResponseError(_))
 }
 
 fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
@@ -91,7 +187,11 @@ fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
 }
 
 /// One message for an SDK failure: what went wrong and, for credentials, what fixes it.
-pub fn map_err<E>(e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>, bucket: &str, key: &str) -> StoreError
+pub fn map_err<E>(
+    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    bucket: &str,
+    key: &str,
+) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -108,7 +208,11 @@ where
     let status = e.raw_response().map(|r| r.status().as_u16());
     let code = e.code().unwrap_or_default().to_string();
     let msg = e.message().unwrap_or_default().to_string();
-    let loc = if key.is_empty() { bucket.to_string() } else { format!("{bucket}/{key}") };
+    let loc = if key.is_empty() {
+        bucket.to_string()
+    } else {
+        format!("{bucket}/{key}")
+    };
     match (&e, code.as_str(), status) {
         (_, "NoSuchBucket", _) => StoreError::NoBucket(bucket.to_string()),
         (_, "NoSuchKey" | "NotFound", _) | (_, _, Some(404)) if !key.is_empty() => StoreError::NotFound { bucket: bucket.into(), key: key.into() },
@@ -126,6 +230,14 @@ where
     }
 }
 
+/// Decode a key from an `encoding-type=url` listing: `+` is a space, `%XX` a byte (as botocore does).
+pub fn url_decode(k: &str) -> String {
+    let plus = k.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
     fn describe(&self) -> String {
@@ -133,37 +245,54 @@ impl ObjectStore for S3Store {
     }
 
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
-        let out = self.client.list_buckets().send().await.map_err(|e| map_err(e, "", ""))?;
-        Ok(out.buckets().iter().map(|b| BucketInfo { name: b.name().unwrap_or_default().to_string(), created: b.creation_date().and_then(to_chrono) }).collect())
+        let out = self
+            .client
+            .list_buckets()
+            .send()
+            .await
+            .map_err(|e| map_err(e, "", ""))?;
+        Ok(out
+            .buckets()
+            .iter()
+            .map(|b| BucketInfo {
+                name: b.name().unwrap_or_default().to_string(),
+                created: b.creation_date().and_then(to_chrono),
+            })
+            .collect())
     }
 
-    async fn list_page(&self, bucket: &str, prefix: &str, delimiter: bool, token: Option<String>, max_keys: usize) -> Result<ListPage> {
-        let mut req = self.client.list_objects_v2().bucket(bucket).prefix(prefix).max_keys(max_keys.clamp(1, 1000) as i32);
-        if delimiter {
-            req = req.delimiter("/");
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: bool,
+        token: Option<String>,
+        max_keys: usize,
+    ) -> Result<ListPage> {
+        // Keys are asked for as they are. A key holding characters XML 1.0 cannot carry (control
+        // characters) makes the answer unparseable: then the page is asked again url-encoded. Not
+        // asking for encoding up front keeps servers that announce it but send raw keys correct.
+        match self
+            .list_once(bucket, prefix, delimiter, token.clone(), max_keys, false)
+            .await
+        {
+            Err(e) if is_parse_error(&e) => self
+                .list_once(bucket, prefix, delimiter, token, max_keys, true)
+                .await
+                .map_err(|e| map_err(e, bucket, "")),
+            r => r.map_err(|e| map_err(e, bucket, "")),
         }
-        if let Some(t) = token {
-            req = req.continuation_token(t);
-        }
-        let out = req.send().await.map_err(|e| map_err(e, bucket, ""))?;
-        let mut entries: Vec<Entry> = out.common_prefixes().iter().filter_map(|p| p.prefix()).map(|p| Entry::Prefix { prefix: p.to_string() }).collect();
-        entries.extend(out.contents().iter().filter_map(|o| {
-            Some(Entry::Object(ObjectMeta {
-                key: o.key()?.to_string(),
-                size: o.size().unwrap_or(0).max(0) as u64,
-                modified: o.last_modified().and_then(to_chrono),
-                // some S3-compatible servers omit the ETag: it is optional here
-                etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
-                storage_class: o.storage_class().map(|c| c.as_str().to_string()),
-            }))
-        }));
-        entries.sort_by(|a, b| a.key().cmp(b.key()));
-        let next = if out.is_truncated().unwrap_or(false) { out.next_continuation_token().map(str::to_string) } else { None };
-        Ok(ListPage { entries, next })
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta> {
-        let out = self.client.head_object().bucket(bucket).key(key).send().await.map_err(|e| map_err(e, bucket, key))?;
+        let out = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| map_err(e, bucket, key))?;
         Ok(ObjectMeta {
             key: key.to_string(),
             size: out.content_length().unwrap_or(0).max(0) as u64,
@@ -177,24 +306,47 @@ impl ObjectStore for S3Store {
         if range.end <= range.start {
             return Ok(Vec::new());
         }
-        let res = self.client.get_object().bucket(bucket).key(key).range(format!("bytes={}-{}", range.start, range.end - 1)).send().await;
+        let res = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await;
         let out = match res {
             Ok(o) => o,
             // a range past the end of the object: nothing to read
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => return Ok(Vec::new()),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                return Ok(Vec::new())
+            }
             Err(e) => return Err(map_err(e, bucket, key)),
         };
-        let body = out.body.collect().await.map_err(|e| StoreError::Network(format!("{bucket}/{key}: {e}")))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Network(format!("{bucket}/{key}: {e}")))?;
         let mut v = body.into_bytes().to_vec();
         // servers that ignore Range send the whole object: keep what was asked for
         if v.len() as u64 > range.end - range.start {
-            v = v.get(range.start as usize..(range.end as usize).min(v.len())).unwrap_or_default().to_vec();
+            v = v
+                .get(range.start as usize..(range.end as usize).min(v.len()))
+                .unwrap_or_default()
+                .to_vec();
         }
         Ok(v)
     }
 
     async fn put(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()> {
-        self.client.put_object().bucket(bucket).key(key).body(data.into()).send().await.map_err(|e| map_err(e, bucket, key))?;
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(data.into())
+            .send()
+            .await
+            .map_err(|e| map_err(e, bucket, key))?;
         Ok(())
     }
 
@@ -204,5 +356,18 @@ impl ObjectStore for S3Store {
 
     fn as_s3(&self) -> Option<&S3Store> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_decoded_keys() {
+        assert_eq!(
+            super::url_decode("odd+key+%2B+plus%3Deq.txt"),
+            "odd key + plus=eq.txt"
+        );
+        assert_eq!(super::url_decode("data/%1B%5B2Jx"), "data/\u{1b}[2Jx");
+        assert_eq!(super::url_decode("%C3%BCn%C3%AF"), "ünï");
     }
 }

@@ -18,7 +18,10 @@ pub struct Tuning {
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { part_size: 8 << 20, concurrency: 8 }
+        Tuning {
+            part_size: 8 << 20,
+            concurrency: 8,
+        }
     }
 }
 
@@ -36,7 +39,10 @@ impl Progress {
         self.done.fetch_add(n, Ordering::Relaxed);
     }
     pub fn snapshot(&self) -> (u64, u64) {
-        (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed))
+        (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -52,40 +58,76 @@ pub struct Item {
 /// (`..`, `.`, absolute, empty segments).
 pub fn dest_path(dest: &Path, prefix: &str, key: &str) -> Result<PathBuf> {
     let rel = key.strip_prefix(prefix).unwrap_or(key);
-    let rel = if rel.is_empty() { key.rsplit('/').next().unwrap_or(key) } else { rel };
+    let rel = if rel.is_empty() {
+        key.rsplit('/').next().unwrap_or(key)
+    } else {
+        rel
+    };
     if rel.is_empty() || rel.ends_with('/') {
-        return Err(StoreError::BadKey { key: key.to_string(), why: "it names a folder, not an object" });
+        return Err(StoreError::BadKey {
+            key: key.to_string(),
+            why: "it names a folder, not an object",
+        });
     }
     check_key(rel)?;
     if key.split('/').any(|s| s == "..") {
-        return Err(StoreError::BadKey { key: key.to_string(), why: "`..` segments are not allowed" });
+        return Err(StoreError::BadKey {
+            key: key.to_string(),
+            why: "`..` segments are not allowed",
+        });
     }
     Ok(dest.join(rel))
 }
 
 /// Plan a download of `key` (an object, or with `recursive` every object under the prefix) into
 /// directory `dest`. Existing files are refused unless `overwrite`.
-pub async fn plan_download(store: &dyn ObjectStore, bucket: &str, key: &str, dest: &Path, recursive: bool, overwrite: bool) -> Result<Vec<Item>> {
+pub async fn plan_download(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    key: &str,
+    dest: &Path,
+    recursive: bool,
+    overwrite: bool,
+) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     if recursive {
-        let prefix = if key.is_empty() || key.ends_with('/') { key.to_string() } else { format!("{key}/") };
+        let prefix = if key.is_empty() || key.ends_with('/') {
+            key.to_string()
+        } else {
+            format!("{key}/")
+        };
         for o in list_all(store, bucket, &prefix).await? {
             if o.key.ends_with('/') {
                 continue; // folder markers
             }
-            items.push(Item { path: dest_path(dest, &prefix, &o.key)?, key: o.key, size: o.size });
+            items.push(Item {
+                path: dest_path(dest, &prefix, &o.key)?,
+                key: o.key,
+                size: o.size,
+            });
         }
     } else {
         let m = store.head(bucket, key).await?;
         let name = key.rsplit('/').next().unwrap_or(key);
-        let path = if dest.is_dir() || dest.as_os_str().to_string_lossy().ends_with('/') { dest_path(dest, "", name)? } else { dest.to_path_buf() };
-        items.push(Item { key: key.to_string(), path, size: m.size });
+        let path = if dest.is_dir() || dest.as_os_str().to_string_lossy().ends_with('/') {
+            dest_path(dest, "", name)?
+        } else {
+            dest.to_path_buf()
+        };
+        items.push(Item {
+            key: key.to_string(),
+            path,
+            size: m.size,
+        });
     }
     if !overwrite {
         if let Some(i) = items.iter().find(|i| i.path.exists()) {
             return Err(StoreError::Io {
                 context: format!("{} exists", i.path.display()),
-                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "not overwritten (use --force to replace it)"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "not overwritten (use --force to replace it)",
+                ),
             });
         }
     }
@@ -94,19 +136,40 @@ pub async fn plan_download(store: &dyn ObjectStore, bucket: &str, key: &str, des
 
 /// Plan an upload of `src` (a file, or with `recursive` every file below a directory) to `key`.
 pub fn plan_upload(src: &Path, key: &str, recursive: bool) -> Result<Vec<Item>> {
-    let io = |e: std::io::Error| StoreError::Io { context: src.display().to_string(), source: e };
+    let io = |e: std::io::Error| StoreError::Io {
+        context: src.display().to_string(),
+        source: e,
+    };
     let md = std::fs::metadata(src).map_err(io)?;
     if md.is_file() {
-        let name = src.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let k = if key.is_empty() || key.ends_with('/') { format!("{key}{name}") } else { key.to_string() };
+        let name = src
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let k = if key.is_empty() || key.ends_with('/') {
+            format!("{key}{name}")
+        } else {
+            key.to_string()
+        };
         check_key(&k)?;
-        return Ok(vec![Item { key: k, path: src.to_path_buf(), size: md.len() }]);
+        return Ok(vec![Item {
+            key: k,
+            path: src.to_path_buf(),
+            size: md.len(),
+        }]);
     }
     if !recursive {
-        return Err(StoreError::BadKey { key: src.display().to_string(), why: "is a directory: add --recursive" });
+        return Err(StoreError::BadKey {
+            key: src.display().to_string(),
+            why: "is a directory: add --recursive",
+        });
     }
     let mut out = Vec::new();
-    let base = if key.is_empty() || key.ends_with('/') { key.to_string() } else { format!("{key}/") };
+    let base = if key.is_empty() || key.ends_with('/') {
+        key.to_string()
+    } else {
+        format!("{key}/")
+    };
     let mut stack = vec![src.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).map_err(io)? {
@@ -116,10 +179,18 @@ pub fn plan_upload(src: &Path, key: &str, recursive: bool) -> Result<Vec<Item>> 
             if ft.is_dir() {
                 stack.push(p);
             } else if ft.is_file() {
-                let rel = p.strip_prefix(src).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(src)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 let k = format!("{base}{rel}");
                 check_key(&k)?;
-                out.push(Item { key: k, size: e.metadata().map_err(io)?.len(), path: p });
+                out.push(Item {
+                    key: k,
+                    size: e.metadata().map_err(io)?.len(),
+                    path: p,
+                });
             }
         }
     }
@@ -129,18 +200,49 @@ pub fn plan_upload(src: &Path, key: &str, recursive: bool) -> Result<Vec<Item>> 
 
 /// Download every item: objects larger than a part are fetched as concurrent ranged GETs written
 /// at their offsets into `NAME.tandem-part`, renamed into place when complete.
-pub async fn download(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item], t: Tuning, progress: Arc<Progress>, cancel: CancellationToken) -> Result<()> {
-    progress.total.fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
-    progress.files_total.fetch_add(items.len() as u64, Ordering::Relaxed);
+pub async fn download(
+    store: Arc<dyn ObjectStore>,
+    bucket: &str,
+    items: &[Item],
+    t: Tuning,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<()> {
+    progress
+        .total
+        .fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
+    progress
+        .files_total
+        .fetch_add(items.len() as u64, Ordering::Relaxed);
     // parts of all files share one pool of `concurrency` requests
     let mut jobs = Vec::new();
     for it in items {
-        let part = it.path.with_file_name(format!("{}.tandem-part", it.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        let part = it.path.with_file_name(format!(
+            "{}.tandem-part",
+            it.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
         if let Some(d) = part.parent() {
-            std::fs::create_dir_all(d).map_err(|e| StoreError::Io { context: d.display().to_string(), source: e })?;
+            std::fs::create_dir_all(d).map_err(|e| StoreError::Io {
+                context: d.display().to_string(),
+                source: e,
+            })?;
         }
-        let f = std::fs::OpenOptions::new().create(true).write(true).truncate(true).open(&part).map_err(|e| StoreError::Io { context: part.display().to_string(), source: e })?;
-        f.set_len(it.size).map_err(|e| StoreError::Io { context: part.display().to_string(), source: e })?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&part)
+            .map_err(|e| StoreError::Io {
+                context: part.display().to_string(),
+                source: e,
+            })?;
+        f.set_len(it.size).map_err(|e| StoreError::Io {
+            context: part.display().to_string(),
+            source: e,
+        })?;
         let f = Arc::new(f);
         let n = it.size.div_ceil(t.part_size).max(1);
         for k in 0..n {
@@ -151,7 +253,12 @@ pub async fn download(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item],
     let bucket = bucket.to_string();
     futures::stream::iter(jobs)
         .map(|(key, f, s, e)| {
-            let (store, progress, cancel, bucket) = (store.clone(), progress.clone(), cancel.clone(), bucket.clone());
+            let (store, progress, cancel, bucket) = (
+                store.clone(),
+                progress.clone(),
+                cancel.clone(),
+                bucket.clone(),
+            );
             async move {
                 if cancel.is_cancelled() {
                     return Err(StoreError::Cancelled);
@@ -161,13 +268,19 @@ pub async fn download(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item],
                     _ = cancel.cancelled() => return Err(StoreError::Cancelled),
                 };
                 if data.len() as u64 != e - s {
-                    return Err(StoreError::Network(format!("{bucket}/{key}: got {} bytes for range {s}-{e}", data.len())));
+                    return Err(StoreError::Network(format!(
+                        "{bucket}/{key}: got {} bytes for range {s}-{e}",
+                        data.len()
+                    )));
                 }
                 let len = data.len() as u64;
                 tokio::task::spawn_blocking(move || f.write_all_at(&data, s))
                     .await
                     .map_err(|e| StoreError::Network(e.to_string()))?
-                    .map_err(|e| StoreError::Io { context: key.clone(), source: e })?;
+                    .map_err(|e| StoreError::Io {
+                        context: key.clone(),
+                        source: e,
+                    })?;
                 progress.add(len);
                 Ok(())
             }
@@ -176,8 +289,17 @@ pub async fn download(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item],
         .try_collect::<Vec<()>>()
         .await?;
     for it in items {
-        let part = it.path.with_file_name(format!("{}.tandem-part", it.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-        std::fs::rename(&part, &it.path).map_err(|e| StoreError::Io { context: it.path.display().to_string(), source: e })?;
+        let part = it.path.with_file_name(format!(
+            "{}.tandem-part",
+            it.path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        std::fs::rename(&part, &it.path).map_err(|e| StoreError::Io {
+            context: it.path.display().to_string(),
+            source: e,
+        })?;
         progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
@@ -185,21 +307,47 @@ pub async fn download(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item],
 
 /// Upload every item: files larger than a part go up as multipart uploads with `concurrency`
 /// parts in flight (aborted on failure or cancel); smaller ones in one request.
-pub async fn upload(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item], t: Tuning, progress: Arc<Progress>, cancel: CancellationToken) -> Result<()> {
-    progress.total.fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
-    progress.files_total.fetch_add(items.len() as u64, Ordering::Relaxed);
-    let small: Vec<&Item> = items.iter().filter(|i| i.size <= t.part_size || store.as_s3().is_none()).collect();
+pub async fn upload(
+    store: Arc<dyn ObjectStore>,
+    bucket: &str,
+    items: &[Item],
+    t: Tuning,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<()> {
+    progress
+        .total
+        .fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
+    progress
+        .files_total
+        .fetch_add(items.len() as u64, Ordering::Relaxed);
+    let small: Vec<Item> = items
+        .iter()
+        .filter(|i| i.size <= t.part_size || store.as_s3().is_none())
+        .cloned()
+        .collect();
     futures::stream::iter(small)
-        .map(|it| {
-            let (store, progress, cancel) = (store.clone(), progress.clone(), cancel.clone());
+        .map(|it: Item| {
+            let (store, progress, cancel, bucket) = (
+                store.clone(),
+                progress.clone(),
+                cancel.clone(),
+                bucket.to_string(),
+            );
             async move {
                 if cancel.is_cancelled() {
                     return Err(StoreError::Cancelled);
                 }
                 let p = it.path.clone();
-                let data = tokio::task::spawn_blocking(move || std::fs::read(&p)).await.map_err(|e| StoreError::Network(e.to_string()))?.map_err(|e| StoreError::Io { context: it.path.display().to_string(), source: e })?;
+                let data = tokio::task::spawn_blocking(move || std::fs::read(&p))
+                    .await
+                    .map_err(|e| StoreError::Network(e.to_string()))?
+                    .map_err(|e| StoreError::Io {
+                        context: it.path.display().to_string(),
+                        source: e,
+                    })?;
                 let len = data.len() as u64;
-                store.put(bucket, &it.key, data).await?;
+                store.put(&bucket, &it.key, data).await?;
                 progress.add(len);
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -217,12 +365,28 @@ pub async fn upload(store: Arc<dyn ObjectStore>, bucket: &str, items: &[Item], t
     Ok(())
 }
 
-async fn multipart_upload(s3: &super::s3::S3Store, bucket: &str, it: &Item, t: Tuning, progress: &Arc<Progress>, cancel: &CancellationToken) -> Result<()> {
+async fn multipart_upload(
+    s3: &super::s3::S3Store,
+    bucket: &str,
+    it: &Item,
+    t: Tuning,
+    progress: &Arc<Progress>,
+    cancel: &CancellationToken,
+) -> Result<()> {
     use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
     let c = s3.client();
-    let up = c.create_multipart_upload().bucket(bucket).key(&it.key).send().await.map_err(|e| super::s3::map_err(e, bucket, &it.key))?;
+    let up = c
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(&it.key)
+        .send()
+        .await
+        .map_err(|e| super::s3::map_err(e, bucket, &it.key))?;
     let id = up.upload_id().unwrap_or_default().to_string();
-    let file = Arc::new(std::fs::File::open(&it.path).map_err(|e| StoreError::Io { context: it.path.display().to_string(), source: e })?);
+    let file = Arc::new(std::fs::File::open(&it.path).map_err(|e| StoreError::Io {
+        context: it.path.display().to_string(),
+        source: e,
+    })?);
     let n = it.size.div_ceil(t.part_size);
     let parts: Result<Vec<CompletedPart>> = futures::stream::iter(0..n)
         .map(|k| {
@@ -238,11 +402,26 @@ async fn multipart_upload(s3: &super::s3::S3Store, bucket: &str, it: &Item, t: T
                 })
                 .await
                 .map_err(|e| StoreError::Network(e.to_string()))?
-                .map_err(|e| StoreError::Io { context: it.path.display().to_string(), source: e })?;
+                .map_err(|e| StoreError::Io {
+                    context: it.path.display().to_string(),
+                    source: e,
+                })?;
                 let len = buf.len() as u64;
-                let out = c.upload_part().bucket(bucket).key(&it.key).upload_id(&id).part_number(k as i32 + 1).body(buf.into()).send().await.map_err(|e| super::s3::map_err(e, bucket, &it.key))?;
+                let out = c
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(&it.key)
+                    .upload_id(&id)
+                    .part_number(k as i32 + 1)
+                    .body(buf.into())
+                    .send()
+                    .await
+                    .map_err(|e| super::s3::map_err(e, bucket, &it.key))?;
                 progress.add(len);
-                Ok(CompletedPart::builder().set_e_tag(out.e_tag().map(str::to_string)).part_number(k as i32 + 1).build())
+                Ok(CompletedPart::builder()
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .part_number(k as i32 + 1)
+                    .build())
             }
         })
         .buffered(t.concurrency.max(1))
@@ -254,14 +433,24 @@ async fn multipart_upload(s3: &super::s3::S3Store, bucket: &str, it: &Item, t: T
                 .bucket(bucket)
                 .key(&it.key)
                 .upload_id(&id)
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(|e| super::s3::map_err(e, bucket, &it.key))?;
             Ok(())
         }
         Err(e) => {
-            let _ = c.abort_multipart_upload().bucket(bucket).key(&it.key).upload_id(&id).send().await;
+            let _ = c
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(&it.key)
+                .upload_id(&id)
+                .send()
+                .await;
             Err(e)
         }
     }

@@ -1,0 +1,295 @@
+//! One contract, every ObjectStore: the directory store, s3s-fs (a real S3 server that checks
+//! signatures) and moto's S3. The servers are started by scripts/test.sh, which exports
+//! TANDEM_TEST_S3S and TANDEM_TEST_MOTO; without them these tests fail, they never pass silently.
+
+use std::sync::Arc;
+use tandem::storage::s3::{S3Options, S3Store};
+use tandem::storage::transfer::{self, Progress, Tuning};
+use tandem::storage::{list_all, local::LocalStore, Entry, ObjectStore, StoreError};
+use tokio_util::sync::CancellationToken;
+
+fn endpoint(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with scripts/test.sh, which starts the S3 servers")
+    })
+}
+
+async fn s3(var: &str) -> S3Store {
+    S3Store::connect(&S3Options {
+        endpoint: Some(endpoint(var)),
+        region: Some("us-east-1".into()),
+        ..Default::default()
+    })
+    .await
+}
+
+fn bucket_name(tag: &str) -> String {
+    format!("contract-{tag}-{:08x}", rand::random::<u32>())
+}
+
+/// A fresh bucket in `store`.
+async fn new_bucket(
+    store: &dyn ObjectStore,
+    local_root: Option<&std::path::Path>,
+    tag: &str,
+) -> String {
+    let b = bucket_name(tag);
+    match (store.as_s3(), local_root) {
+        (Some(s), _) => {
+            s.client().create_bucket().bucket(&b).send().await.unwrap();
+        }
+        (None, Some(root)) => std::fs::create_dir_all(root.join(&b)).unwrap(),
+        _ => unreachable!(),
+    }
+    b
+}
+
+const KEYS: &[&str] = &[
+    "a/1.csv",
+    "a/2.csv",
+    "a/sub/3.csv",
+    "b.txt",
+    "ünï cødé/ñ.txt",
+    "odd key + plus=eq.txt",
+    "z",
+];
+
+async fn contract(store: Arc<dyn ObjectStore>, bucket: &str) {
+    for k in KEYS {
+        store
+            .put(bucket, k, format!("body of {k}").into_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("put {k}: {e}"));
+    }
+    // with the delimiter: folders rolled up, in key order
+    let p = store.list_page(bucket, "", true, None, 1000).await.unwrap();
+    let got: Vec<&str> = p.entries.iter().map(Entry::key).collect();
+    assert_eq!(
+        got,
+        ["a/", "b.txt", "odd key + plus=eq.txt", "z", "ünï cødé/"],
+        "{}",
+        store.describe()
+    );
+    assert!(p.next.is_none());
+    let p = store
+        .list_page(bucket, "a/", true, None, 1000)
+        .await
+        .unwrap();
+    let got: Vec<&str> = p.entries.iter().map(Entry::key).collect();
+    assert_eq!(got, ["a/1.csv", "a/2.csv", "a/sub/"]);
+    // without: every key
+    let all: Vec<String> = list_all(store.as_ref(), bucket, "")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let mut want: Vec<String> = KEYS.iter().map(|k| k.to_string()).collect();
+    want.sort();
+    assert_eq!(all, want);
+    // sizes and the unicode key round-trip
+    let m = store.head(bucket, "ünï cødé/ñ.txt").await.unwrap();
+    assert_eq!(m.size, "body of ünï cødé/ñ.txt".len() as u64);
+
+    // ranges: inside, clamped at the end, past the end
+    assert_eq!(
+        store.get_range(bucket, "b.txt", 0..4).await.unwrap(),
+        b"body"
+    );
+    assert_eq!(
+        store.get_range(bucket, "b.txt", 8..1000).await.unwrap(),
+        b"b.txt"
+    );
+    assert!(store
+        .get_range(bucket, "b.txt", 500..600)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // missing things
+    assert!(
+        matches!(
+            store.head(bucket, "nope").await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "{}",
+        store.describe()
+    );
+    assert!(matches!(
+        store.get_range(bucket, "nope", 0..10).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(
+        matches!(
+            store
+                .list_page("no-such-bucket-x1", "", true, None, 10)
+                .await,
+            Err(StoreError::NoBucket(_))
+        ),
+        "{}",
+        store.describe()
+    );
+
+    // pagination across 1000-key pages, no key lost or repeated
+    let futs = (0..1105).map(|i| {
+        let store = store.clone();
+        async move { store.put(bucket, &format!("many/{i:05}"), vec![b'x']).await }
+    });
+    futures::future::try_join_all(futs.collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let p1 = store
+        .list_page(bucket, "many/", false, None, 1000)
+        .await
+        .unwrap();
+    assert_eq!(p1.entries.len(), 1000);
+    let p2 = store
+        .list_page(bucket, "many/", false, p1.next.clone(), 1000)
+        .await
+        .unwrap();
+    assert_eq!(p2.entries.len(), 105);
+    assert!(p2.next.is_none());
+    let keys: Vec<&str> = p1
+        .entries
+        .iter()
+        .chain(&p2.entries)
+        .map(Entry::key)
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted);
+
+    // multipart up and concurrent ranged download: byte-identical
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("big.bin");
+    let data: Vec<u8> = (0..12 * 1024 * 1024 + 12345u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&src, &data).unwrap();
+    let t = Tuning {
+        part_size: 5 << 20,
+        concurrency: 4,
+    };
+    let items = transfer::plan_upload(&src, "big/", false).unwrap();
+    assert_eq!(items[0].key, "big/big.bin");
+    let progress = Arc::new(Progress::default());
+    transfer::upload(
+        store.clone(),
+        bucket,
+        &items,
+        t,
+        progress.clone(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(progress.snapshot(), (data.len() as u64, data.len() as u64));
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let items = transfer::plan_download(store.as_ref(), bucket, "big/", &out, true, false)
+        .await
+        .unwrap();
+    transfer::download(
+        store.clone(),
+        bucket,
+        &items,
+        t,
+        Arc::new(Progress::default()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        std::fs::read(out.join("big.bin")).unwrap() == data,
+        "download differs"
+    );
+    // an existing file is not overwritten without asking
+    assert!(
+        transfer::plan_download(store.as_ref(), bucket, "big/", &out, true, false)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_directory_store() {
+    let root = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(root.path()));
+    let b = new_bucket(store.as_ref(), Some(root.path()), "local").await;
+    contract(store, &b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3s_fs_server() {
+    let store: Arc<dyn ObjectStore> = Arc::new(s3("TANDEM_TEST_S3S").await);
+    let b = new_bucket(store.as_ref(), None, "s3s").await;
+    contract(store, &b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_s3() {
+    let store: Arc<dyn ObjectStore> = Arc::new(s3("TANDEM_TEST_MOTO").await);
+    let b = new_bucket(store.as_ref(), None, "moto").await;
+    contract(store, &b).await;
+}
+
+/// Wrong keys against a server that checks signatures: one clear message naming the fix.
+#[tokio::test]
+async fn bad_credentials_say_what_to_do() {
+    let url = endpoint("TANDEM_TEST_S3S");
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version_latest()
+        .endpoint_url(url)
+        .force_path_style(true)
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test",
+            "wrong-secret",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(conf);
+    let e = client.list_buckets().send().await.unwrap_err();
+    let mapped = tandem::storage::s3::map_err(e, "", "");
+    assert!(matches!(mapped, StoreError::Credentials(_)), "{mapped}");
+    assert!(mapped.to_string().contains("aws sso login"), "{mapped}");
+}
+
+/// Keys that would escape a download directory are listed as they are but never written.
+#[tokio::test]
+async fn hostile_keys_are_refused_on_download() {
+    let store: Arc<dyn ObjectStore> = Arc::new(s3("TANDEM_TEST_MOTO").await);
+    let b = new_bucket(store.as_ref(), None, "hostile").await;
+    for k in [
+        "data/../../escape.txt",
+        "data//empty.txt",
+        "data/\u{1b}[2Jclear.txt",
+    ] {
+        store.put(&b, k, b"x".to_vec()).await.unwrap();
+    }
+    let keys: Vec<String> = list_all(store.as_ref(), &b, "data/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let e = transfer::plan_download(store.as_ref(), &b, "data/", dir.path(), true, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::BadKey { .. }), "{e}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "something was written"
+    );
+    // the escape sequence is shown escaped
+    assert!(
+        tandem::observe::sanitize(&keys[0]).contains("\\e[2J")
+            || tandem::observe::sanitize(&keys[2]).contains("\\e[2J")
+    );
+}
