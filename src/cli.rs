@@ -457,15 +457,10 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             recursive,
             json,
         } => {
-            let p = load_project(project.as_deref())?;
-            let target = target.unwrap_or_else(|| p.default_target.clone());
-            let store = workspace(g).store_for(&p, &target);
             let loc = Location::parse(uri.as_deref().unwrap_or(""));
+            let store = open_store(g, &loc, project.as_deref(), target.as_deref()).await?;
             let Some(bucket) = loc.bucket else {
-                let bs = store
-                    .list_buckets()
-                    .await
-                    .map_err(|e| Exit::failed(e.to_string()))?;
+                let bs = store.list_buckets().await.map_err(store_exit)?;
                 if json {
                     print_json(&bs);
                 } else {
@@ -481,11 +476,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                 let page = store
                     .list_page(&bucket, &loc.key, !recursive, token, PAGE)
                     .await
-                    .map_err(|e| match e {
-                        crate::storage::StoreError::BadKey { .. }
-                        | crate::storage::StoreError::NoBucket(_) => Exit::bad(e.to_string()),
-                        _ => Exit::failed(e.to_string()),
-                    })?;
+                    .map_err(store_exit)?;
                 for e in &page.entries {
                     if !json {
                         match e {

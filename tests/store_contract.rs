@@ -293,3 +293,122 @@ async fn hostile_keys_are_refused_on_download() {
             || tandem::observe::sanitize(&keys[2]).contains("\\e[2J")
     );
 }
+
+/// The sample pipeline with its storage root on S3 (s3s-fs): raw data generated and uploaded,
+/// each phase staged down and its output uploaded, `_SUCCESS` last; `tandem ls` and `cat` see it.
+#[test]
+fn sample_pipeline_on_s3() {
+    let url = endpoint("TANDEM_TEST_S3S");
+    let home = tempfile::tempdir().unwrap();
+    let bucket = bucket_name("pipe");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let s = s3("TANDEM_TEST_S3S").await;
+        s.client()
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap();
+    });
+    let sample = std::fs::read_to_string(tandem::project::sample_project_path()).unwrap();
+    let proj = home.path().join("tandem.toml");
+    std::fs::write(
+        &proj,
+        sample.replace(
+            "root = \"lake/heat-diffusion\"",
+            &format!("root = \"s3://{bucket}/heat-diffusion\""),
+        ),
+    )
+    .unwrap();
+    let tandem = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .env("TANDEM_HOME", home.path())
+            .args(args)
+            .args(["--endpoint-url", &url])
+            .output()
+            .unwrap()
+    };
+    let o = tandem(&["run", proj.to_str().unwrap(), "--json"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let end: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "end")
+        .unwrap();
+    assert_eq!(end["run"]["state"], "succeeded");
+    let solve_out = end["run"]["phases"][1]["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        solve_out.starts_with(&format!("{bucket}/heat-diffusion/runs/")),
+        "{solve_out}"
+    );
+    // everything landed in S3
+    let ls = tandem(&["ls", &format!("s3://{solve_out}"), "--recursive", "--json"]);
+    let keys: Vec<String> = serde_json::from_slice::<Vec<serde_json::Value>>(&ls.stdout)
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_string())
+        .collect();
+    assert!(keys.iter().any(|k| k.ends_with("/_SUCCESS")), "{keys:?}");
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.contains("/snapshots/field_"))
+            .count(),
+        12,
+        "{keys:?}"
+    );
+    let raw = tandem(&[
+        "ls",
+        &format!("s3://{bucket}/heat-diffusion/raw/"),
+        "--json",
+    ]);
+    assert_eq!(
+        serde_json::from_slice::<Vec<serde_json::Value>>(&raw.stdout)
+            .unwrap()
+            .len(),
+        4
+    );
+    // a ranged head of the series
+    let cat = tandem(&[
+        "cat",
+        &format!("s3://{solve_out}series.csv"),
+        "--bytes",
+        "20",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&cat.stdout), "step,time,residual,t");
+    // cp down a whole prefix, then refuse to overwrite it
+    let dl = home.path().join("dl");
+    std::fs::create_dir(&dl).unwrap();
+    let cp = tandem(&[
+        "cp",
+        &format!("s3://{solve_out}snapshots/"),
+        dl.to_str().unwrap(),
+        "--recursive",
+    ]);
+    assert!(
+        cp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cp.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&dl).unwrap().count(), 12);
+    let again = tandem(&[
+        "cp",
+        &format!("s3://{solve_out}snapshots/"),
+        dl.to_str().unwrap(),
+        "--recursive",
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
