@@ -298,3 +298,30 @@ fn broken_project_only_allows_looking_and_leaving() {
     assert!(update(&mut s, key('r')).is_empty());
     assert_eq!(update(&mut s, key('q')), vec![Command::Quit]);
 }
+
+#[test]
+fn previews_by_kind() {
+    use tandem::app::msg::Preview;
+    use tandem::app::update::make_preview;
+    // NPY: header and statistics of the head, without the whole object
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("f.npy");
+    tandem::tools::heat2d::write_npy(&p, 2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    match make_preview("x/f.npy", &bytes, bytes.len() as u64) {
+        Preview::Text { lines, .. } => {
+            assert!(lines[0].contains("dtype <f8 · shape (2, 3) · C order"), "{lines:?}");
+            assert!(lines[2].contains("min 1.000000 · max 6.000000 · mean 3.500000"), "{lines:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // JSON pretty, CSV as a table, binary as hex, hostile text escaped
+    assert!(matches!(make_preview("m.json", br#"{"a":[1,2]}"#, 11), Preview::Text { ref lines, .. } if lines.len() == 6));
+    assert!(matches!(make_preview("t.csv", b"a,b\n1,2\n", 8), Preview::Table { ref header, .. } if header == &["a", "b"]));
+    assert!(matches!(make_preview("x.bin", &[0u8, 1, 2, 3, 255, 0, 0, 7], 8), Preview::Binary { .. }));
+    let text = b"a log line that is long enough to count as text\n\x1b]0;title\x07\n";
+    match make_preview("log.txt", text, text.len() as u64) {
+        Preview::Text { lines, .. } => assert_eq!(lines[1], "\\e]0;title\\x07"),
+        other => panic!("{other:?}"),
+    }
+}
