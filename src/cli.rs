@@ -3,7 +3,7 @@
 
 use crate::pipeline::{execute, fmt_duration, prepare_run, RunEvent, RunState, Workspace};
 use crate::project::{self, PhaseId};
-use crate::storage::{Entry, Location, ObjectStore, PAGE};
+use crate::storage::{Entry, Location, ObjectStore};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -474,7 +474,13 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             let mut all = Vec::new();
             loop {
                 let page = store
-                    .list_page(&bucket, &loc.key, !recursive, token, PAGE)
+                    .list_page(
+                        &bucket,
+                        &loc.key,
+                        !recursive,
+                        token.clone(),
+                        crate::storage::page_size(&token),
+                    )
                     .await
                     .map_err(store_exit)?;
                 for e in &page.entries {

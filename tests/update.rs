@@ -310,15 +310,28 @@ fn previews_by_kind() {
     let bytes = std::fs::read(&p).unwrap();
     match make_preview("x/f.npy", &bytes, bytes.len() as u64) {
         Preview::Text { lines, .. } => {
-            assert!(lines[0].contains("dtype <f8 · shape (2, 3) · C order"), "{lines:?}");
-            assert!(lines[2].contains("min 1.000000 · max 6.000000 · mean 3.500000"), "{lines:?}");
+            assert!(
+                lines[0].contains("dtype <f8 · shape (2, 3) · C order"),
+                "{lines:?}"
+            );
+            assert!(
+                lines[2].contains("min 1.000000 · max 6.000000 · mean 3.500000"),
+                "{lines:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
     // JSON pretty, CSV as a table, binary as hex, hostile text escaped
-    assert!(matches!(make_preview("m.json", br#"{"a":[1,2]}"#, 11), Preview::Text { ref lines, .. } if lines.len() == 6));
-    assert!(matches!(make_preview("t.csv", b"a,b\n1,2\n", 8), Preview::Table { ref header, .. } if header == &["a", "b"]));
-    assert!(matches!(make_preview("x.bin", &[0u8, 1, 2, 3, 255, 0, 0, 7], 8), Preview::Binary { .. }));
+    assert!(
+        matches!(make_preview("m.json", br#"{"a":[1,2]}"#, 11), Preview::Text { ref lines, .. } if lines.len() == 6)
+    );
+    assert!(
+        matches!(make_preview("t.csv", b"a,b\n1,2\n", 8), Preview::Table { ref header, .. } if header == &["a", "b"])
+    );
+    assert!(matches!(
+        make_preview("x.bin", &[0u8, 1, 2, 3, 255, 0, 0, 7], 8),
+        Preview::Binary { .. }
+    ));
     let text = b"a log line that is long enough to count as text\n\x1b]0;title\x07\n";
     match make_preview("log.txt", text, text.len() as u64) {
         Preview::Text { lines, .. } => assert_eq!(lines[1], "\\e]0;title\\x07"),

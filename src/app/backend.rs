@@ -7,7 +7,7 @@ use crate::observe::logbuf::LogLine;
 use crate::observe::tail::FileTail;
 use crate::pipeline::{execute, executor, prepare_run, RunEvent, Workspace};
 use crate::project::{PhaseId, PlotKind, Project};
-use crate::storage::{ObjectStore, PAGE};
+use crate::storage::ObjectStore;
 use crate::theme::Theme;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -181,7 +181,16 @@ impl Backend {
                 self.listing = Some(tokio::spawn(async move {
                     let mut token = None;
                     loop {
-                        match store.list_page(&bucket, &prefix, true, token, PAGE).await {
+                        match store
+                            .list_page(
+                                &bucket,
+                                &prefix,
+                                true,
+                                token.clone(),
+                                crate::storage::page_size(&token),
+                            )
+                            .await
+                        {
                             Ok(page) => {
                                 let done = page.next.is_none();
                                 if tx

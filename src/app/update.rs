@@ -950,14 +950,24 @@ pub fn make_preview(key: &str, head: &[u8], size: u64) -> Preview {
     let lower = key.to_ascii_lowercase();
     if lower.ends_with(".npy") {
         if let Some(lines) = npy_summary(head, size) {
-            return Preview::Text { lines, truncated: false };
+            return Preview::Text {
+                lines,
+                truncated: false,
+            };
         }
     }
     if lower.ends_with(".json") && !truncated {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(head) {
             let pretty = serde_json::to_string_pretty(&v).unwrap_or_default();
-            let lines = pretty.lines().take(500).map(|l| sanitize(l).into_owned()).collect();
-            return Preview::Text { lines, truncated: false };
+            let lines = pretty
+                .lines()
+                .take(500)
+                .map(|l| sanitize(l).into_owned())
+                .collect();
+            return Preview::Text {
+                lines,
+                truncated: false,
+            };
         }
     }
     let printable = head
@@ -1026,41 +1036,91 @@ pub fn npy_summary(head: &[u8], size: u64) -> Option<Vec<String>> {
     let rest = head.strip_prefix(b"\x93NUMPY")?;
     let (major, minor) = (*rest.first()?, *rest.get(1)?);
     let (hlen, start) = if major == 1 {
-        (u16::from_le_bytes([*rest.get(2)?, *rest.get(3)?]) as usize, 10)
+        (
+            u16::from_le_bytes([*rest.get(2)?, *rest.get(3)?]) as usize,
+            10,
+        )
     } else {
-        (u32::from_le_bytes([*rest.get(2)?, *rest.get(3)?, *rest.get(4)?, *rest.get(5)?]) as usize, 12)
+        (
+            u32::from_le_bytes([*rest.get(2)?, *rest.get(3)?, *rest.get(4)?, *rest.get(5)?])
+                as usize,
+            12,
+        )
     };
     let header = std::str::from_utf8(head.get(start..start + hlen)?).ok()?;
     let field = |name: &str| -> Option<String> {
         let i = header.find(&format!("'{name}'"))? + name.len() + 2;
         let rest = header[i..].trim_start().strip_prefix(':')?.trim_start();
-        let end = if rest.starts_with('(') { rest.find(')')? + 1 } else { rest.find(',')? };
+        let end = if rest.starts_with('(') {
+            rest.find(')')? + 1
+        } else {
+            rest.find(',')?
+        };
         Some(rest[..end].trim().trim_matches('\'').to_string())
     };
     let descr = field("descr")?;
     let fortran = field("fortran_order").is_some_and(|v| v == "True");
     let shape = field("shape")?;
-    let dims: Vec<u64> = shape.trim_matches(|c| c == '(' || c == ')').split(',').filter(|d| !d.trim().is_empty()).map(|d| d.trim().parse::<u64>().unwrap_or(0)).collect();
+    let dims: Vec<u64> = shape
+        .trim_matches(|c| c == '(' || c == ')')
+        .split(',')
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| d.trim().parse::<u64>().unwrap_or(0))
+        .collect();
     let count: u64 = dims.iter().product();
-    let shape = format!("({})", dims.iter().map(u64::to_string).collect::<Vec<_>>().join(", "));
+    let shape = format!(
+        "({})",
+        dims.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let data = head.get(start + hlen..)?;
     let vals: Vec<f64> = match descr.as_str() {
-        "<f8" => data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-        "<f4" => data.chunks_exact(4).map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))).collect(),
-        "<i8" => data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f64).collect(),
-        "<i4" => data.chunks_exact(4).map(|c| f64::from(i32::from_le_bytes(c.try_into().unwrap_or([0; 4])))).collect(),
+        "<f8" => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect(),
+        "<f4" => data
+            .chunks_exact(4)
+            .map(|c| f64::from(f32::from_le_bytes(c.try_into().unwrap_or([0; 4]))))
+            .collect(),
+        "<i8" => data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f64)
+            .collect(),
+        "<i4" => data
+            .chunks_exact(4)
+            .map(|c| f64::from(i32::from_le_bytes(c.try_into().unwrap_or([0; 4]))))
+            .collect(),
         _ => Vec::new(),
     };
     let mut lines = vec![
-        format!("NPY v{major}.{minor} · dtype {} · shape {} · {} order", sanitize(&descr), sanitize(&shape), if fortran { "Fortran" } else { "C" }),
+        format!(
+            "NPY v{major}.{minor} · dtype {} · shape {} · {} order",
+            sanitize(&descr),
+            sanitize(&shape),
+            if fortran { "Fortran" } else { "C" }
+        ),
         format!("{count} values, {} bytes", size),
     ];
     let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
     if let Some((lo, hi)) = crate::plot::finite_range(&finite) {
         let mean = finite.iter().sum::<f64>() / finite.len() as f64;
-        lines.push(format!("first {} values: min {lo:.6} · max {hi:.6} · mean {mean:.6}{}", vals.len(), if finite.len() < vals.len() { format!(" · {} NaN/inf", vals.len() - finite.len()) } else { String::new() }));
+        lines.push(format!(
+            "first {} values: min {lo:.6} · max {hi:.6} · mean {mean:.6}{}",
+            vals.len(),
+            if finite.len() < vals.len() {
+                format!(" · {} NaN/inf", vals.len() - finite.len())
+            } else {
+                String::new()
+            }
+        ));
     } else if vals.is_empty() {
-        lines.push(format!("statistics: dtype {} is not summarised", sanitize(&descr)));
+        lines.push(format!(
+            "statistics: dtype {} is not summarised",
+            sanitize(&descr)
+        ));
     }
     Some(lines)
 }

@@ -84,6 +84,19 @@ pub struct BucketInfo {
 
 pub const PAGE: usize = 1000;
 
+/// The first page of an interactive listing is small so that rows show at once; the rest come in
+/// full pages.
+pub const FIRST_PAGE: usize = 100;
+
+/// Page size for the page after `token`.
+pub fn page_size(token: &Option<String>) -> usize {
+    if token.is_none() {
+        FIRST_PAGE
+    } else {
+        PAGE
+    }
+}
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// What this store is, for the header: `local:/path` or `s3 (profile, region, endpoint)`.
