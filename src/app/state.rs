@@ -121,6 +121,9 @@ pub struct DsRow {
     pub name: String,
     pub size: Option<u64>,
     pub modified: Option<DateTime<Utc>>,
+    /// S3 storage class and ETag (sanitised), when the store reports them.
+    pub class: Option<String>,
+    pub etag: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -87,6 +87,8 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
                                 key: b.name,
                                 size: None,
                                 modified: b.created,
+                                class: None,
+                                etag: None,
                             })
                             .collect();
                     }
@@ -109,6 +111,8 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
                         key: p,
                         size: None,
                         modified: None,
+                        class: None,
+                        etag: None,
                     },
                     Entry::Object(o) => DsRow {
                         kind: RowKind::Object,
@@ -116,6 +120,8 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
                         key: o.key,
                         size: Some(o.size),
                         modified: o.modified,
+                        class: o.storage_class.as_deref().map(|c| sanitize(c).into_owned()),
+                        etag: o.etag.as_deref().map(|e| sanitize(e).into_owned()),
                     },
                 };
                 s.datasets.rows.push(row);

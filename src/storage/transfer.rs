@@ -38,6 +38,13 @@ impl Progress {
     pub fn add(&self, n: u64) {
         self.done.fetch_add(n, Ordering::Relaxed);
     }
+    /// Count `items` into the totals.
+    pub fn plan(&self, items: &[Item]) {
+        self.total
+            .fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
+        self.files_total
+            .fetch_add(items.len() as u64, Ordering::Relaxed);
+    }
     pub fn snapshot(&self) -> (u64, u64) {
         (
             self.done.load(Ordering::Relaxed),
@@ -208,12 +215,7 @@ pub async fn download(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<()> {
-    progress
-        .total
-        .fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
-    progress
-        .files_total
-        .fetch_add(items.len() as u64, Ordering::Relaxed);
+    progress.plan(items);
     // parts of all files share one pool of `concurrency` requests
     let mut jobs = Vec::new();
     for it in items {
@@ -315,12 +317,7 @@ pub async fn upload(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<()> {
-    progress
-        .total
-        .fetch_add(items.iter().map(|i| i.size).sum(), Ordering::Relaxed);
-    progress
-        .files_total
-        .fetch_add(items.len() as u64, Ordering::Relaxed);
+    progress.plan(items);
     let small: Vec<Item> = items
         .iter()
         .filter(|i| i.size <= t.part_size || store.as_s3().is_none())

@@ -66,6 +66,8 @@ fn list(f: &mut Frame, s: &AppState, area: Rect) {
         );
         return;
     }
+    // storage class and ETag when there is room for them
+    let wide = area.width >= 90;
     // virtualised: only the rows on screen are built
     let start = d.selected.saturating_sub(inner_h.saturating_sub(1));
     let rows = vis
@@ -79,7 +81,7 @@ fn list(f: &mut Frame, s: &AppState, area: Rect) {
                 RowKind::Prefix => ("▸ ", Style::default().fg(t.accent)),
                 RowKind::Object => ("  ", Style::default().fg(t.fg)),
             };
-            let row = Row::new(vec![
+            let mut cells = vec![
                 Cell::from(Span::styled(format!("{icon}{}", r.name), st)),
                 Cell::from(r.size.map(human_bytes).unwrap_or_default()),
                 Cell::from(
@@ -87,23 +89,40 @@ fn list(f: &mut Frame, s: &AppState, area: Rect) {
                         .map(|m| m.format("%Y-%m-%d %H:%M").to_string())
                         .unwrap_or_default(),
                 ),
-            ]);
+            ];
+            if wide {
+                cells.push(Cell::from(Span::styled(
+                    r.class.clone().unwrap_or_default(),
+                    t.muted(),
+                )));
+                cells.push(Cell::from(Span::styled(
+                    r.etag
+                        .as_deref()
+                        .map(|e| e.chars().take(12).collect::<String>())
+                        .unwrap_or_default(),
+                    t.muted(),
+                )));
+            }
+            let row = Row::new(cells);
             if i == d.selected {
                 row.style(t.selected())
             } else {
                 row
             }
         });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Min(20),
-            Constraint::Length(10),
-            Constraint::Length(16),
-        ],
-    )
-    .header(Row::new(vec!["name", "size", "modified"]).style(t.muted()))
-    .block(block);
+    let mut widths = vec![
+        Constraint::Min(20),
+        Constraint::Length(10),
+        Constraint::Length(16),
+    ];
+    let mut header = vec!["name", "size", "modified"];
+    if wide {
+        widths.extend([Constraint::Length(12), Constraint::Length(12)]);
+        header.extend(["class", "etag"]);
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.muted()))
+        .block(block);
     f.render_widget(table, area);
 }
 

@@ -168,6 +168,8 @@ pub fn state() -> AppState {
             name: format!("part-000{i}.csv"),
             size: Some(1_000_000 + i),
             modified: Some(t(11, 50, 0)),
+            class: Some("STANDARD".into()),
+            etag: Some(format!("9b2cf535f27731c974343645a398{i:04}")),
         });
     }
     s.datasets.rows.insert(
@@ -178,6 +180,8 @@ pub fn state() -> AppState {
             name: "archive/".into(),
             size: None,
             modified: None,
+            class: None,
+            etag: None,
         },
     );
     s.datasets.preview = Some((
