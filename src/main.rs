@@ -43,7 +43,6 @@ fn main() {
                 tracing::warn!("{e}");
             }
             let opts = tandem::app::Options {
-                project_file: file,
                 project,
                 target: cli.target,
                 theme: cli.theme,

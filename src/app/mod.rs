@@ -19,12 +19,10 @@ use command::Command;
 use futures::StreamExt;
 use msg::Msg;
 use state::AppState;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub struct Options {
-    pub project_file: PathBuf,
     pub project: Result<Project, ProjectError>,
     pub target: Option<String>,
     pub theme: String,

@@ -205,6 +205,15 @@ pub fn plan_upload(src: &Path, key: &str, recursive: bool) -> Result<Vec<Item>> 
     Ok(out)
 }
 
+/// Where a download is written until it is complete: `NAME.tandem-part` beside `NAME`.
+fn part_path(p: &Path) -> PathBuf {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    p.with_file_name(format!("{name}.tandem-part"))
+}
+
 /// Download every item: objects larger than a part are fetched as concurrent ranged GETs written
 /// at their offsets into `NAME.tandem-part`, renamed into place when complete.
 pub async fn download(
@@ -219,13 +228,7 @@ pub async fn download(
     // parts of all files share one pool of `concurrency` requests
     let mut jobs = Vec::new();
     for it in items {
-        let part = it.path.with_file_name(format!(
-            "{}.tandem-part",
-            it.path
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        ));
+        let part = part_path(&it.path);
         if let Some(d) = part.parent() {
             std::fs::create_dir_all(d).map_err(|e| StoreError::Io {
                 context: d.display().to_string(),
@@ -291,13 +294,7 @@ pub async fn download(
         .try_collect::<Vec<()>>()
         .await?;
     for it in items {
-        let part = it.path.with_file_name(format!(
-            "{}.tandem-part",
-            it.path
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
-        ));
+        let part = part_path(&it.path);
         std::fs::rename(&part, &it.path).map_err(|e| StoreError::Io {
             context: it.path.display().to_string(),
             source: e,

@@ -63,7 +63,7 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     ]))
     .block(panel(s, "raw data", false));
     f.render_widget(raw, chunks[0]);
-    arrow(f, s, chunks[1], None);
+    arrow(f, s, chunks[1]);
 
     for (i, phase) in [(2usize, PhaseId::Preprocess), (6, PhaseId::Solve)] {
         phase_box(f, s, chunks[i], phase);
@@ -106,13 +106,13 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     if let Some(fsx) = &p.handoff.fsx_path {
         spans.push(Span::styled(format!("  fsx {}", sanitize(fsx)), t.muted()));
     }
-    arrow(f, s, chunks[3], None);
+    arrow(f, s, chunks[3]);
     f.render_widget(
         Paragraph::new(Line::from(spans)).block(panel(s, "handoff", false)),
         chunks[4],
     );
-    arrow(f, s, chunks[5], None);
-    arrow(f, s, chunks[7], None);
+    arrow(f, s, chunks[5]);
+    arrow(f, s, chunks[7]);
 
     // plots
     let sol = run.and_then(|r| r.phase(PhaseId::Solve));
@@ -147,7 +147,7 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     }
 }
 
-fn arrow(f: &mut Frame, s: &AppState, area: Rect, _label: Option<&str>) {
+fn arrow(f: &mut Frame, s: &AppState, area: Rect) {
     if area.height > 0 {
         f.render_widget(Paragraph::new(Span::styled("    │", s.theme.muted())), area);
     }
