@@ -35,6 +35,7 @@ start_s3s() {
     PIDS+=($!)
     wait_port "$port" s3s $!
     export TANDEM_TEST_S3S="http://127.0.0.1:$port"
+    export TANDEM_S3S_BIN="$TOOLS/bin/s3s-fs"
     echo "== s3s-fs on $TANDEM_TEST_S3S (pid $!)"
 }
 

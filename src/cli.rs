@@ -470,8 +470,30 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                 }
                 return Ok(());
             };
-            let mut token = None;
             let mut all = Vec::new();
+            if recursive {
+                // folders listed concurrently, printed in key order as they complete
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                crate::storage::list_tree(&*store, &bucket, &loc.key, 16, |batch| {
+                    use std::io::Write;
+                    if json {
+                        all.extend(batch.into_iter().map(Entry::Object));
+                        return;
+                    }
+                    for o in &batch {
+                        let _ = writeln!(out, "{}", ls_line(o));
+                    }
+                    let _ = out.flush();
+                })
+                .await
+                .map_err(store_exit)?;
+                drop(out);
+                if json {
+                    print_json(&all);
+                }
+                return Ok(());
+            }
+            let mut token = None;
             loop {
                 let page = store
                     .list_page(
@@ -492,14 +514,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                                 "",
                                 crate::observe::sanitize(prefix)
                             ),
-                            Entry::Object(o) => println!(
-                                "{:>12}  {:<16}  {}",
-                                o.size,
-                                o.modified
-                                    .map(|m| m.format("%Y-%m-%d %H:%M").to_string())
-                                    .unwrap_or_default(),
-                                crate::observe::sanitize(&o.key)
-                            ),
+                            Entry::Object(o) => println!("{}", ls_line(o)),
                         }
                     }
                 }
@@ -924,4 +939,16 @@ fn tool(t: Tool) -> Result<(), Exit> {
             Ok(())
         }
     }
+}
+
+/// One object as `tandem ls` prints it: size, time, key (sanitised).
+fn ls_line(o: &crate::storage::ObjectMeta) -> String {
+    format!(
+        "{:>12}  {:<16}  {}",
+        o.size,
+        o.modified
+            .map(|m| m.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
+        crate::observe::sanitize(&o.key)
+    )
 }

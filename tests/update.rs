@@ -192,6 +192,7 @@ fn datasets_browse_streams_pages_and_ignores_stale_ones() {
             req,
             bucket,
             prefix,
+            token: None,
         }] => {
             assert_eq!(
                 (bucket.as_str(), prefix.as_str()),
@@ -219,7 +220,7 @@ fn datasets_browse_streams_pages_and_ignores_stale_ones() {
         Msg::StorePage {
             req: req - 1,
             entries: page.clone(),
-            done: false,
+            next: Some("t1".into()),
         },
     );
     assert!(s.datasets.rows.is_empty(), "a stale page was applied");
@@ -228,7 +229,7 @@ fn datasets_browse_streams_pages_and_ignores_stale_ones() {
         Msg::StorePage {
             req,
             entries: page,
-            done: true,
+            next: None,
         },
     );
     assert_eq!(s.datasets.rows.len(), 2);
@@ -244,6 +245,73 @@ fn datasets_browse_streams_pages_and_ignores_stale_ones() {
         vec![Command::CancelList]
     );
     assert!(!s.datasets.loading);
+}
+
+#[test]
+fn a_failed_listing_keeps_its_rows_and_r_continues_from_the_page_that_failed() {
+    let mut s = idle();
+    s.datasets = DatasetsState::default();
+    let cmds = update(&mut s, key('2'));
+    let Command::List { req, .. } = cmds[1].clone() else {
+        panic!("{cmds:?}")
+    };
+    let obj = |k: &str| {
+        Entry::Object(ObjectMeta {
+            key: k.into(),
+            size: 1,
+            modified: None,
+            etag: None,
+            storage_class: None,
+        })
+    };
+    update(
+        &mut s,
+        Msg::StorePage {
+            req,
+            entries: vec![obj("heat-diffusion/a"), obj("heat-diffusion/b")],
+            next: Some("after-b".into()),
+        },
+    );
+    update(
+        &mut s,
+        Msg::StoreError {
+            req,
+            error: "lake/heat-diffusion/: cannot reach S3 (connection refused)".into(),
+        },
+    );
+    assert!(!s.datasets.loading);
+    let err = s.datasets.error.clone().unwrap();
+    assert!(
+        err.contains("cannot reach S3") && err.contains("R continues"),
+        "{err}"
+    );
+    assert_eq!(s.datasets.rows.len(), 2, "rows kept");
+    let cmds = update(&mut s, key('R'));
+    assert_eq!(
+        cmds,
+        vec![Command::List {
+            req: req + 1,
+            bucket: "lake".into(),
+            prefix: "heat-diffusion/".into(),
+            token: Some("after-b".into()),
+        }]
+    );
+    assert!(s.datasets.error.is_none() && s.datasets.loading);
+    update(
+        &mut s,
+        Msg::StorePage {
+            req: req + 1,
+            entries: vec![obj("heat-diffusion/c")],
+            next: None,
+        },
+    );
+    assert_eq!(s.datasets.rows.len(), 3);
+    // complete now: R lists again from the start
+    let cmds = update(&mut s, key('R'));
+    assert!(
+        matches!(&cmds[1], Command::List { token: None, .. }),
+        "{cmds:?}"
+    );
 }
 
 #[test]

@@ -170,6 +170,7 @@ impl Backend {
                 req,
                 bucket,
                 prefix,
+                token,
             } => {
                 let Some(store) = self.store.clone() else {
                     return;
@@ -179,7 +180,7 @@ impl Backend {
                 }
                 let tx = self.tx.clone();
                 self.listing = Some(tokio::spawn(async move {
-                    let mut token = None;
+                    let mut token = token;
                     loop {
                         match store
                             .list_page(
@@ -193,11 +194,12 @@ impl Backend {
                         {
                             Ok(page) => {
                                 let done = page.next.is_none();
+                                token = page.next.clone();
                                 if tx
                                     .send(Msg::StorePage {
                                         req,
                                         entries: page.entries,
-                                        done,
+                                        next: page.next,
                                     })
                                     .await
                                     .is_err()
@@ -205,7 +207,6 @@ impl Backend {
                                 {
                                     return;
                                 }
-                                token = page.next;
                             }
                             Err(e) => {
                                 let _ = tx

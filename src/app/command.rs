@@ -23,6 +23,8 @@ pub enum Command {
         req: u64,
         bucket: String,
         prefix: String,
+        /// Continue a listing that stopped (error or Esc) from this page instead of the start.
+        token: Option<String>,
     },
     CancelList,
     Preview {

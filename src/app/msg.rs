@@ -31,7 +31,8 @@ pub enum Msg {
     StorePage {
         req: u64,
         entries: Vec<Entry>,
-        done: bool,
+        /// Where the listing goes on; `None` when this was the last page.
+        next: Option<String>,
     },
     StoreError {
         req: u64,

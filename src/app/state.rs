@@ -145,6 +145,8 @@ pub struct DatasetsState {
     pub sort: SortBy,
     pub preview: Option<(String, Result<Preview, String>)>,
     pub error: Option<String>,
+    /// The page a listing stopped before (failed or cancelled); `R` continues from it.
+    pub next: Option<String>,
 }
 
 impl Default for DatasetsState {
@@ -160,6 +162,7 @@ impl Default for DatasetsState {
             sort: SortBy::Name,
             preview: None,
             error: None,
+            next: None,
         }
     }
 }

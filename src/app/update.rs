@@ -97,10 +97,12 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::StorePage { req, entries, done } => {
+        Msg::StorePage { req, entries, next } => {
             if req != s.datasets.req {
                 return vec![];
             }
+            let done = next.is_none();
+            s.datasets.next = next;
             let first = s.datasets.rows.is_empty();
             let prefix = s.datasets.prefix.clone();
             for e in entries {
@@ -136,7 +138,12 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::StoreError { req, error } => {
             if req == s.datasets.req {
                 s.datasets.loading = false;
-                s.datasets.error = Some(sanitize(&error).into_owned());
+                let more = if s.datasets.rows.is_empty() {
+                    "R retries"
+                } else {
+                    "R continues from here"
+                };
+                s.datasets.error = Some(format!("{} — {more}", sanitize(&error)));
             }
             vec![]
         }
@@ -373,6 +380,7 @@ pub fn list_datasets(s: &mut AppState) -> Vec<Command> {
     s.datasets.preview = None;
     s.datasets.error = None;
     s.datasets.loading = true;
+    s.datasets.next = None;
     match s.datasets.bucket.clone() {
         None => vec![Command::CancelList, Command::ListBuckets],
         Some(b) => vec![
@@ -381,8 +389,28 @@ pub fn list_datasets(s: &mut AppState) -> Vec<Command> {
                 req: s.datasets.req,
                 bucket: b,
                 prefix: s.datasets.prefix.clone(),
+                token: None,
             },
         ],
+    }
+}
+
+/// `R` in Datasets: a listing that stopped part-way (an error, or Esc) continues from the page it
+/// stopped before, keeping the rows it has; a complete one is listed again.
+fn relist_datasets(s: &mut AppState) -> Vec<Command> {
+    match (s.datasets.bucket.clone(), s.datasets.next.clone()) {
+        (Some(bucket), Some(token)) if !s.datasets.loading && !s.datasets.rows.is_empty() => {
+            s.datasets.req += 1;
+            s.datasets.error = None;
+            s.datasets.loading = true;
+            vec![Command::List {
+                req: s.datasets.req,
+                bucket,
+                prefix: s.datasets.prefix.clone(),
+                token: Some(token),
+            }]
+        }
+        _ => list_datasets(s),
     }
 }
 
@@ -743,7 +771,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             if s.view == View::Datasets && s.datasets.loading {
                 s.datasets.loading = false;
                 s.datasets.req += 1;
-                set_status(s, Level::Info, "listing cancelled".into());
+                set_status(s, Level::Info, "listing cancelled — R continues it".into());
                 return vec![Command::CancelList];
             }
             if s.view == View::Datasets && s.datasets.bucket.is_some() {
@@ -935,7 +963,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             vec![]
         }
         Action::Refresh => match s.view {
-            View::Datasets => list_datasets(s),
+            View::Datasets => relist_datasets(s),
             View::Runs | View::Pipeline => vec![Command::ReloadRuns],
             View::Metrics => s
                 .metrics

@@ -146,6 +146,53 @@ pub async fn list_all(
     }
 }
 
+/// Every object under `prefix`, in key order, handed to `emit` a batch at a time as they arrive.
+/// Sub-prefixes ("folders", such as `date=2024-01-01/` partitions) are listed concurrently, up to
+/// `concurrency` at once, while the output keeps key order: the objects directly under `prefix` stream
+/// page by page, and each folder's keys are emitted once that folder and every folder before it are
+/// complete.
+pub async fn list_tree(
+    store: &dyn ObjectStore,
+    bucket: &str,
+    prefix: &str,
+    concurrency: usize,
+    mut emit: impl FnMut(Vec<ObjectMeta>),
+) -> Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    let mut token = None;
+    loop {
+        let n = page_size(&token);
+        let page = store.list_page(bucket, prefix, true, token, n).await?;
+        let mut chunks = futures::stream::iter(page.entries)
+            .map(|e| async move {
+                match e {
+                    Entry::Object(o) => Ok(vec![o]),
+                    Entry::Prefix { prefix } => list_all(store, bucket, &prefix).await,
+                }
+            })
+            .buffered(concurrency.max(1));
+        let mut run = Vec::new();
+        while let Some(c) = chunks.try_next().await? {
+            // consecutive objects go out together, each folder as one batch
+            if c.len() == 1 && run.len() < PAGE {
+                run.extend(c);
+                continue;
+            }
+            if !run.is_empty() {
+                emit(std::mem::take(&mut run));
+            }
+            emit(c);
+        }
+        if !run.is_empty() {
+            emit(run);
+        }
+        match page.next {
+            Some(t) => token = Some(t),
+            None => return Ok(()),
+        }
+    }
+}
+
 /// A location in a store: `s3://bucket/key`, `local://bucket/key` (the directory store), or
 /// `bucket/key` (the project's store).
 #[derive(Debug, Clone, PartialEq, Eq)]

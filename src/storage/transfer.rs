@@ -2,7 +2,7 @@
 //! configurable part size and concurrency, progress, cancellation, and downloads that never write
 //! outside the chosen directory.
 
-use super::{check_key, list_all, ObjectStore, Result, StoreError};
+use super::{check_key, list_tree, ObjectStore, Result, StoreError};
 use futures::{StreamExt, TryStreamExt};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -59,6 +59,17 @@ pub struct Item {
     pub key: String,
     pub path: PathBuf,
     pub size: u64,
+    /// What identifies this version of the object (ETag, else last-modified): a partial download
+    /// is resumed only when the object still has the same stamp.
+    pub stamp: String,
+}
+
+fn stamp(o: &super::ObjectMeta) -> String {
+    match (&o.etag, &o.modified) {
+        (Some(e), _) => e.clone(),
+        (None, Some(m)) => m.to_rfc3339(),
+        (None, None) => String::new(),
+    }
 }
 
 /// Where a key under `prefix` lands in `dest`: refused when the rest of the key could escape
@@ -103,12 +114,15 @@ pub async fn plan_download(
         } else {
             format!("{key}/")
         };
-        for o in list_all(store, bucket, &prefix).await? {
+        let mut all = Vec::new();
+        list_tree(store, bucket, &prefix, 16, |b| all.extend(b)).await?;
+        for o in all {
             if o.key.ends_with('/') {
                 continue; // folder markers
             }
             items.push(Item {
                 path: dest_path(dest, &prefix, &o.key)?,
+                stamp: stamp(&o),
                 key: o.key,
                 size: o.size,
             });
@@ -125,6 +139,7 @@ pub async fn plan_download(
             key: key.to_string(),
             path,
             size: m.size,
+            stamp: stamp(&m),
         });
     }
     if !overwrite {
@@ -163,6 +178,7 @@ pub fn plan_upload(src: &Path, key: &str, recursive: bool) -> Result<Vec<Item>> 
             key: k,
             path: src.to_path_buf(),
             size: md.len(),
+            stamp: String::new(),
         }]);
     }
     if !recursive {
@@ -197,6 +213,7 @@ pub fn plan_upload(src: &Path, key: &str, recursive: bool) -> Result<Vec<Item>> 
                     key: k,
                     size: e.metadata().map_err(io)?.len(),
                     path: p,
+                    stamp: String::new(),
                 });
             }
         }
@@ -214,8 +231,93 @@ fn part_path(p: &Path) -> PathBuf {
     p.with_file_name(format!("{name}.tandem-part"))
 }
 
+/// The journal of a partial download, beside its `.tandem-part`: a header naming the object version
+/// and part size, then the index of every part written.
+fn done_path(p: &Path) -> PathBuf {
+    let mut s = part_path(p).into_os_string();
+    s.push(".done");
+    PathBuf::from(s)
+}
+
+/// Open (or resume) the partial file of `it`: the parts already written when the object and part
+/// size are unchanged, otherwise a fresh file.
+fn open_partial(
+    it: &Item,
+    part_size: u64,
+) -> std::io::Result<(std::fs::File, std::fs::File, Vec<bool>)> {
+    use std::io::Write;
+    let part = part_path(&it.path);
+    let done = done_path(&it.path);
+    let n = it.size.div_ceil(part_size).max(1) as usize;
+    let header = format!(
+        "tandem-part v1 size={} part={} stamp={}",
+        it.size, part_size, it.stamp
+    );
+    let mut have = vec![false; n];
+    let resumable = !it.stamp.is_empty()
+        && part.exists()
+        && match std::fs::read_to_string(&done) {
+            Ok(text) => {
+                let mut lines = text.lines();
+                if lines.next() == Some(header.as_str()) {
+                    // a torn last line (crash mid-write) is simply not counted
+                    for k in lines.filter_map(|l| l.parse::<usize>().ok()) {
+                        if k < n {
+                            have[k] = true;
+                        }
+                    }
+                    true
+                } else {
+                    false
+                }
+            }
+            Err(_) => false,
+        };
+    if !resumable {
+        have.iter_mut().for_each(|h| *h = false);
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(!resumable)
+        .open(&part)?;
+    f.set_len(it.size)?;
+    let mut j = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .truncate(false)
+        .open(&done)?;
+    if !resumable {
+        j.set_len(0)?;
+        writeln!(j, "{header}")?;
+    }
+    Ok((f, j, have))
+}
+
+/// Errors worth another try: the network, and the server's own failures (5xx, throttling).
+fn transient(e: &StoreError) -> bool {
+    match e {
+        StoreError::Network(_) => true,
+        StoreError::Service { code, .. } => {
+            code.starts_with('5')
+                || code.contains("Throttl")
+                || code == "SlowDown"
+                || code == "InternalError"
+                || code == "ServiceUnavailable"
+        }
+        _ => false,
+    }
+}
+
+/// How many times a part is tried, with backoff 0.25 s, 0.5 s, ... up to 4 s between tries (about
+/// 15 s in all before a transfer gives up; running it again resumes from the parts written).
+pub const PART_ATTEMPTS: u32 = 7;
+
 /// Download every item: objects larger than a part are fetched as concurrent ranged GETs written
-/// at their offsets into `NAME.tandem-part`, renamed into place when complete.
+/// at their offsets into `NAME.tandem-part`, renamed into place when complete. Each part is retried
+/// with backoff on network and server errors; a download that still fails (or is cancelled) leaves
+/// its partial file and the list of parts written, and the same download started again fetches only
+/// the missing parts, provided the object has not changed.
 pub async fn download(
     store: Arc<dyn ObjectStore>,
     bucket: &str,
@@ -229,35 +331,28 @@ pub async fn download(
     let mut jobs = Vec::new();
     for it in items {
         let part = part_path(&it.path);
-        if let Some(d) = part.parent() {
-            std::fs::create_dir_all(d).map_err(|e| StoreError::Io {
-                context: d.display().to_string(),
-                source: e,
-            })?;
-        }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&part)
-            .map_err(|e| StoreError::Io {
-                context: part.display().to_string(),
-                source: e,
-            })?;
-        f.set_len(it.size).map_err(|e| StoreError::Io {
+        let io = |e| StoreError::Io {
             context: part.display().to_string(),
             source: e,
-        })?;
-        let f = Arc::new(f);
-        let n = it.size.div_ceil(t.part_size).max(1);
-        for k in 0..n {
+        };
+        if let Some(d) = part.parent() {
+            std::fs::create_dir_all(d).map_err(io)?;
+        }
+        let (f, j, have) = open_partial(it, t.part_size).map_err(io)?;
+        let (f, j) = (Arc::new(f), Arc::new(std::sync::Mutex::new(j)));
+        for (k, have) in have.into_iter().enumerate() {
+            let k = k as u64;
             let (s, e) = (k * t.part_size, ((k + 1) * t.part_size).min(it.size));
-            jobs.push((it.key.clone(), f.clone(), s, e));
+            if have {
+                progress.add(e - s);
+            } else {
+                jobs.push((it.key.clone(), f.clone(), j.clone(), k, s, e));
+            }
         }
     }
     let bucket = bucket.to_string();
     futures::stream::iter(jobs)
-        .map(|(key, f, s, e)| {
+        .map(|(key, f, j, k, s, e)| {
             let (store, progress, cancel, bucket) = (
                 store.clone(),
                 progress.clone(),
@@ -265,27 +360,53 @@ pub async fn download(
                 bucket.clone(),
             );
             async move {
-                if cancel.is_cancelled() {
-                    return Err(StoreError::Cancelled);
-                }
-                let data = tokio::select! {
-                    r = store.get_range(&bucket, &key, s..e) => r?,
-                    _ = cancel.cancelled() => return Err(StoreError::Cancelled),
+                let mut attempt = 0;
+                let data = loop {
+                    if cancel.is_cancelled() {
+                        return Err(StoreError::Cancelled);
+                    }
+                    let r = tokio::select! {
+                        r = store.get_range(&bucket, &key, s..e) => r,
+                        _ = cancel.cancelled() => return Err(StoreError::Cancelled),
+                    };
+                    let r = r.and_then(|d| {
+                        if d.len() as u64 == e - s {
+                            Ok(d)
+                        } else {
+                            Err(StoreError::Network(format!(
+                                "{bucket}/{key}: got {} bytes for range {s}-{e}",
+                                d.len()
+                            )))
+                        }
+                    });
+                    match r {
+                        Ok(d) => break d,
+                        Err(err) if transient(&err) && attempt + 1 < PART_ATTEMPTS => {
+                            let wait = std::time::Duration::from_millis(250 << attempt.min(4));
+                            tracing::warn!("{err}; retrying in {wait:?}");
+                            attempt += 1;
+                            tokio::select! {
+                                _ = tokio::time::sleep(wait) => {}
+                                _ = cancel.cancelled() => return Err(StoreError::Cancelled),
+                            }
+                        }
+                        Err(err) => return Err(err),
+                    }
                 };
-                if data.len() as u64 != e - s {
-                    return Err(StoreError::Network(format!(
-                        "{bucket}/{key}: got {} bytes for range {s}-{e}",
-                        data.len()
-                    )));
-                }
                 let len = data.len() as u64;
-                tokio::task::spawn_blocking(move || f.write_all_at(&data, s))
-                    .await
-                    .map_err(|e| StoreError::Network(e.to_string()))?
-                    .map_err(|e| StoreError::Io {
-                        context: key.clone(),
-                        source: e,
-                    })?;
+                tokio::task::spawn_blocking(move || {
+                    use std::io::Write;
+                    f.write_all_at(&data, s)?;
+                    // the part is recorded only once its bytes are in the file
+                    let mut j = j.lock().unwrap_or_else(|p| p.into_inner());
+                    writeln!(j, "{k}")
+                })
+                .await
+                .map_err(|e| StoreError::Network(e.to_string()))?
+                .map_err(|e| StoreError::Io {
+                    context: key.clone(),
+                    source: e,
+                })?;
                 progress.add(len);
                 Ok(())
             }
@@ -299,6 +420,7 @@ pub async fn download(
             context: it.path.display().to_string(),
             source: e,
         })?;
+        let _ = std::fs::remove_file(done_path(&it.path));
         progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
