@@ -406,3 +406,98 @@ fn previews_by_kind() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn download_asks_where_refuses_to_overwrite_without_asking_and_retries() {
+    use tandem::app::transfers::*;
+    let mut s = idle();
+    s.view = View::Datasets;
+    s.download_dir = "/home/r/".into();
+    s.datasets.selected = 0; // the archive/ folder
+    assert!(update(&mut s, key('d')).is_empty());
+    assert!(matches!(s.prompt, Some(Prompt::Path { .. })));
+    update(&mut s, key('x'));
+    update(&mut s, code(KeyCode::Backspace));
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    let spec = TransferSpec {
+        dir: Direction::Down,
+        bucket: "lake".into(),
+        key: "heat-diffusion/raw/archive/".into(),
+        local: "/home/r/".into(),
+        recursive: true,
+        overwrite: false,
+    };
+    assert_eq!(
+        cmds,
+        vec![Command::Transfer {
+            id: 0,
+            spec: spec.clone()
+        }]
+    );
+    update(
+        &mut s,
+        Msg::TransferProgress {
+            id: 0,
+            progress: TransferProgress {
+                done: 50,
+                total: 100,
+                files_done: 1,
+                files_total: 2,
+                elapsed_ms: 1000,
+            },
+        },
+    );
+    assert_eq!(s.transfers.totals(), Some((50, 100, 50.0)));
+    assert_eq!(s.transfers.list[0].eta_secs(), Some(1));
+    // a local file is in the way: a question, and only `y` replaces it
+    update(
+        &mut s,
+        Msg::TransferEnded {
+            id: 0,
+            state: TransferState::Exists("/home/r/archive/a.csv".into()),
+        },
+    );
+    assert!(
+        matches!(&s.popup, Some(Popup::Confirm { text, .. }) if text.contains("/home/r/archive/a.csv exists"))
+    );
+    let cmds = update(&mut s, key('y'));
+    assert_eq!(
+        cmds,
+        vec![Command::Transfer {
+            id: 0,
+            spec: TransferSpec {
+                overwrite: true,
+                ..spec.clone()
+            }
+        }]
+    );
+    // it fails: the status says so and R in Transfers tries again
+    update(
+        &mut s,
+        Msg::TransferEnded {
+            id: 0,
+            state: TransferState::Failed("cannot reach S3".into()),
+        },
+    );
+    assert!(s
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("failed: cannot reach S3"));
+    update(&mut s, key('7'));
+    assert_eq!(s.view, View::Transfers);
+    let cmds = update(&mut s, key('R'));
+    assert!(matches!(&cmds[..], [Command::Transfer { id: 0, .. }]));
+    // c asks, y cancels
+    update(&mut s, key('c'));
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::CancelTransfer { id: 0 }]
+    );
+    // Esc in the prompt starts nothing
+    update(&mut s, key('2'));
+    update(&mut s, key('u'));
+    assert!(update(&mut s, code(KeyCode::Esc)).is_empty());
+    assert!(s.prompt.is_none());
+}

@@ -54,6 +54,53 @@ fn datasets() {
 }
 
 #[test]
+fn transfers() {
+    use tandem::app::transfers::*;
+    let mut s = with_view(View::Transfers);
+    let spec = |dir, key: &str, local: &str| TransferSpec {
+        dir,
+        bucket: "lake".into(),
+        key: key.into(),
+        local: local.into(),
+        recursive: key.ends_with('/'),
+        overwrite: false,
+    };
+    let p = |done: u64, total: u64, ms: u64| TransferProgress {
+        done,
+        total,
+        files_done: 3,
+        files_total: 8,
+        elapsed_ms: ms,
+    };
+    s.transfers.list = vec![
+        Transfer {
+            id: 0,
+            spec: spec(Direction::Down, "heat-diffusion/raw/", "/home/r/data"),
+            state: TransferState::Running,
+            progress: p(3 << 28, 1 << 30, 4000),
+        },
+        Transfer {
+            id: 1,
+            spec: spec(Direction::Up, "results/", "/home/r/out\u{1b}]0;pwned\u{7}"),
+            state: TransferState::Done,
+            progress: p(5 << 20, 5 << 20, 900),
+        },
+        Transfer {
+            id: 2,
+            spec: spec(Direction::Down, "big.npy", "/home/r/"),
+            state: TransferState::Failed(
+                "lake/big.npy: cannot reach S3 (connection refused)".into(),
+            ),
+            progress: p(1 << 20, 64 << 20, 2000),
+        },
+    ];
+    s.transfers.selected = 2;
+    snap("transfers", &s);
+    s.transfers.list.clear();
+    snap("transfers_empty", &s);
+}
+
+#[test]
 fn runs() {
     snap("runs", &with_view(View::Runs));
 }

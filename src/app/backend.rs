@@ -25,6 +25,8 @@ pub struct Backend {
     running: HashMap<String, CancellationToken>,
     tail: Option<JoinHandle<()>>,
     listing: Option<JoinHandle<()>>,
+    /// Transfers in flight, by id.
+    transfers: HashMap<u64, CancellationToken>,
     /// Runs started by this process, with their events forwarded into the loop.
     run_tx: mpsc::Sender<RunEvent>,
 }
@@ -55,13 +57,14 @@ impl Backend {
             running: HashMap::new(),
             tail: None,
             listing: None,
+            transfers: HashMap::new(),
             run_tx,
         }
     }
 
     /// Cancel what runs in the background (running phases get SIGTERM then SIGKILL).
     pub fn shutdown(&mut self) {
-        for t in self.running.values() {
+        for t in self.running.values().chain(self.transfers.values()) {
             t.cancel();
         }
         if let Some(t) = self.tail.take() {
@@ -276,6 +279,41 @@ impl Backend {
                     let _ = tx.send(Msg::PlotLoaded { req, result }).await;
                 });
             }
+            Command::Transfer { id, spec } => {
+                let Some(store) = self.store.clone() else {
+                    return;
+                };
+                let cancel = CancellationToken::new();
+                if let Some(old) = self.transfers.insert(id, cancel.clone()) {
+                    old.cancel();
+                }
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let progress = Arc::new(crate::storage::transfer::Progress::default());
+                    let t0 = std::time::Instant::now();
+                    let report = {
+                        let (tx, progress) = (tx.clone(), progress.clone());
+                        tokio::spawn(async move {
+                            let mut every = tokio::time::interval(Duration::from_millis(250));
+                            loop {
+                                every.tick().await;
+                                if send_progress(&tx, id, &progress, t0).await.is_err() {
+                                    return;
+                                }
+                            }
+                        })
+                    };
+                    let state = transfer(store, &spec, progress.clone(), cancel).await;
+                    report.abort();
+                    let _ = send_progress(&tx, id, &progress, t0).await;
+                    let _ = tx.send(Msg::TransferEnded { id, state }).await;
+                });
+            }
+            Command::CancelTransfer { id } => {
+                if let Some(t) = self.transfers.remove(&id) {
+                    t.cancel();
+                }
+            }
             Command::LoadTheme { name } => {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
@@ -411,5 +449,148 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
         // poll fast while lines flow, back off to 1 s when quiet
         let wait = if idle_polls < 4 { 100 } else { 1000 };
         tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+}
+
+async fn send_progress(
+    tx: &mpsc::Sender<Msg>,
+    id: u64,
+    p: &crate::storage::transfer::Progress,
+    t0: std::time::Instant,
+) -> Result<(), mpsc::error::SendError<Msg>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let progress = super::transfers::TransferProgress {
+        done: p.done.load(Relaxed),
+        total: p.total.load(Relaxed),
+        files_done: p.files_done.load(Relaxed),
+        files_total: p.files_total.load(Relaxed),
+        elapsed_ms: t0.elapsed().as_millis() as u64,
+    };
+    tx.send(Msg::TransferProgress { id, progress }).await
+}
+
+/// Plan and run one transfer; how it ended.
+async fn transfer(
+    store: Arc<dyn ObjectStore>,
+    spec: &super::transfers::TransferSpec,
+    progress: Arc<crate::storage::transfer::Progress>,
+    cancel: CancellationToken,
+) -> super::transfers::TransferState {
+    use super::transfers::{Direction, TransferState};
+    use crate::storage::transfer as xfer;
+    use crate::storage::StoreError;
+    let t = xfer::Tuning::default();
+    let r = match spec.dir {
+        Direction::Down => {
+            // a folder lands in a directory of its own name inside the one chosen
+            let dest = if spec.recursive {
+                let name = spec
+                    .key
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("");
+                spec.local.join(name)
+            } else {
+                spec.local.clone()
+            };
+            match xfer::plan_download(
+                &*store,
+                &spec.bucket,
+                &spec.key,
+                &dest,
+                spec.recursive,
+                spec.overwrite,
+            )
+            .await
+            {
+                Ok(items) => xfer::download(store, &spec.bucket, &items, t, progress, cancel).await,
+                Err(e) => Err(e),
+            }
+        }
+        Direction::Up => {
+            // a directory goes up as a folder of its own name inside the prefix
+            let mut key = spec.key.clone();
+            if spec.local.is_dir() {
+                if let Some(name) = spec.local.file_name() {
+                    key = format!("{key}{}/", name.to_string_lossy());
+                }
+            }
+            let (src, rec) = (spec.local.clone(), spec.recursive);
+            match tokio::task::spawn_blocking(move || xfer::plan_upload(&src, &key, rec)).await {
+                Ok(Ok(items)) => {
+                    xfer::upload(store, &spec.bucket, &items, t, progress, cancel).await
+                }
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(StoreError::Network(e.to_string())),
+            }
+        }
+    };
+    match r {
+        Ok(()) => TransferState::Done,
+        Err(StoreError::Cancelled) => TransferState::Cancelled,
+        Err(StoreError::Io { context, source })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            TransferState::Exists(context.trim_end_matches(" exists").to_string())
+        }
+        Err(e) => TransferState::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::transfers::{Direction, TransferSpec, TransferState};
+    use crate::storage::local::LocalStore;
+
+    #[tokio::test]
+    async fn a_folder_download_lands_in_its_own_directory_and_asks_before_replacing() {
+        let d = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::new(d.path().join("store")));
+        std::fs::create_dir_all(d.path().join("store/lake")).unwrap();
+        for k in ["runs/r1/a.csv", "runs/r1/sub/b.csv"] {
+            store.put("lake", k, k.as_bytes().to_vec()).await.unwrap();
+        }
+        let out = d.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let mut spec = TransferSpec {
+            dir: Direction::Down,
+            bucket: "lake".into(),
+            key: "runs/r1/".into(),
+            local: out.clone(),
+            recursive: true,
+            overwrite: false,
+        };
+        let go = |spec: TransferSpec| {
+            let store = store.clone();
+            async move { transfer(store, &spec, Default::default(), CancellationToken::new()).await }
+        };
+        assert_eq!(go(spec.clone()).await, TransferState::Done);
+        assert_eq!(
+            std::fs::read_to_string(out.join("r1/sub/b.csv")).unwrap(),
+            "runs/r1/sub/b.csv"
+        );
+        match go(spec.clone()).await {
+            TransferState::Exists(p) => assert!(p.ends_with("r1/a.csv"), "{p}"),
+            other => panic!("{other:?}"),
+        }
+        spec.overwrite = true;
+        assert_eq!(go(spec.clone()).await, TransferState::Done);
+        // and back up, into another prefix
+        let up = TransferSpec {
+            dir: Direction::Up,
+            key: "copy/".into(),
+            local: out.join("r1"),
+            ..spec
+        };
+        assert_eq!(go(up).await, TransferState::Done);
+        assert_eq!(
+            store
+                .get_range("lake", "copy/r1/sub/b.csv", 0..100)
+                .await
+                .unwrap(),
+            b"runs/r1/sub/b.csv"
+        );
     }
 }

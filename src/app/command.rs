@@ -43,6 +43,14 @@ pub enum Command {
         plot: usize,
         file: String,
     },
+    /// Start (or restart) a download or upload; progress and the end come back as messages.
+    Transfer {
+        id: u64,
+        spec: super::transfers::TransferSpec,
+    },
+    CancelTransfer {
+        id: u64,
+    },
     LoadTheme {
         name: String,
     },

@@ -130,7 +130,53 @@ pub fn table(view: View) -> Vec<Binding> {
                     "sort by name, size, time",
                 )
                 .hint("sort"),
-                b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
+                b(
+                    KeyCode::Char('R'),
+                    "R",
+                    Action::Refresh,
+                    "reload, or continue a listing that stopped",
+                ),
+                b(
+                    KeyCode::Char('d'),
+                    "d",
+                    Action::Download,
+                    "download the object or folder",
+                )
+                .hint("download"),
+                b(
+                    KeyCode::Char('u'),
+                    "u",
+                    Action::Upload,
+                    "upload a file or directory here",
+                )
+                .hint("upload"),
+            ]);
+            v
+        }
+        View::Transfers => {
+            let mut v = nav();
+            v.extend([
+                b(
+                    KeyCode::Char('c'),
+                    "c",
+                    Action::Cancel,
+                    "cancel the selected transfer",
+                )
+                .hint("cancel"),
+                b(
+                    KeyCode::Char('R'),
+                    "R",
+                    Action::Refresh,
+                    "retry (a download resumes)",
+                )
+                .hint("retry"),
+                b(
+                    KeyCode::Char('x'),
+                    "x",
+                    Action::ClearFinished,
+                    "clear finished transfers",
+                )
+                .hint("clear"),
             ]);
             v
         }
@@ -237,7 +283,7 @@ pub fn global() -> Vec<Binding> {
     vec![
         b(
             KeyCode::Char('1'),
-            "1-6",
+            "1-7",
             Action::Show(View::Pipeline),
             "switch view",
         ),
@@ -246,6 +292,7 @@ pub fn global() -> Vec<Binding> {
         b(KeyCode::Char('4'), "", Action::Show(View::Logs), ""),
         b(KeyCode::Char('5'), "", Action::Show(View::Metrics), ""),
         b(KeyCode::Char('6'), "", Action::Show(View::Plots), ""),
+        b(KeyCode::Char('7'), "", Action::Show(View::Transfers), ""),
         b(KeyCode::Char('?'), "?", Action::Help, "help for this view").hint("help"),
         b(KeyCode::Char(':'), ":", Action::Palette, "command palette").hint("palette"),
         b(KeyCode::Esc, "Esc", Action::Back, "back"),

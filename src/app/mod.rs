@@ -9,6 +9,7 @@ pub mod command;
 pub mod keys;
 pub mod msg;
 pub mod state;
+pub mod transfers;
 pub mod update;
 
 use crate::pipeline::Workspace;
@@ -65,6 +66,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         theme,
         chrono::Utc::now(),
     );
+    if let Ok(d) = std::env::current_dir() {
+        s.download_dir = format!("{}/", d.display());
+    }
     if let Some(e) = theme_err {
         s.status = Some(state::Status {
             text: e.to_string(),

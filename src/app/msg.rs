@@ -55,6 +55,14 @@ pub enum Msg {
         phase: PhaseId,
         samples: Vec<MetricSample>,
     },
+    TransferProgress {
+        id: u64,
+        progress: super::transfers::TransferProgress,
+    },
+    TransferEnded {
+        id: u64,
+        state: super::transfers::TransferState,
+    },
     ThemeLoaded {
         theme: Theme,
         error: Option<String>,
@@ -121,4 +129,10 @@ pub enum Action {
     Refresh,
     SortNext,
     Theme(String),
+    Download,
+    Upload,
+    /// Allow transfer N to replace existing local files (after the question).
+    Overwrite(u64),
+    CancelTransfer(u64),
+    ClearFinished,
 }

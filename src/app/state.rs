@@ -16,16 +16,18 @@ pub enum View {
     Logs,
     Metrics,
     Plots,
+    Transfers,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Pipeline,
         View::Datasets,
         View::Runs,
         View::Logs,
         View::Metrics,
         View::Plots,
+        View::Transfers,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -35,6 +37,7 @@ impl View {
             View::Logs => "Logs",
             View::Metrics => "Metrics",
             View::Plots => "Plots",
+            View::Transfers => "Transfers",
         }
     }
 }
@@ -51,6 +54,11 @@ pub enum Popup {
 pub enum Prompt {
     Filter(String),
     Search(String),
+    /// A local path for a download's destination or an upload's source.
+    Path {
+        purpose: super::transfers::PathFor,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,6 +238,9 @@ pub struct AppState {
     pub runs_view: RunsState,
     pub metrics: MetricsState,
     pub plots: PlotsState,
+    pub transfers: super::transfers::TransfersState,
+    /// Where downloads go unless the prompt is edited (the directory tandem was started in).
+    pub download_dir: String,
     pub theme: Theme,
     pub size: (u16, u16),
     pub quit: bool,
@@ -262,6 +273,8 @@ impl AppState {
             runs_view: RunsState::default(),
             metrics: MetricsState::default(),
             plots: PlotsState::default(),
+            transfers: Default::default(),
+            download_dir: "./".into(),
             theme,
             size: (80, 24),
             quit: false,

@@ -147,6 +147,11 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::TransferProgress { id, progress } => {
+            super::transfers::on_progress(s, id, progress);
+            vec![]
+        }
+        Msg::TransferEnded { id, state } => super::transfers::on_ended(s, id, state),
         Msg::Preview { key, result } => {
             s.datasets.preview = Some((key, result));
             vec![]
@@ -217,7 +222,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
     }
 }
 
-fn set_status(s: &mut AppState, level: Level, text: String) {
+pub(crate) fn set_status(s: &mut AppState, level: Level, text: String) {
     s.status = Some(Status {
         text,
         level,
@@ -425,6 +430,9 @@ fn on_key(s: &mut AppState, k: KeyEvent) -> Vec<Command> {
         return on_popup_key(s, p, k);
     }
     if let Some(p) = s.prompt.clone() {
+        if let Prompt::Path { purpose, text } = p {
+            return super::transfers::on_path_key(s, purpose, text, k);
+        }
         return on_prompt_key(s, p, k);
     }
     if s.project.is_err() {
@@ -502,6 +510,7 @@ fn on_prompt_key(s: &mut AppState, p: Prompt, k: KeyEvent) -> Vec<Command> {
     let (mut text, is_search) = match p {
         Prompt::Filter(t) => (t, false),
         Prompt::Search(t) => (t, true),
+        Prompt::Path { .. } => return vec![],
     };
     match k.code {
         KeyCode::Esc => {
@@ -568,6 +577,8 @@ fn list_rows(s: &AppState) -> usize {
 
 fn confirmed(s: &mut AppState, a: Action) -> Vec<Command> {
     match a {
+        Action::Overwrite(id) => super::transfers::restart(s, id, true),
+        Action::CancelTransfer(id) => vec![Command::CancelTransfer { id }],
         Action::Cancel => match s.active_run() {
             Some(r) => {
                 let id = r.id.clone();
@@ -795,6 +806,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         }
         Action::RunPipeline => start(s, PhaseId::ALL.to_vec()),
         Action::RunPhase(p) => start(s, vec![p]),
+        Action::Cancel if s.view == View::Transfers => super::transfers::ask_cancel(s),
         Action::Cancel => {
             match s.active_run() {
                 Some(r) => {
@@ -827,6 +839,12 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 let len = s.visible_runs().len();
                 let page = list_rows(s);
                 move_sel(&mut s.runs_view.selected, len, &a, page);
+                vec![]
+            }
+            View::Transfers => {
+                let len = s.transfers.list.len();
+                let page = list_rows(s);
+                move_sel(&mut s.transfers.selected, len, &a, page);
                 vec![]
             }
             View::Logs => {
@@ -972,9 +990,14 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 .map(|id| vec![Command::LoadMetrics { run_id: id }])
                 .unwrap_or_default(),
             View::Plots => refresh_plots(s),
+            View::Transfers => super::transfers::retry_selected(s),
             View::Logs => vec![],
         },
         Action::Theme(name) => vec![Command::LoadTheme { name }],
+        Action::Download => super::transfers::ask_download(s),
+        Action::Upload => super::transfers::ask_upload(s),
+        Action::Overwrite(_) | Action::CancelTransfer(_) => confirmed(s, a),
+        Action::ClearFinished => super::transfers::clear_finished(s),
     }
 }
 

@@ -7,6 +7,7 @@ mod pipeline;
 mod plots;
 mod popups;
 mod runs;
+mod transfers;
 pub mod widgets;
 
 use crate::app::state::{AppState, Level, Prompt, View};
@@ -43,6 +44,7 @@ pub fn draw(f: &mut Frame, s: &AppState) {
             View::Logs => logs::draw(f, s, body),
             View::Metrics => metrics::draw(f, s, body),
             View::Plots => plots::draw(f, s, body),
+            View::Transfers => transfers::draw(f, s, body),
         },
     }
     footer(f, s, foot);
@@ -91,6 +93,13 @@ fn tab_bar(f: &mut Frame, s: &AppState, area: Rect) {
         };
         spans.push(Span::styled(label, st));
     }
+    if let Some((d, tot, _)) = s.transfers.totals() {
+        let pct = (d * 100).checked_div(tot).unwrap_or(0);
+        spans.push(Span::styled(
+            format!("  ⇅ {pct}%"),
+            Style::default().fg(t.accent),
+        ));
+    }
     if let Some(r) = s.active_run().or(s.current_run()) {
         let g = if r.state.is_terminal() {
             r.state.glyph()
@@ -120,6 +129,28 @@ fn footer(f: &mut Frame, s: &AppState, area: Rect) {
             Span::styled("▏", Style::default().fg(t.accent)),
             Span::styled("  Enter find · Esc close", t.muted()),
         ]),
+        Some(Prompt::Path { purpose, text }) => {
+            use crate::app::transfers::PathFor;
+            let label = match purpose {
+                PathFor::Download { key, .. } => format!(
+                    "download {} to: ",
+                    crate::observe::sanitize(
+                        key.rsplit('/').find(|p| !p.is_empty()).unwrap_or(key)
+                    )
+                ),
+                PathFor::Upload { bucket, prefix } => format!(
+                    "upload to {}/{} from: ",
+                    crate::observe::sanitize(bucket),
+                    crate::observe::sanitize(prefix)
+                ),
+            };
+            Line::from(vec![
+                Span::styled(label, t.title()),
+                Span::raw(crate::observe::sanitize(text).into_owned()),
+                Span::styled("▏", Style::default().fg(t.accent)),
+                Span::styled("  Enter start · Ctrl-U clear · Esc cancel", t.muted()),
+            ])
+        }
         None => match &s.status {
             Some(st) => {
                 let c = match st.level {
