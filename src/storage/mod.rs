@@ -4,6 +4,7 @@
 //! entries a page) so that a UI can show the first page while the rest arrive.
 
 pub mod local;
+pub mod parquet;
 pub mod s3;
 pub mod transfer;
 
