@@ -25,7 +25,10 @@ def main():
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    print(json.dumps({"wall": wall, "cpu": cpu, "first_line": first, "lines": lines, "exit": code}))
+    # ru_maxrss of the children: the largest resident set of the command (KiB on Linux)
+    rss = after.ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "cpu": cpu, "first_line": first, "lines": lines, "exit": code,
+                      "maxrss_mib": rss}))
 
 
 if __name__ == "__main__":

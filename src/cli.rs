@@ -223,6 +223,12 @@ pub enum Tool {
         #[arg(long, default_value_t = 50)]
         steps: usize,
     },
+    /// Feed N keys, in 1000-key pages shaped like S3's, through the Datasets view's update path and
+    /// report the process's peak RSS and time (prints JSON): the memory a listing of N keys costs.
+    BenchListing {
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: usize,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -932,6 +938,11 @@ fn tool(t: Tool) -> Result<(), Exit> {
             })
             .map(|_| ())
             .map_err(fail)
+        }
+        Tool::BenchListing { keys } => {
+            let r = crate::app::update::bench_listing(keys);
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            Ok(())
         }
         Tool::BenchHeat2d { nx, ny, steps } => {
             let r = crate::tools::heat2d::bench(nx, ny, steps);

@@ -235,7 +235,7 @@ fn datasets_browse_streams_pages_and_ignores_stale_ones() {
     assert_eq!(s.datasets.rows.len(), 2);
     assert!(!s.datasets.loading);
     // hostile keys are shown escaped
-    assert_eq!(s.datasets.rows[1].name, "\\e[2Jevil.txt");
+    assert_eq!(s.datasets.rows[1].name(), "\\e[2Jevil.txt");
     // Enter on a prefix lists it
     let cmds = update(&mut s, code(KeyCode::Enter));
     assert!(matches!(&cmds[1], Command::List { prefix, .. } if prefix == "heat-diffusion/raw/"));
@@ -500,4 +500,19 @@ fn download_asks_where_refuses_to_overwrite_without_asking_and_retries() {
     update(&mut s, key('u'));
     assert!(update(&mut s, code(KeyCode::Esc)).is_empty());
     assert!(s.prompt.is_none());
+}
+
+#[test]
+fn etags_are_kept_compact_and_shown_as_s3_sent_them() {
+    let md5 = "\"9b2cf535f27731c974343645a3985328\"";
+    let e = ETag::parse(md5);
+    assert!(matches!(e, ETag::Md5(_)));
+    assert_eq!(e.to_string(), md5.trim_matches('"'));
+    let multipart = ETag::parse("\"d41d8cd98f00b204e9800998ecf8427e-12\"");
+    assert_eq!(multipart.to_string(), "d41d8cd98f00b204e9800998ecf8427e-12");
+    assert_eq!(ETag::parse("\u{1b}[31mx").to_string(), "\\e[31mx");
+    assert_eq!(
+        ETag::parse("9B2CF535F27731C974343645A3985328").to_string(),
+        "9B2CF535F27731C974343645A3985328"
+    );
 }

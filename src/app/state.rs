@@ -120,18 +120,82 @@ pub enum RowKind {
     Object,
 }
 
+/// One row of the Datasets list, kept small: a listing of a million keys is held in memory whole
+/// (about 130 bytes a row), so the key is stored once and the shown name is a view into it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DsRow {
     pub kind: RowKind,
-    /// Bucket name, or the full key.
-    pub key: String,
-    /// What the list shows (sanitised, relative to the current prefix).
-    pub name: String,
+    /// Bucket name, or the full key, raw as the store has it.
+    pub key: Box<str>,
+    /// Where the shown name starts in `key` (after the listed prefix).
+    pub name_at: u16,
     pub size: Option<u64>,
     pub modified: Option<DateTime<Utc>>,
-    /// S3 storage class and ETag (sanitised), when the store reports them.
-    pub class: Option<String>,
-    pub etag: Option<String>,
+    /// S3 storage class (shared between rows) and ETag, when the store reports them.
+    pub class: Option<std::sync::Arc<str>>,
+    pub etag: Option<ETag>,
+}
+
+impl DsRow {
+    pub fn new(kind: RowKind, key: String, prefix: &str) -> DsRow {
+        let name_at = if key.starts_with(prefix) && prefix.len() <= u16::MAX as usize {
+            prefix.len() as u16
+        } else {
+            0
+        };
+        DsRow {
+            kind,
+            key: key.into_boxed_str(),
+            name_at,
+            size: None,
+            modified: None,
+            class: None,
+            etag: None,
+        }
+    }
+    /// What the list shows: the key after the listed prefix, sanitised.
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+        crate::observe::sanitize(self.key.get(self.name_at as usize..).unwrap_or(&self.key))
+    }
+}
+
+/// An ETag: the common MD5 form in 16 bytes, anything else (multipart `…-N`, other stores) as text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ETag {
+    Md5([u8; 16]),
+    Other(Box<str>),
+}
+
+impl ETag {
+    pub fn parse(s: &str) -> ETag {
+        let t = s.trim_matches('"');
+        let mut b = [0u8; 16];
+        if t.len() == 32 {
+            let ok = (0..16).all(|i| {
+                match u8::from_str_radix(t.get(2 * i..2 * i + 2).unwrap_or("x"), 16) {
+                    Ok(v) => {
+                        b[i] = v;
+                        true
+                    }
+                    Err(_) => false,
+                }
+            });
+            // only lowercase hex round-trips exactly
+            if ok && !t.bytes().any(|c| c.is_ascii_uppercase()) {
+                return ETag::Md5(b);
+            }
+        }
+        ETag::Other(crate::observe::sanitize(t).into_owned().into_boxed_str())
+    }
+}
+
+impl std::fmt::Display for ETag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ETag::Md5(b) => b.iter().try_for_each(|x| write!(f, "{x:02x}")),
+            ETag::Other(s) => f.write_str(s),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +246,7 @@ impl DatasetsState {
         let mut v: Vec<&DsRow> = self
             .rows
             .iter()
-            .filter(|r| f.is_empty() || r.name.to_lowercase().contains(&f))
+            .filter(|r| f.is_empty() || r.name().to_lowercase().contains(&f))
             .collect();
         match self.sort {
             SortBy::Name => {}

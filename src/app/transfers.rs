@@ -142,7 +142,7 @@ pub fn ask_download(s: &mut AppState) -> Vec<Command> {
     s.prompt = Some(Prompt::Path {
         purpose: PathFor::Download {
             bucket,
-            key: row.key,
+            key: row.key.into(),
             recursive,
         },
         text: s.download_dir.clone(),

@@ -82,13 +82,8 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
                         s.datasets.rows = bs
                             .into_iter()
                             .map(|b| DsRow {
-                                kind: RowKind::Bucket,
-                                name: sanitize(&b.name).into_owned(),
-                                key: b.name,
-                                size: None,
                                 modified: b.created,
-                                class: None,
-                                etag: None,
+                                ..DsRow::new(RowKind::Bucket, b.name, "")
                             })
                             .collect();
                     }
@@ -105,25 +100,25 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             s.datasets.next = next;
             let first = s.datasets.rows.is_empty();
             let prefix = s.datasets.prefix.clone();
+            // rows share one copy of each storage class
+            let mut class: Option<std::sync::Arc<str>> = None;
+            s.datasets.rows.reserve(entries.len());
             for e in entries {
                 let row = match e {
-                    Entry::Prefix { prefix: p } => DsRow {
-                        kind: RowKind::Prefix,
-                        name: sanitize(p.strip_prefix(&prefix).unwrap_or(&p)).into_owned(),
-                        key: p,
-                        size: None,
-                        modified: None,
-                        class: None,
-                        etag: None,
-                    },
+                    Entry::Prefix { prefix: p } => DsRow::new(RowKind::Prefix, p, &prefix),
                     Entry::Object(o) => DsRow {
-                        kind: RowKind::Object,
-                        name: sanitize(o.key.strip_prefix(&prefix).unwrap_or(&o.key)).into_owned(),
-                        key: o.key,
                         size: Some(o.size),
                         modified: o.modified,
-                        class: o.storage_class.as_deref().map(|c| sanitize(c).into_owned()),
-                        etag: o.etag.as_deref().map(|e| sanitize(e).into_owned()),
+                        class: o.storage_class.as_deref().map(|c| match &class {
+                            Some(k) if &**k == c => k.clone(),
+                            _ => {
+                                let k: std::sync::Arc<str> = sanitize(c).into();
+                                class = Some(k.clone());
+                                k
+                            }
+                        }),
+                        etag: o.etag.as_deref().map(ETag::parse),
+                        ..DsRow::new(RowKind::Object, o.key, &prefix)
                     },
                 };
                 s.datasets.rows.push(row);
@@ -365,10 +360,17 @@ fn preview_selected(s: &mut AppState) -> Vec<Command> {
     match vis.get(s.datasets.selected) {
         Some(r) if r.kind == RowKind::Object => {
             let key = r.key.clone();
-            if s.datasets.preview.as_ref().is_some_and(|(k, _)| *k == key) {
+            if s.datasets
+                .preview
+                .as_ref()
+                .is_some_and(|(k, _)| **k == *key)
+            {
                 return vec![];
             }
-            vec![Command::Preview { bucket, key }]
+            vec![Command::Preview {
+                bucket,
+                key: key.into(),
+            }]
         }
         _ => {
             s.datasets.preview = None;
@@ -911,10 +913,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 };
                 match row.kind {
                     RowKind::Bucket => {
-                        s.datasets.bucket = Some(row.key);
+                        s.datasets.bucket = Some(row.key.into());
                         s.datasets.prefix.clear();
                     }
-                    RowKind::Prefix => s.datasets.prefix = row.key,
+                    RowKind::Prefix => s.datasets.prefix = row.key.into(),
                     RowKind::Object => return preview_selected(s),
                 }
                 s.datasets.filter.clear();
@@ -1190,4 +1192,68 @@ impl RsplitOnce for [u8] {
     fn rsplit_once_byte(&self, b: u8) -> Option<&[u8]> {
         memchr::memrchr(b, self).map(|i| &self[..i])
     }
+}
+
+/// Feed `n` keys through the Datasets view as 1000-key pages (keys, sizes, times, ETags and storage
+/// classes shaped like S3's) and report peak RSS and time: what a listing of `n` keys costs the TUI.
+pub fn bench_listing(n: usize) -> serde_json::Value {
+    use crate::storage::ObjectMeta;
+    let t0 = std::time::Instant::now();
+    let mut s = AppState::new(
+        Err(crate::project::ProjectError {
+            file: "bench".into(),
+            pos: None,
+            key: None,
+            message: String::new(),
+        }),
+        "local".into(),
+        String::new(),
+        crate::theme::Theme::embedded("dark"),
+        chrono::Utc::now(),
+    );
+    s.view = View::Datasets;
+    s.datasets.bucket = Some("bench".into());
+    s.datasets.prefix = "data/2024/".into();
+    s.datasets.req = 1;
+    s.datasets.loading = true;
+    let now = chrono::Utc::now();
+    let mut i = 0;
+    while i < n {
+        let page: Vec<Entry> = (i..(i + 1000).min(n))
+            .map(|k| {
+                Entry::Object(ObjectMeta {
+                    key: format!("data/2024/part-{k:08}.csv"),
+                    size: 1000 + k as u64,
+                    modified: Some(now),
+                    etag: Some(format!("\"{:032x}\"", k as u128 * 0x9e3779b97f4a7c15)),
+                    storage_class: Some("STANDARD".into()),
+                })
+            })
+            .collect();
+        i += page.len();
+        let next = (i < n).then(|| format!("token-{i}"));
+        update(
+            &mut s,
+            Msg::StorePage {
+                req: 1,
+                entries: page,
+                next,
+            },
+        );
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    serde_json::json!({
+        "keys": s.datasets.rows.len(),
+        "seconds": elapsed,
+        "peak_rss_mib": hwm / 1024.0,
+        "bytes_per_row": hwm * 1024.0 / n.max(1) as f64,
+    })
 }

@@ -82,7 +82,7 @@ fn list(f: &mut Frame, s: &AppState, area: Rect) {
                 RowKind::Object => ("  ", Style::default().fg(t.fg)),
             };
             let mut cells = vec![
-                Cell::from(Span::styled(format!("{icon}{}", r.name), st)),
+                Cell::from(Span::styled(format!("{icon}{}", r.name()), st)),
                 Cell::from(r.size.map(human_bytes).unwrap_or_default()),
                 Cell::from(
                     r.modified
@@ -92,13 +92,13 @@ fn list(f: &mut Frame, s: &AppState, area: Rect) {
             ];
             if wide {
                 cells.push(Cell::from(Span::styled(
-                    r.class.clone().unwrap_or_default(),
+                    r.class.as_deref().unwrap_or_default().to_string(),
                     t.muted(),
                 )));
                 cells.push(Cell::from(Span::styled(
                     r.etag
-                        .as_deref()
-                        .map(|e| e.chars().take(12).collect::<String>())
+                        .as_ref()
+                        .map(|e| e.to_string().chars().take(12).collect::<String>())
                         .unwrap_or_default(),
                     t.muted(),
                 )));

@@ -163,26 +163,26 @@ pub fn state() -> AppState {
     s.datasets.prefix = "heat-diffusion/raw/".into();
     for i in 0..4 {
         s.datasets.rows.push(DsRow {
-            kind: RowKind::Object,
-            key: format!("heat-diffusion/raw/part-000{i}.csv"),
-            name: format!("part-000{i}.csv"),
             size: Some(1_000_000 + i),
             modified: Some(t(11, 50, 0)),
             class: Some("STANDARD".into()),
-            etag: Some(format!("9b2cf535f27731c974343645a398{i:04}")),
+            etag: Some(ETag::parse(&format!(
+                "\"9b2cf535f27731c974343645a398{i:04}\""
+            ))),
+            ..DsRow::new(
+                RowKind::Object,
+                format!("heat-diffusion/raw/part-000{i}.csv"),
+                "heat-diffusion/raw/",
+            )
         });
     }
     s.datasets.rows.insert(
         0,
-        DsRow {
-            kind: RowKind::Prefix,
-            key: "heat-diffusion/raw/archive/".into(),
-            name: "archive/".into(),
-            size: None,
-            modified: None,
-            class: None,
-            etag: None,
-        },
+        DsRow::new(
+            RowKind::Prefix,
+            "heat-diffusion/raw/archive/".into(),
+            "heat-diffusion/raw/",
+        ),
     );
     s.datasets.preview = Some((
         "heat-diffusion/raw/part-0000.csv".into(),
