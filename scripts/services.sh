@@ -54,3 +54,91 @@ start_moto() {
     export TANDEM_TEST_MOTO="http://127.0.0.1:$port"
     echo "== moto on $TANDEM_TEST_MOTO (pid $!)"
 }
+
+# Slurm (Debian's slurm-wlm) with munge, single node: slurmctld and slurmd in the foreground with a
+# fresh state directory, on free ports. Exports SLURM_CONF.
+start_slurm() {
+    local d="$RUN_DIR/slurm"
+    mkdir -p "$d/state" "$d/spool" "$d/log"
+    chmod 755 "$RUN_DIR" "$d"
+    # munged: one per machine (its socket is fixed); reuse a running one, else start ours
+    if ! pgrep -x munged >/dev/null; then
+        mkdir -p /run/munge
+        chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
+        setpriv --reuid munge --regid munge --init-groups munged -F >"$RUN_DIR/munged.log" 2>&1 &
+        PIDS+=($!)
+        for _ in $(seq 50); do [ -S /run/munge/munge.socket.2 ] && break; sleep 0.1; done
+    fi
+    local cport dport; cport=$(free_port); dport=$(free_port)
+    cat >"$d/slurm.conf" <<CONF
+ClusterName=tandemtest
+SlurmctldHost=localhost
+SlurmctldPort=$cport
+SlurmdPort=$dport
+SlurmUser=root
+AuthType=auth/munge
+CredType=cred/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$d/log/jobcomp.txt
+MinJobAge=600
+ReturnToService=2
+SchedulerParameters=defer_batch
+OverTimeLimit=0
+KillWait=5
+InactiveLimit=0
+StateSaveLocation=$d/state
+SlurmdSpoolDir=$d/spool
+SlurmctldPidFile=$d/slurmctld.pid
+SlurmdPidFile=$d/slurmd.pid
+SlurmctldLogFile=$d/log/slurmctld.log
+SlurmdLogFile=$d/log/slurmd.log
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=20000 State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+CONF
+    export SLURM_CONF="$d/slurm.conf"
+    slurmctld -D -i >"$RUN_DIR/slurmctld.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$cport" slurmctld $!
+    slurmd -D -N localhost >"$RUN_DIR/slurmd.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 300); do
+        [ "$(sinfo -h -o %T 2>/dev/null)" = idle ] && break
+        sleep 0.1
+    done
+    [ "$(sinfo -h -o %T 2>/dev/null)" = idle ] || { echo "slurm did not come up:" >&2; cat "$d/log/"*.log "$RUN_DIR/slurm"*.log >&2; return 1; }
+    echo "== slurm on port $cport (SLURM_CONF=$SLURM_CONF)"
+}
+
+# sshd on 127.0.0.1 with a generated host key and client key; exports what the SSH tests need
+start_sshd() {
+    local d="$RUN_DIR/ssh"
+    mkdir -p "$d" /run/sshd
+    ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
+    ssh-keygen -q -t ed25519 -N '' -f "$d/client_key"
+    cp "$d/client_key.pub" "$d/authorized_keys"
+    local port; port=$(free_port)
+    cat >"$d/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $d/host_key
+AuthorizedKeysFile $d/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile $d/sshd.pid
+CONF
+    /usr/sbin/sshd -D -e -f "$d/sshd_config" >"$RUN_DIR/sshd.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$port" sshd $!
+    echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$d/host_key.pub")" >"$d/known_hosts"
+    export TANDEM_TEST_SSH_PORT="$port" TANDEM_TEST_SSH_KEY="$d/client_key" TANDEM_TEST_SSH_KNOWN_HOSTS="$d/known_hosts"
+    echo "== sshd on 127.0.0.1:$port"
+}

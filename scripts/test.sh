@@ -15,11 +15,17 @@ apt_install() {
 # tmux drives the end-to-end TUI test; python3-venv makes the moto environment
 have tmux || apt_install tmux
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+# real Slurm with munge, and sshd, for the Slurm engine over the local and SSH transports
+if ! have slurmctld || ! have munged || [ ! -x /usr/sbin/sshd ] || ! have ssh; then
+    apt_install slurm-wlm munge openssh-server openssh-client
+fi
 
 source scripts/services.sh
 trap stop_services EXIT
 start_s3s
 start_moto
+start_slurm
+start_sshd
 # credentials for the local servers only: s3s-fs checks them, moto accepts any
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3

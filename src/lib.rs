@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod engine;
 pub mod observe;
 pub mod pipeline;
 pub mod plot;
@@ -10,5 +11,6 @@ pub mod project;
 pub mod storage;
 pub mod theme;
 pub mod tools;
+pub mod transport;
 pub mod tui;
 pub mod views;

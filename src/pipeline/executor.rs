@@ -3,7 +3,7 @@
 use super::journal::Journal;
 use super::run::{new_run_id, PhaseRun, Run, RunState};
 use super::runner::{supervise, Exit, MetricSample, ProcessSpec};
-use crate::project::{render, PhaseId, Project, TargetKind, Vars};
+use crate::project::{render, Engine, PhaseId, Project, SlurmTarget, TargetKind, Vars};
 use crate::storage::local::LocalStore;
 use crate::storage::transfer::{self, Progress, Tuning};
 use crate::storage::ObjectStore;
@@ -61,9 +61,9 @@ impl Workspace {
 
     /// The directory store of a target.
     pub fn store_for(&self, project: &Project, target: &str) -> LocalStore {
-        match project.targets.get(target).map(|t| &t.kind) {
-            Some(TargetKind::Local { store_dir: Some(d) }) => LocalStore::new(d.clone()),
-            _ => LocalStore::new(self.data_dir.join("store")),
+        match project.targets.get(target).and_then(|t| t.kind.store_dir()) {
+            Some(d) => LocalStore::new(d.clone()),
+            None => LocalStore::new(self.data_dir.join("store")),
         }
     }
 
@@ -125,6 +125,7 @@ pub fn prepare_run(project: &Project, target: &str, phases: &[PhaseId]) -> Run {
                 input: None,
                 command: Vec::new(),
                 pid: None,
+                engine_id: None,
                 started: None,
                 ended: None,
                 exit_code: None,
@@ -365,6 +366,15 @@ impl Exec<'_> {
 
     async fn run_phase(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
         let spec = self.project.phase(phase).clone();
+        if spec.engine == Engine::Slurm {
+            if let Some(TargetKind::Slurm(st)) = self
+                .project
+                .target(Some(&self.run.target))
+                .map(|t| t.kind.clone())
+            {
+                return self.run_slurm_phase(phase, cancel, &st).await;
+            }
+        }
         let Some(local) = spec.local.clone() else {
             return self
                 .fail(phase, "this phase has no `local` section".into())
@@ -526,6 +536,274 @@ impl Exec<'_> {
             .rev()
             .find(|l| !l.trim().is_empty())
             .map(|l| l.chars().take(300).collect())
+    }
+
+    /// Where a phase's output goes as the cluster sees it: the directory store's path, the FSx
+    /// mapping, or the S3 URI.
+    fn remote_output(&self, phase: PhaseId) -> String {
+        let loc = self
+            .run
+            .phase(phase)
+            .map(|p| p.output.clone())
+            .unwrap_or_default();
+        let (b, k) = loc.split_once('/').unwrap_or((&loc, ""));
+        if let Some(d) = self.dir_of(b, k) {
+            return d.display().to_string();
+        }
+        if let Some(fsx) = &self.project.handoff.fsx_path {
+            let rel = k
+                .strip_prefix(&self.project.storage.prefix)
+                .unwrap_or(k)
+                .trim_matches('/');
+            return std::path::Path::new(fsx).join(rel).display().to_string();
+        }
+        format!("s3://{b}/{k}")
+    }
+
+    /// A phase as a Slurm job on the target's cluster: submitted through the target's transport,
+    /// followed one round trip per poll (state plus the new bytes of its logs, appended to the
+    /// phase's local log files), cancelled with scancel.
+    async fn run_slurm_phase(
+        &mut self,
+        phase: PhaseId,
+        cancel: &CancellationToken,
+        st: &SlurmTarget,
+    ) -> RunState {
+        use crate::engine::slurm::{Body, JobSpec, Slurm};
+        let spec = self.project.phase(phase).clone();
+        let table = spec.slurm.clone().unwrap_or_default();
+        let input = match self.input_of(phase).await {
+            Ok(i) => i,
+            Err(e) => return self.fail(phase, e).await,
+        };
+        let output = self.remote_output(phase);
+        if !output.starts_with("s3://") {
+            let _ = std::fs::create_dir_all(&output);
+        }
+        let run_dir = format!(
+            "{}/{}/{}",
+            st.work_dir.trim_end_matches('/'),
+            self.run.id,
+            phase
+        );
+        let mut vars = Vars::new();
+        vars.insert("tandem", self.ws.exe.display().to_string());
+        vars.insert("run", self.run.id.clone());
+        vars.insert("input", input.display().to_string());
+        vars.insert("output", output.clone());
+        vars.insert("run_dir", run_dir.clone());
+        vars.insert("project_dir", self.project.dir.display().to_string());
+        let strings = |v: Option<&toml::Value>| -> Result<Option<Vec<String>>, String> {
+            match v {
+                None => Ok(None),
+                Some(toml::Value::Array(a)) => a
+                    .iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(|s| render(s, &vars))
+                            .ok_or_else(|| "expected a list of strings".to_string())
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                Some(_) => Err("expected a list of strings".into()),
+            }
+        };
+        let text = |k: &str| table.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let body = match (strings(table.get("command")), text("script"), &spec.local) {
+            (Err(e), _, _) => {
+                return self
+                    .fail(phase, format!("phases.{phase}.slurm.command: {e}"))
+                    .await
+            }
+            (Ok(Some(argv)), _, _) => Body::Command {
+                argv,
+                launcher: text("launcher").unwrap_or_else(|| "srun".into()),
+            },
+            (Ok(None), Some(script), _) => {
+                let path = self.project.dir.join(&script);
+                match std::fs::read_to_string(&path) {
+                    Ok(s) => Body::Script(s),
+                    Err(e) => {
+                        return self
+                            .fail(
+                                phase,
+                                format!("phases.{phase}.slurm.script: {}: {e}", path.display()),
+                            )
+                            .await
+                    }
+                }
+            }
+            (Ok(None), None, Some(local)) => Body::Command {
+                argv: local.command.iter().map(|a| render(a, &vars)).collect(),
+                launcher: text("launcher").unwrap_or_else(|| "srun".into()),
+            },
+            (Ok(None), None, None) => {
+                return self
+                    .fail(
+                        phase,
+                        format!("phases.{phase}.slurm needs `command` or `script`"),
+                    )
+                    .await
+            }
+        };
+        let mut env: std::collections::BTreeMap<String, String> = [
+            ("TANDEM", self.ws.exe.display().to_string()),
+            ("INPUT", input.display().to_string()),
+            ("OUTPUT", output.clone()),
+            ("TANDEM_RUN", self.run.id.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        if let Some(l) = &spec.local {
+            for (k, v) in &l.env {
+                env.insert(k.clone(), render(v, &vars));
+            }
+        }
+        if let Some(toml::Value::Table(t)) = table.get("env") {
+            for (k, v) in t {
+                env.insert(k.clone(), render(v.as_str().unwrap_or_default(), &vars));
+            }
+        }
+        let r = &spec.resources;
+        let job = JobSpec {
+            name: format!("tandem-{}-{phase}", self.project.name),
+            nodes: r.nodes,
+            tasks_per_node: r.tasks_per_node,
+            cpus_per_task: r.cpus_per_task,
+            memory_gb: r.memory_gb,
+            time_limit: text("time_limit").or(r.time_limit.clone()),
+            partition: text("partition").or(r.partition.clone()),
+            account: text("account").or(r.account.clone()),
+            env,
+            run_dir: run_dir.clone(),
+            body,
+            hold: table.get("hold").and_then(|h| h.as_bool()).unwrap_or(false),
+        };
+        let transport = match crate::transport::connect(&st.transport).await {
+            Ok(t) => t,
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        };
+        let slurm = Slurm::new(&*transport, &st.slurm);
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.input = Some(input.display().to_string());
+            p.command = match &job.body {
+                Body::Command { argv, .. } => argv.clone(),
+                Body::Script(_) => vec![format!("{run_dir}/job.sbatch")],
+            };
+        }
+        self.note(
+            phase,
+            &format!("submitting to Slurm via {}", transport.describe()),
+        );
+        let job_id = match slurm.submit(&job, cancel).await {
+            Ok(id) => id,
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        };
+        self.note(phase, &format!("Slurm job {job_id}"));
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.engine_id = Some(job_id.clone());
+            p.state = RunState::Submitted;
+            p.started = Some(Utc::now());
+            p.message = Some("PENDING".into());
+        }
+        self.publish().await;
+        let out_path = job.stdout_path().replace("%j", &job_id);
+        let err_path = job.stderr_path().replace("%j", &job_id);
+        let local_logs = (
+            self.ws.log_path(&self.run.id, phase, false),
+            self.ws.log_path(&self.run.id, phase, true),
+        );
+        let mut offsets = (0u64, 0u64);
+        let mut failures = 0;
+        let mut cancelled = false;
+        let mut drain = false;
+        let half = transport.max_output() / 2;
+        let quiet = CancellationToken::new();
+        loop {
+            if !drain {
+                tokio::select! {
+                    _ = tokio::time::sleep(st.poll) => {}
+                    _ = cancel.cancelled(), if !cancelled => {
+                        cancelled = true;
+                        self.note(phase, &format!("cancelling Slurm job {job_id} (scancel)"));
+                        if let Err(e) = slurm.cancel(&job_id, &quiet).await {
+                            self.note(phase, &format!("scancel: {e}"));
+                        }
+                    }
+                }
+            }
+            let p = match slurm
+                .poll(&job_id, &out_path, &err_path, offsets, &quiet)
+                .await
+            {
+                Ok(p) => {
+                    failures = 0;
+                    p
+                }
+                Err(e) => {
+                    failures += 1;
+                    self.note(phase, &format!("poll failed ({failures}): {e}"));
+                    if failures >= 10 {
+                        return self
+                            .fail(
+                                phase,
+                                format!("lost contact with the cluster (job {job_id}): {e}"),
+                            )
+                            .await;
+                    }
+                    continue;
+                }
+            };
+            for (bytes, path, off) in [
+                (&p.stdout, &local_logs.0, &mut offsets.0),
+                (&p.stderr, &local_logs.1, &mut offsets.1),
+            ] {
+                if bytes.is_empty() {
+                    continue;
+                }
+                *off += bytes.len() as u64;
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                {
+                    let _ = f.write_all(bytes);
+                }
+            }
+            drain = p.stdout.len() >= half || p.stderr.len() >= half;
+            let (state, msg) = p.status.run_state();
+            let changed = self
+                .run
+                .phase(phase)
+                .is_some_and(|x| x.state != state || x.message != msg);
+            if changed {
+                if let Some(x) = self.run.phase_mut(phase) {
+                    x.state = state;
+                    x.message = msg.clone();
+                    x.exit_code = p.status.exit_code;
+                    if state.is_terminal() {
+                        x.ended = Some(Utc::now());
+                    }
+                }
+                self.publish().await;
+            }
+            if state.is_terminal() && !drain {
+                if state == RunState::Failed {
+                    if let Some(line) = self.last_error_line(phase) {
+                        if let Some(x) = self.run.phase_mut(phase) {
+                            x.message = Some(format!(
+                                "{} — {}",
+                                msg.unwrap_or_default(),
+                                crate::observe::sanitize(&line)
+                            ));
+                        }
+                        self.publish().await;
+                    }
+                }
+                return state;
+            }
+        }
     }
 
     async fn fail(&mut self, phase: PhaseId, why: String) -> RunState {

@@ -128,6 +128,7 @@ mod tests {
                 input: None,
                 command: vec![],
                 pid: Some(u32::MAX - 1),
+                engine_id: None,
                 started: Some(Utc::now()),
                 ended: None,
                 exit_code: None,

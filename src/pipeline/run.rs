@@ -72,6 +72,9 @@ pub struct PhaseRun {
     pub command: Vec<String>,
     #[serde(default)]
     pub pid: Option<u32>,
+    /// The engine's id of the phase: the Slurm job id, the Ray submission id.
+    #[serde(default)]
+    pub engine_id: Option<String>,
     pub started: Option<DateTime<Utc>>,
     pub ended: Option<DateTime<Utc>>,
     pub exit_code: Option<i32>,
@@ -173,6 +176,7 @@ mod tests {
             input: None,
             command: vec![],
             pid: None,
+            engine_id: None,
             started: None,
             ended: None,
             exit_code: None,

@@ -133,6 +133,42 @@ struct RawTarget {
     store_dir: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    // slurm targets: how the head node is reached
+    #[serde(default)]
+    transport: Option<Spanned<String>>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    identity_file: Option<String>,
+    #[serde(default)]
+    known_hosts: Option<Spanned<String>>,
+    #[serde(default)]
+    known_hosts_file: Option<String>,
+    #[serde(default)]
+    instance_id: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    log_group: Option<String>,
+    // ... and Slurm on it
+    #[serde(default)]
+    partition: Option<String>,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    slurm_bin: Option<String>,
+    #[serde(default)]
+    slurm_conf: Option<String>,
+    #[serde(default)]
+    work_dir: Option<String>,
+    #[serde(default)]
+    poll_seconds: Option<Spanned<f64>>,
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -340,6 +376,36 @@ pub struct Target {
 pub enum TargetKind {
     /// The embedded default: a directory object store and a local process runner.
     Local { store_dir: Option<PathBuf> },
+    /// Phases whose engine is `slurm` go to a Slurm cluster's head node over `transport`; the
+    /// others run here as on `local`.
+    Slurm(Box<SlurmTarget>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlurmTarget {
+    pub transport: TransportSpec,
+    pub slurm: crate::engine::slurm::SlurmConf,
+    /// Run directories on the cluster (job scripts and logs): `WORK_DIR/RUN/PHASE`.
+    pub work_dir: String,
+    pub poll: std::time::Duration,
+    /// Directory store when the storage root is not S3 (shared with the cluster, like FSx).
+    pub store_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransportSpec {
+    Local,
+    Ssh(crate::transport::ssh::SshConfig),
+    Ssm(crate::transport::ssm::SsmConfig),
+}
+
+impl TargetKind {
+    pub fn store_dir(&self) -> Option<&PathBuf> {
+        match self {
+            TargetKind::Local { store_dir } => store_dir.as_ref(),
+            TargetKind::Slurm(s) => s.store_dir.as_ref(),
+        }
+    }
 }
 
 impl Project {
@@ -639,22 +705,112 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                 "target names are letters, digits, `-` or `_`",
             );
         }
+        let rel = |d: String| {
+            let p = PathBuf::from(d);
+            if p.is_absolute() {
+                p
+            } else {
+                file.parent().unwrap_or(Path::new(".")).join(p)
+            }
+        };
         let kind = match t.kind.get_ref().as_str() {
             "local" => TargetKind::Local {
-                store_dir: t.store_dir.map(|d| {
-                    let p = PathBuf::from(d);
-                    if p.is_absolute() {
-                        p
-                    } else {
-                        file.parent().unwrap_or(Path::new(".")).join(p)
-                    }
-                }),
+                store_dir: t.store_dir.clone().map(rel),
             },
+            "slurm" => {
+                let transport = match t.transport.as_ref().map(|s| s.get_ref().as_str()) {
+                    None | Some("local") => TransportSpec::Local,
+                    Some("ssh") => {
+                        let Some(host) = t.host.clone() else {
+                            return cx.err(
+                                t.kind.span().start,
+                                &format!("{key}.host"),
+                                "an ssh target needs `host`",
+                            );
+                        };
+                        if let Some(k) = &t.known_hosts {
+                            if !["strict", "accept-new", "off"].contains(&k.get_ref().as_str()) {
+                                return cx.err(
+                                    k.span().start,
+                                    &format!("{key}.known_hosts"),
+                                    format!(
+                                        "unknown policy `{}`, expected strict, accept-new or off",
+                                        k.get_ref()
+                                    ),
+                                );
+                            }
+                        }
+                        TransportSpec::Ssh(crate::transport::ssh::SshConfig {
+                            host,
+                            port: t.port,
+                            user: t.user.clone(),
+                            identity_file: t
+                                .identity_file
+                                .clone()
+                                .map(|p| PathBuf::from(expand_tilde(&p))),
+                            known_hosts: t.known_hosts.as_ref().map(|k| k.get_ref().clone()),
+                            known_hosts_file: t
+                                .known_hosts_file
+                                .clone()
+                                .map(|p| PathBuf::from(expand_tilde(&p))),
+                        })
+                    }
+                    Some("ssm") => {
+                        let Some(id) = t.instance_id.clone() else {
+                            return cx.err(
+                                t.kind.span().start,
+                                &format!("{key}.instance_id"),
+                                "an ssm target needs `instance_id` (i-… or sagemaker-cluster:…)",
+                            );
+                        };
+                        TransportSpec::Ssm(crate::transport::ssm::SsmConfig {
+                            target: id,
+                            user: t.user.clone(),
+                            profile: t.profile.clone(),
+                            region: t.region.clone(),
+                            endpoint: None,
+                            log_group: t.log_group.clone(),
+                            max_attempts: None,
+                        })
+                    }
+                    Some(other) => {
+                        let at = t.transport.as_ref().map(|s| s.span().start).unwrap_or(0);
+                        return cx.err(
+                            at,
+                            &format!("{key}.transport"),
+                            format!("unknown transport `{other}`, expected local, ssh or ssm"),
+                        );
+                    }
+                };
+                let poll = match &t.poll_seconds {
+                    None => 5.0,
+                    Some(p) if *p.get_ref() >= 0.2 && *p.get_ref() <= 3600.0 => *p.get_ref(),
+                    Some(p) => {
+                        return cx.err(
+                            p.span().start,
+                            &format!("{key}.poll_seconds"),
+                            "expected a number of seconds from 0.2 to 3600",
+                        )
+                    }
+                };
+                TargetKind::Slurm(Box::new(SlurmTarget {
+                    transport,
+                    slurm: crate::engine::slurm::SlurmConf {
+                        bin: t.slurm_bin.clone(),
+                        conf: t.slurm_conf.clone(),
+                        partition: t.partition.clone(),
+                        account: t.account.clone(),
+                    },
+                    work_dir: t.work_dir.clone().unwrap_or_else(|| "tandem-runs".into()),
+                    poll: std::time::Duration::from_secs_f64(poll),
+                    store_dir: t.store_dir.clone().map(rel),
+                }))
+            }
             other => {
                 return cx.err(
                     t.kind.span().start,
                     &format!("{key}.kind"),
-                    format!("unknown target kind `{other}`, expected `local` (cluster targets arrive with the Slurm and Ray engines)"),
+                    format!("unknown target kind `{other}`, expected `local` or `slurm`"),
                 )
             }
         };
@@ -731,4 +887,12 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
         targets,
         default_target,
     })
+}
+
+/// `~/x` to the home directory.
+pub fn expand_tilde(p: &str) -> String {
+    match (p.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(h)) => h.join(rest).display().to_string(),
+        _ => p.to_string(),
+    }
 }

@@ -47,6 +47,7 @@ pub fn phase(
         input: None,
         command: vec![],
         pid: None,
+        engine_id: None,
         started: start,
         ended: end,
         exit_code: if state == RunState::Succeeded {

@@ -1,0 +1,644 @@
+//! The Slurm engine, over any transport: a batch script made from the phase spec, `sbatch
+//! --parsable`, one round trip per poll that brings back the job's state and the new bytes of its
+//! logs (by offset, like turm: each byte read once), `scancel`, and the queue for the Jobs view.
+//!
+//! Job state comes from `squeue -o` with a narrow format while the job is queued (the JSON form
+//! costs the squeue client ~60 ms at 500 jobs, see SERVICES), then from `sacct` where accounting
+//! exists and `scontrol show job` otherwise once it has left the queue. The queue for the Jobs
+//! view uses `squeue --json` (Slurm 21.08+) and falls back to `squeue -o` on older ones.
+
+use crate::pipeline::RunState;
+use crate::transport::{quote, Result, Script, Transport, TransportError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Where the Slurm commands are on the head node and how to reach the controller.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlurmConf {
+    /// Directory of sbatch, squeue, ... (`/opt/slurm/bin` on ParallelCluster); else `PATH`.
+    pub bin: Option<String>,
+    /// SLURM_CONF for every command (SSH does not pass the caller's environment).
+    pub conf: Option<String>,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+}
+
+impl SlurmConf {
+    fn tool(&self, name: &str) -> String {
+        match &self.bin {
+            Some(b) => format!("{}/{name}", b.trim_end_matches('/')),
+            None => name.to_string(),
+        }
+    }
+    fn script(&self) -> Result<Script> {
+        let s = Script::new();
+        match &self.conf {
+            Some(c) => s.env("SLURM_CONF", c),
+            None => Ok(s),
+        }
+    }
+}
+
+/// What to submit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobSpec {
+    pub name: String,
+    pub nodes: Option<u32>,
+    pub tasks_per_node: Option<u32>,
+    pub cpus_per_task: Option<u32>,
+    pub memory_gb: Option<f64>,
+    /// `HH:MM:SS`, `MM`, `D-HH:MM:SS` as Slurm reads it.
+    pub time_limit: Option<String>,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    /// Exported in the submitting shell; sbatch passes it on (`--export=ALL`, its default).
+    pub env: BTreeMap<String, String>,
+    /// The job's working directory and where job.sbatch, stdout and stderr go.
+    pub run_dir: String,
+    /// The body: a user's batch script, or a command run under `launcher`.
+    pub body: Body,
+    /// Submit held (`--hold`): pending with reason JobHeldUser until released.
+    pub hold: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Script(String),
+    Command {
+        argv: Vec<String>,
+        /// `srun`, `mpirun` or `none`.
+        launcher: String,
+    },
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::Command {
+            argv: vec![],
+            launcher: "srun".into(),
+        }
+    }
+}
+
+impl JobSpec {
+    pub fn stdout_path(&self) -> String {
+        format!("{}/slurm-%j.out", self.run_dir.trim_end_matches('/'))
+    }
+    pub fn stderr_path(&self) -> String {
+        format!("{}/slurm-%j.err", self.run_dir.trim_end_matches('/'))
+    }
+    /// The batch script's text.
+    pub fn batch_script(&self) -> Result<String> {
+        match &self.body {
+            Body::Script(s) => Ok(s.clone()),
+            Body::Command { argv, launcher } => {
+                if argv.is_empty() {
+                    return Err(TransportError::Refused("the phase has no command".into()));
+                }
+                let mut words: Vec<String> = match launcher.as_str() {
+                    "srun" => vec!["srun".into()],
+                    "mpirun" => vec!["mpirun".into()],
+                    "none" | "" => vec![],
+                    other => {
+                        return Err(TransportError::Refused(format!(
+                            "launcher `{other}`: expected srun, mpirun or none"
+                        )))
+                    }
+                };
+                words.extend(argv.iter().cloned());
+                let line = Script::new().cmd(&words)?.build();
+                Ok(format!(
+                    "#!/bin/sh\n# written by tandem\nset -e\necho \"job $SLURM_JOB_ID on $(hostname)\"\nexec {line}"
+                ))
+            }
+        }
+    }
+    /// sbatch's options, each one word.
+    pub fn sbatch_args(&self) -> Vec<String> {
+        let mut a = vec![
+            "--parsable".to_string(),
+            format!("--job-name={}", self.name),
+            format!("--chdir={}", self.run_dir),
+            format!("--output={}", self.stdout_path()),
+            format!("--error={}", self.stderr_path()),
+        ];
+        if let Some(n) = self.nodes {
+            a.push(format!("--nodes={n}"));
+        }
+        if let Some(n) = self.tasks_per_node {
+            a.push(format!("--ntasks-per-node={n}"));
+        }
+        if let Some(n) = self.cpus_per_task {
+            a.push(format!("--cpus-per-task={n}"));
+        }
+        if let Some(m) = self.memory_gb {
+            a.push(format!("--mem={}M", (m * 1024.0).round() as u64));
+        }
+        if let Some(t) = &self.time_limit {
+            a.push(format!("--time={t}"));
+        }
+        if let Some(p) = &self.partition {
+            a.push(format!("--partition={p}"));
+        }
+        if let Some(p) = &self.account {
+            a.push(format!("--account={p}"));
+        }
+        if self.hold {
+            a.push("--hold".into());
+        }
+        a
+    }
+}
+
+/// What a poll saw.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct JobStatus {
+    pub job_id: String,
+    /// Slurm's state word (PENDING, RUNNING, COMPLETED, TIMEOUT, ...); empty when Slurm no
+    /// longer knows the job.
+    pub state: String,
+    pub reason: String,
+    pub exit_code: Option<i32>,
+    pub elapsed: String,
+    pub nodes: String,
+}
+
+impl JobStatus {
+    /// The run state this means, and a message that keeps Slurm's detail.
+    pub fn run_state(&self) -> (RunState, Option<String>) {
+        let st = self.state.as_str();
+        let reason = if self.reason.is_empty() || self.reason == "None" {
+            String::new()
+        } else {
+            format!(" ({})", self.reason)
+        };
+        match st {
+            "PENDING" | "REQUEUED" | "RESV_DEL_HOLD" | "REQUEUE_HOLD" | "REQUEUE_FED" => {
+                (RunState::Submitted, Some(format!("PENDING{reason}")))
+            }
+            "RUNNING" | "COMPLETING" | "CONFIGURING" | "SUSPENDED" | "STAGE_OUT" | "SIGNALING"
+            | "RESIZING" => (RunState::Running, (st != "RUNNING").then(|| st.to_string())),
+            "COMPLETED" => (RunState::Succeeded, None),
+            "CANCELLED" => (RunState::Cancelled, Some(format!("CANCELLED{reason}"))),
+            "FAILED" => (
+                RunState::Failed,
+                Some(match self.exit_code {
+                    Some(c) => format!("FAILED: exit code {c}"),
+                    None => format!("FAILED{reason}"),
+                }),
+            ),
+            "TIMEOUT" => (
+                RunState::Failed,
+                Some("TIMEOUT: the job ran over its time limit".into()),
+            ),
+            "OUT_OF_MEMORY" => (
+                RunState::Failed,
+                Some("OUT_OF_MEMORY: the job ran out of memory".into()),
+            ),
+            "NODE_FAIL" => (
+                RunState::Failed,
+                Some("NODE_FAIL: a node of the job failed".into()),
+            ),
+            "PREEMPTED" => (
+                RunState::Failed,
+                Some("PREEMPTED: the job was preempted".into()),
+            ),
+            "BOOT_FAIL" | "DEADLINE" => (RunState::Failed, Some(st.to_string())),
+            "" => (
+                RunState::Lost,
+                Some("Slurm no longer knows this job".into()),
+            ),
+            other => (RunState::Running, Some(other.to_string())),
+        }
+    }
+}
+
+/// One poll's answer: state and the new bytes of stdout and stderr.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Poll {
+    pub status: JobStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// The engine: Slurm through `transport`.
+#[derive(Debug)]
+pub struct Slurm<'a> {
+    pub transport: &'a dyn Transport,
+    pub conf: &'a SlurmConf,
+    pub timeout: Duration,
+}
+
+const LOG_MARK: &str = "@@tandem-stdout@@";
+const ERR_MARK: &str = "@@tandem-stderr@@";
+
+impl<'a> Slurm<'a> {
+    pub fn new(transport: &'a dyn Transport, conf: &'a SlurmConf) -> Slurm<'a> {
+        Slurm {
+            transport,
+            conf,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// The script that submits `spec` (what `--dry-run` prints).
+    pub fn submit_script(&self, spec: &JobSpec) -> Result<String> {
+        let mut s = self.conf.script()?;
+        for (k, v) in &spec.env {
+            s = s.env(k, v)?;
+        }
+        let file = format!("{}/job.sbatch", spec.run_dir.trim_end_matches('/'));
+        let mut argv = vec![self.conf.tool("sbatch")];
+        let mut spec = spec.clone();
+        spec.partition = spec.partition.or(self.conf.partition.clone());
+        spec.account = spec.account.or(self.conf.account.clone());
+        argv.extend(spec.sbatch_args());
+        argv.push(file.clone());
+        Ok(s.raw("set -e")
+            .cmd(&["mkdir", "-p", &spec.run_dir])?
+            .write_file(&file, &spec.batch_script()?)?
+            .cmd(&argv)?
+            .build())
+    }
+
+    /// Submit; the job id.
+    pub async fn submit(&self, spec: &JobSpec, cancel: &CancellationToken) -> Result<String> {
+        let out = self
+            .transport
+            .run(&self.submit_script(spec)?, self.timeout, cancel)
+            .await?;
+        let text = out.stdout_text();
+        let id = text.trim().split(';').next().unwrap_or("").trim();
+        if out.code != 0 || id.is_empty() || !id.chars().all(|c| c.is_ascii_digit() || c == '_') {
+            return Err(TransportError::Refused(format!(
+                "sbatch refused the job: {}",
+                if out.stderr.is_empty() {
+                    crate::observe::sanitize(text.trim()).into_owned()
+                } else {
+                    out.stderr_line()
+                }
+            )));
+        }
+        Ok(id.to_string())
+    }
+
+    /// The script of one poll: state, then the log bytes after the given offsets (at most `max`
+    /// bytes of each), in one round trip.
+    pub fn poll_script(
+        &self,
+        job: &str,
+        stdout: &str,
+        stderr: &str,
+        offsets: (u64, u64),
+        max: usize,
+    ) -> Result<String> {
+        let job_q = quote(job)?;
+        let squeue = quote(&self.conf.tool("squeue"))?;
+        let sacct = quote(&self.conf.tool("sacct"))?;
+        let scontrol = quote(&self.conf.tool("scontrol"))?;
+        let s = self.conf.script()?;
+        // fixed text around quoted values: the job id, paths and offsets are all quoted
+        let mut text = s.build();
+        text.push_str(&format!(
+            "q=$({squeue} -h -j {job_q} -o '%i|%T|%r|%M|%D' 2>/dev/null | head -n 1)\n\
+             if [ -n \"$q\" ]; then echo \"Q|$q\"; else\n\
+             a=$({sacct} -X -n -P -j {job_q} -o JobID,State,ExitCode,Elapsed,NNodes 2>/dev/null | head -n 1)\n\
+             if [ -n \"$a\" ]; then echo \"A|$a\"; else echo \"C|$({scontrol} show job -o {job_q} 2>/dev/null | head -n 1)\"; fi\n\
+             fi\n"
+        ));
+        let max = max / 2;
+        for (mark, path, off) in [(LOG_MARK, stdout, offsets.0), (ERR_MARK, stderr, offsets.1)] {
+            text.push_str(&format!(
+                "echo {mark}; tail -c +{} {} 2>/dev/null | head -c {max}\n",
+                off + 1,
+                quote(path)?
+            ));
+        }
+        Ok(text)
+    }
+
+    pub async fn poll(
+        &self,
+        job: &str,
+        stdout: &str,
+        stderr: &str,
+        offsets: (u64, u64),
+        cancel: &CancellationToken,
+    ) -> Result<Poll> {
+        let script = self.poll_script(job, stdout, stderr, offsets, self.transport.max_output())?;
+        let out = self.transport.run(&script, self.timeout, cancel).await?;
+        Ok(parse_poll(job, &out.stdout))
+    }
+
+    pub async fn cancel(&self, job: &str, cancel: &CancellationToken) -> Result<()> {
+        let script = self
+            .conf
+            .script()?
+            .cmd(&[self.conf.tool("scancel"), job.to_string()])?
+            .build();
+        let out = self.transport.run(&script, self.timeout, cancel).await?;
+        if out.code != 0 {
+            return Err(TransportError::Refused(format!(
+                "scancel {job}: {}",
+                out.stderr_line()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Release a held job.
+    pub async fn release(&self, job: &str, cancel: &CancellationToken) -> Result<()> {
+        let script = self
+            .conf
+            .script()?
+            .cmd(&[
+                self.conf.tool("scontrol"),
+                "release".into(),
+                job.to_string(),
+            ])?
+            .build();
+        self.transport.run(&script, self.timeout, cancel).await?;
+        Ok(())
+    }
+
+    /// The queue: `squeue --json`, or `squeue -o` where JSON is not supported.
+    pub async fn queue(&self, cancel: &CancellationToken) -> Result<Vec<QueueJob>> {
+        let squeue = quote(&self.conf.tool("squeue"))?;
+        let mut text = self.conf.script()?.build();
+        text.push_str(&format!(
+            "if {squeue} --json 2>/dev/null; then :; else echo '@@tandem-plain@@'; {squeue} -h -o '%i|%j|%u|%T|%r|%M|%D|%P|%l'; fi\n"
+        ));
+        let out = self.transport.run(&text, self.timeout, cancel).await?;
+        if out.code != 0 {
+            return Err(TransportError::Refused(format!(
+                "squeue: {}",
+                out.stderr_line()
+            )));
+        }
+        parse_queue(&out.stdout).map_err(TransportError::Refused)
+    }
+
+    /// Partitions and node states (`sinfo`), one line each.
+    pub async fn sinfo(&self, cancel: &CancellationToken) -> Result<Vec<String>> {
+        let script = self
+            .conf
+            .script()?
+            .cmd(&[
+                self.conf.tool("sinfo"),
+                "-o".into(),
+                "%P %a %l %D %T %N".into(),
+            ])?
+            .build();
+        let out = self.transport.run(&script, self.timeout, cancel).await?;
+        Ok(out
+            .stdout_text()
+            .lines()
+            .map(|l| crate::observe::sanitize(l).into_owned())
+            .collect())
+    }
+}
+
+/// Split a poll's stdout into state and log bytes.
+pub fn parse_poll(job: &str, out: &[u8]) -> Poll {
+    let find = |hay: &[u8], m: &str| {
+        let needle = format!("{m}\n");
+        memchr::memmem::find(hay, needle.as_bytes()).map(|i| (i, i + needle.len()))
+    };
+    let mut p = Poll::default();
+    let (head, rest) = match find(out, LOG_MARK) {
+        Some((a, b)) => (&out[..a], &out[b..]),
+        None => (out, &[][..]),
+    };
+    match find(rest, ERR_MARK) {
+        Some((a, b)) => {
+            p.stdout = rest[..a].to_vec();
+            p.stderr = rest[b..].to_vec();
+        }
+        None => p.stdout = rest.to_vec(),
+    }
+    let head = String::from_utf8_lossy(head);
+    p.status.job_id = job.to_string();
+    for line in head.lines() {
+        let f: Vec<&str> = line.split('|').collect();
+        match f.first().copied() {
+            Some("Q") if f.len() >= 6 => {
+                p.status.state = f[2].to_string();
+                p.status.reason = f[3].to_string();
+                p.status.elapsed = f[4].to_string();
+                p.status.nodes = f[5].to_string();
+            }
+            Some("A") if f.len() >= 6 => {
+                // JobID|State|ExitCode|Elapsed|NNodes; State may read "CANCELLED by 0"
+                p.status.state = f[2].split_whitespace().next().unwrap_or("").to_string();
+                p.status.exit_code = f[3].split(':').next().and_then(|c| c.parse().ok());
+                p.status.elapsed = f[4].to_string();
+                p.status.nodes = f[5].to_string();
+            }
+            Some("C") => {
+                let kv = scontrol_fields(line.trim_start_matches("C|"));
+                p.status.state = kv.get("JobState").cloned().unwrap_or_default();
+                p.status.reason = kv.get("Reason").cloned().unwrap_or_default();
+                p.status.exit_code = kv
+                    .get("ExitCode")
+                    .and_then(|c| c.split(':').next())
+                    .and_then(|c| c.parse().ok());
+                p.status.elapsed = kv.get("RunTime").cloned().unwrap_or_default();
+                p.status.nodes = kv.get("NumNodes").cloned().unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+    // squeue's %r is the reason for pending; for a running job it says None
+    p
+}
+
+/// `scontrol show job -o` output as key=value pairs.
+pub fn scontrol_fields(line: &str) -> BTreeMap<String, String> {
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// One job of the queue.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct QueueJob {
+    pub id: String,
+    pub name: String,
+    pub user: String,
+    pub state: String,
+    pub reason: String,
+    /// Seconds since it started (0 while pending).
+    pub elapsed_s: u64,
+    pub nodes: u32,
+    pub partition: String,
+    pub stdout: Option<String>,
+}
+
+/// Parse `squeue --json` (Slurm 21.08 to 24.x: numbers plain or as `{set, number}`, the state a
+/// word or a list) or the plain fallback after its marker.
+pub fn parse_queue(out: &[u8]) -> std::result::Result<Vec<QueueJob>, String> {
+    let text = String::from_utf8_lossy(out);
+    if let Some(i) = text.find("@@tandem-plain@@") {
+        return Ok(text[i..]
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('|').collect();
+                (f.len() >= 8).then(|| QueueJob {
+                    id: f[0].into(),
+                    name: f[1].into(),
+                    user: f[2].into(),
+                    state: f[3].into(),
+                    reason: f[4].into(),
+                    elapsed_s: parse_elapsed(f[5]),
+                    nodes: f[6].parse().unwrap_or(0),
+                    partition: f[7].into(),
+                    stdout: None,
+                })
+            })
+            .collect());
+    }
+    #[derive(serde::Deserialize)]
+    struct Top {
+        jobs: Vec<serde_json::Value>,
+    }
+    let top: Top = serde_json::from_str(&text).map_err(|e| format!("squeue --json: {e}"))?;
+    let num = |v: &serde_json::Value| -> Option<u64> {
+        match v {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::Object(o) => o.get("number").and_then(|n| n.as_u64()),
+            _ => None,
+        }
+    };
+    let word = |v: &serde_json::Value| -> String {
+        match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(a) => a
+                .first()
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            _ => String::new(),
+        }
+    };
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    Ok(top
+        .jobs
+        .iter()
+        .map(|j| {
+            let state = word(&j["job_state"]);
+            let start = num(&j["start_time"]).unwrap_or(0);
+            QueueJob {
+                id: num(&j["job_id"]).map(|n| n.to_string()).unwrap_or_default(),
+                name: word(&j["name"]),
+                user: word(&j["user_name"]),
+                elapsed_s: if state == "RUNNING" && start > 0 {
+                    now.saturating_sub(start)
+                } else {
+                    0
+                },
+                state,
+                reason: word(&j["state_reason"]),
+                nodes: num(&j["node_count"]).unwrap_or(0) as u32,
+                partition: word(&j["partition"]),
+                stdout: j["standard_output"].as_str().map(str::to_string),
+            }
+        })
+        .collect())
+}
+
+/// `[D-]HH:MM:SS`, `MM:SS` to seconds.
+pub fn parse_elapsed(s: &str) -> u64 {
+    let (days, rest) = match s.split_once('-') {
+        Some((d, r)) => (d.parse().unwrap_or(0), r),
+        None => (0u64, s),
+    };
+    let parts: Vec<u64> = rest.split(':').map(|p| p.parse().unwrap_or(0)).collect();
+    let hms = match parts[..] {
+        [h, m, s] => h * 3600 + m * 60 + s,
+        [m, s] => m * 60 + s,
+        [s] => s,
+        _ => 0,
+    };
+    days * 86400 + hms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_output_splits_into_state_and_log_ranges() {
+        let out = b"Q|42|PENDING|JobHeldUser|0:00|1\n@@tandem-stdout@@\nhello\nwor@@tandem-stderr@@\noops";
+        let p = parse_poll("42", out);
+        assert_eq!(p.status.state, "PENDING");
+        assert_eq!(p.status.reason, "JobHeldUser");
+        assert_eq!(p.stdout, b"hello\nwor");
+        assert_eq!(p.stderr, b"oops");
+        let (st, msg) = p.status.run_state();
+        assert_eq!(
+            (st, msg.as_deref()),
+            (RunState::Submitted, Some("PENDING (JobHeldUser)"))
+        );
+        let c = parse_poll(
+            "7",
+            b"C|JobId=7 JobName=x JobState=TIMEOUT Reason=TimeLimit ExitCode=0:15 RunTime=00:01:02 NumNodes=1\n@@tandem-stdout@@\n@@tandem-stderr@@\n",
+        );
+        assert_eq!(c.status.state, "TIMEOUT");
+        assert_eq!(c.status.run_state().0, RunState::Failed);
+        let f = parse_poll("8", b"A|8|FAILED|3:0|00:00:01|1\n");
+        assert_eq!(f.status.exit_code, Some(3));
+        assert_eq!(
+            f.status.run_state().1.as_deref(),
+            Some("FAILED: exit code 3")
+        );
+        assert_eq!(
+            parse_poll("9", b"C|\n").status.run_state().0,
+            RunState::Lost
+        );
+    }
+
+    #[test]
+    fn queue_json_of_old_and_new_slurm() {
+        let old = br#"{"jobs":[{"job_id":5,"name":"a b","user_name":"r","job_state":"RUNNING","state_reason":"None","start_time":1,"node_count":2,"partition":"debug","standard_output":"/x/slurm-5.out"}]}"#;
+        let j = parse_queue(old).unwrap();
+        assert_eq!(
+            (j[0].id.as_str(), j[0].state.as_str(), j[0].nodes),
+            ("5", "RUNNING", 2)
+        );
+        let new = br#"{"jobs":[{"job_id":6,"name":"n","user_name":"r","job_state":["PENDING"],"state_reason":"Priority","start_time":{"set":true,"number":0},"node_count":{"set":true,"number":1},"partition":"p"}]}"#;
+        let j = parse_queue(new).unwrap();
+        assert_eq!(
+            (j[0].state.as_str(), j[0].reason.as_str(), j[0].nodes),
+            ("PENDING", "Priority", 1)
+        );
+        let plain = b"@@tandem-plain@@\n12|job|u|RUNNING|None|1-02:03:04|1|debug|1:00:00\n";
+        assert_eq!(
+            parse_queue(plain).unwrap()[0].elapsed_s,
+            86400 + 2 * 3600 + 3 * 60 + 4
+        );
+    }
+
+    #[test]
+    fn batch_scripts_quote_the_command() {
+        let spec = JobSpec {
+            name: "solve".into(),
+            run_dir: "/tmp/r un".into(),
+            body: Body::Command {
+                argv: vec!["echo".into(), "$(id)".into()],
+                launcher: "srun".into(),
+            },
+            ..Default::default()
+        };
+        assert!(spec
+            .batch_script()
+            .unwrap()
+            .ends_with("exec srun echo '$(id)'\n"));
+        assert!(spec
+            .sbatch_args()
+            .contains(&"--output=/tmp/r un/slurm-%j.out".to_string()));
+    }
+}

@@ -1,0 +1,201 @@
+//! Transports: "run this shell script on the head node and give me exit code, stdout and stderr,
+//! with a timeout and cancellation". Three of them: `local` (a subprocess here), `ssh` (the system's
+//! OpenSSH client over one multiplexed connection) and `ssm` (Systems Manager SendCommand).
+//!
+//! Every engine builds its commands as a [`Script`]: each value placed in it (paths, job names,
+//! users, environment) is quoted by `shlex`, so what runs on the head node is exactly what was meant,
+//! whatever the transport. The same script text goes through all three.
+
+pub mod local;
+pub mod ssh;
+pub mod ssm;
+
+use async_trait::async_trait;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    /// The last line of stderr (sanitised), for one-line messages.
+    pub fn stderr_line(&self) -> String {
+        let s = String::from_utf8_lossy(&self.stderr);
+        crate::observe::sanitize(s.trim().lines().last().unwrap_or("")).into_owned()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("cannot reach the head node: {0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("AWS: {0}")]
+    Aws(String),
+}
+
+pub type Result<T> = std::result::Result<T, TransportError>;
+
+#[async_trait]
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// For the header and messages: `local`, `ssh user@host:22`, `ssm i-0123…`.
+    fn describe(&self) -> String;
+    /// Run `script` with `sh` on the head node.
+    async fn run(
+        &self,
+        script: &str,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<Output>;
+    /// Most bytes of output one call can bring back (SSM caps it); engines read longer outputs
+    /// (logs) in ranges of this size.
+    fn max_output(&self) -> usize {
+        4 << 20
+    }
+    /// Remote API calls made so far (SSM); 0 for transports that make none.
+    fn api_calls(&self) -> u64 {
+        0
+    }
+}
+
+/// The transport a target names, ready to use (an SSM client is built from the SDK's default chain,
+/// which also honours AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL).
+pub async fn connect(
+    spec: &crate::project::TransportSpec,
+) -> Result<std::sync::Arc<dyn Transport>> {
+    use crate::project::TransportSpec;
+    Ok(match spec {
+        TransportSpec::Local => std::sync::Arc::new(local::Local),
+        TransportSpec::Ssh(c) => std::sync::Arc::new(
+            ssh::Ssh::new(c.clone())
+                .map_err(|e| TransportError::Unreachable(format!("ssh control directory: {e}")))?,
+        ),
+        TransportSpec::Ssm(c) => std::sync::Arc::new(ssm::Ssm::connect(c.clone()).await),
+    })
+}
+
+/// One value quoted for `sh`. A NUL byte cannot be passed to a shell at all and is refused.
+pub fn quote(s: &str) -> Result<String> {
+    shlex::try_quote(s)
+        .map(|c| c.into_owned())
+        .map_err(|_| TransportError::Refused(format!("a value holds a NUL byte: {s:?}")))
+}
+
+/// A shell script assembled from quoted parts; only tandem's own fixed text goes in unquoted.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    lines: Vec<String>,
+}
+
+impl Script {
+    pub fn new() -> Script {
+        Script::default()
+    }
+    /// `export NAME=value`; the name must be a shell identifier.
+    pub fn env(mut self, name: &str, value: &str) -> Result<Script> {
+        let ok = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(TransportError::Refused(format!(
+                "`{}` is not an environment variable name",
+                crate::observe::sanitize(name)
+            )));
+        }
+        self.lines.push(format!("export {name}={}", quote(value)?));
+        Ok(self)
+    }
+    /// A command line: every word quoted.
+    pub fn cmd<S: AsRef<str>>(mut self, argv: &[S]) -> Result<Script> {
+        let words: Result<Vec<String>> = argv.iter().map(|a| quote(a.as_ref())).collect();
+        self.lines.push(words?.join(" "));
+        Ok(self)
+    }
+    /// A command line whose words are quoted, followed by tandem's own fixed shell text (a
+    /// redirection, `|| true`, ...). `tail` must not hold user data.
+    pub fn cmd_then<S: AsRef<str>>(mut self, argv: &[S], tail: &'static str) -> Result<Script> {
+        let words: Result<Vec<String>> = argv.iter().map(|a| quote(a.as_ref())).collect();
+        self.lines.push(format!("{} {tail}", words?.join(" ")));
+        Ok(self)
+    }
+    /// tandem's own fixed shell text (never user data).
+    pub fn raw(mut self, text: &'static str) -> Script {
+        self.lines.push(text.to_string());
+        self
+    }
+    /// Write `content` to `path` on the head node.
+    pub fn write_file(mut self, path: &str, content: &str) -> Result<Script> {
+        self.lines.push(format!(
+            "printf '%s' {} > {}",
+            quote(content)?,
+            quote(path)?
+        ));
+        Ok(self)
+    }
+    /// Run the rest as `user` (a login shell), when one is named.
+    pub fn build(&self) -> String {
+        let mut s = self.lines.join("\n");
+        s.push('\n');
+        s
+    }
+}
+
+/// `runuser -l USER -c SCRIPT` when a user is named (how SSM's root agent runs as someone).
+pub fn as_user(script: &str, user: Option<&str>) -> Result<String> {
+    match user {
+        Some(u) if !u.is_empty() => Ok(format!("runuser -l {} -c {}", quote(u)?, quote(script)?)),
+        _ => Ok(script.to_string()),
+    }
+}
+
+/// Values that must reach the head node as data, never as shell: the corpus every transport is
+/// tested with.
+pub const HOSTILE: &[&str] = &[
+    "; rm -rf /tmp/tandem-should-not-exist",
+    "$(touch /tmp/tandem-pwned)",
+    "`touch /tmp/tandem-pwned`",
+    "'single' \"double\" \\back\\slash",
+    "new\nline",
+    "tab\there",
+    "ünïcödé ☃ 日本語",
+    "$HOME ${PATH} $((1+1))",
+    "a && b || c | d > e < f &",
+    "*?[glob]~",
+    "-n",
+    "",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_quote_every_value_and_refuse_bad_names() {
+        let s = Script::new()
+            .env("X", "$(id)")
+            .unwrap()
+            .cmd(&["echo", "a b", "'q'"])
+            .unwrap()
+            .build();
+        assert_eq!(s, "export X='$(id)'\necho 'a b' \"'q'\"\n");
+        assert!(Script::new().env("A;B", "x").is_err());
+        assert!(Script::new().env("1A", "x").is_err());
+        assert!(quote("nul\0byte").is_err());
+        assert_eq!(
+            as_user("id -u", Some("ec2 user")).unwrap(),
+            "runuser -l 'ec2 user' -c 'id -u'"
+        );
+    }
+}

@@ -1,0 +1,352 @@
+//! Phase 2 on a real Slurm (Debian's slurm-wlm with munge, single node) reached through the local
+//! and the SSH transports (a real sshd on 127.0.0.1). scripts/test.sh starts both and exports
+//! SLURM_CONF and TANDEM_TEST_SSH_*; without them these tests fail, they never pass silently.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tandem::engine::slurm::{Body, JobSpec, Poll, Slurm, SlurmConf};
+use tandem::pipeline::RunState;
+use tandem::transport::local::Local;
+use tandem::transport::ssh::{Ssh, SshConfig};
+use tandem::transport::{Script, Transport, HOSTILE};
+use tokio_util::sync::CancellationToken;
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with scripts/test.sh, which starts Slurm and sshd")
+    })
+}
+
+fn ssh_config() -> SshConfig {
+    SshConfig {
+        host: "127.0.0.1".into(),
+        port: Some(var("TANDEM_TEST_SSH_PORT").parse().unwrap()),
+        user: Some("root".into()),
+        identity_file: Some(var("TANDEM_TEST_SSH_KEY").into()),
+        known_hosts: Some("strict".into()),
+        known_hosts_file: Some(var("TANDEM_TEST_SSH_KNOWN_HOSTS").into()),
+    }
+}
+
+fn conf() -> SlurmConf {
+    SlurmConf {
+        conf: Some(var("SLURM_CONF")),
+        ..Default::default()
+    }
+}
+
+async fn hostile_corpus(t: &dyn Transport) {
+    let c = CancellationToken::new();
+    let _ = std::fs::remove_file("/tmp/tandem-pwned");
+    for v in HOSTILE {
+        let s = Script::new().cmd(&["printf", "%s", v]).unwrap().build();
+        let out = t.run(&s, Duration::from_secs(30), &c).await.unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            *v,
+            "{} as an argument",
+            t.describe()
+        );
+        let s = Script::new()
+            .env("V", v)
+            .unwrap()
+            .raw("printf '%s' \"$V\"")
+            .build();
+        let out = t.run(&s, Duration::from_secs(30), &c).await.unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            *v,
+            "{} in the environment",
+            t.describe()
+        );
+    }
+    assert!(
+        !Path::new("/tmp/tandem-pwned").exists(),
+        "a value was run as a command"
+    );
+}
+
+#[tokio::test]
+async fn hostile_values_reach_the_head_node_as_data_on_every_transport() {
+    hostile_corpus(&Local).await;
+    let ssh = Ssh::new(ssh_config()).unwrap();
+    hostile_corpus(&ssh).await;
+    // exit codes and stderr come back; an unknown host key is refused, not trusted
+    let c = CancellationToken::new();
+    let out = ssh
+        .run("echo oops >&2; exit 7", Duration::from_secs(30), &c)
+        .await
+        .unwrap();
+    assert_eq!((out.code, out.stderr_line().as_str()), (7, "oops"));
+    let stranger = Ssh::new(SshConfig {
+        known_hosts_file: Some("/dev/null".into()),
+        ..ssh_config()
+    })
+    .unwrap();
+    let e = stranger
+        .run("true", Duration::from_secs(30), &c)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot reach"), "{e}");
+}
+
+/// Poll until the job is in a terminal state (or `until` says stop); every log byte collected.
+async fn follow(
+    slurm: &Slurm<'_>,
+    job: &str,
+    spec: &JobSpec,
+    until: impl Fn(&Poll) -> bool,
+) -> (Poll, Vec<u8>, Vec<u8>) {
+    let (o, e) = (
+        spec.stdout_path().replace("%j", job),
+        spec.stderr_path().replace("%j", job),
+    );
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let t0 = Instant::now();
+    loop {
+        let p = slurm
+            .poll(
+                job,
+                &o,
+                &e,
+                (out.len() as u64, err.len() as u64),
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        out.extend(&p.stdout);
+        err.extend(&p.stderr);
+        if p.status.run_state().0.is_terminal() || until(&p) {
+            return (p, out, err);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(240),
+            "job {job} stuck: {:?}",
+            p.status
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn hostname() -> String {
+    String::from_utf8_lossy(&Command::new("hostname").output().unwrap().stdout)
+        .trim()
+        .to_string()
+}
+
+fn job(dir: &Path, name: &str, script: &str) -> JobSpec {
+    JobSpec {
+        name: format!("t-{name}"),
+        run_dir: dir.join(name).display().to_string(),
+        body: Body::Command {
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            launcher: "none".into(),
+        },
+        ..Default::default()
+    }
+}
+
+async fn slurm_lifecycle(t: &dyn Transport, dir: &Path) {
+    let conf = conf();
+    let slurm = Slurm::new(t, &conf);
+    let c = CancellationToken::new();
+
+    let ok = job(
+        dir,
+        "ok",
+        "echo out $GREETING; echo err >&2; head -c 300000 /dev/zero | tr '\\0' x; echo",
+    );
+    let ok = JobSpec {
+        env: [("GREETING".to_string(), "hi 'there' $(id)".to_string())].into(),
+        ..ok
+    };
+    let fail = job(dir, "fail", "echo failing >&2; exit 3");
+    let held = JobSpec {
+        hold: true,
+        ..job(dir, "held", "echo never")
+    };
+    let running = job(dir, "running", "echo started; sleep 120");
+    let over = JobSpec {
+        time_limit: Some("1".into()),
+        ..job(dir, "over", "echo start; sleep 300")
+    };
+    let ids: Vec<String> = {
+        let mut v = vec![];
+        for s in [&ok, &fail, &held, &running, &over] {
+            v.push(slurm.submit(s, &c).await.unwrap());
+        }
+        v
+    };
+
+    // success: logs arrive whole, in ranges, each byte once
+    let (p, out, err) = follow(&slurm, &ids[0], &ok, |_| false).await;
+    assert_eq!(
+        p.status.run_state().0,
+        RunState::Succeeded,
+        "{:?}",
+        p.status
+    );
+    let out = String::from_utf8_lossy(&out);
+    let (first, out) = out.split_once('\n').unwrap();
+    assert_eq!(first, format!("job {} on {}", ids[0], hostname()));
+    assert!(out.starts_with("out hi 'there' $(id)\n"), "{out:.80}");
+    assert_eq!(out.len(), "out hi 'there' $(id)\n".len() + 300_001);
+    assert_eq!(err, b"err\n");
+
+    // a failing solver: the exit code is kept
+    let (p, _, err) = follow(&slurm, &ids[1], &fail, |_| false).await;
+    let (st, msg) = p.status.run_state();
+    assert_eq!(st, RunState::Failed);
+    assert_eq!(msg.as_deref(), Some("FAILED: exit code 3"));
+    assert_eq!(err, b"failing\n");
+
+    // held: PENDING with its reason, then cancelled while pending
+    let (p, _, _) = follow(&slurm, &ids[2], &held, |p| p.status.state == "PENDING").await;
+    assert_eq!(
+        p.status.run_state(),
+        (RunState::Submitted, Some("PENDING (JobHeldUser)".into()))
+    );
+    slurm.cancel(&ids[2], &c).await.unwrap();
+    let (p, _, _) = follow(&slurm, &ids[2], &held, |_| false).await;
+    assert_eq!(p.status.run_state().0, RunState::Cancelled);
+
+    // cancelled while running
+    let (p, _, _) = follow(&slurm, &ids[3], &running, |p| p.status.state == "RUNNING").await;
+    assert_eq!(p.status.run_state().0, RunState::Running);
+    slurm.cancel(&ids[3], &c).await.unwrap();
+    let (p, out, _) = follow(&slurm, &ids[3], &running, |_| false).await;
+    assert_eq!(
+        p.status.run_state().0,
+        RunState::Cancelled,
+        "{:?}",
+        p.status
+    );
+    assert!(String::from_utf8_lossy(&out).ends_with("\nstarted\n"));
+
+    // over its time limit (one minute)
+    let (p, _, _) = follow(&slurm, &ids[4], &over, |_| false).await;
+    assert_eq!(
+        p.status.run_state(),
+        (
+            RunState::Failed,
+            Some("TIMEOUT: the job ran over its time limit".into())
+        )
+    );
+
+    // the queue and partitions, as the Jobs view sees them
+    let q = slurm.queue(&c).await.unwrap();
+    assert!(
+        q.iter().any(|j| j.id == ids[0] && j.state == "COMPLETED"),
+        "{q:?}"
+    );
+    let info = slurm.sinfo(&c).await.unwrap();
+    assert!(info.iter().any(|l| l.starts_with("debug")), "{info:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slurm_jobs_over_the_local_and_ssh_transports() {
+    let dir = tempfile::tempdir().unwrap();
+    let ssh = Ssh::new(ssh_config()).unwrap();
+    let (a, b) = (dir.path().join("local"), dir.path().join("ssh"));
+    tokio::join!(slurm_lifecycle(&Local, &a), slurm_lifecycle(&ssh, &b));
+}
+
+fn sample_with_targets(dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-projects/heat-diffusion");
+    let dst = dir.join("heat-diffusion");
+    for sub in ["", "slurm", "ray"] {
+        std::fs::create_dir_all(dst.join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), dst.join(sub).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let work = dir.join("cluster");
+    let mut toml = std::fs::read_to_string(dst.join("tandem.toml")).unwrap();
+    toml.push_str(&format!(
+        r#"
+[targets.hpc]
+kind = "slurm"
+transport = "local"
+slurm_conf = "{conf}"
+work_dir = "{work}"
+poll_seconds = 0.3
+
+[targets.hpc-ssh]
+kind = "slurm"
+transport = "ssh"
+host = "127.0.0.1"
+port = {port}
+user = "root"
+identity_file = "{key}"
+known_hosts_file = "{kh}"
+slurm_conf = "{conf}"
+work_dir = "{work}"
+poll_seconds = 0.3
+"#,
+        conf = var("SLURM_CONF"),
+        work = work.display(),
+        port = var("TANDEM_TEST_SSH_PORT"),
+        key = var("TANDEM_TEST_SSH_KEY"),
+        kh = var("TANDEM_TEST_SSH_KNOWN_HOSTS"),
+    ));
+    std::fs::write(dst.join("tandem.toml"), toml).unwrap();
+    dst.join("tandem.toml")
+}
+
+fn end_record(out: &[u8]) -> Value {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "end")
+        .expect("an end event")["run"]
+        .clone()
+}
+
+#[test]
+fn the_sample_solve_phase_runs_as_a_slurm_job_over_local_and_ssh() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = sample_with_targets(dir.path());
+    let home = dir.path().join("home");
+    for target in ["hpc", "hpc-ssh"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .env("TANDEM_HOME", &home)
+            .args(["run"])
+            .arg(&project)
+            .args(["--target", target, "--json"])
+            .output()
+            .unwrap();
+        let run = end_record(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{target}: {}\n{run:#}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let solve = &run["phases"][1];
+        assert_eq!(solve["state"], "succeeded", "{target}: {solve:#}");
+        let job = solve["engine_id"].as_str().expect("the Slurm job id");
+        assert!(job.parse::<u64>().is_ok(), "{job}");
+        let out = home
+            .join("store")
+            .join(solve["output"].as_str().unwrap().trim_end_matches('/'));
+        assert!(
+            out.join("series.csv").is_file(),
+            "{target}: no series in {out:?}"
+        );
+        assert!(out.join("_SUCCESS").is_file());
+        // the job's stdout came back into the phase log
+        let id = run["id"].as_str().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .env("TANDEM_HOME", &home)
+            .args(["logs", id, "--phase", "solve"])
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&o.stdout);
+        assert!(log.contains(&format!("Slurm job {job}")), "{log}");
+        assert!(log.contains("heat2d on "), "{target}: {log}");
+    }
+}
