@@ -95,6 +95,27 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The Slurm queue of a target's cluster (squeue through the target's transport).
+    Jobs {
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        /// Partitions and node states (sinfo) instead of the queue.
+        #[arg(long)]
+        partitions: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a run's running phases: scancel for Slurm jobs, SIGTERM then SIGKILL for local ones.
+    Cancel {
+        /// Run id (a unique prefix is enough).
+        run: String,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the head of an object (a ranged GET: the object is never read whole).
     Cat {
         /// `s3://bucket/key` or `local://bucket/key`
@@ -456,6 +477,13 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             follow,
             json,
         } => logs(g, &run, phase.map(Into::into), follow, json).await,
+        Cmd::Jobs {
+            target,
+            project,
+            partitions,
+            json,
+        } => jobs(&target, project.as_deref(), partitions, json).await,
+        Cmd::Cancel { run, project, json } => cancel(g, &run, project.as_deref(), json).await,
         Cmd::Ls {
             uri,
             project,
@@ -962,4 +990,129 @@ fn ls_line(o: &crate::storage::ObjectMeta) -> String {
             .unwrap_or_default(),
         crate::observe::sanitize(&o.key)
     )
+}
+
+/// The Slurm side of a target, or a clear error.
+fn slurm_target(p: &project::Project, target: &str) -> Result<project::SlurmTarget, Exit> {
+    match p.targets.get(target).map(|t| &t.kind) {
+        Some(project::TargetKind::Slurm(s)) => Ok((**s).clone()),
+        Some(_) => Err(Exit::bad(format!(
+            "target `{target}` is not a Slurm target"
+        ))),
+        None => Err(Exit::bad(format!(
+            "unknown target `{target}` (known: {})",
+            p.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+async fn jobs(
+    target: &str,
+    project: Option<&Path>,
+    partitions: bool,
+    json: bool,
+) -> Result<(), Exit> {
+    let p = load_project(project)?;
+    let st = slurm_target(&p, target)?;
+    let t = crate::transport::connect(&st.transport)
+        .await
+        .map_err(|e| Exit::failed(e.to_string()))?;
+    let slurm = crate::engine::slurm::Slurm::new(&*t, &st.slurm);
+    let c = tokio_util::sync::CancellationToken::new();
+    if partitions {
+        let lines = slurm
+            .sinfo(&c)
+            .await
+            .map_err(|e| Exit::failed(e.to_string()))?;
+        if json {
+            print_json(&lines);
+        } else {
+            lines.iter().for_each(|l| println!("{l}"));
+        }
+        return Ok(());
+    }
+    let q = slurm
+        .queue(&c)
+        .await
+        .map_err(|e| Exit::failed(e.to_string()))?;
+    if json {
+        print_json(&q);
+        return Ok(());
+    }
+    println!(
+        "{:>10}  {:<24} {:<10} {:<11} {:<18} {:>9} {:>5}",
+        "JOBID", "NAME", "USER", "STATE", "REASON", "ELAPSED", "NODES"
+    );
+    for j in &q {
+        let s = |x: &str| crate::observe::sanitize(x).into_owned();
+        println!(
+            "{:>10}  {:<24} {:<10} {:<11} {:<18} {:>9} {:>5}",
+            s(&j.id),
+            s(&j.name),
+            s(&j.user),
+            s(&j.state),
+            s(&j.reason),
+            crate::pipeline::fmt_duration(chrono::Duration::seconds(j.elapsed_s as i64)),
+            j.nodes
+        );
+    }
+    Ok(())
+}
+
+/// Cancel what of `run` is still running: its Slurm jobs with scancel on their target, its local
+/// processes with SIGTERM to their process group.
+async fn cancel(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Result<(), Exit> {
+    let ws = workspace(g);
+    let loaded = ws
+        .journal
+        .load()
+        .map_err(|e| Exit::failed(format!("reading the journal: {e}")))?;
+    let matches: Vec<_> = loaded
+        .runs
+        .iter()
+        .filter(|r| r.id.starts_with(run))
+        .collect();
+    let r = match matches[..] {
+        [r] => r.clone(),
+        [] => return Err(Exit::bad(format!("no run `{run}` in the journal"))),
+        _ => {
+            return Err(Exit::bad(format!(
+                "`{run}` matches {} runs: give more of the id",
+                matches.len()
+            )))
+        }
+    };
+    let mut done = Vec::new();
+    for ph in r.phases.iter().filter(|p| p.state.is_active()) {
+        if let Some(job) = &ph.engine_id {
+            let p = match project {
+                Some(f) => load_project(Some(f))?,
+                None => project::load(Path::new(&r.project_file))
+                    .map_err(|e| Exit::bad(e.to_string()))?,
+            };
+            let st = slurm_target(&p, &r.target)?;
+            let t = crate::transport::connect(&st.transport)
+                .await
+                .map_err(|e| Exit::failed(e.to_string()))?;
+            crate::engine::slurm::Slurm::new(&*t, &st.slurm)
+                .cancel(job, &tokio_util::sync::CancellationToken::new())
+                .await
+                .map_err(|e| Exit::failed(e.to_string()))?;
+            done.push(format!("{}: scancel {job}", ph.phase));
+        } else if let Some(pid) = ph.pid {
+            let pg = nix::unistd::Pid::from_raw(-(pid as i32));
+            match nix::sys::signal::kill(pg, nix::sys::signal::Signal::SIGTERM) {
+                Ok(()) => done.push(format!("{}: SIGTERM to process group {pid}", ph.phase)),
+                Err(e) => done.push(format!("{}: process group {pid}: {e}", ph.phase)),
+            }
+        }
+    }
+    if json {
+        print_json(&serde_json::json!({"run": r.id, "cancelled": done}));
+    } else if done.is_empty() {
+        println!("{}: nothing running", r.id);
+    } else {
+        done.iter().for_each(|d| println!("{}: {d}", r.id));
+    }
+    Ok(())
 }

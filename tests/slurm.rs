@@ -348,5 +348,80 @@ fn the_sample_solve_phase_runs_as_a_slurm_job_over_local_and_ssh() {
         let log = String::from_utf8_lossy(&o.stdout);
         assert!(log.contains(&format!("Slurm job {job}")), "{log}");
         assert!(log.contains("heat2d on "), "{target}: {log}");
+        // the queue as `tandem jobs` shows it still holds the finished job
+        let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["jobs", "--target", target, "--project"])
+            .arg(&project)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let q: Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        assert!(
+            q.as_array().unwrap().iter().any(|j| j["id"] == job),
+            "{q:#}"
+        );
     }
+
+    // a held solve job: pending with its reason, then `tandem cancel` (over SSH) ends the run
+    let text = std::fs::read_to_string(&project).unwrap().replace(
+        "script = \"slurm/solve.sbatch\"",
+        "script = \"slurm/solve.sbatch\"\nhold = true",
+    );
+    std::fs::write(&project, text).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .env("TANDEM_HOME", &home)
+        .args(["run"])
+        .arg(&project)
+        .args(["--target", "hpc-ssh", "--phase", "solve", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let (id, pending) = loop {
+        let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .env("TANDEM_HOME", &home)
+            .args(["runs", "--json"])
+            .output()
+            .unwrap();
+        let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let newest = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["target"] == "hpc-ssh" && r["phases"].as_array().unwrap().len() == 1)
+            .cloned();
+        if let Some(r) = newest {
+            let ph = &r["phases"][0];
+            if ph["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("JobHeldUser"))
+            {
+                break (r["id"].as_str().unwrap().to_string(), ph["message"].clone());
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the held job never showed: {:#}",
+            runs.as_array()
+                .unwrap()
+                .first()
+                .cloned()
+                .unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(pending, "PENDING (JobHeldUser)");
+    let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .env("TANDEM_HOME", &home)
+        .args(["cancel", &id])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("scancel"));
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "a cancelled run does not exit 0");
+    let run = end_record(&o.stdout);
+    assert_eq!(run["phases"][0]["state"], "cancelled", "{run:#}");
 }

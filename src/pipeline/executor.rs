@@ -117,10 +117,19 @@ pub fn prepare_run(project: &Project, target: &str, phases: &[PhaseId]) -> Run {
         .iter()
         .map(|&p| {
             let (b, k) = output_of(project, p, &id);
+            let engine = project.phase(p).engine;
+            let on = match project.targets.get(target).map(|t| &t.kind) {
+                Some(TargetKind::Slurm(s)) if engine == Engine::Slurm => match &s.transport {
+                    crate::project::TransportSpec::Local => "slurm".to_string(),
+                    crate::project::TransportSpec::Ssh(c) => format!("slurm via ssh {}", c.host),
+                    crate::project::TransportSpec::Ssm(c) => format!("slurm via ssm {}", c.target),
+                },
+                _ => "local".to_string(),
+            };
             PhaseRun {
                 phase: p,
                 state: RunState::Pending,
-                engine: format!("{} (local)", project.phase(p).engine.as_str()),
+                engine: format!("{} ({on})", engine.as_str()),
                 output: format!("{b}/{k}"),
                 input: None,
                 command: Vec::new(),

@@ -69,7 +69,9 @@ impl Journal {
         for r in &mut runs {
             let mut changed = false;
             for p in &mut r.phases {
-                if p.state.is_active() && !p.pid.is_some_and(pid_alive) {
+                // a phase with an engine id (a Slurm job) lives on the cluster, not in a local
+                // process: it is not lost because tandem stopped
+                if p.state.is_active() && p.engine_id.is_none() && !p.pid.is_some_and(pid_alive) {
                     p.state = RunState::Lost;
                     p.message =
                         Some("tandem stopped while this phase ran; its process is gone".into());
