@@ -94,5 +94,47 @@ fn log_ingest(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, frames, heat2d, preprocess, log_ingest);
+/// A poll of a 1000-job queue: `squeue --json` as Slurm 22.05 prints it (the shape of the real one
+/// captured in tests/slurm.rs), parsed, put in the Jobs view, one frame drawn at 200x60.
+fn squeue_poll(c: &mut Criterion) {
+    let jobs: Vec<String> = (0..1000)
+        .map(|i| {
+            format!(
+                r#"{{"account":"","accrue_time":1764100000,"job_id":{id},"name":"tandem-heat-diffusion-solve-{i}","user_name":"researcher","job_state":"{st}","state_reason":"{reason}","start_time":{start},"submit_time":1764100000,"node_count":{nodes},"partition":"debug","standard_output":"/fsx/tandem/runs/r{i}/solve/slurm-{id}.out","standard_error":"/fsx/tandem/runs/r{i}/solve/slurm-{id}.err","time_limit":30,"cpus":2,"command":"/fsx/tandem/runs/r{i}/solve/job.sbatch","current_working_directory":"/fsx/tandem/runs/r{i}/solve","priority":4294901759,"tres_req_str":"cpu=2,mem=4G,node=1,billing=2"}}"#,
+                id = 5000 + i,
+                st = if i % 3 == 0 { "RUNNING" } else { "PENDING" },
+                reason = if i % 3 == 0 { "None" } else { "JobHeldUser" },
+                start = if i % 3 == 0 { 1764100100 } else { 0 },
+                nodes = 1 + i % 4,
+            )
+        })
+        .collect();
+    let json = format!(
+        r#"{{"meta":{{"plugin":{{"type":"openapi/v0.0.38"}}}},"errors":[],"jobs":[{}]}}"#,
+        jobs.join(",")
+    );
+    let mut s = common::state();
+    s.size = (200, 60);
+    s.view = tandem::app::state::View::Jobs;
+    s.jobs.target = Some("hpc".into());
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let mut g = c.benchmark_group("squeue_poll");
+    g.throughput(Throughput::Bytes(json.len() as u64));
+    g.bench_function("parse_and_draw_1000_jobs", |b| {
+        b.iter(|| {
+            let q = tandem::engine::slurm::parse_queue(black_box(json.as_bytes())).unwrap();
+            tandem::app::update::update(
+                &mut s,
+                tandem::app::msg::Msg::JobsLoaded {
+                    result: Ok(q),
+                    api_calls: 0,
+                },
+            );
+            term.draw(|f| tandem::views::draw(f, &s)).unwrap();
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, frames, heat2d, preprocess, log_ingest, squeue_poll);
 criterion_main!(benches);

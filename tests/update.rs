@@ -516,3 +516,60 @@ fn etags_are_kept_compact_and_shown_as_s3_sent_them() {
         "9B2CF535F27731C974343645A3985328"
     );
 }
+
+#[test]
+fn jobs_view_needs_a_slurm_target_and_asks_before_scancel() {
+    use tandem::engine::slurm::QueueJob;
+    let mut s = idle();
+    // the fixture project has no Slurm target: the view says how to add one
+    assert!(update(&mut s, key('8')).is_empty());
+    assert_eq!(s.view, View::Jobs);
+    assert!(s
+        .jobs
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("kind = \"slurm\""));
+    s.jobs.error = None;
+    s.jobs.target = Some("hpc".into());
+    let job = |id: &str, state: &str| QueueJob {
+        id: id.into(),
+        state: state.into(),
+        ..Default::default()
+    };
+    update(
+        &mut s,
+        Msg::JobsLoaded {
+            result: Ok(vec![job("12", "COMPLETED"), job("11", "RUNNING")]),
+            api_calls: 0,
+        },
+    );
+    // sorted by id: 11 first
+    assert_eq!(s.jobs.visible()[0].id, "11");
+    update(&mut s, key('c'));
+    assert!(matches!(s.popup, Some(Popup::Confirm { .. })));
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::CancelJob {
+            target: "hpc".into(),
+            id: "11".into()
+        }]
+    );
+    // the filter narrows, the clock refreshes every 10 s while the view is shown
+    update(&mut s, key('/'));
+    update(&mut s, key('1'));
+    update(&mut s, key('2'));
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.jobs.visible().len(), 1);
+    let later = s.now + chrono::Duration::seconds(11);
+    assert_eq!(
+        update(&mut s, Msg::Tick(later)),
+        vec![Command::LoadJobs {
+            target: "hpc".into()
+        }]
+    );
+    assert!(
+        update(&mut s, Msg::Tick(later)).is_empty(),
+        "one request in flight"
+    );
+}

@@ -101,6 +101,42 @@ fn transfers() {
 }
 
 #[test]
+fn jobs() {
+    use tandem::engine::slurm::QueueJob;
+    let mut s = with_view(View::Jobs);
+    s.jobs.target = Some("hpc".into());
+    s.jobs.api_calls = 42;
+    s.jobs.jobs = (0..30)
+        .map(|i| QueueJob {
+            id: (1000 + i).to_string(),
+            name: if i == 3 {
+                "evil\u{1b}[2J".into()
+            } else {
+                format!("tandem-heat-diffusion-solve-{i}")
+            },
+            user: "researcher".into(),
+            state: ["RUNNING", "PENDING", "COMPLETED", "FAILED"][i % 4].into(),
+            reason: if i % 4 == 1 {
+                "Priority".into()
+            } else {
+                "None".into()
+            },
+            elapsed_s: 61 * i as u64,
+            nodes: 1 + (i % 3) as u32,
+            partition: "compute".into(),
+            stdout: None,
+        })
+        .collect();
+    s.jobs.selected = 2;
+    snap("jobs", &s);
+    s.jobs.partitions = Some(vec![
+        "PARTITION AVAIL TIMELIMIT NODES STATE NODELIST".into(),
+        "compute* up infinite 4 idle node[1-4]".into(),
+    ]);
+    snap("jobs_partitions", &s);
+}
+
+#[test]
 fn runs() {
     snap("runs", &with_view(View::Runs));
 }

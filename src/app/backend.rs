@@ -16,6 +16,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+type TransportCache =
+    Arc<tokio::sync::Mutex<HashMap<String, Arc<dyn crate::transport::Transport>>>>;
+
 pub struct Backend {
     tx: mpsc::Sender<Msg>,
     ws: Workspace,
@@ -25,6 +28,8 @@ pub struct Backend {
     running: HashMap<String, CancellationToken>,
     tail: Option<JoinHandle<()>>,
     listing: Option<JoinHandle<()>>,
+    /// Transports of Slurm targets, opened once.
+    transports: TransportCache,
     /// Transfers in flight, by id.
     transfers: HashMap<u64, CancellationToken>,
     /// Runs started by this process, with their events forwarded into the loop.
@@ -58,6 +63,7 @@ impl Backend {
             tail: None,
             listing: None,
             transfers: HashMap::new(),
+            transports: Default::default(),
             run_tx,
         }
     }
@@ -312,6 +318,85 @@ impl Backend {
                     let _ = tx.send(Msg::TransferEnded { id, state }).await;
                 });
             }
+            Command::LoadJobs { target } => {
+                let (Some(p), tx, cache) = (
+                    self.project.clone(),
+                    self.tx.clone(),
+                    self.transports.clone(),
+                ) else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let (result, calls) = match slurm_of(&p, &target, &cache).await {
+                        Ok((t, st)) => {
+                            let r = crate::engine::slurm::Slurm::new(&*t, &st.slurm)
+                                .queue(&CancellationToken::new())
+                                .await
+                                .map_err(|e| e.to_string());
+                            (r, t.api_calls())
+                        }
+                        Err(e) => (Err(e), 0),
+                    };
+                    let _ = tx
+                        .send(Msg::JobsLoaded {
+                            result,
+                            api_calls: calls,
+                        })
+                        .await;
+                });
+            }
+            Command::CancelJob { target, id } => {
+                let (Some(p), tx, cache) = (
+                    self.project.clone(),
+                    self.tx.clone(),
+                    self.transports.clone(),
+                ) else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let r = match slurm_of(&p, &target, &cache).await {
+                        Ok((t, st)) => crate::engine::slurm::Slurm::new(&*t, &st.slurm)
+                            .cancel(&id, &CancellationToken::new())
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = r {
+                        let _ = tx.send(Msg::Error(e)).await;
+                    }
+                    if let Ok((t, st)) = slurm_of(&p, &target, &cache).await {
+                        let result = crate::engine::slurm::Slurm::new(&*t, &st.slurm)
+                            .queue(&CancellationToken::new())
+                            .await
+                            .map_err(|e| e.to_string());
+                        let _ = tx
+                            .send(Msg::JobsLoaded {
+                                result,
+                                api_calls: t.api_calls(),
+                            })
+                            .await;
+                    }
+                });
+            }
+            Command::LoadPartitions { target } => {
+                let (Some(p), tx, cache) = (
+                    self.project.clone(),
+                    self.tx.clone(),
+                    self.transports.clone(),
+                ) else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let r = match slurm_of(&p, &target, &cache).await {
+                        Ok((t, st)) => crate::engine::slurm::Slurm::new(&*t, &st.slurm)
+                            .sinfo(&CancellationToken::new())
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    };
+                    let _ = tx.send(Msg::Partitions(r)).await;
+                });
+            }
             Command::CancelTransfer { id } => {
                 if let Some(t) = self.transfers.remove(&id) {
                     t.cancel();
@@ -477,6 +562,38 @@ async fn parquet_preview(
         lines,
         truncated: false,
     })
+}
+
+/// The transport and Slurm settings of a Slurm target.
+/// Transports are kept per target, so an SSH master connection serves every later poll.
+async fn slurm_of(
+    p: &Project,
+    target: &str,
+    cache: &TransportCache,
+) -> Result<
+    (
+        Arc<dyn crate::transport::Transport>,
+        crate::project::SlurmTarget,
+    ),
+    String,
+> {
+    match p.targets.get(target).map(|t| &t.kind) {
+        Some(crate::project::TargetKind::Slurm(st)) => {
+            let mut c = cache.lock().await;
+            let t = match c.get(target) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = crate::transport::connect(&st.transport)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    c.insert(target.to_string(), t.clone());
+                    t
+                }
+            };
+            Ok((t, (**st).clone()))
+        }
+        _ => Err(format!("`{target}` is not a Slurm target")),
+    }
 }
 
 async fn send_progress(

@@ -51,6 +51,17 @@ pub enum Command {
     CancelTransfer {
         id: u64,
     },
+    /// The Slurm queue of a target (answers Msg::JobsLoaded).
+    LoadJobs {
+        target: String,
+    },
+    CancelJob {
+        target: String,
+        id: String,
+    },
+    LoadPartitions {
+        target: String,
+    },
     LoadTheme {
         name: String,
     },

@@ -153,6 +153,35 @@ pub fn table(view: View) -> Vec<Binding> {
             ]);
             v
         }
+        View::Jobs => {
+            let mut v = nav();
+            v.extend([
+                b(
+                    KeyCode::Char('c'),
+                    "c",
+                    Action::Cancel,
+                    "scancel the selected job",
+                )
+                .hint("cancel"),
+                b(KeyCode::Char('/'), "/", Action::Filter, "filter jobs").hint("filter"),
+                b(
+                    KeyCode::Char('o'),
+                    "o",
+                    Action::SortNext,
+                    "sort by id, state, user, elapsed",
+                )
+                .hint("sort"),
+                b(
+                    KeyCode::Char('i'),
+                    "i",
+                    Action::Partitions,
+                    "partitions and nodes (sinfo)",
+                )
+                .hint("partitions"),
+                b(KeyCode::Char('R'), "R", Action::Refresh, "refresh now"),
+            ]);
+            v
+        }
         View::Transfers => {
             let mut v = nav();
             v.extend([
@@ -283,7 +312,7 @@ pub fn global() -> Vec<Binding> {
     vec![
         b(
             KeyCode::Char('1'),
-            "1-7",
+            "1-8",
             Action::Show(View::Pipeline),
             "switch view",
         ),
@@ -293,6 +322,7 @@ pub fn global() -> Vec<Binding> {
         b(KeyCode::Char('5'), "", Action::Show(View::Metrics), ""),
         b(KeyCode::Char('6'), "", Action::Show(View::Plots), ""),
         b(KeyCode::Char('7'), "", Action::Show(View::Transfers), ""),
+        b(KeyCode::Char('8'), "", Action::Show(View::Jobs), ""),
         b(KeyCode::Char('?'), "?", Action::Help, "help for this view").hint("help"),
         b(KeyCode::Char(':'), ":", Action::Palette, "command palette").hint("palette"),
         b(KeyCode::Esc, "Esc", Action::Back, "back"),

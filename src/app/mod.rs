@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod command;
+pub mod jobs;
 pub mod keys;
 pub mod msg;
 pub mod state;

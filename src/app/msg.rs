@@ -63,6 +63,11 @@ pub enum Msg {
         id: u64,
         state: super::transfers::TransferState,
     },
+    JobsLoaded {
+        result: Result<Vec<crate::engine::slurm::QueueJob>, String>,
+        api_calls: u64,
+    },
+    Partitions(Result<Vec<String>, String>),
     ThemeLoaded {
         theme: Theme,
         error: Option<String>,
@@ -135,4 +140,6 @@ pub enum Action {
     Overwrite(u64),
     CancelTransfer(u64),
     ClearFinished,
+    CancelJob(String),
+    Partitions,
 }

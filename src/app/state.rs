@@ -17,10 +17,11 @@ pub enum View {
     Metrics,
     Plots,
     Transfers,
+    Jobs,
 }
 
 impl View {
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Pipeline,
         View::Datasets,
         View::Runs,
@@ -28,6 +29,7 @@ impl View {
         View::Metrics,
         View::Plots,
         View::Transfers,
+        View::Jobs,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -38,6 +40,17 @@ impl View {
             View::Metrics => "Metrics",
             View::Plots => "Plots",
             View::Transfers => "Transfers",
+            View::Jobs => "Jobs",
+        }
+    }
+    /// The tab label when the terminal is narrow.
+    pub fn short(self) -> &'static str {
+        match self {
+            View::Pipeline => "Pipe",
+            View::Datasets => "Data",
+            View::Transfers => "Xfer",
+            View::Metrics => "Metr",
+            other => other.title(),
         }
     }
 }
@@ -303,6 +316,7 @@ pub struct AppState {
     pub metrics: MetricsState,
     pub plots: PlotsState,
     pub transfers: super::transfers::TransfersState,
+    pub jobs: super::jobs::JobsState,
     /// Where downloads go unless the prompt is edited (the directory tandem was started in).
     pub download_dir: String,
     pub theme: Theme,
@@ -338,6 +352,7 @@ impl AppState {
             metrics: MetricsState::default(),
             plots: PlotsState::default(),
             transfers: Default::default(),
+            jobs: Default::default(),
             download_dir: "./".into(),
             theme,
             size: (80, 24),
@@ -378,6 +393,7 @@ impl AppState {
     /// Whether the clock must tick (something moves on screen).
     pub fn needs_tick(&self) -> bool {
         self.active_run().is_some()
+            || self.view == View::Jobs
             || self.datasets.loading
             || self.plots.loading
             || self

@@ -27,9 +27,17 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             {
                 s.status = None;
             }
-            vec![]
+            super::jobs::on_tick(s)
         }
         Msg::Run(ev) => on_run_event(s, ev),
+        Msg::JobsLoaded { result, api_calls } => super::jobs::on_loaded(s, result, api_calls),
+        Msg::Partitions(r) => {
+            match r {
+                Ok(lines) => s.jobs.partitions = Some(lines),
+                Err(e) => set_status(s, Level::Error, sanitize(&e).into_owned()),
+            }
+            vec![]
+        }
         Msg::RunsLoaded { runs, skipped } => {
             s.runs = runs;
             if !skipped.is_empty() {
@@ -564,6 +572,10 @@ fn set_filter(s: &mut AppState, text: String) {
             s.runs_view.filter = text;
             s.runs_view.selected = 0;
         }
+        View::Jobs => {
+            s.jobs.filter = text;
+            s.jobs.selected = 0;
+        }
         _ => {}
     }
 }
@@ -580,6 +592,7 @@ fn list_rows(s: &AppState) -> usize {
 fn confirmed(s: &mut AppState, a: Action) -> Vec<Command> {
     match a {
         Action::Overwrite(id) => super::transfers::restart(s, id, true),
+        Action::CancelJob(id) => super::jobs::cancel(s, id),
         Action::CancelTransfer(id) => vec![Command::CancelTransfer { id }],
         Action::Cancel => match s.active_run() {
             Some(r) => {
@@ -654,6 +667,7 @@ fn show(s: &mut AppState, v: View) -> Vec<Command> {
             cmds.extend(list_datasets(s));
         }
         View::Plots if s.plots.data.is_none() && !s.plots.loading => cmds.extend(refresh_plots(s)),
+        View::Jobs if !s.jobs.loading => cmds.extend(super::jobs::load(s)),
         _ => {}
     }
     cmds
@@ -809,6 +823,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::RunPipeline => start(s, PhaseId::ALL.to_vec()),
         Action::RunPhase(p) => start(s, vec![p]),
         Action::Cancel if s.view == View::Transfers => super::transfers::ask_cancel(s),
+        Action::Cancel if s.view == View::Jobs => super::jobs::ask_cancel(s),
         Action::Cancel => {
             match s.active_run() {
                 Some(r) => {
@@ -841,6 +856,12 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 let len = s.visible_runs().len();
                 let page = list_rows(s);
                 move_sel(&mut s.runs_view.selected, len, &a, page);
+                vec![]
+            }
+            View::Jobs => {
+                let len = s.jobs.visible().len();
+                let page = list_rows(s);
+                move_sel(&mut s.jobs.selected, len, &a, page);
                 vec![]
             }
             View::Transfers => {
@@ -932,6 +953,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             let cur = match s.view {
                 View::Datasets => s.datasets.filter.clone(),
                 View::Runs => s.runs_view.filter.clone(),
+                View::Jobs => s.jobs.filter.clone(),
                 _ => String::new(),
             };
             s.prompt = Some(Prompt::Filter(cur));
@@ -973,6 +995,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             };
             vec![]
         }
+        Action::SortNext if s.view == View::Jobs => {
+            super::jobs::sort_next(s);
+            vec![]
+        }
         Action::SortNext => {
             s.datasets.sort = match s.datasets.sort {
                 SortBy::Name => SortBy::Size,
@@ -993,12 +1019,14 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 .unwrap_or_default(),
             View::Plots => refresh_plots(s),
             View::Transfers => super::transfers::retry_selected(s),
+            View::Jobs => super::jobs::load(s),
             View::Logs => vec![],
         },
         Action::Theme(name) => vec![Command::LoadTheme { name }],
         Action::Download => super::transfers::ask_download(s),
         Action::Upload => super::transfers::ask_upload(s),
-        Action::Overwrite(_) | Action::CancelTransfer(_) => confirmed(s, a),
+        Action::Overwrite(_) | Action::CancelTransfer(_) | Action::CancelJob(_) => confirmed(s, a),
+        Action::Partitions => super::jobs::toggle_partitions(s),
         Action::ClearFinished => super::transfers::clear_finished(s),
     }
 }

@@ -1,6 +1,7 @@
 //! Views borrow the state and a theme, and draw. No I/O, no locks; lists draw only visible rows.
 
 mod datasets;
+mod jobs;
 mod logs;
 mod metrics;
 mod pipeline;
@@ -45,6 +46,7 @@ pub fn draw(f: &mut Frame, s: &AppState) {
             View::Metrics => metrics::draw(f, s, body),
             View::Plots => plots::draw(f, s, body),
             View::Transfers => transfers::draw(f, s, body),
+            View::Jobs => jobs::draw(f, s, body),
         },
     }
     footer(f, s, foot);
@@ -85,7 +87,12 @@ fn tab_bar(f: &mut Frame, s: &AppState, area: Rect) {
     let t = &s.theme;
     let mut spans = vec![Span::raw(" ")];
     for (i, v) in View::ALL.iter().enumerate() {
-        let label = format!(" {} {} ", i + 1, v.title());
+        let title = if area.width < 100 {
+            v.short()
+        } else {
+            v.title()
+        };
+        let label = format!(" {} {} ", i + 1, title);
         let st = if *v == s.view {
             t.selected()
         } else {
