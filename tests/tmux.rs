@@ -133,7 +133,7 @@ fn run_the_pipeline_from_the_tui_and_see_the_heatmap() {
 fn ctrl_c_quits_from_a_popup_and_restores_the_terminal() {
     let home = tempfile::tempdir().unwrap();
     let s = Session::start_tandem("tandem-e2e-2", home.path(), 80, 24);
-    s.wait_for("the TUI", |p| p.contains("1 Pipeline"), 30);
+    s.wait_for("the TUI", |p| p.contains("1 Pipe"), 30);
     s.keys(":");
     s.wait_for("the palette", |p| p.contains("palette"), 10);
     s.keys("C-c");

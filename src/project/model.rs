@@ -782,8 +782,15 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                         );
                     }
                 };
+                // SSM bills no calls but throttles them: one followed job at 10 s stays near 20
+                // calls a minute (SendCommand and two or three polls), under the 30 aimed for
+                let default_poll = if matches!(transport, TransportSpec::Ssm(_)) {
+                    10.0
+                } else {
+                    5.0
+                };
                 let poll = match &t.poll_seconds {
-                    None => 5.0,
+                    None => default_poll,
                     Some(p) if *p.get_ref() >= 0.2 && *p.get_ref() <= 3600.0 => *p.get_ref(),
                     Some(p) => {
                         return cx.err(
