@@ -101,6 +101,22 @@ fn transfers() {
 }
 
 #[test]
+fn pipeline_names_the_slurm_job() {
+    let mut s = with_view(View::Pipeline);
+    let r = s
+        .runs
+        .iter_mut()
+        .find(|r| Some(&r.id) == s.current.as_ref())
+        .unwrap();
+    let solve = r.phase_mut(tandem::project::PhaseId::Solve).unwrap();
+    solve.engine_id = Some("4242".into());
+    solve.message = Some("PENDING (Priority)".into());
+    let term = render(&s, 200, 60);
+    let text = term.backend().to_string();
+    assert!(text.contains("slurm on local · job 4242"), "{text}");
+}
+
+#[test]
 fn jobs() {
     use tandem::engine::slurm::QueueJob;
     let mut s = with_view(View::Jobs);

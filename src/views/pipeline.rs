@@ -160,7 +160,11 @@ fn phase_box(f: &mut Frame, s: &AppState, area: Rect, phase: PhaseId) {
     let pr = s.current_run().and_then(|r| r.phase(phase));
     let state = pr.map(|x| x.state);
     let n = if phase == PhaseId::Preprocess { 1 } else { 2 };
-    let title = format!("{n} {phase} · {} on {}", spec.engine.as_str(), s.target);
+    let mut title = format!("{n} {phase} · {} on {}", spec.engine.as_str(), s.target);
+    // the engine's own id: the Slurm job, with its state detail (PENDING (Priority), ...)
+    if let Some(id) = pr.and_then(|x| x.engine_id.as_deref()) {
+        title.push_str(&format!(" · job {}", crate::observe::sanitize(id)));
+    }
     let mut right = match (state, pr) {
         (Some(st), Some(x)) => {
             let g = if st.is_active() {
