@@ -729,10 +729,7 @@ pub fn store_exit(e: crate::storage::StoreError) -> Exit {
     use crate::storage::StoreError::*;
     let msg = crate::observe::sanitize(&e.to_string()).into_owned();
     match e {
-        BadKey { .. } | NoBucket(_) | NotFound { .. } => Exit::bad(msg),
-        Io { ref source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
-            Exit::bad(msg)
-        }
+        BadKey { .. } | NoBucket(_) | NotFound { .. } | Exists(_) => Exit::bad(msg),
         _ => Exit::failed(msg),
     }
 }

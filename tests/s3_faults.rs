@@ -109,6 +109,32 @@ async fn until_done(p: &Progress, bytes: u64) {
     }
 }
 
+/// Plan `fault/big.bin` into `out` and start downloading it in the background.
+async fn start_download(
+    store: &Arc<dyn ObjectStore>,
+    out: &Path,
+    t: Tuning,
+) -> (
+    Vec<transfer::Item>,
+    Arc<Progress>,
+    tokio::task::JoinHandle<Result<(), StoreError>>,
+) {
+    std::fs::create_dir_all(out).unwrap();
+    let items = transfer::plan_download(&**store, "fault", "big.bin", out, false, false)
+        .await
+        .unwrap();
+    let p = Arc::new(Progress::default());
+    let job = tokio::spawn(transfer::download(
+        store.clone(),
+        "fault",
+        &items.clone().leak()[..],
+        t,
+        p.clone(),
+        CancellationToken::new(),
+    ));
+    (items, p, job)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_mid_download_then_back_retries_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,19 +151,7 @@ async fn server_killed_mid_download_then_back_retries_and_resumes() {
 
     // 1. the server dies and comes back within the retry window: the download finishes by itself
     let out = dir.path().join("a");
-    std::fs::create_dir_all(&out).unwrap();
-    let items = transfer::plan_download(&*store, "fault", "big.bin", &out, false, false)
-        .await
-        .unwrap();
-    let p = Arc::new(Progress::default());
-    let job = tokio::spawn(transfer::download(
-        store.clone(),
-        "fault",
-        &items.clone().leak()[..],
-        t,
-        p.clone(),
-        CancellationToken::new(),
-    ));
+    let (_, p, job) = start_download(&store, &out, t).await;
     until_done(&p, 8 * MIB).await;
     server.kill();
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -152,19 +166,7 @@ async fn server_killed_mid_download_then_back_retries_and_resumes() {
 
     // 2. the server stays down: the download gives up with a message saying so and keeps its parts
     let out = dir.path().join("b");
-    std::fs::create_dir_all(&out).unwrap();
-    let items = transfer::plan_download(&*store, "fault", "big.bin", &out, false, false)
-        .await
-        .unwrap();
-    let p = Arc::new(Progress::default());
-    let job = tokio::spawn(transfer::download(
-        store.clone(),
-        "fault",
-        &items.clone().leak()[..],
-        t,
-        p.clone(),
-        CancellationToken::new(),
-    ));
+    let (items, p, job) = start_download(&store, &out, t).await;
     until_done(&p, 16 * MIB).await;
     server.kill();
     let err = job.await.unwrap().expect_err("no server, no download");

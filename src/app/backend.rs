@@ -16,6 +16,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// What the Jobs view asks of a Slurm target.
+enum SlurmAsk {
+    Queue,
+    /// scancel, then the queue again.
+    Cancel(String),
+    Partitions,
+}
+
 type TransportCache =
     Arc<tokio::sync::Mutex<HashMap<String, Arc<dyn crate::transport::Transport>>>>;
 
@@ -66,6 +74,59 @@ impl Backend {
             transports: Default::default(),
             run_tx,
         }
+    }
+
+    /// Answer the Jobs view: the queue (also after a scancel) as `JobsLoaded`, sinfo as
+    /// `Partitions`, over the target's cached transport.
+    fn ask_slurm(&self, target: String, ask: SlurmAsk) {
+        let (Some(p), tx, cache) = (
+            self.project.clone(),
+            self.tx.clone(),
+            self.transports.clone(),
+        ) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let (t, st) = match slurm_of(&p, &target, &cache).await {
+                Ok(x) => x,
+                Err(e) => {
+                    let _ = match ask {
+                        SlurmAsk::Queue => {
+                            tx.send(Msg::JobsLoaded {
+                                result: Err(e),
+                                api_calls: 0,
+                            })
+                            .await
+                        }
+                        SlurmAsk::Cancel(_) => tx.send(Msg::Error(e)).await,
+                        SlurmAsk::Partitions => tx.send(Msg::Partitions(Err(e))).await,
+                    };
+                    return;
+                }
+            };
+            let slurm = crate::engine::slurm::Slurm::new(&*t, &st.slurm);
+            let c = CancellationToken::new();
+            match ask {
+                SlurmAsk::Partitions => {
+                    let r = slurm.sinfo(&c).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Partitions(r)).await;
+                    return;
+                }
+                SlurmAsk::Cancel(id) => {
+                    if let Err(e) = slurm.cancel(&id, &c).await {
+                        let _ = tx.send(Msg::Error(e.to_string())).await;
+                    }
+                }
+                SlurmAsk::Queue => {}
+            }
+            let result = slurm.queue(&c).await.map_err(|e| e.to_string());
+            let _ = tx
+                .send(Msg::JobsLoaded {
+                    result,
+                    api_calls: t.api_calls(),
+                })
+                .await;
+        });
     }
 
     /// Cancel what runs in the background (running phases get SIGTERM then SIGKILL).
@@ -318,85 +379,9 @@ impl Backend {
                     let _ = tx.send(Msg::TransferEnded { id, state }).await;
                 });
             }
-            Command::LoadJobs { target } => {
-                let (Some(p), tx, cache) = (
-                    self.project.clone(),
-                    self.tx.clone(),
-                    self.transports.clone(),
-                ) else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    let (result, calls) = match slurm_of(&p, &target, &cache).await {
-                        Ok((t, st)) => {
-                            let r = crate::engine::slurm::Slurm::new(&*t, &st.slurm)
-                                .queue(&CancellationToken::new())
-                                .await
-                                .map_err(|e| e.to_string());
-                            (r, t.api_calls())
-                        }
-                        Err(e) => (Err(e), 0),
-                    };
-                    let _ = tx
-                        .send(Msg::JobsLoaded {
-                            result,
-                            api_calls: calls,
-                        })
-                        .await;
-                });
-            }
-            Command::CancelJob { target, id } => {
-                let (Some(p), tx, cache) = (
-                    self.project.clone(),
-                    self.tx.clone(),
-                    self.transports.clone(),
-                ) else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    let r = match slurm_of(&p, &target, &cache).await {
-                        Ok((t, st)) => crate::engine::slurm::Slurm::new(&*t, &st.slurm)
-                            .cancel(&id, &CancellationToken::new())
-                            .await
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = r {
-                        let _ = tx.send(Msg::Error(e)).await;
-                    }
-                    if let Ok((t, st)) = slurm_of(&p, &target, &cache).await {
-                        let result = crate::engine::slurm::Slurm::new(&*t, &st.slurm)
-                            .queue(&CancellationToken::new())
-                            .await
-                            .map_err(|e| e.to_string());
-                        let _ = tx
-                            .send(Msg::JobsLoaded {
-                                result,
-                                api_calls: t.api_calls(),
-                            })
-                            .await;
-                    }
-                });
-            }
-            Command::LoadPartitions { target } => {
-                let (Some(p), tx, cache) = (
-                    self.project.clone(),
-                    self.tx.clone(),
-                    self.transports.clone(),
-                ) else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    let r = match slurm_of(&p, &target, &cache).await {
-                        Ok((t, st)) => crate::engine::slurm::Slurm::new(&*t, &st.slurm)
-                            .sinfo(&CancellationToken::new())
-                            .await
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    };
-                    let _ = tx.send(Msg::Partitions(r)).await;
-                });
-            }
+            Command::LoadJobs { target } => self.ask_slurm(target, SlurmAsk::Queue),
+            Command::CancelJob { target, id } => self.ask_slurm(target, SlurmAsk::Cancel(id)),
+            Command::LoadPartitions { target } => self.ask_slurm(target, SlurmAsk::Partitions),
             Command::CancelTransfer { id } => {
                 if let Some(t) = self.transfers.remove(&id) {
                     t.cancel();
@@ -577,23 +562,21 @@ async fn slurm_of(
     ),
     String,
 > {
-    match p.targets.get(target).map(|t| &t.kind) {
-        Some(crate::project::TargetKind::Slurm(st)) => {
-            let mut c = cache.lock().await;
-            let t = match c.get(target) {
-                Some(t) => t.clone(),
-                None => {
-                    let t = crate::transport::connect(&st.transport)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    c.insert(target.to_string(), t.clone());
-                    t
-                }
-            };
-            Ok((t, (**st).clone()))
+    let st = p
+        .slurm_target(target)
+        .ok_or_else(|| format!("`{target}` is not a Slurm target"))?;
+    let mut c = cache.lock().await;
+    let t = match c.get(target) {
+        Some(t) => t.clone(),
+        None => {
+            let t = crate::transport::connect(&st.transport)
+                .await
+                .map_err(|e| e.to_string())?;
+            c.insert(target.to_string(), t.clone());
+            t
         }
-        _ => Err(format!("`{target}` is not a Slurm target")),
-    }
+    };
+    Ok((t, st.clone()))
 }
 
 async fn send_progress(
@@ -673,11 +656,7 @@ async fn transfer(
     match r {
         Ok(()) => TransferState::Done,
         Err(StoreError::Cancelled) => TransferState::Cancelled,
-        Err(StoreError::Io { context, source })
-            if source.kind() == std::io::ErrorKind::AlreadyExists =>
-        {
-            TransferState::Exists(context.trim_end_matches(" exists").to_string())
-        }
+        Err(StoreError::Exists(path)) => TransferState::Exists(path.display().to_string()),
         Err(e) => TransferState::Failed(e.to_string()),
     }
 }

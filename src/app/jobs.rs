@@ -63,15 +63,13 @@ impl JobsState {
 /// first Slurm target.
 pub fn slurm_target(s: &AppState) -> Option<String> {
     let p = s.project.as_ref().ok()?;
-    let is_slurm = |n: &str| {
-        p.targets
-            .get(n)
-            .is_some_and(|t| matches!(t.kind, crate::project::TargetKind::Slurm(_)))
-    };
-    if is_slurm(&s.target) {
+    if p.slurm_target(&s.target).is_some() {
         return Some(s.target.clone());
     }
-    p.targets.keys().find(|n| is_slurm(n)).cloned()
+    p.targets
+        .keys()
+        .find(|n| p.slurm_target(n).is_some())
+        .cloned()
 }
 
 pub fn load(s: &mut AppState) -> Vec<Command> {

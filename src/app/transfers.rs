@@ -183,7 +183,7 @@ pub fn on_path_key(
             if text.trim().is_empty() {
                 return vec![];
             }
-            let local = PathBuf::from(expand_home(text.trim()));
+            let local = PathBuf::from(crate::project::expand_tilde(text.trim()));
             let spec = match purpose {
                 PathFor::Download {
                     bucket,
@@ -217,13 +217,6 @@ pub fn on_path_key(
     }
     s.prompt = Some(Prompt::Path { purpose, text });
     vec![]
-}
-
-fn expand_home(p: &str) -> String {
-    match (p.strip_prefix("~/"), dirs::home_dir()) {
-        (Some(rest), Some(h)) => h.join(rest).display().to_string(),
-        _ => p.to_string(),
-    }
 }
 
 fn start(s: &mut AppState, spec: TransferSpec) -> Vec<Command> {

@@ -3,7 +3,7 @@
 use super::journal::Journal;
 use super::run::{new_run_id, PhaseRun, Run, RunState};
 use super::runner::{supervise, Exit, MetricSample, ProcessSpec};
-use crate::project::{render, Engine, PhaseId, Project, SlurmTarget, TargetKind, Vars};
+use crate::project::{render, Engine, PhaseId, Project, SlurmTarget, Vars};
 use crate::storage::local::LocalStore;
 use crate::storage::transfer::{self, Progress, Tuning};
 use crate::storage::ObjectStore;
@@ -118,8 +118,8 @@ pub fn prepare_run(project: &Project, target: &str, phases: &[PhaseId]) -> Run {
         .map(|&p| {
             let (b, k) = output_of(project, p, &id);
             let engine = project.phase(p).engine;
-            let on = match project.targets.get(target).map(|t| &t.kind) {
-                Some(TargetKind::Slurm(s)) if engine == Engine::Slurm => match &s.transport {
+            let on = match project.slurm_target(target) {
+                Some(s) if engine == Engine::Slurm => match &s.transport {
                     crate::project::TransportSpec::Local => "slurm".to_string(),
                     crate::project::TransportSpec::Ssh(c) => format!("slurm via ssh {}", c.host),
                     crate::project::TransportSpec::Ssm(c) => format!("slurm via ssm {}", c.target),
@@ -362,13 +362,8 @@ impl Exec<'_> {
                 missing.join(", ")
             ));
         }
-        if let Some(fsx) = &self.project.handoff.fsx_path {
-            // FSx for Lustre maps the storage root to a POSIX path on the cluster
-            let rel = key
-                .strip_prefix(&self.project.storage.prefix)
-                .unwrap_or(key)
-                .trim_matches('/');
-            return Ok(std::path::Path::new(fsx).join(rel));
+        if let Some(p) = self.fsx_path(key) {
+            return Ok(p);
         }
         self.materialise(phase, bucket, key, "input").await
     }
@@ -376,11 +371,7 @@ impl Exec<'_> {
     async fn run_phase(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
         let spec = self.project.phase(phase).clone();
         if spec.engine == Engine::Slurm {
-            if let Some(TargetKind::Slurm(st)) = self
-                .project
-                .target(Some(&self.run.target))
-                .map(|t| t.kind.clone())
-            {
+            if let Some(st) = self.project.slurm_target(&self.run.target).cloned() {
                 return self.run_slurm_phase(phase, cancel, &st).await;
             }
         }
@@ -559,14 +550,20 @@ impl Exec<'_> {
         if let Some(d) = self.dir_of(b, k) {
             return d.display().to_string();
         }
-        if let Some(fsx) = &self.project.handoff.fsx_path {
-            let rel = k
-                .strip_prefix(&self.project.storage.prefix)
-                .unwrap_or(k)
-                .trim_matches('/');
-            return std::path::Path::new(fsx).join(rel).display().to_string();
+        if let Some(p) = self.fsx_path(k) {
+            return p.display().to_string();
         }
         format!("s3://{b}/{k}")
+    }
+
+    /// Where `key` is on the cluster when FSx for Lustre maps the storage root to a POSIX path.
+    fn fsx_path(&self, key: &str) -> Option<PathBuf> {
+        let fsx = self.project.handoff.fsx_path.as_ref()?;
+        let rel = key
+            .strip_prefix(&self.project.storage.prefix)
+            .unwrap_or(key)
+            .trim_matches('/');
+        Some(std::path::Path::new(fsx).join(rel))
     }
 
     /// A phase as a Slurm job on the target's cluster: submitted through the target's transport,

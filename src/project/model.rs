@@ -421,6 +421,13 @@ impl Project {
     pub fn target(&self, name: Option<&str>) -> Option<&Target> {
         self.targets.get(name.unwrap_or(&self.default_target))
     }
+    /// The Slurm side of target `name`, when it is a Slurm target.
+    pub fn slurm_target(&self, name: &str) -> Option<&SlurmTarget> {
+        match &self.targets.get(name)?.kind {
+            TargetKind::Slurm(s) => Some(s),
+            TargetKind::Local { .. } => None,
+        }
+    }
 }
 
 pub const COLOR_MAPS: &[&str] = &["inferno", "viridis", "magma", "coolwarm", "gray"];

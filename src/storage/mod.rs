@@ -32,6 +32,9 @@ pub enum StoreError {
     Service { code: String, message: String },
     #[error("cancelled")]
     Cancelled,
+    /// A download would replace this local file, and replacing was not allowed.
+    #[error("{} exists: not overwritten (use --force to replace it)", .0.display())]
+    Exists(PathBuf),
     #[error("{context}: {source}")]
     Io {
         context: String,

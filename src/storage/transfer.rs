@@ -144,13 +144,7 @@ pub async fn plan_download(
     }
     if !overwrite {
         if let Some(i) = items.iter().find(|i| i.path.exists()) {
-            return Err(StoreError::Io {
-                context: format!("{} exists", i.path.display()),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    "not overwritten (use --force to replace it)",
-                ),
-            });
+            return Err(StoreError::Exists(i.path.clone()));
         }
     }
     Ok(items)

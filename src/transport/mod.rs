@@ -144,7 +144,7 @@ impl Script {
         ));
         Ok(self)
     }
-    /// Run the rest as `user` (a login shell), when one is named.
+    /// The script's text, one line per part.
     pub fn build(&self) -> String {
         let mut s = self.lines.join("\n");
         s.push('\n');
