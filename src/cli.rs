@@ -55,6 +55,15 @@ pub struct Global {
 }
 
 impl Global {
+    /// AWS options for clients other than S3 (the `--endpoint-url` flag is S3's; the SDK reads
+    /// AWS_ENDPOINT_URL_<SERVICE> for the others).
+    pub fn aws(&self) -> crate::aws::AwsOpts {
+        crate::aws::AwsOpts {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            ..Default::default()
+        }
+    }
     pub fn s3(&self) -> crate::storage::s3::S3Options {
         crate::storage::s3::S3Options {
             profile: self.profile.clone(),
@@ -104,6 +113,24 @@ pub enum Cmd {
         /// Partitions and node states (sinfo) instead of the queue.
         #[arg(long)]
         partitions: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// SageMaker HyperPod clusters (ListClusters, DescribeCluster, ListClusterNodes): instance
+    /// groups, nodes and the SSM target of each node. With `--use-for TARGET --node ID`, point an
+    /// ssm target of the project at that node (tandem.toml is edited in place, comments kept).
+    Clusters {
+        /// Only clusters whose name contains this.
+        #[arg(long)]
+        name_contains: Option<String>,
+        /// Set this target's `instance_id` to the node given with --node.
+        #[arg(long, requires = "node")]
+        use_for: Option<String>,
+        /// A node's instance id or SSM target (or an EC2 instance id for a ParallelCluster head node).
+        #[arg(long, requires = "use_for")]
+        node: Option<String>,
+        #[arg(long)]
+        project: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -483,6 +510,22 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             partitions,
             json,
         } => jobs(&target, project.as_deref(), partitions, json).await,
+        Cmd::Clusters {
+            name_contains,
+            use_for,
+            node,
+            project,
+            json,
+        } => {
+            clusters(
+                g,
+                name_contains,
+                use_for.zip(node),
+                project.as_deref(),
+                json,
+            )
+            .await
+        }
         Cmd::Cancel { run, project, json } => cancel(g, &run, project.as_deref(), json).await,
         Cmd::Ls {
             uri,
@@ -1110,6 +1153,96 @@ async fn cancel(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Re
         println!("{}: nothing running", r.id);
     } else {
         done.iter().for_each(|d| println!("{}: {d}", r.id));
+    }
+    Ok(())
+}
+
+async fn clusters(
+    g: &Global,
+    name_contains: Option<String>,
+    pick: Option<(String, String)>,
+    project: Option<&Path>,
+    json: bool,
+) -> Result<(), Exit> {
+    use crate::cluster::{self, hyperpod};
+    use crate::observe::sanitize;
+    let opts = cluster::DiscoverOpts {
+        aws: g.aws(),
+        name_contains,
+        ..Default::default()
+    };
+    let client = hyperpod::client(&opts.aws).await;
+    let found = cluster::discover(&client, &opts)
+        .await
+        .map_err(|e| Exit::failed(e.message))?;
+    if let Some((target, node)) = pick {
+        let ssm = found
+            .clusters
+            .iter()
+            .flat_map(|c| &c.nodes)
+            .find(|n| n.instance_id == node || n.ssm_target == node)
+            .map(|n| n.ssm_target.clone())
+            .or_else(|| node.starts_with("i-").then(|| node.clone()))
+            .ok_or_else(|| {
+                let n: usize = found.clusters.iter().map(|c| c.nodes.len()).sum();
+                Exit::bad(format!(
+                    "no node `{node}` in the {} cluster(s) found ({n} nodes); give an instance id, a node's SSM target, or an EC2 instance id (i-…)",
+                    found.clusters.len()
+                ))
+            })?;
+        let file = project::locate(project);
+        cluster::pick::set_head_node(&file, &target, &ssm).map_err(|e| Exit::bad(e.to_string()))?;
+        if json {
+            print_json(&serde_json::json!({"target": target, "instance_id": ssm, "file": file}));
+        } else {
+            println!(
+                "{}: target {target} now reaches {}",
+                file.display(),
+                sanitize(&ssm)
+            );
+        }
+        return Ok(());
+    }
+    if json {
+        print_json(&found);
+        return Ok(());
+    }
+    if found.clusters.is_empty() {
+        println!("no HyperPod clusters ({} AWS calls)", found.api_calls);
+    }
+    for c in &found.clusters {
+        println!(
+            "{}  {}  {}  id {}  created {}",
+            sanitize(&c.name),
+            sanitize(&c.status),
+            c.orchestrator.as_deref().unwrap_or("-"),
+            sanitize(&c.id),
+            c.created.as_deref().unwrap_or("-")
+        );
+        if let Some(e) = c.error.as_ref().or(c.failure.as_ref()) {
+            println!("  ! {}", sanitize(e));
+        }
+        for gr in &c.groups {
+            println!(
+                "  group {:<20} {:<16} {}/{} nodes{}",
+                sanitize(&gr.name),
+                sanitize(&gr.instance_type),
+                gr.current,
+                gr.target,
+                gr.threads_per_core
+                    .map(|t| format!(", {t} thread(s) per core"))
+                    .unwrap_or_default()
+            );
+        }
+        for n in &c.nodes {
+            println!(
+                "  node  {:<20} {:<16} {:<10} {}",
+                sanitize(&n.instance_id),
+                sanitize(&n.group),
+                sanitize(&n.status),
+                sanitize(&n.ssm_target)
+            );
+        }
     }
     Ok(())
 }

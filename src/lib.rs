@@ -2,7 +2,9 @@
 //! with an embedded local default that runs the whole loop offline.
 
 pub mod app;
+pub mod aws;
 pub mod cli;
+pub mod cluster;
 pub mod engine;
 pub mod observe;
 pub mod pipeline;

@@ -180,6 +180,16 @@ async fn slurm_lifecycle(t: &dyn Transport, dir: &Path) {
         v
     };
 
+    // where a job logs, as the Jobs view asks for it (scontrol expands %j)
+    assert_eq!(
+        slurm.log_paths(&ids[0], &c).await.unwrap(),
+        Some((
+            ok.stdout_path().replace("%j", &ids[0]),
+            ok.stderr_path().replace("%j", &ids[0])
+        ))
+    );
+    assert_eq!(slurm.log_paths("999999", &c).await.unwrap(), None);
+
     // success: logs arrive whole, in ranges, each byte once
     let (p, out, err) = follow(&slurm, &ids[0], &ok, |_| false).await;
     assert_eq!(

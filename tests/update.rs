@@ -573,3 +573,150 @@ fn jobs_view_needs_a_slurm_target_and_asks_before_scancel() {
         "one request in flight"
     );
 }
+
+#[test]
+fn jobs_enter_follows_the_log_by_offset_and_esc_closes_it() {
+    use tandem::app::jobs::JobLogChunk;
+    use tandem::engine::slurm::{JobStatus, QueueJob};
+    let mut s = idle();
+    update(&mut s, key('8'));
+    s.jobs.error = None;
+    s.jobs.target = Some("hpc".into());
+    let job = QueueJob {
+        id: "7".into(),
+        name: "solve".into(),
+        state: "RUNNING".into(),
+        ..Default::default()
+    };
+    update(
+        &mut s,
+        Msg::JobsLoaded {
+            result: Ok(vec![job]),
+            api_calls: 0,
+        },
+    );
+    // Enter: the first poll asks scontrol for the paths (none known yet)
+    assert_eq!(
+        update(&mut s, code(KeyCode::Enter)),
+        vec![Command::JobLog {
+            target: "hpc".into(),
+            id: "7".into(),
+            paths: None,
+            offsets: (0, 0)
+        }]
+    );
+    let status = |st: &str| JobStatus {
+        job_id: "7".into(),
+        state: st.into(),
+        ..Default::default()
+    };
+    let paths = ("/w/slurm-7.out".to_string(), "/w/slurm-7.err".to_string());
+    update(
+        &mut s,
+        Msg::JobLog {
+            id: "7".into(),
+            result: Ok(JobLogChunk {
+                paths: paths.clone(),
+                status: status("RUNNING"),
+                stdout: b"a\nb".to_vec(),
+                stderr: vec![],
+            }),
+        },
+    );
+    // the next poll, on the clock, asks only for the bytes after what was read
+    let later = s.now + chrono::Duration::seconds(3);
+    assert_eq!(
+        update(&mut s, Msg::Tick(later)),
+        vec![Command::JobLog {
+            target: "hpc".into(),
+            id: "7".into(),
+            paths: Some(paths.clone()),
+            offsets: (3, 0)
+        }]
+    );
+    update(
+        &mut s,
+        Msg::JobLog {
+            id: "7".into(),
+            result: Ok(JobLogChunk {
+                paths: paths.clone(),
+                status: status("COMPLETED"),
+                stdout: b"c\n".to_vec(),
+                stderr: vec![],
+            }),
+        },
+    );
+    let l = s.jobs.log.as_ref().unwrap();
+    let text: Vec<&str> = l.lines.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(text, ["a", "bc"], "a line split across polls is joined");
+    // ended, and one more poll brought nothing: polling stops
+    let later = later + chrono::Duration::seconds(3);
+    assert!(!update(&mut s, Msg::Tick(later)).is_empty());
+    update(
+        &mut s,
+        Msg::JobLog {
+            id: "7".into(),
+            result: Ok(JobLogChunk {
+                paths,
+                status: status("COMPLETED"),
+                ..Default::default()
+            }),
+        },
+    );
+    let later = later + chrono::Duration::seconds(3);
+    assert!(update(&mut s, Msg::Tick(later))
+        .iter()
+        .all(|c| !matches!(c, Command::JobLog { .. })));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.jobs.log.is_none());
+    assert_eq!(s.view, View::Jobs, "Esc closed the log, not the view");
+}
+
+#[test]
+fn clusters_view_discovers_and_points_a_target_at_a_node_after_asking() {
+    use tandem::cluster::{Cluster, Discovery, Node};
+    let mut s = idle();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/projects/valid/minimal.toml"
+    ))
+    .unwrap()
+        + "\n[targets.pcs]\nkind = \"slurm\"\ntransport = \"ssm\"\ninstance_id = \"i-0123456789abcdef0\"\n";
+    s.project = Ok(tandem::project::parse(std::path::Path::new("tandem.toml"), &src).unwrap());
+    assert_eq!(update(&mut s, key('9')), vec![Command::LoadClusters]);
+    assert_eq!(s.clusters.for_target.as_deref(), Some("pcs"));
+    let node = |id: &str| Node {
+        instance_id: id.into(),
+        group: "controller".into(),
+        status: "Running".into(),
+        ssm_target: format!("sagemaker-cluster:abc_controller-{id}"),
+        ..Default::default()
+    };
+    let d = Discovery {
+        clusters: vec![Cluster {
+            name: "c".into(),
+            id: "abc".into(),
+            nodes: vec![node("i-1"), node("i-2")],
+            ..Default::default()
+        }],
+        api_calls: 3,
+    };
+    update(&mut s, Msg::ClustersLoaded(Ok(d)));
+    // `u` needs a node: focus the nodes (→), move down, then ask
+    update(&mut s, key('u'));
+    assert!(s.popup.is_none());
+    update(&mut s, code(KeyCode::Right));
+    update(&mut s, key('j'));
+    update(&mut s, key('u'));
+    assert!(matches!(s.popup, Some(Popup::Confirm { .. })));
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::UseNode {
+            target: "pcs".into(),
+            ssm: "sagemaker-cluster:abc_controller-i-2".into()
+        }]
+    );
+    // a minute later, while shown, discovery runs again
+    let later = s.now + chrono::Duration::seconds(61);
+    assert!(update(&mut s, Msg::Tick(later)).contains(&Command::LoadClusters));
+}

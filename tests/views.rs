@@ -150,6 +150,92 @@ fn jobs() {
         "compute* up infinite 4 idle node[1-4]".into(),
     ]);
     snap("jobs_partitions", &s);
+    // Enter follows the selected job's log below the queue
+    s.jobs.partitions = None;
+    tandem::app::jobs::open_log(&mut s);
+    let chunk = tandem::app::jobs::JobLogChunk {
+        paths: ("/fsx/tandem/r/solve/slurm-1002.out".into(), "/fsx/tandem/r/solve/slurm-1002.err".into()),
+        status: tandem::engine::slurm::JobStatus {
+            job_id: "1002".into(),
+            state: "RUNNING".into(),
+            ..Default::default()
+        },
+        stdout: b"job 1002 on node1\nstep 10 residual 1.0e-3\nstep 20 \x1b]0;pwned\x07residual 5.0e-4\npartial li".to_vec(),
+        stderr: b"warning: CFL close to 1\n".to_vec(),
+    };
+    tandem::app::jobs::on_log(&mut s, "1002".into(), Ok(chunk));
+    let l = s.jobs.log.as_ref().unwrap();
+    assert_eq!(l.offsets, (86, 24), "offsets advance by the bytes read");
+    assert_eq!(l.lines.len(), 4, "the partial line waits for its newline");
+    assert!(
+        !l.lines.iter().any(|(_, t)| t.contains('\u{1b}')),
+        "sanitised"
+    );
+    snap("jobs_log", &s);
+}
+
+#[test]
+fn clusters() {
+    use tandem::cluster::{Cluster, Discovery, InstanceGroup, Node};
+    let mut s = with_view(View::Clusters);
+    let node = |i: usize, g: &str, id: &str| Node {
+        instance_id: format!("i-0{i:016x}"),
+        group: g.into(),
+        instance_type: "ml.c5.xlarge".into(),
+        status: if i == 2 {
+            "Pending".into()
+        } else {
+            "Running".into()
+        },
+        message: None,
+        launch_time: Some("2026-11-20T08:00:00Z".into()),
+        ssm_target: format!("sagemaker-cluster:{id}_{g}-i-0{i:016x}"),
+    };
+    let d = Discovery {
+        clusters: vec![
+            Cluster {
+                name: "ray-train".into(),
+                arn: "arn:aws:sagemaker:us-east-1:123456789012:cluster/a1b2c3d4e5f6".into(),
+                id: "a1b2c3d4e5f6".into(),
+                status: "InService".into(),
+                created: Some("2026-11-20T07:55:00Z".into()),
+                orchestrator: Some("slurm".into()),
+                groups: vec![
+                    InstanceGroup {
+                        name: "controller".into(),
+                        instance_type: "ml.t3.medium".into(),
+                        current: 1,
+                        target: 1,
+                        threads_per_core: Some(1),
+                        status: Some("InService".into()),
+                    },
+                    InstanceGroup {
+                        name: "workers".into(),
+                        instance_type: "ml.c5.xlarge".into(),
+                        current: 3,
+                        target: 4,
+                        threads_per_core: Some(2),
+                        status: Some("Updating".into()),
+                    },
+                ],
+                nodes: std::iter::once(node(0, "controller", "a1b2c3d4e5f6"))
+                    .chain((1..4).map(|i| node(i, "workers", "a1b2c3d4e5f6")))
+                    .collect(),
+                ..Default::default()
+            },
+            Cluster {
+                name: "evil\u{1b}[2Jname".into(),
+                status: "Failed".into(),
+                error: Some("DescribeCluster evil: AccessDeniedException".into()),
+                ..Default::default()
+            },
+        ],
+        api_calls: 5,
+    };
+    tandem::app::clusters::on_loaded(&mut s, Ok(d));
+    tandem::app::clusters::focus(&mut s, true);
+    tandem::app::clusters::step(&mut s, &tandem::app::msg::Action::Down, 1);
+    snap("clusters", &s);
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub struct Backend {
     transfers: HashMap<u64, CancellationToken>,
     /// Runs started by this process, with their events forwarded into the loop.
     run_tx: mpsc::Sender<RunEvent>,
+    /// The SageMaker client of the Clusters view, made on first use.
+    sagemaker: Arc<tokio::sync::OnceCell<aws_sdk_sagemaker::Client>>,
+    aws: crate::aws::AwsOpts,
 }
 
 impl Backend {
@@ -73,7 +76,15 @@ impl Backend {
             transfers: HashMap::new(),
             transports: Default::default(),
             run_tx,
+            sagemaker: Default::default(),
+            aws: Default::default(),
         }
+    }
+
+    /// The AWS options (profile, region) for clients other than S3.
+    pub fn with_aws(mut self, aws: crate::aws::AwsOpts) -> Backend {
+        self.aws = aws;
+        self
     }
 
     /// Answer the Jobs view: the queue (also after a scancel) as `JobsLoaded`, sinfo as
@@ -382,6 +393,84 @@ impl Backend {
             Command::LoadJobs { target } => self.ask_slurm(target, SlurmAsk::Queue),
             Command::CancelJob { target, id } => self.ask_slurm(target, SlurmAsk::Cancel(id)),
             Command::LoadPartitions { target } => self.ask_slurm(target, SlurmAsk::Partitions),
+            Command::JobLog {
+                target,
+                id,
+                paths,
+                offsets,
+            } => {
+                let (Some(p), tx, cache) = (
+                    self.project.clone(),
+                    self.tx.clone(),
+                    self.transports.clone(),
+                ) else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let result = async {
+                        let (t, st) = slurm_of(&p, &target, &cache).await?;
+                        let slurm = crate::engine::slurm::Slurm::new(&*t, &st.slurm);
+                        let c = CancellationToken::new();
+                        let paths = match paths {
+                            Some(x) => x,
+                            None => slurm
+                                .log_paths(&id, &c)
+                                .await
+                                .map_err(|e| e.to_string())?
+                                .ok_or_else(|| {
+                                    format!("Slurm no longer knows job {id}: where its log is cannot be asked")
+                                })?,
+                        };
+                        let poll = slurm
+                            .poll(&id, &paths.0, &paths.1, offsets, &c)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        Ok(super::jobs::JobLogChunk {
+                            paths,
+                            status: poll.status,
+                            stdout: poll.stdout,
+                            stderr: poll.stderr,
+                        })
+                    }
+                    .await;
+                    let _ = tx.send(Msg::JobLog { id, result }).await;
+                });
+            }
+            Command::LoadClusters => {
+                let (tx, cell, aws) = (self.tx.clone(), self.sagemaker.clone(), self.aws.clone());
+                tokio::spawn(async move {
+                    let opts = crate::cluster::DiscoverOpts {
+                        aws,
+                        ..Default::default()
+                    };
+                    let client = cell
+                        .get_or_init(|| crate::cluster::hyperpod::client(&opts.aws))
+                        .await;
+                    let r = crate::cluster::discover(client, &opts)
+                        .await
+                        .map_err(|e| e.message);
+                    let _ = tx.send(Msg::ClustersLoaded(r)).await;
+                });
+            }
+            Command::UseNode { target, ssm } => {
+                let Some(p) = self.project.clone() else {
+                    return self.send(Msg::Error("no valid project loaded".into()));
+                };
+                let msg = match crate::cluster::pick::set_head_node(&p.file, &target, &ssm) {
+                    Ok(newp) => {
+                        self.project = Some(Arc::new(newp.clone()));
+                        Msg::HeadPicked {
+                            result: Ok((target, ssm)),
+                            project: Some(Box::new(newp)),
+                        }
+                    }
+                    Err(e) => Msg::HeadPicked {
+                        result: Err(e.to_string()),
+                        project: None,
+                    },
+                };
+                self.send(msg);
+            }
             Command::CancelTransfer { id } => {
                 if let Some(t) = self.transfers.remove(&id) {
                     t.cancel();
@@ -565,14 +654,16 @@ async fn slurm_of(
     let st = p
         .slurm_target(target)
         .ok_or_else(|| format!("`{target}` is not a Slurm target"))?;
+    // keyed by the transport's settings too: a target pointed at another node connects anew
+    let key = format!("{target}\u{0}{:?}", st.transport);
     let mut c = cache.lock().await;
-    let t = match c.get(target) {
+    let t = match c.get(&key) {
         Some(t) => t.clone(),
         None => {
             let t = crate::transport::connect(&st.transport)
                 .await
                 .map_err(|e| e.to_string())?;
-            c.insert(target.to_string(), t.clone());
+            c.insert(key, t.clone());
             t
         }
     };

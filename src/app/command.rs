@@ -62,6 +62,20 @@ pub enum Command {
     LoadPartitions {
         target: String,
     },
+    /// One poll of a job's log (answers Msg::JobLog); `paths` are asked of scontrol when unknown.
+    JobLog {
+        target: String,
+        id: String,
+        paths: Option<(String, String)>,
+        offsets: (u64, u64),
+    },
+    /// HyperPod discovery (answers Msg::ClustersLoaded).
+    LoadClusters,
+    /// Set a target's instance_id in the project file (answers Msg::HeadPicked).
+    UseNode {
+        target: String,
+        ssm: String,
+    },
     LoadTheme {
         name: String,
     },

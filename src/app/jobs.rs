@@ -34,6 +34,8 @@ pub struct JobsState {
     pub partitions: Option<Vec<String>>,
     /// AWS API calls made by the target's transport so far (SSM), shown in the title.
     pub api_calls: u64,
+    /// The job log followed below the queue (Enter), closed with Esc.
+    pub log: Option<JobLog>,
 }
 
 impl JobsState {
@@ -173,4 +175,133 @@ pub fn sort_next(s: &mut AppState) {
         JobSort::Elapsed => JobSort::Id,
     };
     s.jobs.selected = 0;
+}
+
+/// Lines of a followed job log kept in memory (the oldest go first).
+pub const LOG_LINES: usize = 20_000;
+/// How often an open job log is polled (one round trip: state and the new bytes of both files).
+pub const LOG_POLL_SECS: i64 = 2;
+
+/// A job's log followed from the Jobs view (Enter): stdout and stderr read by byte offset.
+#[derive(Debug, Clone, Default)]
+pub struct JobLog {
+    pub id: String,
+    pub name: String,
+    /// stdout and stderr on the cluster, once scontrol named them.
+    pub paths: Option<(String, String)>,
+    pub offsets: (u64, u64),
+    /// (from stderr, text), sanitised.
+    pub lines: std::collections::VecDeque<(bool, String)>,
+    partial: [Vec<u8>; 2],
+    /// Slurm's state word and reason at the last poll.
+    pub state: String,
+    pub loading: bool,
+    pub error: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+    /// The job ended and the last poll brought nothing new: polling stops.
+    pub done: bool,
+}
+
+/// Bytes and state of one poll of a job log.
+#[derive(Debug, Clone, Default)]
+pub struct JobLogChunk {
+    pub paths: (String, String),
+    pub status: crate::engine::slurm::JobStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl JobLog {
+    fn push(&mut self, err: bool, bytes: &[u8]) {
+        let buf = &mut self.partial[err as usize];
+        buf.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(i) = memchr::memchr(b'\n', &buf[start..]) {
+            let line = String::from_utf8_lossy(&buf[start..start + i]);
+            let line = line.trim_end_matches('\r');
+            self.lines
+                .push_back((err, crate::observe::sanitize(line).into_owned()));
+            start += i + 1;
+        }
+        buf.drain(..start);
+        while self.lines.len() > LOG_LINES {
+            self.lines.pop_front();
+        }
+    }
+}
+
+/// Enter: follow the selected job's log.
+pub fn open_log(s: &mut AppState) -> Vec<Command> {
+    let Some(j) = s.jobs.visible().get(s.jobs.selected).map(|j| (*j).clone()) else {
+        return vec![];
+    };
+    s.jobs.log = Some(JobLog {
+        id: j.id,
+        name: j.name,
+        state: j.state,
+        ..Default::default()
+    });
+    poll_log(s)
+}
+
+fn poll_log(s: &mut AppState) -> Vec<Command> {
+    let (Some(target), Some(l)) = (s.jobs.target.clone(), s.jobs.log.as_mut()) else {
+        return vec![];
+    };
+    l.loading = true;
+    vec![Command::JobLog {
+        target,
+        id: l.id.clone(),
+        paths: l.paths.clone(),
+        offsets: l.offsets,
+    }]
+}
+
+/// On the clock: poll the open log while the Jobs view shows it.
+pub fn on_log_tick(s: &mut AppState) -> Vec<Command> {
+    let due = match &s.jobs.log {
+        Some(l) => {
+            !l.loading
+                && !l.done
+                && l.error.is_none()
+                && l.at
+                    .is_none_or(|t| (s.now - t).num_seconds() >= LOG_POLL_SECS)
+        }
+        None => false,
+    };
+    if s.view == View::Jobs && due {
+        poll_log(s)
+    } else {
+        vec![]
+    }
+}
+
+pub fn on_log(s: &mut AppState, id: String, result: Result<JobLogChunk, String>) -> Vec<Command> {
+    let now = s.now;
+    let Some(l) = s.jobs.log.as_mut().filter(|l| l.id == id) else {
+        return vec![]; // closed, or another job's answer
+    };
+    l.loading = false;
+    l.at = Some(now);
+    match result {
+        Ok(c) => {
+            let nothing = c.stdout.is_empty() && c.stderr.is_empty();
+            l.paths = Some(c.paths);
+            l.offsets.0 += c.stdout.len() as u64;
+            l.offsets.1 += c.stderr.len() as u64;
+            l.push(false, &c.stdout);
+            l.push(true, &c.stderr);
+            let (state, _) = c.status.run_state();
+            l.state = if c.status.state.is_empty() {
+                "gone".into()
+            } else if c.status.reason.is_empty() || c.status.reason == "None" {
+                c.status.state.clone()
+            } else {
+                format!("{} ({})", c.status.state, c.status.reason)
+            };
+            l.done = state.is_terminal() && nothing;
+        }
+        Err(e) => l.error = Some(crate::observe::sanitize(&e).into_owned()),
+    }
+    vec![]
 }

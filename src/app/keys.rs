@@ -165,6 +165,13 @@ pub fn table(view: View) -> Vec<Binding> {
                 .hint("cancel"),
                 b(KeyCode::Char('/'), "/", Action::Filter, "filter jobs").hint("filter"),
                 b(
+                    KeyCode::Enter,
+                    "Enter",
+                    Action::Enter,
+                    "follow the job's log (Esc closes)",
+                )
+                .hint("log"),
+                b(
                     KeyCode::Char('o'),
                     "o",
                     Action::SortNext,
@@ -178,6 +185,32 @@ pub fn table(view: View) -> Vec<Binding> {
                     "partitions and nodes (sinfo)",
                 )
                 .hint("partitions"),
+                b(KeyCode::Char('R'), "R", Action::Refresh, "refresh now"),
+            ]);
+            v
+        }
+        View::Clusters => {
+            let mut v = nav();
+            v.extend([
+                b(KeyCode::Left, "←/h", Action::Left, "focus the clusters"),
+                b(KeyCode::Char('h'), "", Action::Left, ""),
+                b(KeyCode::Right, "→/l", Action::Right, "focus the nodes"),
+                b(KeyCode::Char('l'), "", Action::Right, ""),
+                b(
+                    KeyCode::Char('u'),
+                    "u",
+                    Action::AskUseNode,
+                    "use the node as the target's head node",
+                )
+                .hint("use node"),
+                b(
+                    KeyCode::Char('t'),
+                    "t",
+                    Action::CycleTarget,
+                    "which ssm target `u` sets",
+                )
+                .hint("target"),
+                b(KeyCode::Char('/'), "/", Action::Filter, "filter nodes").hint("filter"),
                 b(KeyCode::Char('R'), "R", Action::Refresh, "refresh now"),
             ]);
             v
@@ -312,7 +345,7 @@ pub fn global() -> Vec<Binding> {
     vec![
         b(
             KeyCode::Char('1'),
-            "1-8",
+            "1-9",
             Action::Show(View::Pipeline),
             "switch view",
         ),
@@ -323,6 +356,7 @@ pub fn global() -> Vec<Binding> {
         b(KeyCode::Char('6'), "", Action::Show(View::Plots), ""),
         b(KeyCode::Char('7'), "", Action::Show(View::Transfers), ""),
         b(KeyCode::Char('8'), "", Action::Show(View::Jobs), ""),
+        b(KeyCode::Char('9'), "", Action::Show(View::Clusters), ""),
         b(KeyCode::Char('?'), "?", Action::Help, "help for this view").hint("help"),
         b(KeyCode::Char(':'), ":", Action::Palette, "command palette").hint("palette"),
         b(KeyCode::Esc, "Esc", Action::Back, "back"),

@@ -5,6 +5,7 @@
 //! ticks only while something on screen moves (a running phase, a listing in flight).
 
 pub mod backend;
+pub mod clusters;
 pub mod command;
 pub mod jobs;
 pub mod keys;
@@ -84,7 +85,12 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         opts.project.clone().ok(),
         target,
         store,
-    );
+    )
+    .with_aws(crate::aws::AwsOpts {
+        profile: opts.s3.profile.clone(),
+        region: opts.s3.region.clone(),
+        ..Default::default()
+    });
 
     let mut term = crate::tui::init()?;
     let _guard = crate::tui::Guard;

@@ -68,6 +68,16 @@ pub enum Msg {
         api_calls: u64,
     },
     Partitions(Result<Vec<String>, String>),
+    JobLog {
+        id: String,
+        result: Result<super::jobs::JobLogChunk, String>,
+    },
+    ClustersLoaded(Result<crate::cluster::Discovery, String>),
+    /// A target was pointed at a node: (target, SSM target), and the project as it now loads.
+    HeadPicked {
+        result: Result<(String, String), String>,
+        project: Option<Box<crate::project::Project>>,
+    },
     ThemeLoaded {
         theme: Theme,
         error: Option<String>,
@@ -142,4 +152,13 @@ pub enum Action {
     ClearFinished,
     CancelJob(String),
     Partitions,
+    /// Clusters view: the next ssm target that `u` points at a node.
+    CycleTarget,
+    /// Clusters view: ask to point the chosen target at the selected node.
+    AskUseNode,
+    /// Point `target` at the node reached by SSM target `ssm` (after the question).
+    UseNode {
+        target: String,
+        ssm: String,
+    },
 }

@@ -18,10 +18,11 @@ pub enum View {
     Plots,
     Transfers,
     Jobs,
+    Clusters,
 }
 
 impl View {
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Pipeline,
         View::Datasets,
         View::Runs,
@@ -30,6 +31,7 @@ impl View {
         View::Plots,
         View::Transfers,
         View::Jobs,
+        View::Clusters,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -41,6 +43,7 @@ impl View {
             View::Plots => "Plots",
             View::Transfers => "Transfers",
             View::Jobs => "Jobs",
+            View::Clusters => "Clusters",
         }
     }
     /// The tab label when the terminal is narrow.
@@ -50,6 +53,7 @@ impl View {
             View::Datasets => "Data",
             View::Transfers => "Xfer",
             View::Metrics => "Metr",
+            View::Clusters => "Clus",
             other => other.title(),
         }
     }
@@ -317,6 +321,7 @@ pub struct AppState {
     pub plots: PlotsState,
     pub transfers: super::transfers::TransfersState,
     pub jobs: super::jobs::JobsState,
+    pub clusters: super::clusters::ClustersState,
     /// Where downloads go unless the prompt is edited (the directory tandem was started in).
     pub download_dir: String,
     pub theme: Theme,
@@ -353,6 +358,7 @@ impl AppState {
             plots: PlotsState::default(),
             transfers: Default::default(),
             jobs: Default::default(),
+            clusters: Default::default(),
             download_dir: "./".into(),
             theme,
             size: (80, 24),
@@ -394,6 +400,7 @@ impl AppState {
     pub fn needs_tick(&self) -> bool {
         self.active_run().is_some()
             || self.view == View::Jobs
+            || self.view == View::Clusters
             || self.datasets.loading
             || self.plots.loading
             || self

@@ -27,10 +27,21 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             {
                 s.status = None;
             }
-            super::jobs::on_tick(s)
+            let mut c = super::jobs::on_tick(s);
+            c.extend(super::jobs::on_log_tick(s));
+            c.extend(super::clusters::on_tick(s));
+            c
         }
         Msg::Run(ev) => on_run_event(s, ev),
         Msg::JobsLoaded { result, api_calls } => super::jobs::on_loaded(s, result, api_calls),
+        Msg::JobLog { id, result } => super::jobs::on_log(s, id, result),
+        Msg::ClustersLoaded(r) => super::clusters::on_loaded(s, r),
+        Msg::HeadPicked { result, project } => {
+            if let Some(p) = project {
+                s.project = Ok(*p);
+            }
+            super::clusters::on_picked(s, result)
+        }
         Msg::Partitions(r) => {
             match r {
                 Ok(lines) => s.jobs.partitions = Some(lines),
@@ -576,6 +587,10 @@ fn set_filter(s: &mut AppState, text: String) {
             s.jobs.filter = text;
             s.jobs.selected = 0;
         }
+        View::Clusters => {
+            s.clusters.filter = text;
+            s.clusters.node = 0;
+        }
         _ => {}
     }
 }
@@ -593,6 +608,7 @@ fn confirmed(s: &mut AppState, a: Action) -> Vec<Command> {
     match a {
         Action::Overwrite(id) => super::transfers::restart(s, id, true),
         Action::CancelJob(id) => super::jobs::cancel(s, id),
+        Action::UseNode { target, ssm } => vec![Command::UseNode { target, ssm }],
         Action::CancelTransfer(id) => vec![Command::CancelTransfer { id }],
         Action::Cancel => match s.active_run() {
             Some(r) => {
@@ -626,7 +642,7 @@ fn start(s: &mut AppState, phases: Vec<PhaseId>) -> Vec<Command> {
     vec![Command::StartRun { phases }]
 }
 
-fn move_sel(sel: &mut usize, len: usize, a: &Action, page: usize) {
+pub(crate) fn move_sel(sel: &mut usize, len: usize, a: &Action, page: usize) {
     if len == 0 {
         *sel = 0;
         return;
@@ -668,6 +684,9 @@ fn show(s: &mut AppState, v: View) -> Vec<Command> {
         }
         View::Plots if s.plots.data.is_none() && !s.plots.loading => cmds.extend(refresh_plots(s)),
         View::Jobs if !s.jobs.loading => cmds.extend(super::jobs::load(s)),
+        View::Clusters if !s.clusters.loading && s.clusters.loaded_at.is_none() => {
+            cmds.extend(super::clusters::load(s))
+        }
         _ => {}
     }
     cmds
@@ -794,6 +813,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             });
             vec![]
         }
+        Action::Back if s.view == View::Jobs && s.jobs.log.is_some() => {
+            s.jobs.log = None;
+            vec![]
+        }
         Action::Back => {
             if s.view == View::Datasets && s.datasets.loading {
                 s.datasets.loading = false;
@@ -864,6 +887,11 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 move_sel(&mut s.jobs.selected, len, &a, page);
                 vec![]
             }
+            View::Clusters => {
+                let page = list_rows(s) / 2;
+                super::clusters::step(s, &a, page);
+                vec![]
+            }
             View::Transfers => {
                 let len = s.transfers.list.len();
                 let page = list_rows(s);
@@ -889,6 +917,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             }
             _ => vec![],
         },
+        Action::Left | Action::Right if s.view == View::Clusters => {
+            super::clusters::focus(s, a == Action::Right);
+            vec![]
+        }
         Action::Left | Action::Right => {
             let n = s.plots.files.len();
             if s.view != View::Plots || n == 0 {
@@ -944,6 +976,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 list_datasets(s)
             }
             View::Runs => open_for_run(s, View::Pipeline),
+            View::Jobs => super::jobs::open_log(s),
             _ => vec![],
         },
         Action::OpenLogs => open_for_run(s, View::Logs),
@@ -954,6 +987,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 View::Datasets => s.datasets.filter.clone(),
                 View::Runs => s.runs_view.filter.clone(),
                 View::Jobs => s.jobs.filter.clone(),
+                View::Clusters => s.clusters.filter.clone(),
                 _ => String::new(),
             };
             s.prompt = Some(Prompt::Filter(cur));
@@ -1020,12 +1054,21 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             View::Plots => refresh_plots(s),
             View::Transfers => super::transfers::retry_selected(s),
             View::Jobs => super::jobs::load(s),
+            View::Clusters => super::clusters::load(s),
             View::Logs => vec![],
         },
         Action::Theme(name) => vec![Command::LoadTheme { name }],
         Action::Download => super::transfers::ask_download(s),
         Action::Upload => super::transfers::ask_upload(s),
-        Action::Overwrite(_) | Action::CancelTransfer(_) | Action::CancelJob(_) => confirmed(s, a),
+        Action::Overwrite(_)
+        | Action::CancelTransfer(_)
+        | Action::CancelJob(_)
+        | Action::UseNode { .. } => confirmed(s, a),
+        Action::CycleTarget => {
+            super::clusters::cycle_target(s);
+            vec![]
+        }
+        Action::AskUseNode => super::clusters::ask_use(s),
         Action::Partitions => super::jobs::toggle_partitions(s),
         Action::ClearFinished => super::transfers::clear_finished(s),
     }

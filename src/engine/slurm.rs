@@ -348,6 +348,33 @@ impl<'a> Slurm<'a> {
         Ok(())
     }
 
+    /// Where a job writes stdout and stderr (`scontrol show job`, which expands `%j` and friends);
+    /// `None` when Slurm no longer knows the job.
+    pub async fn log_paths(
+        &self,
+        job: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Option<(String, String)>> {
+        let script = self
+            .conf
+            .script()?
+            .cmd(&[
+                self.conf.tool("scontrol"),
+                "show".into(),
+                "job".into(),
+                "-o".into(),
+                job.to_string(),
+            ])?
+            .build();
+        let out = self.transport.run(&script, self.timeout, cancel).await?;
+        let text = out.stdout_text();
+        let f = scontrol_fields(text.lines().next().unwrap_or_default());
+        Ok(f.get("StdOut").map(|o| {
+            let e = f.get("StdErr").unwrap_or(o);
+            (o.clone(), e.clone())
+        }))
+    }
+
     /// Release a held job.
     pub async fn release(&self, job: &str, cancel: &CancellationToken) -> Result<()> {
         let script = self

@@ -399,6 +399,30 @@ pub enum TransportSpec {
     Ssm(crate::transport::ssm::SsmConfig),
 }
 
+impl Target {
+    /// The instance (or HyperPod node) an SSM target sends commands to.
+    pub fn ssm_instance(&self) -> Option<&str> {
+        match &self.kind {
+            TargetKind::Slurm(s) => match &s.transport {
+                TransportSpec::Ssm(c) => Some(&c.target),
+                _ => None,
+            },
+            TargetKind::Local { .. } => None,
+        }
+    }
+    /// `local`, `ssh` or `ssm`: how commands reach the target.
+    pub fn transport_name(&self) -> &'static str {
+        match &self.kind {
+            TargetKind::Slurm(s) => match &s.transport {
+                TransportSpec::Local => "local",
+                TransportSpec::Ssh(_) => "ssh",
+                TransportSpec::Ssm(_) => "ssm",
+            },
+            TargetKind::Local { .. } => "local",
+        }
+    }
+}
+
 impl TargetKind {
     pub fn store_dir(&self) -> Option<&PathBuf> {
         match self {

@@ -6,18 +6,9 @@
 use super::*;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
-use std::time::Duration;
 
-/// How to reach S3. Empty fields mean: what the SDK's default chain says.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct S3Options {
-    pub profile: Option<String>,
-    pub region: Option<String>,
-    pub endpoint: Option<String>,
-    pub no_sign: bool,
-    /// Attempts per request (the SDK retries with exponential backoff and jitter).
-    pub max_attempts: Option<u32>,
-}
+/// How to reach S3 (the same options as every AWS client).
+pub type S3Options = crate::aws::AwsOpts;
 
 impl S3Options {
     /// The endpoint in force: the flag, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL.
@@ -44,33 +35,12 @@ impl std::fmt::Debug for S3Store {
 
 impl S3Store {
     pub async fn connect(opts: &S3Options) -> S3Store {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(p) = &opts.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &opts.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if opts.no_sign {
-            loader = loader.no_credentials();
-        }
         let endpoint = opts.effective_endpoint();
-        if let Some(e) = &endpoint {
-            loader = loader.endpoint_url(e);
-        }
-        let shared = loader
-            .retry_config(
-                aws_config::retry::RetryConfig::standard()
-                    .with_max_attempts(opts.max_attempts.unwrap_or(4)),
-            )
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .read_timeout(Duration::from_secs(60))
-                    .build(),
-            )
-            .load()
-            .await;
+        let shared = crate::aws::sdk_config(&S3Options {
+            endpoint: endpoint.clone(),
+            ..opts.clone()
+        })
+        .await;
         let mut conf =
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some());
         if shared.region().is_none() {
@@ -79,11 +49,7 @@ impl S3Store {
         }
         let conf = conf.build();
         let region = conf.region().map(|r| r.to_string()).unwrap_or_default();
-        let profile = opts
-            .profile
-            .clone()
-            .or_else(|| std::env::var("AWS_PROFILE").ok())
-            .unwrap_or_else(|| "default".into());
+        let profile = opts.profile_label();
         let mut desc = format!("s3 · profile {profile} · {region}");
         if let Some(e) = &endpoint {
             desc.push_str(&format!(" · {e}"));

@@ -41,23 +41,14 @@ pub const OUTPUT_CAP: usize = 24_000;
 
 impl Ssm {
     pub async fn connect(cfg: SsmConfig) -> Ssm {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(p) = &cfg.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &cfg.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if let Some(e) = &cfg.endpoint {
-            loader = loader.endpoint_url(e);
-        }
-        let shared = loader
-            .retry_config(
-                aws_config::retry::RetryConfig::standard()
-                    .with_max_attempts(cfg.max_attempts.unwrap_or(4)),
-            )
-            .load()
-            .await;
+        let shared = crate::aws::sdk_config(&crate::aws::AwsOpts {
+            profile: cfg.profile.clone(),
+            region: cfg.region.clone(),
+            endpoint: cfg.endpoint.clone(),
+            no_sign: false,
+            max_attempts: cfg.max_attempts,
+        })
+        .await;
         Ssm {
             client: Client::new(&shared),
             cfg,
@@ -74,25 +65,21 @@ impl Ssm {
         as_user(script, self.cfg.user.as_deref())
     }
 
-    fn aws_err<E: std::fmt::Display + aws_sdk_ssm::error::ProvideErrorMetadata>(
-        &self,
-        what: &str,
-        e: &E,
-    ) -> TransportError {
-        let code = e.code().unwrap_or("error");
-        let msg = e.message().unwrap_or_default();
-        let hint = match code {
+    fn aws_err<E, R>(&self, what: &str, e: &aws_sdk_ssm::error::SdkError<E, R>) -> TransportError
+    where
+        E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        use aws_sdk_ssm::error::ProvideErrorMetadata;
+        let hint = match e.code().unwrap_or_default() {
             "InvalidInstanceId" => {
                 " — is the SSM agent running there, and is the instance id right?"
             }
-            "AccessDeniedException" => " — the profile lacks ssm:SendCommand on this instance",
-            "ThrottlingException" => " — slowed down by AWS; try a longer poll interval",
+            "AccessDeniedException" => " (ssm:SendCommand on this instance)",
             _ => "",
         };
-        TransportError::Aws(format!(
-            "{what} on {}: {code}: {msg}{hint}",
-            self.cfg.target
-        ))
+        let (_, msg) = crate::aws::explain(&format!("{what} on {}", self.cfg.target), e);
+        TransportError::Aws(format!("{msg}{hint}"))
     }
 }
 
@@ -137,7 +124,7 @@ impl Transport for Ssm {
         let sent = req
             .send()
             .await
-            .map_err(|e| self.aws_err("SendCommand", &e.into_service_error()))?;
+            .map_err(|e| self.aws_err("SendCommand", &e))?;
         let id = sent
             .command()
             .and_then(|c| c.command_id())
@@ -177,8 +164,9 @@ impl Transport for Ssm {
             {
                 Ok(i) => i,
                 Err(e) => {
-                    let e = e.into_service_error();
-                    if e.is_invocation_does_not_exist() {
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_invocation_does_not_exist())
+                    {
                         continue; // not registered yet, right after SendCommand
                     }
                     return Err(self.aws_err("GetCommandInvocation", &e));

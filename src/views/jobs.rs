@@ -42,7 +42,15 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         }
         None => (area, None),
     };
-    let block = panel(s, title, true);
+    let (list_area, log_area) = match &j.log {
+        Some(_) => {
+            let [a, b] =
+                Layout::vertical([Constraint::Percentage(40), Constraint::Min(5)]).areas(list_area);
+            (a, Some(b))
+        }
+        None => (list_area, None),
+    };
+    let block = panel(s, title, j.log.is_none());
     if let Some(e) = &j.error {
         f.render_widget(
             Paragraph::new(Span::styled(e.clone(), Style::default().fg(t.error)))
@@ -124,6 +132,9 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
             list_area,
         );
     }
+    if let (Some(area), Some(l)) = (log_area, &j.log) {
+        log_pane(f, s, l, area);
+    }
     if let (Some(area), Some(p)) = (info_area, &j.partitions) {
         let lines: Vec<Line> = p.iter().map(|l| Line::from(l.clone())).collect();
         f.render_widget(
@@ -131,4 +142,48 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
             area,
         );
     }
+}
+
+/// The followed job log: the newest lines that fit, stderr in the error colour.
+fn log_pane(f: &mut Frame, s: &AppState, l: &crate::app::jobs::JobLog, area: Rect) {
+    let t = &s.theme;
+    let mut title = format!(
+        "job {} · {} · {} · {} + {} bytes",
+        sanitize(&l.id),
+        sanitize(&l.name),
+        sanitize(&l.state),
+        l.offsets.0,
+        l.offsets.1
+    );
+    if l.loading {
+        title.push_str(&format!(" {}", spinner(s)));
+    }
+    title.push_str(" · Esc closes");
+    let block = panel(s, title, true);
+    let h = block.inner(area).height as usize;
+    let mut lines: Vec<Line> = Vec::with_capacity(h);
+    if let Some(e) = &l.error {
+        lines.push(Line::from(Span::styled(
+            e.clone(),
+            Style::default().fg(t.error),
+        )));
+    }
+    if let Some((o, _)) = &l.paths {
+        if l.lines.is_empty() && l.error.is_none() {
+            lines.push(Line::from(Span::styled(
+                format!("{} is empty so far", sanitize(o)),
+                t.muted(),
+            )));
+        }
+    }
+    let room = h.saturating_sub(lines.len());
+    let skip = l.lines.len().saturating_sub(room);
+    lines.extend(l.lines.iter().skip(skip).map(|(err, text)| {
+        if *err {
+            Line::from(Span::styled(text.clone(), Style::default().fg(t.error)))
+        } else {
+            Line::from(text.clone())
+        }
+    }));
+    f.render_widget(Paragraph::new(lines).block(block), area);
 }

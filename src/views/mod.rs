@@ -1,5 +1,6 @@
 //! Views borrow the state and a theme, and draw. No I/O, no locks; lists draw only visible rows.
 
+mod clusters;
 mod datasets;
 mod jobs;
 mod logs;
@@ -47,6 +48,7 @@ pub fn draw(f: &mut Frame, s: &AppState) {
             View::Plots => plots::draw(f, s, body),
             View::Transfers => transfers::draw(f, s, body),
             View::Jobs => jobs::draw(f, s, body),
+            View::Clusters => clusters::draw(f, s, body),
         },
     }
     footer(f, s, foot);
