@@ -55,6 +55,37 @@ start_moto() {
     echo "== moto on $TANDEM_TEST_MOTO (pid $!)"
 }
 
+# Ray (PyPI ray[default,data]): a head node on 127.0.0.1 with its own temp dir, in the foreground
+# (--block) so that stopping its PID stops every Ray process it started. Exports TANDEM_TEST_RAY
+# (the dashboard URL), TANDEM_TEST_RAY_TMP and TANDEM_RAY_PYTHON (the venv's python).
+start_ray() {
+    local venv="${TANDEM_RAY_VENV:-$HOME/.cache/tandem/ray-venv}"
+    if [ ! -x "$venv/bin/ray" ]; then
+        echo "== installing ray[default,data] into $venv (once, about a minute)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'ray[default,data]'
+    fi
+    local gcs dash client agent; gcs=$(free_port); dash=$(free_port); client=$(free_port); agent=$(free_port)
+    mkdir -p "$RUN_DIR/ray"
+    PATH="$venv/bin:$PATH" RAY_USAGE_STATS_ENABLED=0 "$venv/bin/ray" start --head --block \
+        --node-ip-address=127.0.0.1 --port="$gcs" --dashboard-host=127.0.0.1 --dashboard-port="$dash" \
+        --ray-client-server-port="$client" --dashboard-agent-listen-port="$agent" \
+        --num-cpus=2 --temp-dir="$RUN_DIR/ray" --disable-usage-stats >"$RUN_DIR/ray.log" 2>&1 &
+    local pid=$!
+    PIDS+=($pid)
+    for _ in $(seq 240); do
+        if curl -sf "http://127.0.0.1:$dash/api/version" >/dev/null 2>&1 \
+            && curl -sf "http://127.0.0.1:$dash/api/jobs/" >/dev/null 2>&1; then break; fi
+        kill -0 "$pid" 2>/dev/null || { echo "ray exited; its log:" >&2; cat "$RUN_DIR/ray.log" >&2; return 1; }
+        sleep 0.5
+    done
+    curl -sf "http://127.0.0.1:$dash/api/jobs/" >/dev/null || { echo "ray's Jobs API did not come up" >&2; cat "$RUN_DIR/ray.log" >&2; return 1; }
+    export TANDEM_TEST_RAY="http://127.0.0.1:$dash"
+    export TANDEM_TEST_RAY_TMP="$RUN_DIR/ray"
+    export TANDEM_RAY_PYTHON="$venv/bin/python"
+    echo "== ray on $TANDEM_TEST_RAY (pid $pid)"
+}
+
 # Slurm (Debian's slurm-wlm) with munge, single node: slurmctld and slurmd in the foreground with a
 # fresh state directory, on free ports. Exports SLURM_CONF.
 start_slurm() {

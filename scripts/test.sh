@@ -14,6 +14,8 @@ apt_install() {
 
 # tmux drives the end-to-end TUI test; python3-venv makes the moto environment
 have tmux || apt_install tmux
+# curl: the Ray Jobs API requests tandem makes through a transport, and the test script's readiness checks
+have curl || apt_install curl
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 # real Slurm with munge, and sshd, for the Slurm engine over the local and SSH transports
 if ! have slurmctld || ! have munged || [ ! -x /usr/sbin/sshd ] || ! have ssh; then
@@ -26,6 +28,7 @@ start_s3s
 start_moto
 start_slurm
 start_sshd
+start_ray
 # credentials for the local servers only: s3s-fs checks them, moto accepts any
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3

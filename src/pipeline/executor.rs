@@ -118,7 +118,11 @@ pub fn prepare_run(project: &Project, target: &str, phases: &[PhaseId]) -> Run {
         .map(|&p| {
             let (b, k) = output_of(project, p, &id);
             let engine = project.phase(p).engine;
+            let ray = project.targets.get(target).and_then(|t| t.ray.as_ref());
             let on = match project.slurm_target(target) {
+                _ if engine == Engine::Ray && ray.is_some() => {
+                    ray.map(|r| r.dashboard.clone()).unwrap_or_default()
+                }
                 Some(s) if engine == Engine::Slurm => match &s.transport {
                     crate::project::TransportSpec::Local => "slurm".to_string(),
                     crate::project::TransportSpec::Ssh(c) => format!("slurm via ssh {}", c.host),
@@ -370,6 +374,16 @@ impl Exec<'_> {
 
     async fn run_phase(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
         let spec = self.project.phase(phase).clone();
+        if spec.engine == Engine::Ray {
+            if let Some(rc) = self
+                .project
+                .targets
+                .get(&self.run.target)
+                .and_then(|t| t.ray.clone())
+            {
+                return self.run_ray_phase(phase, cancel, &rc).await;
+            }
+        }
         if spec.engine == Engine::Slurm {
             if let Some(st) = self.project.slurm_target(&self.run.target).cloned() {
                 return self.run_slurm_phase(phase, cancel, &st).await;
@@ -488,6 +502,266 @@ impl Exec<'_> {
             p.state = state;
             p.exit_code = code;
             p.message = msg;
+            p.ended = Some(Utc::now());
+        }
+        self.publish().await;
+        state
+    }
+
+    /// A phase as a Ray job: submitted to the target's Jobs API with a submission id made from the
+    /// run and phase (so a second submission of the same phase is refused by Ray itself, and a
+    /// restarted tandem re-attaches), its driver log followed into the phase's log file, stopped on
+    /// cancel.
+    async fn run_ray_phase(
+        &mut self,
+        phase: PhaseId,
+        cancel: &CancellationToken,
+        rc: &crate::engine::ray::RayConf,
+    ) -> RunState {
+        use crate::engine::ray::{JobRequest, Ray, RayError, Reach};
+        let spec = self.project.phase(phase).clone();
+        let table = spec.ray.clone().unwrap_or_default();
+        let text = |k: &str| table.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let Some(entry) = text("entrypoint") else {
+            return self
+                .fail(phase, format!("phases.{phase}.ray needs `entrypoint`"))
+                .await;
+        };
+        let input = if self.store.as_s3().is_some()
+            && spec.inputs.first().map(String::as_str) != Some("handoff")
+        {
+            let ds = spec
+                .inputs
+                .first()
+                .and_then(|d| self.project.datasets.get(d));
+            let key = self
+                .project
+                .storage
+                .key(ds.map(|d| d.path.as_str()).unwrap_or(""));
+            format!("s3://{}/{key}", self.project.storage.bucket)
+        } else {
+            match self.input_of(phase).await {
+                Ok(i) => i.display().to_string(),
+                Err(e) => return self.fail(phase, e).await,
+            }
+        };
+        let output = self.remote_output(phase);
+        if !output.starts_with("s3://") {
+            let _ = std::fs::create_dir_all(&output);
+        }
+        let mut vars = Vars::new();
+        vars.insert("tandem", self.ws.exe.display().to_string());
+        vars.insert("run", self.run.id.clone());
+        vars.insert("input", input.clone());
+        vars.insert("output", output.clone());
+        vars.insert(
+            "run_dir",
+            self.ws.run_dir(&self.run.id).display().to_string(),
+        );
+        vars.insert("project_dir", self.project.dir.display().to_string());
+        let ray = Arc::new(match rc.reach {
+            Reach::Direct => Ray::direct(rc.clone()),
+            Reach::Transport => {
+                let Some(st) = self.project.slurm_target(&self.run.target) else {
+                    return self
+                        .fail(
+                            phase,
+                            "ray_reach = \"transport\" needs a target with a transport".into(),
+                        )
+                        .await;
+                };
+                match crate::transport::connect(&st.transport).await {
+                    Ok(t) => Ray::via(rc.clone(), t),
+                    Err(e) => return self.fail(phase, e.to_string()).await,
+                }
+            }
+        });
+        let mut env = serde_json::Map::new();
+        for (k, v) in [
+            ("PYTHONUNBUFFERED", "1".to_string()),
+            ("TANDEM_RUN", self.run.id.clone()),
+            ("INPUT", input.clone()),
+            ("OUTPUT", output.clone()),
+        ] {
+            env.insert(k.into(), v.into());
+        }
+        if let Some(toml::Value::Table(t)) = table.get("env") {
+            for (k, v) in t {
+                env.insert(
+                    k.clone(),
+                    render(v.as_str().unwrap_or_default(), &vars).into(),
+                );
+            }
+        }
+        let mut runtime_env = serde_json::Map::new();
+        runtime_env.insert("env_vars".into(), env.into());
+        if let Some(toml::Value::Array(p)) = table.get("pip") {
+            let pkgs: Vec<serde_json::Value> = p
+                .iter()
+                .filter_map(|x| x.as_str())
+                .map(|s| s.into())
+                .collect();
+            runtime_env.insert("pip".into(), pkgs.into());
+        }
+        if let Some(wd) = text("working_dir") {
+            let uri = if wd.contains("://") {
+                wd
+            } else if rc.reach == Reach::Transport {
+                // a path on the head node
+                wd
+            } else {
+                self.note(phase, &format!("packaging working_dir {wd}"));
+                match ray.stage_working_dir(&self.project.dir.join(&wd)).await {
+                    Ok(u) => u,
+                    Err(e) => return self.fail(phase, e.to_string()).await,
+                }
+            };
+            runtime_env.insert("working_dir".into(), uri.into());
+        }
+        let submission_id = format!("tandem-{}-{phase}", self.run.id);
+        let req = JobRequest {
+            entrypoint: render(&entry, &vars),
+            submission_id: submission_id.clone(),
+            metadata: [
+                ("tandem_run".to_string(), self.run.id.clone()),
+                ("phase".to_string(), phase.to_string()),
+                ("project".to_string(), self.project.name.clone()),
+            ]
+            .into(),
+            runtime_env,
+            // the driver's own reservation: none unless asked for, since the CPUs of
+            // `resources` are what the job's tasks use (reserving them for the driver would leave
+            // its Ray Data tasks nothing to run on)
+            entrypoint_num_cpus: table
+                .get("num_cpus")
+                .and_then(|v| v.as_float().or(v.as_integer().map(|i| i as f64))),
+            ..Default::default()
+        };
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.input = Some(input.clone());
+            p.command = vec![req.entrypoint.clone()];
+        }
+        self.note(phase, &format!("submitting to {}", ray.describe()));
+        match ray.submit(&req).await {
+            Ok(_) => {}
+            Err(RayError::Duplicate(_)) => self.note(
+                phase,
+                &format!("{submission_id} was already submitted: following it"),
+            ),
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        }
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.engine_id = Some(submission_id.clone());
+            p.state = RunState::Submitted;
+            p.started = Some(Utc::now());
+        }
+        self.publish().await;
+        self.follow_ray(phase, ray, &submission_id, cancel).await
+    }
+
+    /// Follow a submitted Ray job to its end: the log into the phase's log file (a task of its
+    /// own), the state polled every `poll`, a stop request on cancel.
+    async fn follow_ray(
+        &mut self,
+        phase: PhaseId,
+        ray: Arc<crate::engine::ray::Ray>,
+        id: &str,
+        cancel: &CancellationToken,
+    ) -> RunState {
+        let log = self.ws.log_path(&self.run.id, phase, false);
+        let stop_logs = CancellationToken::new();
+        // bytes of the driver log written so far, for the catch-up below
+        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let append = {
+            let (log, written) = (log.clone(), written.clone());
+            move |b: &[u8]| {
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                {
+                    if f.write_all(b).is_ok() {
+                        written.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        };
+        let follower = {
+            let (ray, id, stop) = (ray.clone(), id.to_string(), stop_logs.clone());
+            let mut sink = append.clone();
+            tokio::spawn(async move { ray.follow_logs(&id, 0, &stop, &mut sink).await })
+        };
+        let poll = Duration::from_millis(500);
+        let mut stopping = false;
+        let mut failures = 0;
+        let info = loop {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = cancel.cancelled(), if !stopping => {
+                    stopping = true;
+                    self.note(phase, &format!("stopping Ray job {id}"));
+                    if let Err(e) = ray.stop(id).await {
+                        self.note(phase, &format!("stop: {e}"));
+                    }
+                }
+            }
+            let info = match ray.status(id).await {
+                Ok(i) => {
+                    failures = 0;
+                    i
+                }
+                Err(e) => {
+                    failures += 1;
+                    if failures >= 20 {
+                        stop_logs.cancel();
+                        return self
+                            .fail(phase, format!("lost contact with Ray (job {id}): {e}"))
+                            .await;
+                    }
+                    continue;
+                }
+            };
+            let (state, msg) = info.run_state();
+            let changed = self
+                .run
+                .phase(phase)
+                .is_some_and(|x| x.state != state || x.message != msg);
+            if info.is_terminal() {
+                break info;
+            }
+            if changed {
+                if let Some(x) = self.run.phase_mut(phase) {
+                    x.state = state;
+                    x.message = msg;
+                }
+                self.publish().await;
+            }
+        };
+        // the log stream ends with the job; give it a moment to deliver the last lines, and if it
+        // broke, fetch what it missed once (the whole log, appended from where the stream stopped)
+        let drained = tokio::time::timeout(Duration::from_secs(10), follower).await;
+        let complete = matches!(drained, Ok(Ok(Ok(_))));
+        if !complete {
+            stop_logs.cancel();
+            if let Ok(all) = ray.logs(id).await {
+                let have = written.load(std::sync::atomic::Ordering::Relaxed) as usize;
+                if all.len() > have {
+                    let sink = append.clone();
+                    sink(&all.as_bytes()[have..]);
+                }
+            }
+            if let Ok(Ok(Err(e))) = &drained {
+                self.note(
+                    phase,
+                    &format!("log stream: {e}; the rest was fetched at the end"),
+                );
+            }
+        }
+        let (state, msg) = info.run_state();
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.state = state;
+            p.message = msg;
+            p.exit_code = info.driver_exit_code;
             p.ended = Some(Utc::now());
         }
         self.publish().await;

@@ -169,6 +169,14 @@ struct RawTarget {
     work_dir: Option<String>,
     #[serde(default)]
     poll_seconds: Option<Spanned<f64>>,
+    // Ray on any target: phases whose engine is `ray` go to this cluster's Jobs API
+    #[serde(default)]
+    ray_dashboard: Option<Spanned<String>>,
+    /// `direct` (HTTP from here, the default) or `transport` (curl on the head node).
+    #[serde(default)]
+    ray_reach: Option<Spanned<String>>,
+    #[serde(default)]
+    ray_temp_dir: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -370,6 +378,8 @@ pub struct Target {
     pub name: String,
     pub kind: TargetKind,
     pub description: Option<String>,
+    /// Where phases whose engine is `ray` run (when the target names a Ray dashboard).
+    pub ray: Option<crate::engine::ray::RayConf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -852,12 +862,46 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                 )
             }
         };
+        let ray = match &t.ray_dashboard {
+            None => None,
+            Some(d) => {
+                let url = d.get_ref().trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return cx.err(
+                        d.span().start,
+                        &format!("{key}.ray_dashboard"),
+                        "expected the dashboard's URL, like http://127.0.0.1:8265",
+                    );
+                }
+                let reach = match t.ray_reach.as_ref().map(|r| r.get_ref().as_str()) {
+                    None | Some("direct") => crate::engine::ray::Reach::Direct,
+                    Some("transport") if matches!(kind, TargetKind::Slurm(_)) => {
+                        crate::engine::ray::Reach::Transport
+                    }
+                    Some(other) => {
+                        let r = t.ray_reach.as_ref().map(|r| r.span().start).unwrap_or(0);
+                        return cx.err(
+                            r,
+                            &format!("{key}.ray_reach"),
+                            format!("unknown reach `{other}`, expected direct, or transport on a target with one (kind = \"slurm\")"),
+                        );
+                    }
+                };
+                Some(crate::engine::ray::RayConf {
+                    dashboard: url,
+                    reach,
+                    temp_dir: t.ray_temp_dir.clone().unwrap_or_else(|| "/tmp/ray".into()),
+                    ..Default::default()
+                })
+            }
+        };
         targets.insert(
             tname.get_ref().clone(),
             Target {
                 name: tname.into_inner(),
                 kind,
                 description: t.description,
+                ray,
             },
         );
     }
@@ -868,6 +912,7 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                 name: "local".into(),
                 kind: TargetKind::Local { store_dir: None },
                 description: Some("embedded default".into()),
+                ray: None,
             },
         );
     }
