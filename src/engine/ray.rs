@@ -297,7 +297,7 @@ impl Ray {
                     .await
                     .map_err(|e| RayError::Transport(e.to_string()))?;
                 let text = &out.stdout;
-                let Some(i) = memchr::memmem::rfind(&text, CURL_MARK.as_bytes()) else {
+                let Some(i) = memchr::memmem::rfind(text, CURL_MARK.as_bytes()) else {
                     return Err(RayError::Unreachable {
                         url: self.conf.dashboard.clone(),
                         why: format!("curl on the head node: {}", out.stderr_line()),
