@@ -88,8 +88,10 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// List runs from the journal.
+    /// List runs from the journal; `runs show RUN` prints one run's manifests.
     Runs {
+        #[command(subcommand)]
+        show: Option<RunsCmd>,
         #[arg(long)]
         json: bool,
     },
@@ -219,6 +221,20 @@ pub enum Cmd {
     /// The sample project's built-in tools.
     #[command(subcommand)]
     Tool(Tool),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunsCmd {
+    /// One run's manifests (what each phase wrote next to its outputs as tandem-manifest.json: the
+    /// project's hash, input ETags, commands, engine ids, version, times), else its journal record.
+    Show {
+        /// Run id (a unique prefix is enough).
+        run: String,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -461,7 +477,11 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                 })
             }
         }
-        Cmd::Runs { json } => {
+        Cmd::Runs {
+            show: Some(RunsCmd::Show { run, project, json }),
+            ..
+        } => runs_show(g, &run, project.as_deref(), json).await,
+        Cmd::Runs { json, .. } => {
             let ws = workspace(g);
             let l = ws.journal.load().map_err(|e| {
                 Exit::failed(format!("reading {}: {e}", ws.journal.path().display()))
@@ -1243,6 +1263,62 @@ async fn clusters(
                 sanitize(&n.ssm_target)
             );
         }
+    }
+    Ok(())
+}
+
+async fn runs_show(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Result<(), Exit> {
+    let ws = workspace(g);
+    let r = ws
+        .journal
+        .get(run)
+        .map_err(|e| Exit::failed(e.to_string()))?
+        .ok_or_else(|| Exit::bad(format!("no run `{run}` in {}", ws.journal.path().display())))?;
+    // the manifests as written next to the outputs; the journal's view where none was written
+    let p = project::load(Path::new(&r.project_file))
+        .or_else(|_| project::load(&project::locate(project)));
+    let store = match &p {
+        Ok(p) => Some(ws.open_store(p, &r.target, &g.s3()).await),
+        Err(_) => None,
+    };
+    let mut out = Vec::new();
+    for ph in &r.phases {
+        let (b, k) = ph.output.split_once('/').unwrap_or((&ph.output, ""));
+        let key = format!(
+            "{}/{}",
+            k.trim_end_matches('/'),
+            crate::pipeline::executor::MANIFEST
+        );
+        let written = match &store {
+            Some(s) => match s.head(b, &key).await {
+                Ok(meta) => s
+                    .get_range(b, &key, 0..meta.size)
+                    .await
+                    .ok()
+                    .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok()),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        out.push(
+            written.unwrap_or_else(|| crate::pipeline::executor::manifest(&r, ph.phase, vec![])),
+        );
+    }
+    if json {
+        print_json(&serde_json::json!({"run": r.id, "phases": out}));
+        return Ok(());
+    }
+    for m in &out {
+        println!(
+            "{} {} · {} · {} · engine id {} · {} inputs · project hash {}",
+            r.id,
+            m["phase"].as_str().unwrap_or_default(),
+            m["state"].as_str().unwrap_or_default(),
+            crate::observe::sanitize(m["engine"].as_str().unwrap_or_default()),
+            crate::observe::sanitize(m["engine_id"].as_str().unwrap_or("-")),
+            m["inputs"].as_array().map(|a| a.len()).unwrap_or(0),
+            m["project_hash"].as_str().unwrap_or_default(),
+        );
     }
     Ok(())
 }

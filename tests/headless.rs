@@ -141,6 +141,37 @@ fn sample_pipeline_end_to_end_with_checked_numbers() {
     assert_eq!(runs[0]["id"], run["id"]);
     let logs = run_ok(tandem(home.path()).args(["logs", run["id"].as_str().unwrap()]));
     assert!(String::from_utf8_lossy(&logs.stdout).contains("heat2d: done"));
+    // each phase wrote its manifest next to its outputs; `runs show` prints them
+    let shown: Value = serde_json::from_slice(
+        &run_ok(tandem(home.path()).args(["runs", "show", run["id"].as_str().unwrap(), "--json"]))
+            .stdout,
+    )
+    .unwrap();
+    let phases = shown["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2);
+    for (i, m) in phases.iter().enumerate() {
+        assert_eq!(m["run"], run["id"]);
+        assert_eq!(m["state"], "succeeded");
+        assert_eq!(m["project_hash"], run["project_hash"]);
+        assert_eq!(m["tandem_version"], env!("CARGO_PKG_VERSION"));
+        assert!(m["started"].is_string() && m["ended"].is_string(), "{m:#}");
+        assert!(!m["command"].as_array().unwrap().is_empty());
+        assert!(output_dir(home.path(), &run, i)
+            .join("tandem-manifest.json")
+            .is_file());
+    }
+    // phase 1 read the 4 raw files, phase 2 the handoff
+    assert_eq!(
+        phases[0]["inputs"].as_array().unwrap().len(),
+        4,
+        "{:#}",
+        phases[0]
+    );
+    assert!(phases[1]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["key"].as_str().unwrap().ends_with("/boundary.csv")));
     let ls: Value = serde_json::from_slice(
         &run_ok(tandem(home.path()).args(["ls", "local://lake/heat-diffusion/raw/", "--json"]))
             .stdout,

@@ -128,6 +128,12 @@ fn solve_success_refreshes_plots_and_says_so() {
         "{cmds:?}"
     );
     assert!(s.status.as_ref().unwrap().text.contains("solve succeeded"));
+    // the end of the phase rings the bell / notifies
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::Notify { text } if text.contains("solve succeeded"))),
+        "{cmds:?}"
+    );
 }
 
 #[test]

@@ -436,6 +436,7 @@ impl Backend {
                     let _ = tx.send(Msg::JobLog { id, result }).await;
                 });
             }
+            Command::Notify { .. } => {} // the loop writes it to the terminal
             Command::LoadClusters => {
                 let (tx, cell, aws) = (self.tx.clone(), self.sagemaker.clone(), self.aws.clone());
                 tokio::spawn(async move {

@@ -69,6 +69,10 @@ pub enum Command {
         paths: Option<(String, String)>,
         offsets: (u64, u64),
     },
+    /// Ring the bell and send an OSC 9 notification (handled by the loop, not the backend).
+    Notify {
+        text: String,
+    },
     /// HyperPod discovery (answers Msg::ClustersLoaded).
     LoadClusters,
     /// Set a target's instance_id in the project file (answers Msg::HeadPicked).

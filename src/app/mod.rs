@@ -149,6 +149,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                     backend.shutdown();
                     return Ok(());
                 }
+                if let Command::Notify { text } = &c {
+                    crate::tui::notify(text);
+                    continue;
+                }
                 backend.perform(c);
             }
         }

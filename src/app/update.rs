@@ -277,7 +277,13 @@ fn on_run_event(s: &mut AppState, ev: RunEvent) -> Vec<Command> {
                         ),
                     };
                     if !(p.state == RunState::Cancelled && p.started.is_none()) {
-                        set_status(s, lvl, format!("{} {} {dur}{extra}", p.phase, p.state));
+                        let text = format!("{} {} {dur}{extra}", p.phase, p.state);
+                        // the end of a phase rings the bell and, where the terminal shows them,
+                        // raises a desktop notification (OSC 9)
+                        cmds.push(Command::Notify {
+                            text: format!("tandem: {} {text}", run.project),
+                        });
+                        set_status(s, lvl, text);
                     }
                     if p.phase == PhaseId::Solve
                         && p.state == RunState::Succeeded

@@ -768,6 +768,53 @@ impl Exec<'_> {
         state
     }
 
+    /// The store prefix a phase read: its dataset's, or the handoff's (phase 1's output).
+    fn input_prefix(&self, phase: PhaseId) -> Option<(String, String)> {
+        let spec = self.project.phase(phase);
+        let first = spec.inputs.first()?;
+        if first == "handoff" {
+            let loc = self.run.phase(self.project.handoff.from)?.output.clone();
+            let (b, k) = loc.split_once('/')?;
+            return Some((b.to_string(), k.to_string()));
+        }
+        let ds = self.project.datasets.get(first)?;
+        Some((
+            self.project.storage.bucket.clone(),
+            self.project.storage.key(&ds.path),
+        ))
+    }
+
+    /// Write `tandem-manifest.json` next to a finished phase's outputs: what ran, on what, where.
+    async fn write_manifest(&mut self, phase: PhaseId) {
+        let inputs = match self.input_prefix(phase) {
+            Some((b, k)) => {
+                let prefix = format!("{}/", k.trim_end_matches('/'));
+                crate::storage::list_all(self.store.as_ref(), &b, &prefix)
+                    .await
+                    .map(|objs| {
+                        objs.into_iter()
+                            .take(MANIFEST_INPUTS)
+                            .map(|o| {
+                                serde_json::json!({"key": format!("{b}/{}", o.key), "size": o.size, "etag": o.etag})
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            }
+            None => vec![],
+        };
+        let m = manifest(&self.run, phase, inputs);
+        let Some(p) = self.run.phase(phase) else {
+            return;
+        };
+        let (b, k) = p.output.split_once('/').unwrap_or((&p.output, ""));
+        let key = format!("{}/{MANIFEST}", k.trim_end_matches('/'));
+        let data = serde_json::to_vec_pretty(&m).unwrap_or_default();
+        if let Err(e) = self.store.put(b, &key, data).await {
+            self.note(phase, &format!("writing {b}/{key}: {e}"));
+        }
+    }
+
     /// Upload a staged output directory to its store prefix; `_SUCCESS` goes last so that a
     /// reader never sees the marker before the data.
     async fn upload_output(
@@ -1100,6 +1147,37 @@ impl Exec<'_> {
     }
 }
 
+/// The manifest written next to each phase's outputs.
+pub const MANIFEST: &str = "tandem-manifest.json";
+/// Input objects listed in a manifest (a prefix with more says so with `inputs_truncated`).
+const MANIFEST_INPUTS: usize = 10_000;
+
+/// What a manifest holds: the project file's hash, the inputs with their ETags, the command and
+/// engine id, tandem's version, the start and end times.
+pub fn manifest(run: &Run, phase: PhaseId, inputs: Vec<serde_json::Value>) -> serde_json::Value {
+    let p = run.phase(phase);
+    serde_json::json!({
+        "tandem_version": run.tandem_version,
+        "run": run.id,
+        "project": run.project,
+        "project_file": run.project_file,
+        "project_hash": run.project_hash,
+        "target": run.target,
+        "phase": phase,
+        "state": p.map(|p| p.state),
+        "engine": p.map(|p| p.engine.clone()),
+        "engine_id": p.and_then(|p| p.engine_id.clone()),
+        "command": p.map(|p| p.command.clone()),
+        "input": p.and_then(|p| p.input.clone()),
+        "inputs_truncated": inputs.len() >= MANIFEST_INPUTS,
+        "inputs": inputs,
+        "output": p.map(|p| p.output.clone()),
+        "started": p.and_then(|p| p.started),
+        "ended": p.and_then(|p| p.ended),
+        "exit_code": p.and_then(|p| p.exit_code),
+    })
+}
+
 /// Run the phases of `run` in order. The solve phase starts only when preprocess succeeded and the
 /// handoff's required files exist. Returns the final record.
 pub async fn execute(
@@ -1134,7 +1212,7 @@ pub async fn execute(
             continue;
         }
         match ex.run_phase(phase, &cancel).await {
-            RunState::Succeeded => {}
+            RunState::Succeeded => ex.write_manifest(phase).await,
             RunState::Cancelled => stop = Some("not started: the run was cancelled".into()),
             _ => stop = Some(format!("not started: {phase} failed")),
         }

@@ -56,3 +56,30 @@ impl Drop for Guard {
         restore();
     }
 }
+
+/// The bytes of a notification: BEL, then OSC 9 (kitty, iTerm2, WezTerm, foot and others show it as
+/// a desktop notification; terminals that do not know it ignore it). Control characters in the text
+/// are dropped so that it cannot end the sequence early.
+pub fn notification(text: &str) -> String {
+    let clean: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    format!("\x07\x1b]9;{clean}\x07")
+}
+
+/// Ring the bell and raise a notification where the terminal supports one.
+pub fn notify(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = out.write_all(notification(text).as_bytes());
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn notifications_cannot_carry_control_sequences() {
+        assert_eq!(
+            super::notification("solve \x1b]0;x\x07done\n"),
+            "\x07\x1b]9;solve ]0;xdone\x07"
+        );
+    }
+}
