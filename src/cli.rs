@@ -921,11 +921,7 @@ async fn logs(
     json: bool,
 ) -> Result<(), Exit> {
     let ws = workspace(g);
-    let r = ws
-        .journal
-        .get(run)
-        .map_err(|e| Exit::failed(e.to_string()))?
-        .ok_or_else(|| Exit::bad(format!("no run `{run}` in {}", ws.journal.path().display())))?;
+    let r = journal_run(&ws, run)?;
     let phases: Vec<PhaseId> = r
         .phases
         .iter()
@@ -1269,11 +1265,7 @@ async fn clusters(
 
 async fn runs_show(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Result<(), Exit> {
     let ws = workspace(g);
-    let r = ws
-        .journal
-        .get(run)
-        .map_err(|e| Exit::failed(e.to_string()))?
-        .ok_or_else(|| Exit::bad(format!("no run `{run}` in {}", ws.journal.path().display())))?;
+    let r = journal_run(&ws, run)?;
     // the manifests as written next to the outputs; the journal's view where none was written
     let p = project::load(Path::new(&r.project_file))
         .or_else(|_| project::load(&project::locate(project)));
@@ -1321,4 +1313,12 @@ async fn runs_show(g: &Global, run: &str, project: Option<&Path>, json: bool) ->
         );
     }
     Ok(())
+}
+
+/// A run of the journal by id or unique prefix; exit 2 when there is none.
+fn journal_run(ws: &Workspace, run: &str) -> Result<crate::pipeline::Run, Exit> {
+    ws.journal
+        .get(run)
+        .map_err(|e| Exit::failed(e.to_string()))?
+        .ok_or_else(|| Exit::bad(format!("no run `{run}` in {}", ws.journal.path().display())))
 }

@@ -2,6 +2,8 @@
 //! scripts/test.sh, which exports TANDEM_TEST_RAY, TANDEM_TEST_RAY_TMP and SLURM_CONF), and the
 //! sample pipeline across real engines: Ray preprocess, then the Slurm solve.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -192,17 +194,7 @@ async fn jobs_api_through_a_transport_follows_the_driver_log_by_offset() {
 }
 
 fn sample_with_ray_target(dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-projects/heat-diffusion");
-    let dst = dir.join("heat-diffusion");
-    for sub in ["", "slurm", "ray"] {
-        std::fs::create_dir_all(dst.join(sub)).unwrap();
-        for e in std::fs::read_dir(src.join(sub)).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_file() {
-                std::fs::copy(e.path(), dst.join(sub).join(e.file_name())).unwrap();
-            }
-        }
-    }
+    let dst = common::copy_sample(dir);
     let mut toml = std::fs::read_to_string(dst.join("tandem.toml")).unwrap();
     toml.push_str(&format!(
         r#"

@@ -2,6 +2,8 @@
 //! and the SSH transports (a real sshd on 127.0.0.1). scripts/test.sh starts both and exports
 //! SLURM_CONF and TANDEM_TEST_SSH_*; without them these tests fail, they never pass silently.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -264,17 +266,7 @@ async fn slurm_jobs_over_the_local_and_ssh_transports() {
 }
 
 fn sample_with_targets(dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-projects/heat-diffusion");
-    let dst = dir.join("heat-diffusion");
-    for sub in ["", "slurm", "ray"] {
-        std::fs::create_dir_all(dst.join(sub)).unwrap();
-        for e in std::fs::read_dir(src.join(sub)).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_file() {
-                std::fs::copy(e.path(), dst.join(sub).join(e.file_name())).unwrap();
-            }
-        }
-    }
+    let dst = common::copy_sample(dir);
     let work = dir.join("cluster");
     let mut toml = std::fs::read_to_string(dst.join("tandem.toml")).unwrap();
     toml.push_str(&format!(

@@ -22,6 +22,12 @@ enum SlurmAsk {
     /// scancel, then the queue again.
     Cancel(String),
     Partitions,
+    /// One poll of a job's log; the paths are asked of scontrol when unknown.
+    Log {
+        id: String,
+        paths: Option<(String, String)>,
+        offsets: (u64, u64),
+    },
 }
 
 type TransportCache =
@@ -111,6 +117,9 @@ impl Backend {
                         }
                         SlurmAsk::Cancel(_) => tx.send(Msg::Error(e)).await,
                         SlurmAsk::Partitions => tx.send(Msg::Partitions(Err(e))).await,
+                        SlurmAsk::Log { id, .. } => {
+                            tx.send(Msg::JobLog { id, result: Err(e) }).await
+                        }
                     };
                     return;
                 }
@@ -127,6 +136,11 @@ impl Backend {
                     if let Err(e) = slurm.cancel(&id, &c).await {
                         let _ = tx.send(Msg::Error(e.to_string())).await;
                     }
+                }
+                SlurmAsk::Log { id, paths, offsets } => {
+                    let result = job_log(&slurm, &id, paths, offsets, &c).await;
+                    let _ = tx.send(Msg::JobLog { id, result }).await;
+                    return;
                 }
                 SlurmAsk::Queue => {}
             }
@@ -398,44 +412,7 @@ impl Backend {
                 id,
                 paths,
                 offsets,
-            } => {
-                let (Some(p), tx, cache) = (
-                    self.project.clone(),
-                    self.tx.clone(),
-                    self.transports.clone(),
-                ) else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    let result = async {
-                        let (t, st) = slurm_of(&p, &target, &cache).await?;
-                        let slurm = crate::engine::slurm::Slurm::new(&*t, &st.slurm);
-                        let c = CancellationToken::new();
-                        let paths = match paths {
-                            Some(x) => x,
-                            None => slurm
-                                .log_paths(&id, &c)
-                                .await
-                                .map_err(|e| e.to_string())?
-                                .ok_or_else(|| {
-                                    format!("Slurm no longer knows job {id}: where its log is cannot be asked")
-                                })?,
-                        };
-                        let poll = slurm
-                            .poll(&id, &paths.0, &paths.1, offsets, &c)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        Ok(super::jobs::JobLogChunk {
-                            paths,
-                            status: poll.status,
-                            stdout: poll.stdout,
-                            stderr: poll.stderr,
-                        })
-                    }
-                    .await;
-                    let _ = tx.send(Msg::JobLog { id, result }).await;
-                });
-            }
+            } => self.ask_slurm(target, SlurmAsk::Log { id, paths, offsets }),
             Command::Notify { .. } => {} // the loop writes it to the terminal
             Command::LoadClusters => {
                 let (tx, cell, aws) = (self.tx.clone(), self.sagemaker.clone(), self.aws.clone());
@@ -636,6 +613,37 @@ async fn parquet_preview(
     Ok(super::msg::Preview::Text {
         lines,
         truncated: false,
+    })
+}
+
+/// One poll of a job's log for the Jobs view: the paths from scontrol when unknown, then state and
+/// the new bytes from the offsets.
+async fn job_log(
+    slurm: &crate::engine::slurm::Slurm<'_>,
+    id: &str,
+    paths: Option<(String, String)>,
+    offsets: (u64, u64),
+    c: &CancellationToken,
+) -> Result<super::jobs::JobLogChunk, String> {
+    let paths = match paths {
+        Some(x) => x,
+        None => slurm
+            .log_paths(id, c)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!("Slurm no longer knows job {id}: where its log is cannot be asked")
+            })?,
+    };
+    let poll = slurm
+        .poll(id, &paths.0, &paths.1, offsets, c)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(super::jobs::JobLogChunk {
+        paths,
+        status: poll.status,
+        stdout: poll.stdout,
+        stderr: poll.stderr,
     })
 }
 

@@ -216,3 +216,21 @@ pub fn state() -> AppState {
     });
     s
 }
+
+/// A copy of the bundled sample project (tandem.toml, ray/, slurm/) in `dir/heat-diffusion`, for
+/// tests that append targets to it; returns that directory.
+pub fn copy_sample(dir: &std::path::Path) -> std::path::PathBuf {
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-projects/heat-diffusion");
+    let dst = dir.join("heat-diffusion");
+    for sub in ["", "slurm", "ray"] {
+        std::fs::create_dir_all(dst.join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), dst.join(sub).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    dst
+}
