@@ -87,6 +87,10 @@ pub enum Cmd {
         /// Print the run record as JSON at the end (and JSON lines of events while it runs).
         #[arg(long)]
         json: bool,
+        /// Print every command and request the run would send (local commands, Ray Jobs API
+        /// requests, Slurm submit scripts, SSM SendCommand parameters) and send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List runs from the journal; `runs show RUN` prints one run's manifests.
     Runs {
@@ -115,6 +119,15 @@ pub enum Cmd {
         /// Partitions and node states (sinfo) instead of the queue.
         #[arg(long)]
         partitions: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A target's Ray cluster from its dashboard: nodes, resource use and jobs.
+    Ray {
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        project: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -235,6 +248,18 @@ pub enum RunsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Pick up a run that a stopped tandem left unfinished (re-attach to its jobs, follow their
+    /// logs from where they stood, submit what is left, each phase once). Without RUN, every such
+    /// run. When another live tandem drives the run, follow it until it ends instead.
+    Resume {
+        /// Run id (a unique prefix is enough).
+        run: Option<String>,
+        /// The project file (default: the one each run was started from).
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -292,6 +317,17 @@ pub enum Tool {
     BenchListing {
         #[arg(long, default_value_t = 1_000_000)]
         keys: usize,
+    },
+    /// Follow a Ray job's driver log the way a Ray phase is followed (the tail websocket into a
+    /// file through one held handle, status every 0.5 s) and report the lag of `T=<unix ns>` lines,
+    /// bytes, requests and peak memory as JSON (scripts/bench-ray-logs.sh).
+    BenchRayLogs {
+        #[arg(long)]
+        dashboard: String,
+        #[arg(long)]
+        job: String,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -388,6 +424,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             phase,
             target,
             json,
+            dry_run,
         } => {
             let p = Arc::new(load_project(project.as_deref())?);
             let target = target.unwrap_or_else(|| p.default_target.clone());
@@ -402,6 +439,21 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                 .unwrap_or_else(|| PhaseId::ALL.to_vec());
             let ws = workspace(g);
             let run = prepare_run(&p, &target, &phases);
+            if dry_run {
+                let store = ws.open_store(&p, &target, &g.s3()).await;
+                let steps = crate::pipeline::executor::plan(&ws, p, store, run).await;
+                let failed = steps.iter().any(|s| s.get("error").is_some());
+                if json {
+                    print_json(&steps);
+                } else {
+                    print_plan(&steps);
+                }
+                return if failed {
+                    Err(Exit::bad(String::new()))
+                } else {
+                    Ok(())
+                };
+            }
             if !json {
                 eprintln!(
                     "run {} · {} · target {} · logs in {}",
@@ -411,63 +463,8 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                     ws.run_dir(&run.id).display()
                 );
             }
-            let cancel = tokio_util::sync::CancellationToken::new();
-            let c2 = cancel.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("cancelling (SIGTERM, then SIGKILL after the grace period)…");
-                    c2.cancel();
-                }
-            });
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<RunEvent>(256);
             let store = ws.open_store(&p, &target, &g.s3()).await;
-            let handle = tokio::spawn(execute(ws, p, store, run, cancel, tx));
-            let mut last: std::collections::HashMap<PhaseId, RunState> = Default::default();
-            while let Some(ev) = rx.recv().await {
-                if let RunEvent::Updated(r) = ev {
-                    for ph in &r.phases {
-                        if last.get(&ph.phase) != Some(&ph.state) {
-                            last.insert(ph.phase, ph.state);
-                            if json {
-                                println!(
-                                    "{}",
-                                    serde_json::json!({"event": "phase", "run": r.id, "phase": ph.phase, "state": ph.state, "message": ph.message})
-                                );
-                            } else {
-                                let d = ph
-                                    .duration(chrono::Utc::now())
-                                    .map(fmt_duration)
-                                    .unwrap_or_default();
-                                let msg = ph
-                                    .message
-                                    .as_deref()
-                                    .map(|m| format!(" · {}", crate::observe::sanitize(m)))
-                                    .unwrap_or_default();
-                                eprintln!(
-                                    "  {} {:<10} {:<9} {d}{msg}",
-                                    ph.state.glyph(),
-                                    ph.phase.as_str(),
-                                    ph.state.as_str()
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            let r = handle.await.map_err(|e| Exit::failed(e.to_string()))?;
-            if json {
-                // JSON lines: the events above, then the final record
-                println!("{}", serde_json::json!({"event": "end", "run": r}));
-            } else {
-                eprintln!(
-                    "run {} {} in {}",
-                    r.id,
-                    r.state,
-                    r.duration(chrono::Utc::now())
-                        .map(fmt_duration)
-                        .unwrap_or_default()
-                );
-            }
+            let r = drive(ws, p, store, run, json).await?;
             if r.state == RunState::Succeeded {
                 Ok(())
             } else {
@@ -477,6 +474,10 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                 })
             }
         }
+        Cmd::Runs {
+            show: Some(RunsCmd::Resume { run, project, json }),
+            ..
+        } => runs_resume(g, run.as_deref(), project.as_deref(), json).await,
         Cmd::Runs {
             show: Some(RunsCmd::Show { run, project, json }),
             ..
@@ -530,6 +531,59 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             partitions,
             json,
         } => jobs(&target, project.as_deref(), partitions, json).await,
+        Cmd::Ray {
+            target,
+            project,
+            json,
+        } => {
+            let p = load_project(project.as_deref())?;
+            let target = target.unwrap_or_else(|| p.default_target.clone());
+            let ray = crate::engine::ray::for_target(&p, &target)
+                .await
+                .map_err(Exit::bad)?;
+            let c = ray
+                .cluster()
+                .await
+                .map_err(|e| Exit::failed(e.to_string()))?;
+            if json {
+                print_json(&c);
+                return Ok(());
+            }
+            println!(
+                "{} · {} nodes · {} running jobs",
+                ray.describe(),
+                c.nodes.len(),
+                c.running_jobs()
+            );
+            for (k, (u, t)) in &c.usage {
+                println!("  {k:<20} {u} / {t}");
+            }
+            println!("\n{:<16} {:<7} {:<6} resources", "node ip", "role", "state");
+            for n in &c.nodes {
+                let res: Vec<String> = n
+                    .resources
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                println!(
+                    "{:<16} {:<7} {:<6} {}",
+                    crate::observe::sanitize(&n.ip),
+                    if n.head { "head" } else { "worker" },
+                    crate::observe::sanitize(&n.state),
+                    crate::observe::sanitize(&res.join(" "))
+                );
+            }
+            println!("\n{:<36} {:<10} entrypoint", "submission id", "status");
+            for j in &c.jobs {
+                println!(
+                    "{:<36} {:<10} {}",
+                    crate::observe::sanitize(j.submission_id.as_deref().unwrap_or("-")),
+                    crate::observe::sanitize(&j.status),
+                    crate::observe::sanitize(&j.entrypoint)
+                );
+            }
+            Ok(())
+        }
         Cmd::Clusters {
             name_contains,
             use_for,
@@ -760,6 +814,11 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             };
             copy(g, &src, &dst, recursive, force, t, project.as_deref(), json).await
         }
+        Cmd::Tool(Tool::BenchRayLogs {
+            dashboard,
+            job,
+            out,
+        }) => bench_ray_logs(&dashboard, &job, &out).await,
         Cmd::Tool(t) => tool(t),
     }
 }
@@ -1023,6 +1082,7 @@ fn tool(t: Tool) -> Result<(), Exit> {
             .map(|_| ())
             .map_err(fail)
         }
+        Tool::BenchRayLogs { .. } => Err(Exit::bad("bench-ray-logs runs on the async path")),
         Tool::BenchListing { keys } => {
             let r = crate::app::update::bench_listing(keys);
             println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
@@ -1321,4 +1381,363 @@ fn journal_run(ws: &Workspace, run: &str) -> Result<crate::pipeline::Run, Exit> 
         .get(run)
         .map_err(|e| Exit::failed(e.to_string()))?
         .ok_or_else(|| Exit::bad(format!("no run `{run}` in {}", ws.journal.path().display())))
+}
+
+/// Execute (or resume) a run in the foreground: phase changes on stderr (JSON lines on stdout with
+/// `json`), Ctrl-C cancels. The final record.
+async fn drive(
+    ws: Workspace,
+    p: Arc<project::Project>,
+    store: Arc<dyn crate::storage::ObjectStore>,
+    run: crate::pipeline::Run,
+    json: bool,
+) -> Result<crate::pipeline::Run, Exit> {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling (SIGTERM, then SIGKILL after the grace period)…");
+            c2.cancel();
+        }
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RunEvent>(256);
+    let handle = tokio::spawn(execute(ws, p, store, run, cancel, tx));
+    let mut last: std::collections::HashMap<PhaseId, RunState> = Default::default();
+    while let Some(ev) = rx.recv().await {
+        if let RunEvent::Updated(r) = ev {
+            print_phase_changes(&r, &mut last, json);
+        }
+    }
+    let r = handle.await.map_err(|e| Exit::failed(e.to_string()))?;
+    // not ended: another tandem drives it (the caller follows it)
+    if r.state.is_terminal() {
+        print_run_end(&r, json);
+    }
+    Ok(r)
+}
+
+fn print_phase_changes(
+    r: &crate::pipeline::Run,
+    last: &mut std::collections::HashMap<PhaseId, RunState>,
+    json: bool,
+) {
+    for ph in &r.phases {
+        if last.get(&ph.phase) == Some(&ph.state) {
+            continue;
+        }
+        last.insert(ph.phase, ph.state);
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"event": "phase", "run": r.id, "phase": ph.phase, "state": ph.state, "engine_id": ph.engine_id, "message": ph.message})
+            );
+        } else {
+            let d = ph
+                .duration(chrono::Utc::now())
+                .map(fmt_duration)
+                .unwrap_or_default();
+            let msg = ph
+                .message
+                .as_deref()
+                .map(|m| format!(" · {}", crate::observe::sanitize(m)))
+                .unwrap_or_default();
+            eprintln!(
+                "  {} {:<10} {:<9} {d}{msg}",
+                ph.state.glyph(),
+                ph.phase.as_str(),
+                ph.state.as_str()
+            );
+        }
+    }
+}
+
+fn print_run_end(r: &crate::pipeline::Run, json: bool) {
+    if json {
+        // JSON lines: the events above, then the final record
+        println!("{}", serde_json::json!({"event": "end", "run": r}));
+    } else {
+        eprintln!(
+            "run {} {} in {}",
+            r.id,
+            r.state,
+            r.duration(chrono::Utc::now())
+                .map(fmt_duration)
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// `tandem runs resume [RUN]`.
+async fn runs_resume(
+    g: &Global,
+    run: Option<&str>,
+    project: Option<&Path>,
+    json: bool,
+) -> Result<(), Exit> {
+    let ws = workspace(g);
+    let runs = match run {
+        Some(id) => vec![journal_run(&ws, id)?],
+        None => ws
+            .journal
+            .orphans()
+            .map_err(|e| Exit::failed(format!("reading the journal: {e}")))?,
+    };
+    if runs.is_empty() && !json {
+        eprintln!(
+            "nothing to resume: every run in the journal ended or is driven by a live tandem"
+        );
+    }
+    let mut ok = true;
+    for r in runs {
+        if r.state.is_terminal() {
+            if !json {
+                eprintln!("run {} already {}", r.id, r.state);
+            }
+            print_run_end(&r, json);
+            ok &= r.state == RunState::Succeeded;
+            continue;
+        }
+        let id = r.id.clone();
+        let r = loop {
+            if let Ok(Some(who)) = ws.journal.driver(&id) {
+                if !json {
+                    eprintln!("run {id} is driven by {who}: following it");
+                }
+                match watch(&ws, &id, json).await? {
+                    Some(end) => break end,
+                    // its driver stopped: take it over
+                    None => continue,
+                }
+            }
+            let r = journal_run(&ws, &id)?;
+            let file = project
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(&r.project_file));
+            let p = Arc::new(project::load(&file).map_err(|e| Exit::bad(e.to_string()))?);
+            if p.hash != r.project_hash && !json {
+                eprintln!(
+                    "note: {} changed since run {id} started; its current settings are used",
+                    file.display()
+                );
+            }
+            if !json {
+                eprintln!(
+                    "resuming run {id} · {} · target {} · logs in {}",
+                    p.name,
+                    r.target,
+                    ws.run_dir(&id).display()
+                );
+            }
+            let store = ws.open_store(&p, &r.target, &g.s3()).await;
+            let end = drive(ws.clone(), p, store, r, json).await?;
+            if end.state.is_terminal() {
+                break end;
+            }
+            // another tandem took the lease between our look and our try: follow it
+        };
+        ok &= r.state == RunState::Succeeded;
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Exit {
+            code: 1,
+            msg: String::new(),
+        })
+    }
+}
+
+/// Follow a run that another tandem drives, from the journal, until it ends; `None` when its
+/// driver went away first (the caller takes the run over).
+async fn watch(ws: &Workspace, id: &str, json: bool) -> Result<Option<crate::pipeline::Run>, Exit> {
+    let mut last = Default::default();
+    loop {
+        let r = journal_run(ws, id)?;
+        print_phase_changes(&r, &mut last, json);
+        if r.state.is_terminal() {
+            print_run_end(&r, json);
+            return Ok(Some(r));
+        }
+        if ws.journal.driver(id).ok().flatten().is_none() {
+            return Ok(None);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// `run --dry-run` for people: each phase's requests, scripts shown as they would run.
+fn print_plan(steps: &[serde_json::Value]) {
+    println!("dry run: nothing is sent");
+    for st in steps {
+        let phase = st["phase"].as_str().unwrap_or("?");
+        if let Some(e) = st["error"].as_str() {
+            println!("\n== {phase}: error: {}", crate::observe::sanitize(e));
+            continue;
+        }
+        println!(
+            "\n== {phase} · {} · {}",
+            st["engine"].as_str().unwrap_or(""),
+            st["to"].as_str().unwrap_or("local process")
+        );
+        let reqs: Vec<&serde_json::Value> = match st.get("requests") {
+            Some(serde_json::Value::Array(a)) => a.iter().collect(),
+            _ => vec![st],
+        };
+        for r in reqs {
+            if let Some(argv) = r["argv"].as_array() {
+                let words: Vec<String> = argv
+                    .iter()
+                    .map(|w| {
+                        let w = w.as_str().unwrap_or_default();
+                        shlex::try_quote(w)
+                            .map(|q| q.into_owned())
+                            .unwrap_or_else(|_| w.to_string())
+                    })
+                    .collect();
+                // the script travels inside argv; it is shown once below
+                if r.get("script").is_none() {
+                    println!("$ {}", crate::observe::sanitize(&words.join(" ")));
+                } else {
+                    println!(
+                        "$ {} …",
+                        crate::observe::sanitize(&words[..words.len().saturating_sub(1)].join(" "))
+                    );
+                }
+            }
+            if let (Some(m), Some(u)) = (r["method"].as_str(), r["url"].as_str()) {
+                println!("{m} {}", crate::observe::sanitize(u));
+            }
+            if r.get("api").is_some() {
+                let mut shown = r.clone();
+                if let Some(o) = shown.as_object_mut() {
+                    o.remove("script");
+                    o.remove("batch_script");
+                    o.remove("transport");
+                }
+                println!(
+                    "{}",
+                    clean_block(&serde_json::to_string_pretty(&shown).unwrap_or_default())
+                );
+            }
+            for (k, label) in [("body", "body"), ("env", "env")] {
+                if let Some(b) = r.get(k).filter(|b| !b.is_null()) {
+                    println!(
+                        "{label}: {}",
+                        clean_block(&serde_json::to_string_pretty(b).unwrap_or_default())
+                    );
+                }
+            }
+            for (k, label) in [
+                ("script", "script run on the head node"),
+                ("batch_script", "batch script"),
+            ] {
+                if let Some(t) = r[k].as_str() {
+                    println!("--- {label}\n{}\n---", clean_block(t.trim_end()));
+                }
+            }
+        }
+    }
+}
+
+/// Untrusted multi-line text for the terminal: each line sanitised, the line breaks kept.
+fn clean_block(t: &str) -> String {
+    t.lines()
+        .map(|l| crate::observe::sanitize(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `tandem tool bench-ray-logs`: see [`Tool::BenchRayLogs`].
+async fn bench_ray_logs(dashboard: &str, job: &str, out: &Path) -> Result<(), Exit> {
+    use crate::engine::ray::{Ray, RayConf, Reach};
+    use std::io::Write as _;
+    let ray = Arc::new(Ray::direct(RayConf {
+        dashboard: dashboard.to_string(),
+        reach: Reach::Direct,
+        temp_dir: String::new(),
+        poll: std::time::Duration::from_millis(500),
+    }));
+    let file =
+        std::fs::File::create(out).map_err(|e| Exit::failed(format!("{}: {e}", out.display())))?;
+    let t0 = std::time::Instant::now();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let follower = {
+        let (ray, job, stop) = (ray.clone(), job.to_string(), stop.clone());
+        tokio::spawn(async move {
+            let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+            let mut lags: Vec<f64> = Vec::new();
+            let mut bytes = 0u64;
+            let mut end = false;
+            let mut sink = |b: &[u8]| {
+                let _ = file.write_all(b);
+                let _ = file.flush();
+                bytes += b.len() as u64;
+                // the newest complete stamped line of the chunk
+                let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as f64;
+                if let Some(line) = b
+                    .split(|c| *c == b'\n')
+                    .rev()
+                    .find(|l| l.starts_with(b"T="))
+                {
+                    if let Some(ns) = line[2..]
+                        .split(|c| *c == b' ')
+                        .next()
+                        .and_then(|x| std::str::from_utf8(x).ok())
+                        .and_then(|x| x.parse::<f64>().ok())
+                    {
+                        lags.push((now - ns) / 1e6);
+                    }
+                }
+                if b.windows(4).any(|w| w == b"END\n") {
+                    end = true;
+                }
+            };
+            let r = ray.follow_logs(&job, 0, &stop, &mut sink).await;
+            (r, lags, bytes, end)
+        })
+    };
+    let mut polls = 0u64;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        polls += 1;
+        match ray.status(job).await {
+            Ok(i) if i.is_terminal() => break,
+            Ok(_) => {}
+            Err(e) => return Err(Exit::failed(e.to_string())),
+        }
+    }
+    let (r, mut lags, bytes, end) =
+        tokio::time::timeout(std::time::Duration::from_secs(30), follower)
+            .await
+            .map_err(|_| Exit::failed("the log stream did not end"))?
+            .map_err(|e| Exit::failed(e.to_string()))?;
+    r.map_err(|e| Exit::failed(e.to_string()))?;
+    lags.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        lags.get(((lags.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    let secs = t0.elapsed().as_secs_f64();
+    print_json(&serde_json::json!({
+        "bytes": bytes,
+        "saw_end": end,
+        "seconds": secs,
+        "lag_ms_median": pct(0.5),
+        "lag_ms_p99": pct(0.99),
+        "lag_ms_max": pct(1.0),
+        "requests": ray.requests(),
+        "status_polls": polls,
+        "requests_per_poll": ray.requests() as f64 / polls.max(1) as f64,
+        "peak_rss_mib": hwm / 1024.0,
+    }));
+    Ok(())
 }

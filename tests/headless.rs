@@ -278,17 +278,20 @@ fn ctrl_c_cancels_the_running_phase() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // wait until the phase runs (poll the journal, no fixed sleep)
-    let journal = home.path().join("journal.jsonl");
+    // wait until the phase runs: another tandem reading the journal sees it running (the pid is
+    // journalled), not lost
+    let journal = tandem::pipeline::Journal::new(home.path());
     let t0 = std::time::Instant::now();
-    while !std::fs::read_to_string(&journal)
-        .unwrap_or_default()
-        .contains("\"running\"")
+    while !journal
+        .load()
+        .unwrap()
+        .runs
+        .first()
+        .is_some_and(|r| r.phases[0].state == tandem::pipeline::RunState::Running)
     {
         assert!(t0.elapsed().as_secs() < 30, "the phase never started");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    // another tandem reading the journal sees it running (the pid is journalled), not lost
     let runs: Value =
         serde_json::from_slice(&run_ok(tandem(home.path()).args(["runs", "--json"])).stdout)
             .unwrap();
@@ -351,4 +354,121 @@ fn bad_input_exits_2_with_file_line_and_column() {
             .code();
         assert_eq!(code, Some(2), "{args:?}");
     }
+}
+
+#[test]
+fn dry_run_prints_every_request_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-projects/heat-diffusion");
+    let proj = dir.path().join("p");
+    for sub in ["", "slurm", "ray"] {
+        std::fs::create_dir_all(proj.join(sub)).unwrap();
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), proj.join(sub).join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let mut toml = std::fs::read_to_string(proj.join("tandem.toml")).unwrap();
+    // a HyperPod-like target: Slurm and the Ray dashboard both reached over SSM on one head node
+    toml.push_str(
+        r#"
+[targets.aws]
+kind = "slurm"
+transport = "ssm"
+instance_id = "sagemaker-cluster:abc123_controller-i-0123456789abcdef0"
+user = "ubuntu"
+region = "us-east-1"
+work_dir = "/fsx/tandem"
+ray_dashboard = "http://127.0.0.1:8265"
+ray_reach = "transport"
+ray_temp_dir = "/tmp/ray"
+
+[targets.direct]
+kind = "slurm"
+transport = "local"
+work_dir = "/tmp/tandem-dry"
+ray_dashboard = "http://127.0.0.1:1"
+"#,
+    );
+    std::fs::write(proj.join("tandem.toml"), toml).unwrap();
+    let home = dir.path().join("home");
+    let o = run_ok(
+        tandem(&home)
+            .arg("run")
+            .arg(proj.join("tandem.toml"))
+            .args(["--target", "aws", "--dry-run", "--json"]),
+    );
+    let steps: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps = steps.as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{steps:#?}");
+    assert_eq!(steps[0]["engine"], "ray");
+    // the Ray submission travels as curl inside an SSM command, as the user
+    let send = &steps[0]["requests"][0];
+    assert_eq!(send["api"], "ssm:SendCommand", "{send:#}");
+    let cmd = send["Parameters"]["commands"][0].as_str().unwrap();
+    assert!(cmd.starts_with("runuser -l ubuntu -c "), "{cmd}");
+    assert!(cmd.contains("/api/jobs/") && cmd.contains("curl"), "{cmd}");
+    assert!(
+        cmd.contains("tandem-") && cmd.contains("-preprocess"),
+        "{cmd}"
+    );
+    let solve = &steps[1];
+    assert_eq!(solve["engine"], "slurm");
+    let req = &solve["requests"][0];
+    assert_eq!(
+        req["InstanceIds"][0],
+        "sagemaker-cluster:abc123_controller-i-0123456789abcdef0"
+    );
+    let script = req["script"].as_str().unwrap();
+    assert!(
+        script.contains("sbatch") && script.contains("/fsx/tandem/"),
+        "{script}"
+    );
+    assert!(
+        req["batch_script"].as_str().unwrap().contains("#SBATCH")
+            || req["batch_script"].as_str().unwrap().contains("heat"),
+        "{req:#}"
+    );
+
+    // directly reached Ray: the POST body and the working_dir package, nothing sent (port 1 is
+    // closed, and the dry run succeeds anyway)
+    let o = run_ok(
+        tandem(&home)
+            .arg("run")
+            .arg(proj.join("tandem.toml"))
+            .args(["--target", "direct", "--dry-run", "--json"]),
+    );
+    let steps: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reqs = &steps[0]["requests"];
+    assert_eq!(reqs[0]["method"], "PUT", "{reqs:#}");
+    assert!(reqs[0]["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(reqs[1]["method"], "POST");
+    assert_eq!(reqs[1]["url"], "http://127.0.0.1:1/api/jobs/");
+    assert_eq!(
+        reqs[1]["body"]["runtime_env"]["working_dir"], reqs[0]["uri"],
+        "{reqs:#}"
+    );
+    assert_eq!(steps[1]["requests"][0]["argv"][0], "sh");
+
+    // the human form shows the scripts as they would run
+    let o = run_ok(
+        tandem(&home)
+            .arg("run")
+            .arg(proj.join("tandem.toml"))
+            .args(["--target", "aws", "--dry-run"]),
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("dry run: nothing is sent"), "{text}");
+    assert!(text.contains("--- batch script\n"), "{text}");
+
+    // nothing was journalled, written or run
+    let runs = run_ok(tandem(&home).args(["runs", "--json"]));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&runs.stdout).unwrap(),
+        Value::Array(vec![])
+    );
+    assert!(!home.join("runs").exists());
+    assert!(!Path::new("/tmp/tandem-dry").exists());
 }

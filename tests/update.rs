@@ -726,3 +726,55 @@ fn clusters_view_discovers_and_points_a_target_at_a_node_after_asking() {
     let later = s.now + chrono::Duration::seconds(61);
     assert!(update(&mut s, Msg::Tick(later)).contains(&Command::LoadClusters));
 }
+
+#[test]
+fn clusters_view_shows_the_target_ray_cluster_with_r_and_refreshes_it() {
+    let mut s = idle();
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/projects/valid/minimal.toml"
+    ))
+    .unwrap()
+        + "\n[targets.hp]\nkind = \"slurm\"\ntransport = \"local\"\nray_dashboard = \"http://127.0.0.1:8265\"\n";
+    s.project = Ok(tandem::project::parse(std::path::Path::new("tandem.toml"), &src).unwrap());
+    update(&mut s, key('9'));
+    // a target without a dashboard says how to set one, and asks nothing
+    s.target = "local".into();
+    assert!(update(&mut s, key('r')).is_empty());
+    assert!(s
+        .clusters
+        .ray_error
+        .as_deref()
+        .unwrap()
+        .contains("ray_dashboard"));
+    update(&mut s, key('r'));
+    s.target = "hp".into();
+    s.clusters.ray_error = None;
+    assert_eq!(
+        update(&mut s, key('r')),
+        vec![Command::LoadRay {
+            target: "hp".into()
+        }]
+    );
+    update(
+        &mut s,
+        Msg::RayLoaded {
+            result: Ok(tandem::engine::ray::RayCluster {
+                jobs: vec![Default::default(), Default::default()],
+                ..Default::default()
+            }),
+            requests: 3,
+        },
+    );
+    assert_eq!(s.clusters.ray_requests, 3);
+    update(&mut s, key('j'));
+    assert_eq!(s.clusters.ray_job, 1, "keys move in the jobs");
+    let soon = s.now + chrono::Duration::seconds(2);
+    assert!(update(&mut s, Msg::Tick(soon)).is_empty());
+    let later = s.now + chrono::Duration::seconds(6);
+    assert!(
+        update(&mut s, Msg::Tick(later)).contains(&Command::LoadRay {
+            target: "hp".into()
+        })
+    );
+}

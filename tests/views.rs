@@ -365,3 +365,82 @@ fn light_and_high_contrast_themes_render() {
         assert!(term.backend().to_string().contains("preprocess"));
     }
 }
+
+#[test]
+fn clusters_ray() {
+    use std::collections::BTreeMap;
+    use tandem::engine::ray::{JobInfo, RayCluster, RayNode};
+    let mut s = with_view(View::Clusters);
+    s.clusters.ray_mode = true;
+    let res = |cpu: f64, mem: f64| -> BTreeMap<String, f64> {
+        [("CPU".to_string(), cpu), ("memory".to_string(), mem)].into()
+    };
+    let job =
+        |id: &str, status: &str, run: Option<&str>, entry: &str, start: u64, end: Option<u64>| {
+            JobInfo {
+                submission_id: Some(id.into()),
+                status: status.into(),
+                entrypoint: entry.into(),
+                start_time: Some(start),
+                end_time: end,
+                metadata: run.map(|r| [("tandem_run".to_string(), r.to_string())].into()),
+                ..Default::default()
+            }
+        };
+    let now = s.now.timestamp_millis() as u64;
+    s.clusters.ray = Some(RayCluster {
+        nodes: vec![
+            RayNode {
+                id: "9f8e7d6c5b4a39281706f5e4".into(),
+                ip: "10.1.0.12".into(),
+                head: true,
+                state: "ALIVE".into(),
+                resources: res(8.0, 32.0 * (1u64 << 30) as f64),
+            },
+            RayNode {
+                id: "0a1b2c3d4e5f60718293a4b5".into(),
+                ip: "10.1.0.13".into(),
+                head: false,
+                state: "DEAD".into(),
+                resources: res(8.0, 32.0 * (1u64 << 30) as f64),
+            },
+        ],
+        usage: [
+            ("CPU".to_string(), (6.0, 8.0)),
+            (
+                "memory".to_string(),
+                (4.0 * (1u64 << 30) as f64, 32.0 * (1u64 << 30) as f64),
+            ),
+            ("GPU".to_string(), (1.0, 1.0)),
+        ]
+        .into(),
+        jobs: vec![
+            job(
+                "tandem-20261125-115900-abcd-preprocess",
+                "RUNNING",
+                Some("20261125-115900-abcd"),
+                "python preprocess.py --input /fsx/raw",
+                now - 95_000,
+                None,
+            ),
+            job(
+                "raysubmit_x1",
+                "FAILED",
+                None,
+                "python bad.py \u{1b}]0;pwned\u{7}",
+                now - 600_000,
+                Some(now - 540_000),
+            ),
+            job(
+                "tandem-20261124-090000-0001-preprocess",
+                "SUCCEEDED",
+                Some("20261124-090000-0001"),
+                "python preprocess.py",
+                now - 86_400_000,
+                Some(now - 86_000_000),
+            ),
+        ],
+    });
+    s.clusters.ray_requests = 6;
+    snap("clusters_ray", &s);
+}

@@ -39,7 +39,9 @@ pub struct Backend {
     project: Option<Arc<Project>>,
     target: String,
     store: Option<Arc<dyn ObjectStore>>,
-    running: HashMap<String, CancellationToken>,
+    /// Runs this process drives: their cancel token, and whether they run on a cluster engine
+    /// (those are left running on quit, for the next tandem to re-attach).
+    running: HashMap<String, (CancellationToken, bool)>,
     tail: Option<JoinHandle<()>>,
     listing: Option<JoinHandle<()>>,
     /// Transports of Slurm targets, opened once.
@@ -51,6 +53,8 @@ pub struct Backend {
     /// The SageMaker client of the Clusters view, made on first use.
     sagemaker: Arc<tokio::sync::OnceCell<aws_sdk_sagemaker::Client>>,
     aws: crate::aws::AwsOpts,
+    /// Ray clients of the Clusters view, by target and its settings.
+    rays: Arc<tokio::sync::Mutex<HashMap<String, Arc<crate::engine::ray::Ray>>>>,
 }
 
 impl Backend {
@@ -84,6 +88,7 @@ impl Backend {
             run_tx,
             sagemaker: Default::default(),
             aws: Default::default(),
+            rays: Default::default(),
         }
     }
 
@@ -156,7 +161,14 @@ impl Backend {
 
     /// Cancel what runs in the background (running phases get SIGTERM then SIGKILL).
     pub fn shutdown(&mut self) {
-        for t in self.running.values().chain(self.transfers.values()) {
+        // local phases are children of this process: stop them; jobs on a cluster go on, and
+        // the next tandem (or `tandem runs resume`) re-attaches to them from the journal
+        for (t, on_cluster) in self.running.values() {
+            if !on_cluster {
+                t.cancel();
+            }
+        }
+        for t in self.transfers.values() {
             t.cancel();
         }
         if let Some(t) = self.tail.take() {
@@ -165,6 +177,25 @@ impl Backend {
         if let Some(t) = self.listing.take() {
             t.abort();
         }
+    }
+
+    /// Execute (or resume) a run in the background, its events into the loop.
+    fn drive(&mut self, p: Arc<Project>, store: Arc<dyn ObjectStore>, run: crate::pipeline::Run) {
+        let cancel = CancellationToken::new();
+        let on_cluster = run.phases.iter().any(|ph| {
+            matches!(
+                p.phase(ph.phase).engine,
+                crate::project::Engine::Ray | crate::project::Engine::Slurm
+            ) && !ph.engine.starts_with("local")
+        });
+        self.running.retain(|_, (t, _)| !t.is_cancelled());
+        self.running
+            .insert(run.id.clone(), (cancel.clone(), on_cluster));
+        let (ws, ev) = (self.ws.clone(), self.run_tx.clone());
+        tokio::spawn(async move {
+            let r = execute(ws, p, store, run, cancel, ev).await;
+            tracing::info!(run = %r.id, state = %r.state, "run finished");
+        });
     }
 
     fn send(&self, m: Msg) {
@@ -183,20 +214,44 @@ impl Backend {
                     return self.send(Msg::Error("no valid project loaded".into()));
                 };
                 let run = prepare_run(&p, &self.target, &phases);
-                let cancel = CancellationToken::new();
-                self.running.retain(|_, t| !t.is_cancelled());
-                self.running.insert(run.id.clone(), cancel.clone());
                 let Some(store) = self.store.clone() else {
                     return;
                 };
-                let (ws, ev) = (self.ws.clone(), self.run_tx.clone());
-                tokio::spawn(async move {
-                    let r = execute(ws, p, store, run, cancel, ev).await;
-                    tracing::info!(run = %r.id, state = %r.state, "run finished");
-                });
+                self.drive(p, store, run);
+            }
+            Command::ResumeRuns => {
+                let (Some(p), Some(store)) = (self.project.clone(), self.store.clone()) else {
+                    return;
+                };
+                let j = self.ws.journal.clone();
+                let orphans = match j.orphans() {
+                    Ok(o) => o,
+                    Err(e) => return self.send(Msg::Error(format!("reading the journal: {e}"))),
+                };
+                let file = p.file.display().to_string();
+                let (mine, others): (Vec<_>, Vec<_>) =
+                    orphans.into_iter().partition(|r| r.project_file == file);
+                let (mut resumed, mut waiting) = (0, others.len());
+                for run in mine {
+                    if run.target != self.target {
+                        waiting += 1;
+                        continue;
+                    }
+                    resumed += 1;
+                    self.drive(p.clone(), store.clone(), run);
+                }
+                if resumed + waiting > 0 {
+                    let mut m = format!("re-attached to {resumed} unfinished run(s)");
+                    if waiting > 0 {
+                        m.push_str(&format!(
+                            "; {waiting} of other projects or targets wait for `tandem runs resume`"
+                        ));
+                    }
+                    self.send(Msg::Info(m));
+                }
             }
             Command::CancelRun { run_id } => match self.running.get(&run_id) {
-                Some(t) => t.cancel(),
+                Some((t, _)) => t.cancel(),
                 None => self.send(Msg::Error(format!(
                     "run {run_id} was not started by this tandem; it cannot be cancelled from here"
                 ))),
@@ -428,6 +483,46 @@ impl Backend {
                         .await
                         .map_err(|e| e.message);
                     let _ = tx.send(Msg::ClustersLoaded(r)).await;
+                });
+            }
+            Command::LoadRay { target } => {
+                let (Some(p), tx, rays) =
+                    (self.project.clone(), self.tx.clone(), self.rays.clone())
+                else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    // a client per target and settings: a picked head node makes a new one
+                    let key = format!("{target}\u{0}{:?}", p.targets.get(&target));
+                    let ray = {
+                        let mut m = rays.lock().await;
+                        match m.get(&key) {
+                            Some(r) => Ok(r.clone()),
+                            None => match crate::engine::ray::for_target(&p, &target).await {
+                                Ok(r) => {
+                                    let r = Arc::new(r);
+                                    m.insert(key, r.clone());
+                                    Ok(r)
+                                }
+                                Err(e) => Err(e),
+                            },
+                        }
+                    };
+                    let msg = match ray {
+                        Ok(r) => {
+                            let before = r.requests();
+                            let result = r.cluster().await.map_err(|e| e.to_string());
+                            Msg::RayLoaded {
+                                result,
+                                requests: r.requests() - before,
+                            }
+                        }
+                        Err(e) => Msg::RayLoaded {
+                            result: Err(e),
+                            requests: 0,
+                        },
+                    };
+                    let _ = tx.send(msg).await;
                 });
             }
             Command::UseNode { target, ssm } => {

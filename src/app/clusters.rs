@@ -29,6 +29,16 @@ pub struct ClustersState {
     pub api_calls: u64,
     /// The ssm target `u` points at the selected node.
     pub for_target: Option<String>,
+    /// `r`: the current target's Ray cluster instead of HyperPod.
+    pub ray_mode: bool,
+    pub ray: Option<crate::engine::ray::RayCluster>,
+    pub ray_loading: bool,
+    pub ray_error: Option<String>,
+    pub ray_loaded_at: Option<DateTime<Utc>>,
+    /// Dashboard requests made (through the transport: one remote command each).
+    pub ray_requests: u64,
+    /// The selected Ray job.
+    pub ray_job: usize,
 }
 
 impl ClustersState {
@@ -61,7 +71,74 @@ fn ssm_targets(s: &AppState) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The Ray dashboard is asked three questions a refresh: every 5 s when reached directly, every
+/// 30 s through a transport (SSM bills and throttles each command).
+pub fn ray_refresh_secs(s: &AppState) -> i64 {
+    let via = s
+        .project
+        .as_ref()
+        .ok()
+        .and_then(|p| p.targets.get(&s.target))
+        .and_then(|t| t.ray.as_ref())
+        .is_some_and(|r| r.reach == crate::engine::ray::Reach::Transport);
+    if via {
+        30
+    } else {
+        5
+    }
+}
+
+/// `r`: switch between HyperPod and the current target's Ray cluster.
+pub fn toggle_ray(s: &mut AppState) -> Vec<Command> {
+    s.clusters.ray_mode = !s.clusters.ray_mode;
+    if s.clusters.ray_mode || s.clusters.loaded_at.is_none() {
+        load(s)
+    } else {
+        vec![]
+    }
+}
+
+pub fn on_ray_loaded(
+    s: &mut AppState,
+    result: Result<crate::engine::ray::RayCluster, String>,
+    requests: u64,
+) -> Vec<Command> {
+    let c = &mut s.clusters;
+    c.ray_loading = false;
+    c.ray_loaded_at = Some(s.now);
+    c.ray_requests += requests;
+    match result {
+        Ok(r) => {
+            c.ray_job = c.ray_job.min(r.jobs.len().saturating_sub(1));
+            c.ray = Some(r);
+            c.ray_error = None;
+        }
+        Err(e) => c.ray_error = Some(sanitize(&e).into_owned()),
+    }
+    vec![]
+}
+
 pub fn load(s: &mut AppState) -> Vec<Command> {
+    if s.clusters.ray_mode {
+        let has_ray = s
+            .project
+            .as_ref()
+            .ok()
+            .and_then(|p| p.targets.get(&s.target))
+            .is_some_and(|t| t.ray.is_some());
+        if !has_ray {
+            s.clusters.ray_error = Some(format!(
+                "target {} has no Ray dashboard: set `ray_dashboard` on it in tandem.toml (see README)",
+                sanitize(&s.target)
+            ));
+            s.clusters.ray_loaded_at = Some(s.now);
+            return vec![];
+        }
+        s.clusters.ray_loading = true;
+        return vec![Command::LoadRay {
+            target: s.target.clone(),
+        }];
+    }
     s.clusters.loading = true;
     if s.clusters.for_target.is_none() {
         s.clusters.for_target = ssm_targets(s).into_iter().next();
@@ -70,6 +147,18 @@ pub fn load(s: &mut AppState) -> Vec<Command> {
 }
 
 pub fn on_tick(s: &mut AppState) -> Vec<Command> {
+    if s.clusters.ray_mode {
+        let every = ray_refresh_secs(s);
+        let due = s
+            .clusters
+            .ray_loaded_at
+            .is_none_or(|t| (s.now - t).num_seconds() >= every);
+        return if s.view == View::Clusters && !s.clusters.ray_loading && due {
+            load(s)
+        } else {
+            vec![]
+        };
+    }
     let due = s
         .clusters
         .loaded_at
@@ -105,7 +194,10 @@ pub fn on_loaded(s: &mut AppState, result: Result<Discovery, String>) -> Vec<Com
 /// Move within the focused table.
 pub fn step(s: &mut AppState, a: &Action, page: usize) {
     let c = &mut s.clusters;
-    if c.focus_nodes {
+    if c.ray_mode {
+        let n = c.ray.as_ref().map(|r| r.jobs.len()).unwrap_or(0);
+        super::update::move_sel(&mut c.ray_job, n, a, page);
+    } else if c.focus_nodes {
         let n = c.visible_nodes().len();
         super::update::move_sel(&mut c.node, n, a, page);
     } else {

@@ -18,6 +18,8 @@ pub enum Command {
         run_id: String,
     },
     ReloadRuns,
+    /// Re-attach to the runs a stopped tandem left unfinished (those of the loaded project).
+    ResumeRuns,
     ListBuckets,
     List {
         req: u64,
@@ -75,6 +77,10 @@ pub enum Command {
     },
     /// HyperPod discovery (answers Msg::ClustersLoaded).
     LoadClusters,
+    /// The Ray cluster of a target: nodes, resource use, jobs (answers Msg::RayLoaded).
+    LoadRay {
+        target: String,
+    },
     /// Set a target's instance_id in the project file (answers Msg::HeadPicked).
     UseNode {
         target: String,

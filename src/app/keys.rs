@@ -211,6 +211,13 @@ pub fn table(view: View) -> Vec<Binding> {
                 )
                 .hint("target"),
                 b(KeyCode::Char('/'), "/", Action::Filter, "filter nodes").hint("filter"),
+                b(
+                    KeyCode::Char('r'),
+                    "r",
+                    Action::ToggleRay,
+                    "HyperPod or the target's Ray cluster (nodes, resources, jobs)",
+                )
+                .hint("ray"),
                 b(KeyCode::Char('R'), "R", Action::Refresh, "refresh now"),
             ]);
             v

@@ -43,6 +43,7 @@ pub fn initial_commands(s: &AppState) -> Vec<Command> {
     let mut v = vec![Command::ReloadRuns];
     if s.project.is_ok() {
         v.push(Command::ListBuckets);
+        v.push(Command::ResumeRuns);
     }
     v
 }

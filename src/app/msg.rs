@@ -73,6 +73,10 @@ pub enum Msg {
         result: Result<super::jobs::JobLogChunk, String>,
     },
     ClustersLoaded(Result<crate::cluster::Discovery, String>),
+    RayLoaded {
+        result: Result<crate::engine::ray::RayCluster, String>,
+        requests: u64,
+    },
     /// A target was pointed at a node: (target, SSM target), and the project as it now loads.
     HeadPicked {
         result: Result<(String, String), String>,
@@ -84,6 +88,8 @@ pub enum Msg {
     },
     /// Something went wrong in a backend; shown in the status bar and logged.
     Error(String),
+    /// Something worth a line in the status bar.
+    Info(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +160,8 @@ pub enum Action {
     Partitions,
     /// Clusters view: the next ssm target that `u` points at a node.
     CycleTarget,
+    /// Clusters view: HyperPod or the current target's Ray cluster.
+    ToggleRay,
     /// Clusters view: ask to point the chosen target at the selected node.
     AskUseNode,
     /// Point `target` at the node reached by SSM target `ssm` (after the question).

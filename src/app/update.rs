@@ -36,6 +36,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::JobsLoaded { result, api_calls } => super::jobs::on_loaded(s, result, api_calls),
         Msg::JobLog { id, result } => super::jobs::on_log(s, id, result),
         Msg::ClustersLoaded(r) => super::clusters::on_loaded(s, r),
+        Msg::RayLoaded { result, requests } => super::clusters::on_ray_loaded(s, result, requests),
         Msg::HeadPicked { result, project } => {
             if let Some(p) = project {
                 s.project = Ok(*p);
@@ -231,6 +232,10 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         }
         Msg::Error(e) => {
             set_status(s, Level::Error, sanitize(&e).into_owned());
+            vec![]
+        }
+        Msg::Info(m) => {
+            set_status(s, Level::Info, sanitize(&m).into_owned());
             vec![]
         }
     }
@@ -1075,6 +1080,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             vec![]
         }
         Action::AskUseNode => super::clusters::ask_use(s),
+        Action::ToggleRay => super::clusters::toggle_ray(s),
         Action::Partitions => super::jobs::toggle_partitions(s),
         Action::ClearFinished => super::transfers::clear_finished(s),
     }

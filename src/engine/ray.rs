@@ -151,6 +151,83 @@ impl JobInfo {
     }
 }
 
+/// A Ray cluster at one moment.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RayCluster {
+    pub nodes: Vec<RayNode>,
+    /// Resource -> (used, total) over the cluster.
+    pub usage: BTreeMap<String, (f64, f64)>,
+    /// Newest first.
+    pub jobs: Vec<JobInfo>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RayNode {
+    pub id: String,
+    pub ip: String,
+    pub head: bool,
+    /// ALIVE or DEAD.
+    pub state: String,
+    /// CPU, GPU, memory (bytes), object_store_memory (bytes), custom resources; the per-node
+    /// `node:...` markers are left out.
+    pub resources: BTreeMap<String, f64>,
+}
+
+impl RayCluster {
+    pub fn running_jobs(&self) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| matches!(j.status.as_str(), "RUNNING" | "PENDING"))
+            .count()
+    }
+}
+
+/// The State API's node list: `{"data": {"result": {"result": [...]}}}`.
+pub fn parse_nodes(body: &[u8]) -> std::result::Result<Vec<RayNode>, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("unreadable answer: {e}"))?;
+    let list = v["data"]["result"]["result"]
+        .as_array()
+        .or_else(|| v["data"]["result"].as_array())
+        .ok_or_else(|| "no node list in the answer".to_string())?;
+    Ok(list
+        .iter()
+        .map(|n| RayNode {
+            id: n["node_id"].as_str().unwrap_or_default().to_string(),
+            ip: n["node_ip"].as_str().unwrap_or_default().to_string(),
+            head: n["is_head_node"].as_bool().unwrap_or(false),
+            state: n["state"].as_str().unwrap_or_default().to_string(),
+            resources: n["resources_total"]
+                .as_object()
+                .map(|r| {
+                    r.iter()
+                        .filter(|(k, _)| !k.starts_with("node:"))
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The autoscaler's load report: `usage: {"CPU": [used, total], ...}`, wherever the dashboard
+/// version puts it.
+pub fn parse_usage(body: &[u8]) -> BTreeMap<String, (f64, f64)> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return BTreeMap::new();
+    };
+    let report = &v["data"]["clusterStatus"]["loadMetricsReport"]["usage"];
+    report
+        .as_object()
+        .map(|u| {
+            u.iter()
+                .filter(|(k, _)| !k.starts_with("node:"))
+                .filter_map(|(k, x)| Some((k.clone(), (x[0].as_f64()?, x[1].as_f64()?))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 enum Http {
     Direct(reqwest::Client),
     Via(Arc<dyn Transport>),
@@ -183,6 +260,35 @@ impl Answer {
 }
 
 const CURL_MARK: &str = "@@tandem-http-status@@";
+
+/// The Ray Jobs client of a project's target: direct, or through the target's transport
+/// (`ray_reach = "transport"`, which needs a target with one).
+pub async fn for_target(
+    project: &crate::project::Project,
+    target: &str,
+) -> std::result::Result<Ray, String> {
+    let rc = project
+        .targets
+        .get(target)
+        .and_then(|t| t.ray.clone())
+        .ok_or_else(|| {
+            format!(
+                "target {target} has no Ray dashboard: set `ray_dashboard` on it in tandem.toml"
+            )
+        })?;
+    Ok(match rc.reach {
+        Reach::Direct => Ray::direct(rc),
+        Reach::Transport => {
+            let st = project.slurm_target(target).ok_or_else(|| {
+                "ray_reach = \"transport\" needs a target with a transport".to_string()
+            })?;
+            let t = crate::transport::connect(&st.transport)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ray::via(rc, t)
+        }
+    })
+}
 
 impl Ray {
     /// Reach the dashboard from here.
@@ -353,6 +459,34 @@ impl Ray {
         Ok(format!("gcs://{name}"))
     }
 
+    /// What `submit(req)` would send, for `--dry-run`: the request, or the curl script run on
+    /// the head node.
+    pub fn dry_submit(&self, req: &JobRequest) -> Result<serde_json::Value> {
+        let body = serde_json::to_vec(req).map_err(|e| RayError::Transport(e.to_string()))?;
+        match &self.http {
+            Http::Direct(_) => Ok(serde_json::json!({
+                "method": "POST",
+                "url": self.url("/api/jobs/"),
+                "body": req,
+            })),
+            Http::Via(t) => t
+                .dry_run(&self.curl_script("POST", "/api/jobs/", Some(&body))?)
+                .map_err(|e| RayError::Transport(e.to_string())),
+        }
+    }
+
+    /// What `stage_working_dir(dir)` would upload, for `--dry-run` (the package is made, not sent).
+    pub fn dry_stage(&self, dir: &Path) -> Result<serde_json::Value> {
+        let (name, bytes) = package(dir)?;
+        Ok(serde_json::json!({
+            "method": "PUT",
+            "url": self.url(&format!("/api/packages/gcs/{name}")),
+            "bytes": bytes.len(),
+            "when": "the package is not there yet (GET first)",
+            "uri": format!("gcs://{name}"),
+        }))
+    }
+
     /// Submit; returns the submission id.
     pub async fn submit(&self, req: &JobRequest) -> Result<String> {
         let body = serde_json::to_vec(req).map_err(|e| RayError::Transport(e.to_string()))?;
@@ -420,6 +554,28 @@ impl Ray {
             what: "the job list".into(),
             message: format!("unreadable answer: {e}"),
         })
+    }
+
+    /// The cluster as the dashboard sees it: nodes (State API), resource use (the autoscaler's
+    /// load report, when the dashboard gives one) and jobs (Jobs API). Three requests.
+    pub async fn cluster(&self) -> Result<RayCluster> {
+        let a = self
+            .call("GET", "/api/v0/nodes?limit=1000", None, false)
+            .await?;
+        let a = self.check(a, "the node list", "")?;
+        let nodes = parse_nodes(&a.body).map_err(|e| RayError::Http {
+            status: a.status,
+            what: "the node list".into(),
+            message: e,
+        })?;
+        // older and newer dashboards differ here: a missing report is not an error
+        let usage = match self.call("GET", "/api/cluster_status", None, false).await {
+            Ok(a) if a.status == 200 => parse_usage(&a.body),
+            _ => BTreeMap::new(),
+        };
+        let mut jobs = self.list().await?;
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.start_time));
+        Ok(RayCluster { nodes, usage, jobs })
     }
 
     /// Follow a job's log from byte `offset` until the job ends (or `cancel`), handing each new

@@ -243,13 +243,16 @@ impl<'a> Slurm<'a> {
         }
     }
 
-    /// The script that submits `spec` (what `--dry-run` prints).
+    /// The script that submits `spec` (what `--dry-run` prints). It submits once per run
+    /// directory: the first submission makes a marker directory and keeps the job id in
+    /// `job.id`; any later one (a restarted tandem, a second one) prints that id instead.
     pub fn submit_script(&self, spec: &JobSpec) -> Result<String> {
         let mut s = self.conf.script()?;
         for (k, v) in &spec.env {
             s = s.env(k, v)?;
         }
-        let file = format!("{}/job.sbatch", spec.run_dir.trim_end_matches('/'));
+        let dir = spec.run_dir.trim_end_matches('/');
+        let file = format!("{dir}/job.sbatch");
         let mut argv = vec![self.conf.tool("sbatch")];
         let mut spec = spec.clone();
         spec.partition = spec.partition.or(self.conf.partition.clone());
@@ -257,9 +260,20 @@ impl<'a> Slurm<'a> {
         argv.extend(spec.sbatch_args());
         argv.push(file.clone());
         Ok(s.raw("set -e")
-            .cmd(&["mkdir", "-p", &spec.run_dir])?
+            .cmd(&["mkdir", "-p", dir])?
+            .env("TANDEM_SUBMIT", &format!("{dir}/.tandem-submit"))?
+            .raw("if mkdir \"$TANDEM_SUBMIT\" 2>/dev/null; then")
             .write_file(&file, &spec.batch_script()?)?
-            .cmd(&argv)?
+            .cmd_then(
+                &argv,
+                "> \"$TANDEM_SUBMIT/id\" || { rm -rf \"$TANDEM_SUBMIT\"; exit 1; }",
+            )?
+            .raw("mv \"$TANDEM_SUBMIT/id\" \"$TANDEM_SUBMIT/../job.id\"")
+            .raw("else")
+            .raw("i=0; while [ ! -s \"$TANDEM_SUBMIT/../job.id\" ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done")
+            .raw("echo 'tandem: this phase was submitted before; following its job' >&2")
+            .raw("fi")
+            .raw("cat \"$TANDEM_SUBMIT/../job.id\"")
             .build())
     }
 

@@ -1,6 +1,6 @@
 //! Executes a run on the local target: phases in order, the solve phase gated on the handoff.
 
-use super::journal::Journal;
+use super::journal::{Claim, Journal, Lease, Owner, Tail};
 use super::run::{new_run_id, PhaseRun, Run, RunState};
 use super::runner::{supervise, Exit, MetricSample, ProcessSpec};
 use crate::project::{render, Engine, PhaseId, Project, SlurmTarget, Vars};
@@ -165,10 +165,82 @@ struct Exec<'a> {
     store: Arc<dyn ObjectStore>,
     events: &'a mpsc::Sender<RunEvent>,
     run: Run,
+    owner: Owner,
+    /// `--dry-run`: what each phase would send is collected here and nothing is sent, written
+    /// or journalled.
+    dry: Option<Vec<serde_json::Value>>,
+}
+
+/// A phase's local log file held open while an engine's log is appended to it, with the engine
+/// offset it stands at: a snapshot of both is what the journal commits.
+struct LogSink {
+    file: Option<std::fs::File>,
+    path: PathBuf,
+    remote: u64,
+}
+
+impl LogSink {
+    /// The sinks of a phase's stdout and stderr logs, from where the journal's last commit left
+    /// them, or (never committed) from the start of the engine's log and the end of the local
+    /// file.
+    fn pair(ws: &Workspace, run_id: &str, phase: PhaseId) -> [LogSink; 2] {
+        let out = ws.log_path(run_id, phase, false);
+        let err = ws.log_path(run_id, phase, true);
+        let len = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let t = ws
+            .journal
+            .tail(run_id, phase)
+            .ok()
+            .flatten()
+            .unwrap_or(Tail {
+                out_remote: 0,
+                out_local: len(&out),
+                err_remote: 0,
+                err_local: len(&err),
+            });
+        [
+            LogSink::resume(out, t.out_remote, t.out_local),
+            LogSink::resume(err, t.err_remote, t.err_local),
+        ]
+    }
+
+    /// Open for appending, first cutting the file back to `local` bytes (what the journal last
+    /// committed along with `remote`): lines written after that commit are read again.
+    fn resume(path: PathBuf, remote: u64, local: u64) -> LogSink {
+        if let Some(d) = path.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) {
+            if f.metadata().is_ok_and(|m| m.len() > local) {
+                let _ = f.set_len(local);
+            }
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok();
+        LogSink { file, path, remote }
+    }
+    fn write(&mut self, b: &[u8]) {
+        if let Some(f) = self.file.as_mut() {
+            if f.write_all(b).is_ok() {
+                self.remote += b.len() as u64;
+            }
+        }
+    }
+    /// (engine offset, local file length) now.
+    fn mark(&self) -> (u64, u64) {
+        let local = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        (self.remote, local)
+    }
 }
 
 impl Exec<'_> {
     async fn publish(&mut self) {
+        if self.dry.is_some() {
+            return;
+        }
         self.run.derive_state();
         if let Err(e) = self.ws.journal.record(&self.run) {
             tracing::error!("journal write failed: {e}");
@@ -180,6 +252,9 @@ impl Exec<'_> {
     }
 
     fn note(&self, phase: PhaseId, text: &str) {
+        if self.dry.is_some() {
+            return;
+        }
         let p = self.ws.log_path(&self.run.id, phase, false);
         if let Some(d) = p.parent() {
             let _ = std::fs::create_dir_all(d);
@@ -264,6 +339,9 @@ impl Exec<'_> {
 
     /// Input directory of a phase, generating a missing dataset when the project says how.
     async fn input_of(&self, phase: PhaseId) -> Result<PathBuf, String> {
+        if self.dry.is_some() {
+            return Ok(PathBuf::from(self.planned_input(phase)));
+        }
         let spec = self.project.phase(phase);
         let bucket = self.project.storage.bucket.clone();
         let Some(first) = spec.inputs.first() else {
@@ -410,7 +488,9 @@ impl Exec<'_> {
             .dir_of(ob, ok)
             .unwrap_or_else(|| self.ws.stage_dir(&self.run.id, phase, "output"));
         let (ob, ok) = (ob.to_string(), ok.to_string());
-        let _ = std::fs::create_dir_all(&output);
+        if self.dry.is_none() {
+            let _ = std::fs::create_dir_all(&output);
+        }
         let mut vars = Vars::new();
         vars.insert("tandem", self.ws.exe.display().to_string());
         vars.insert("run", self.run.id.clone());
@@ -439,6 +519,20 @@ impl Exec<'_> {
         if let Some(p) = self.run.phase_mut(phase) {
             p.input = Some(input.display().to_string());
             p.command = argv.clone();
+        }
+        if let Some(d) = self.dry.as_mut() {
+            d.push(serde_json::json!({
+                "phase": phase,
+                "engine": "local",
+                "argv": argv,
+                "env": pspec.env,
+                "cwd": pspec.cwd,
+                "output": output,
+            }));
+            return RunState::Succeeded;
+        }
+        if let Err(e) = self.claim(phase) {
+            return self.fail(phase, e).await;
         }
         self.note(phase, &format!("starting {}", argv.join(" ")));
         let child = match super::runner::spawn(&pspec) {
@@ -518,7 +612,7 @@ impl Exec<'_> {
         cancel: &CancellationToken,
         rc: &crate::engine::ray::RayConf,
     ) -> RunState {
-        use crate::engine::ray::{JobRequest, Ray, RayError, Reach};
+        use crate::engine::ray::{JobRequest, RayError, Reach};
         let spec = self.project.phase(phase).clone();
         let table = spec.ray.clone().unwrap_or_default();
         let text = |k: &str| table.get(k).and_then(|v| v.as_str()).map(str::to_string);
@@ -546,7 +640,7 @@ impl Exec<'_> {
             }
         };
         let output = self.remote_output(phase);
-        if !output.starts_with("s3://") {
+        if !output.starts_with("s3://") && self.dry.is_none() {
             let _ = std::fs::create_dir_all(&output);
         }
         let mut vars = Vars::new();
@@ -559,23 +653,10 @@ impl Exec<'_> {
             self.ws.run_dir(&self.run.id).display().to_string(),
         );
         vars.insert("project_dir", self.project.dir.display().to_string());
-        let ray = Arc::new(match rc.reach {
-            Reach::Direct => Ray::direct(rc.clone()),
-            Reach::Transport => {
-                let Some(st) = self.project.slurm_target(&self.run.target) else {
-                    return self
-                        .fail(
-                            phase,
-                            "ray_reach = \"transport\" needs a target with a transport".into(),
-                        )
-                        .await;
-                };
-                match crate::transport::connect(&st.transport).await {
-                    Ok(t) => Ray::via(rc.clone(), t),
-                    Err(e) => return self.fail(phase, e.to_string()).await,
-                }
-            }
-        });
+        let ray = match self.ray_client().await {
+            Ok(r) => r,
+            Err(e) => return self.fail(phase, e).await,
+        };
         let mut env = serde_json::Map::new();
         for (k, v) in [
             ("PYTHONUNBUFFERED", "1".to_string()),
@@ -603,12 +684,50 @@ impl Exec<'_> {
                 .collect();
             runtime_env.insert("pip".into(), pkgs.into());
         }
+        let mut staged = None;
         if let Some(wd) = text("working_dir") {
             let uri = if wd.contains("://") {
                 wd
+            } else if rc.reach == Reach::Transport && self.store.as_s3().is_some() {
+                // the head node cannot see this machine's files: the package goes to S3, where
+                // Ray fetches working_dir zips from (s3:// URIs)
+                let dir = self.project.dir.join(&wd);
+                let pkg = tokio::task::spawn_blocking(move || crate::engine::ray::package(&dir))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                let (name, bytes) = match pkg {
+                    Ok(x) => x,
+                    Err(e) => return self.fail(phase, e).await,
+                };
+                let bucket = self.project.storage.bucket.clone();
+                let key = self.project.storage.key(&format!("_tandem/ray/{name}"));
+                let uri = format!("s3://{bucket}/{key}");
+                if self.dry.is_some() {
+                    staged = Some(
+                        serde_json::json!({"method": "PUT", "url": uri, "bytes": bytes.len()}),
+                    );
+                } else {
+                    self.note(phase, &format!("uploading working_dir {wd} to {uri}"));
+                    if let Err(e) = self.store.put(&bucket, &key, bytes).await {
+                        return self
+                            .fail(phase, format!("uploading working_dir to {uri}: {e}"))
+                            .await;
+                    }
+                }
+                uri
             } else if rc.reach == Reach::Transport {
                 // a path on the head node
                 wd
+            } else if self.dry.is_some() {
+                match ray.dry_stage(&self.project.dir.join(&wd)) {
+                    Ok(v) => {
+                        let uri = v["uri"].as_str().unwrap_or_default().to_string();
+                        staged = Some(v);
+                        uri
+                    }
+                    Err(e) => return self.fail(phase, e.to_string()).await,
+                }
             } else {
                 self.note(phase, &format!("packaging working_dir {wd}"));
                 match ray.stage_working_dir(&self.project.dir.join(&wd)).await {
@@ -641,6 +760,28 @@ impl Exec<'_> {
             p.input = Some(input.clone());
             p.command = vec![req.entrypoint.clone()];
         }
+        if self.dry.is_some() {
+            let sent = match ray.dry_submit(&req) {
+                Ok(v) => v,
+                Err(e) => return self.fail(phase, e.to_string()).await,
+            };
+            let mut requests: Vec<serde_json::Value> = staged.into_iter().collect();
+            requests.push(sent);
+            if let Some(d) = self.dry.as_mut() {
+                d.push(serde_json::json!({
+                    "phase": phase,
+                    "engine": "ray",
+                    "to": ray.describe(),
+                    "requests": requests,
+                }));
+            }
+            return RunState::Succeeded;
+        }
+        // a claim a gone driver left is resubmitted with the same id: Ray refuses the duplicate if
+        // the first one arrived, and the job is followed
+        if let Err(e) = self.claim(phase) {
+            return self.fail(phase, e).await;
+        }
         self.note(phase, &format!("submitting to {}", ray.describe()));
         match ray.submit(&req).await {
             Ok(_) => {}
@@ -659,8 +800,45 @@ impl Exec<'_> {
         self.follow_ray(phase, ray, &submission_id, cancel).await
     }
 
+    /// The Ray Jobs client of the run's target.
+    async fn ray_client(&self) -> Result<Arc<crate::engine::ray::Ray>, String> {
+        crate::engine::ray::for_target(self.project, &self.run.target)
+            .await
+            .map(Arc::new)
+    }
+
+    /// Claim the submission of a phase in the journal (this process holds the run's lease).
+    fn claim(&self, phase: PhaseId) -> Result<(), String> {
+        if self.dry.is_some() {
+            return Ok(());
+        }
+        match self.ws.journal.claim(&self.run.id, phase, &self.owner) {
+            Ok(Claim::Fresh) => Ok(()),
+            Ok(Claim::Again) => {
+                self.note(
+                    phase,
+                    "a previous tandem claimed this phase before it stopped: submitting again \
+                     with the same id (the engine answers with the existing job if it got there)",
+                );
+                Ok(())
+            }
+            Ok(Claim::HeldBy(who)) => Err(format!(
+                "{phase} is being submitted by another tandem ({who}); not submitting it twice"
+            )),
+            Err(e) => Err(format!("journal: {e}")),
+        }
+    }
+
+    /// Commit where a phase's log tails stand.
+    fn save_tail(&self, phase: PhaseId, t: Tail) {
+        if let Err(e) = self.ws.journal.save_tail(&self.run.id, phase, t) {
+            tracing::error!("journal: {e}");
+        }
+    }
+
     /// Follow a submitted Ray job to its end: the log into the phase's log file (a task of its
-    /// own), the state polled every `poll`, a stop request on cancel.
+    /// own, from where the journal says the tail stood), the state polled every `poll`, a stop
+    /// request on cancel.
     async fn follow_ray(
         &mut self,
         phase: PhaseId,
@@ -668,28 +846,44 @@ impl Exec<'_> {
         id: &str,
         cancel: &CancellationToken,
     ) -> RunState {
-        let log = self.ws.log_path(&self.run.id, phase, false);
         let stop_logs = CancellationToken::new();
-        // bytes of the driver log written so far, for the catch-up below
-        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let append = {
-            let (log, written) = (log.clone(), written.clone());
-            move |b: &[u8]| {
-                if let Ok(mut f) = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                {
-                    if f.write_all(b).is_ok() {
-                        written.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-            }
+        // Ray has one driver log; the stderr file only gets what tandem writes there
+        let [out, err] = LogSink::pair(self.ws, &self.run.id, phase);
+        let err_local = err.mark().1;
+        let save = |this: &Self, (remote, local): (u64, u64)| {
+            this.save_tail(
+                phase,
+                Tail {
+                    out_remote: remote,
+                    out_local: local,
+                    err_remote: 0,
+                    err_local,
+                },
+            )
         };
+        // commit the starting point before anything is read, so a crash at any later moment
+        // resumes from a commit
+        let start = out.mark();
+        save(self, start);
+        let from = out.remote;
+        let sink = Arc::new(std::sync::Mutex::new(out));
+        let mut committed = start;
         let follower = {
-            let (ray, id, stop) = (ray.clone(), id.to_string(), stop_logs.clone());
-            let mut sink = append.clone();
-            tokio::spawn(async move { ray.follow_logs(&id, 0, &stop, &mut sink).await })
+            let (ray, id, stop, sink) =
+                (ray.clone(), id.to_string(), stop_logs.clone(), sink.clone());
+            let mut write = move |b: &[u8]| {
+                if let Ok(mut s) = sink.lock() {
+                    s.write(b)
+                }
+            };
+            tokio::spawn(async move { ray.follow_logs(&id, from, &stop, &mut write).await })
+        };
+        let commit = |this: &Self, committed: &mut (u64, u64)| {
+            let now = sink.lock().map(|s| s.mark()).unwrap_or(*committed);
+            if now != *committed {
+                *committed = now;
+                save(this, now);
+            }
         };
         let poll = Duration::from_millis(500);
         let mut stopping = false;
@@ -721,6 +915,7 @@ impl Exec<'_> {
                     continue;
                 }
             };
+            commit(self, &mut committed);
             let (state, msg) = info.run_state();
             let changed = self
                 .run
@@ -744,10 +939,11 @@ impl Exec<'_> {
         if !complete {
             stop_logs.cancel();
             if let Ok(all) = ray.logs(id).await {
-                let have = written.load(std::sync::atomic::Ordering::Relaxed) as usize;
-                if all.len() > have {
-                    let sink = append.clone();
-                    sink(&all.as_bytes()[have..]);
+                if let Ok(mut s) = sink.lock() {
+                    let have = s.remote as usize;
+                    if all.len() > have {
+                        s.write(&all.as_bytes()[have..]);
+                    }
                 }
             }
             if let Ok(Ok(Err(e))) = &drained {
@@ -757,6 +953,7 @@ impl Exec<'_> {
                 );
             }
         }
+        commit(self, &mut committed);
         let (state, msg) = info.run_state();
         if let Some(p) = self.run.phase_mut(phase) {
             p.state = state;
@@ -786,6 +983,9 @@ impl Exec<'_> {
 
     /// Write `tandem-manifest.json` next to a finished phase's outputs: what ran, on what, where.
     async fn write_manifest(&mut self, phase: PhaseId) {
+        if self.dry.is_some() {
+            return;
+        }
         let inputs = match self.input_prefix(phase) {
             Some((b, k)) => {
                 let prefix = format!("{}/", k.trim_end_matches('/'));
@@ -804,6 +1004,9 @@ impl Exec<'_> {
             None => vec![],
         };
         let m = manifest(&self.run, phase, inputs);
+        if let Err(e) = self.ws.journal.save_manifest(&self.run.id, phase, &m) {
+            tracing::error!("journal: {e}");
+        }
         let Some(p) = self.run.phase(phase) else {
             return;
         };
@@ -868,6 +1071,38 @@ impl Exec<'_> {
             .map(|p| p.output.clone())
             .unwrap_or_default();
         let (b, k) = loc.split_once('/').unwrap_or((&loc, ""));
+        self.remote_path(b, k)
+    }
+
+    /// What a dry run names as a phase's input: where the real run would read it (nothing is
+    /// checked, generated or staged).
+    fn planned_input(&self, phase: PhaseId) -> String {
+        let spec = self.project.phase(phase);
+        let bucket = self.project.storage.bucket.clone();
+        match spec.inputs.first().map(String::as_str) {
+            Some("handoff") => {
+                let from = self.project.handoff.from;
+                match self.run.phase(from) {
+                    Some(p) => {
+                        let (b, k) = p.output.split_once('/').unwrap_or((&p.output, ""));
+                        self.remote_path(b, k)
+                    }
+                    None => format!("(the newest successful {from} output)"),
+                }
+            }
+            Some(ds) => {
+                let path = self.project.datasets.get(ds).map(|d| d.path.clone());
+                self.remote_path(
+                    &bucket,
+                    &self.project.storage.key(&path.unwrap_or_default()),
+                )
+            }
+            None => self.remote_path(&bucket, &self.project.storage.key("")),
+        }
+    }
+
+    /// A store location as the phase's process sees it.
+    fn remote_path(&self, b: &str, k: &str) -> String {
         if let Some(d) = self.dir_of(b, k) {
             return d.display().to_string();
         }
@@ -904,15 +1139,10 @@ impl Exec<'_> {
             Err(e) => return self.fail(phase, e).await,
         };
         let output = self.remote_output(phase);
-        if !output.starts_with("s3://") {
+        if !output.starts_with("s3://") && self.dry.is_none() {
             let _ = std::fs::create_dir_all(&output);
         }
-        let run_dir = format!(
-            "{}/{}/{}",
-            st.work_dir.trim_end_matches('/'),
-            self.run.id,
-            phase
-        );
+        let run_dir = self.slurm_run_dir(st, phase);
         let mut vars = Vars::new();
         vars.insert("tandem", self.ws.exe.display().to_string());
         vars.insert("run", self.run.id.clone());
@@ -1019,10 +1249,36 @@ impl Exec<'_> {
                 Body::Script(_) => vec![format!("{run_dir}/job.sbatch")],
             };
         }
+        if self.dry.is_some() {
+            let sent = slurm.submit_script(&job).and_then(|script| {
+                let mut v = transport.dry_run(&script)?;
+                v["script"] = script.into();
+                v["batch_script"] = job.batch_script()?.into();
+                Ok(v)
+            });
+            let sent = match sent {
+                Ok(v) => v,
+                Err(e) => return self.fail(phase, e.to_string()).await,
+            };
+            if let Some(d) = self.dry.as_mut() {
+                d.push(serde_json::json!({
+                    "phase": phase,
+                    "engine": "slurm",
+                    "to": transport.describe(),
+                    "requests": [sent],
+                }));
+            }
+            return RunState::Succeeded;
+        }
+        if let Err(e) = self.claim(phase) {
+            return self.fail(phase, e).await;
+        }
         self.note(
             phase,
             &format!("submitting to Slurm via {}", transport.describe()),
         );
+        // the submit script leaves a marker in the run directory: a second submission of this
+        // phase (a restarted tandem, another machine) answers with the first job's id
         let job_id = match slurm.submit(&job, cancel).await {
             Ok(id) => id,
             Err(e) => return self.fail(phase, e.to_string()).await,
@@ -1035,33 +1291,74 @@ impl Exec<'_> {
             p.message = Some("PENDING".into());
         }
         self.publish().await;
-        let out_path = job.stdout_path().replace("%j", &job_id);
-        let err_path = job.stderr_path().replace("%j", &job_id);
-        let local_logs = (
-            self.ws.log_path(&self.run.id, phase, false),
-            self.ws.log_path(&self.run.id, phase, true),
-        );
-        let mut offsets = (0u64, 0u64);
+        self.follow_slurm(phase, &slurm, &job_id, &run_dir, st.poll, cancel)
+            .await
+    }
+
+    /// The run directory of a phase's Slurm job on the cluster.
+    fn slurm_run_dir(&self, st: &SlurmTarget, phase: PhaseId) -> String {
+        format!(
+            "{}/{}/{}",
+            st.work_dir.trim_end_matches('/'),
+            self.run.id,
+            phase
+        )
+    }
+
+    /// Follow a Slurm job to its end, one round trip per poll (state plus the new bytes of its
+    /// logs from where the journal says the tails stood, appended to the phase's local log
+    /// files, the new position committed after each write); scancel on cancel.
+    async fn follow_slurm(
+        &mut self,
+        phase: PhaseId,
+        slurm: &crate::engine::slurm::Slurm<'_>,
+        job_id: &str,
+        run_dir: &str,
+        poll: Duration,
+        cancel: &CancellationToken,
+    ) -> RunState {
+        let paths = crate::engine::slurm::JobSpec {
+            run_dir: run_dir.to_string(),
+            ..Default::default()
+        };
+        let out_path = paths.stdout_path().replace("%j", job_id);
+        let err_path = paths.stderr_path().replace("%j", job_id);
+        let mut sinks = LogSink::pair(self.ws, &self.run.id, phase);
+        let commit = |this: &Self, sinks: &[LogSink; 2]| {
+            let (o, e) = (sinks[0].mark(), sinks[1].mark());
+            this.save_tail(
+                phase,
+                Tail {
+                    out_remote: o.0,
+                    out_local: o.1,
+                    err_remote: e.0,
+                    err_local: e.1,
+                },
+            );
+        };
+        // the starting point first, so a crash at any later moment resumes from a commit
+        commit(self, &sinks);
         let mut failures = 0;
         let mut cancelled = false;
         let mut drain = false;
-        let half = transport.max_output() / 2;
+        let half = slurm.transport.max_output() / 2;
         let quiet = CancellationToken::new();
         loop {
             if !drain {
                 tokio::select! {
-                    _ = tokio::time::sleep(st.poll) => {}
+                    _ = tokio::time::sleep(poll) => {}
                     _ = cancel.cancelled(), if !cancelled => {
                         cancelled = true;
                         self.note(phase, &format!("cancelling Slurm job {job_id} (scancel)"));
-                        if let Err(e) = slurm.cancel(&job_id, &quiet).await {
+                        if let Err(e) = slurm.cancel(job_id, &quiet).await {
                             self.note(phase, &format!("scancel: {e}"));
                         }
                     }
                 }
             }
+            let offsets = (sinks[0].remote, sinks[1].remote);
             let p = match slurm
-                .poll(&job_id, &out_path, &err_path, offsets, &quiet)
+                .poll(job_id, &out_path, &err_path, offsets, &quiet)
                 .await
             {
                 Ok(p) => {
@@ -1082,21 +1379,10 @@ impl Exec<'_> {
                     continue;
                 }
             };
-            for (bytes, path, off) in [
-                (&p.stdout, &local_logs.0, &mut offsets.0),
-                (&p.stderr, &local_logs.1, &mut offsets.1),
-            ] {
-                if bytes.is_empty() {
-                    continue;
-                }
-                *off += bytes.len() as u64;
-                if let Ok(mut f) = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                {
-                    let _ = f.write_all(bytes);
-                }
+            if !p.stdout.is_empty() || !p.stderr.is_empty() {
+                sinks[0].write(&p.stdout);
+                sinks[1].write(&p.stderr);
+                commit(self, &sinks);
             }
             drain = p.stdout.len() >= half || p.stderr.len() >= half;
             let (state, msg) = p.status.run_state();
@@ -1133,7 +1419,72 @@ impl Exec<'_> {
         }
     }
 
+    /// Pick up a phase that a previous tandem left running on its engine (the journal has its
+    /// engine id): follow it from where its log tails stood.
+    async fn reattach(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
+        let Some(id) = self.run.phase(phase).and_then(|p| p.engine_id.clone()) else {
+            return self
+                .lost(
+                    phase,
+                    "tandem stopped while this phase ran; its process is gone",
+                )
+                .await;
+        };
+        let engine = self.project.phase(phase).engine;
+        self.note(phase, &format!("re-attaching to {id}"));
+        let ray_conf = self
+            .project
+            .targets
+            .get(&self.run.target)
+            .and_then(|t| t.ray.clone());
+        match (engine, ray_conf, self.project.slurm_target(&self.run.target).cloned()) {
+            (Engine::Ray, Some(_), _) => {
+                let ray = match self.ray_client().await {
+                    Ok(r) => r,
+                    Err(e) => return self.fail(phase, e).await,
+                };
+                self.follow_ray(phase, ray, &id, cancel).await
+            }
+            (Engine::Slurm, _, Some(st)) => {
+                let transport = match crate::transport::connect(&st.transport).await {
+                    Ok(t) => t,
+                    Err(e) => return self.fail(phase, e.to_string()).await,
+                };
+                let slurm = crate::engine::slurm::Slurm::new(&*transport, &st.slurm);
+                let run_dir = self.slurm_run_dir(&st, phase);
+                self.follow_slurm(phase, &slurm, &id, &run_dir, st.poll, cancel)
+                    .await
+            }
+            _ => {
+                self.lost(
+                    phase,
+                    &format!(
+                        "the project no longer runs {phase} on {} for target {}: job {id} is not followed",
+                        engine.as_str(),
+                        self.run.target
+                    ),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn lost(&mut self, phase: PhaseId, why: &str) -> RunState {
+        self.note(phase, why);
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.state = RunState::Lost;
+            p.ended.get_or_insert(Utc::now());
+            p.message = Some(why.to_string());
+        }
+        self.publish().await;
+        RunState::Lost
+    }
+
     async fn fail(&mut self, phase: PhaseId, why: String) -> RunState {
+        if let Some(d) = self.dry.as_mut() {
+            d.push(serde_json::json!({"phase": phase, "error": why}));
+            return RunState::Failed;
+        }
         self.note(phase, &format!("error: {why}"));
         if let Some(p) = self.run.phase_mut(phase) {
             let now = Utc::now();
@@ -1180,6 +1531,11 @@ pub fn manifest(run: &Run, phase: PhaseId, inputs: Vec<serde_json::Value>) -> se
 
 /// Run the phases of `run` in order. The solve phase starts only when preprocess succeeded and the
 /// handoff's required files exist. Returns the final record.
+///
+/// The same call resumes a run from the journal: phases that succeeded are kept (their manifest
+/// written if it is missing), phases left running on an engine are re-attached and followed from
+/// their log offsets, and the rest run. The run is driven under its journal lease: when another
+/// live tandem drives it, nothing is done and the journal's record is returned.
 pub async fn execute(
     ws: Workspace,
     project: Arc<Project>,
@@ -1188,6 +1544,34 @@ pub async fn execute(
     cancel: CancellationToken,
     events: mpsc::Sender<RunEvent>,
 ) -> Run {
+    let owner = Owner::me();
+    let known = ws.journal.get(&run.id).ok().flatten().is_some();
+    if !known {
+        if let Err(e) = ws.journal.record(&run) {
+            tracing::error!("journal write failed: {e}");
+        }
+    }
+    match ws.journal.lease(&run.id, &owner) {
+        Ok(Lease::Acquired) => {}
+        Ok(Lease::HeldBy(who)) => {
+            tracing::info!(run = %run.id, %who, "driven by another tandem");
+            return ws.journal.get(&run.id).ok().flatten().unwrap_or(run);
+        }
+        Err(e) => tracing::error!("journal: {e}"),
+    }
+    let renew = {
+        let (j, id, me) = (ws.journal.clone(), run.id.clone(), owner.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(super::journal::RENEW_EVERY).await;
+                match j.renew(&id, &me) {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(run = %id, "another tandem took this run over"),
+                    Err(e) => tracing::error!("journal: {e}"),
+                }
+            }
+        })
+    };
     let order: Vec<PhaseId> = run.phases.iter().map(|p| p.phase).collect();
     let mut ex = Exec {
         ws: &ws,
@@ -1195,34 +1579,86 @@ pub async fn execute(
         store,
         events: &events,
         run,
+        owner: owner.clone(),
+        dry: None,
     };
     ex.publish().await;
     let mut stop: Option<String> = None;
     for phase in order {
+        let state = ex.run.phase(phase).map(|p| p.state);
         if let Some(why) = &stop {
-            if let Some(p) = ex.run.phase_mut(phase) {
-                p.state = RunState::Cancelled;
-                p.message = Some(why.clone());
+            if state.is_some_and(|s| !s.is_terminal()) {
+                if let Some(p) = ex.run.phase_mut(phase) {
+                    p.state = RunState::Cancelled;
+                    p.message = Some(why.clone());
+                }
+                ex.publish().await;
             }
-            ex.publish().await;
             continue;
         }
         if cancel.is_cancelled() {
             stop = Some("not started: the run was cancelled".into());
             continue;
         }
-        match ex.run_phase(phase, &cancel).await {
+        let end = match state {
+            Some(RunState::Succeeded) => {
+                if ex
+                    .ws
+                    .journal
+                    .manifest(&ex.run.id, phase)
+                    .ok()
+                    .flatten()
+                    .is_none()
+                {
+                    ex.write_manifest(phase).await;
+                }
+                continue;
+            }
+            Some(s @ (RunState::Failed | RunState::Cancelled | RunState::Lost)) => s,
+            Some(RunState::Submitted | RunState::Running) => ex.reattach(phase, &cancel).await,
+            _ => ex.run_phase(phase, &cancel).await,
+        };
+        match end {
             RunState::Succeeded => ex.write_manifest(phase).await,
             RunState::Cancelled => stop = Some("not started: the run was cancelled".into()),
             _ => stop = Some(format!("not started: {phase} failed")),
         }
-        if stop.is_some() {
-            // apply to the remaining phases on the next iterations
-            continue;
-        }
     }
     ex.publish().await;
+    renew.abort();
+    if let Err(e) = ws.journal.release(&ex.run.id, &owner) {
+        tracing::error!("journal: {e}");
+    }
     ex.run
+}
+
+/// What running `run` would send, phase by phase (`--dry-run`): the local commands, the Ray Jobs
+/// API requests (or the curl scripts run on the head node), the Slurm submit scripts with the
+/// transport's request (ssh argv, SSM SendCommand). Nothing is sent, written or journalled.
+pub async fn plan(
+    ws: &Workspace,
+    project: Arc<Project>,
+    store: Arc<dyn ObjectStore>,
+    run: Run,
+) -> Vec<serde_json::Value> {
+    let (events, _rx) = mpsc::channel(1);
+    let order: Vec<PhaseId> = run.phases.iter().map(|p| p.phase).collect();
+    let mut ex = Exec {
+        ws,
+        project: &project,
+        store,
+        events: &events,
+        run,
+        owner: Owner::me(),
+        dry: Some(Vec::new()),
+    };
+    let never = CancellationToken::new();
+    for phase in order {
+        if ex.run_phase(phase, &never).await != RunState::Succeeded {
+            break;
+        }
+    }
+    ex.dry.take().unwrap_or_default()
 }
 
 /// Files of a phase output directory on this machine.

@@ -1,29 +1,144 @@
-//! The run journal: an append-only JSON-lines file in the data dir, one full run record a line; the
-//! last line of each run id wins. It survives restarts of tandem. (A later issue moves it to SQLite for
-//! re-attach after crashes; the interface stays.)
+//! The run journal: an SQLite database (`journal.db`, WAL) in the data dir, the source of truth for
+//! runs. It holds every run's record, each phase's engine id, who claimed its submission, where
+//! its log tails stand (remote offset and local file length, committed together), its manifest,
+//! and every state transition with its time. A run is driven by one tandem process at a time: the
+//! driver holds a lease (renewed every few seconds) that another process takes over only when the
+//! driver's process is gone or its lease expired.
+//!
+//! Every call opens its own connection (a few tens of microseconds), so the journal can be shared
+//! by tasks and threads and by several tandem processes. A `journal.jsonl` from earlier versions
+//! is imported once.
 
 use super::run::{Run, RunState};
+use crate::project::PhaseId;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A lease not renewed for this long is free for another process to take.
+pub const LEASE_SECS: i64 = 15;
+/// How often a driver renews its lease.
+pub const RENEW_EVERY: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct Journal {
     path: PathBuf,
+    legacy: PathBuf,
 }
 
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// Newest first.
     pub runs: Vec<Run>,
-    /// Lines that could not be read (kept in the file, skipped here), as `line N: why`.
+    /// Records that could not be read (kept in the database, skipped here), as `where: why`.
     pub skipped: Vec<String>,
+}
+
+/// Who drives runs from this process: host, pid and a random part (a pid can be reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+}
+
+impl Owner {
+    /// This process.
+    pub fn me() -> Owner {
+        static ME: std::sync::OnceLock<Owner> = std::sync::OnceLock::new();
+        ME.get_or_init(|| {
+            let host = nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "localhost".into());
+            let pid = std::process::id();
+            let nonce: u32 = rand::random();
+            Owner {
+                id: format!("{host}:{pid}:{nonce:08x}"),
+                host,
+                pid,
+            }
+        })
+        .clone()
+    }
+}
+
+/// The answer to asking for a run's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    Acquired,
+    /// Another live process drives the run: `host pid N`.
+    HeldBy(String),
+}
+
+/// The answer to claiming a phase's submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Nobody submitted it before.
+    Fresh,
+    /// A driver that is gone claimed it: it may or may not have reached the engine, so submit in a
+    /// way the engine de-duplicates (Ray's submission id, the Slurm submit marker).
+    Again,
+    /// Another live driver holds it.
+    HeldBy(String),
+}
+
+/// Where a phase's log tails stand: bytes read from the engine, and the length of the local log
+/// file once they were written. Committed together, so a restarted tandem cuts the local file back
+/// to `*_local` and reads on from `*_remote`: nothing lost, nothing twice.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tail {
+    pub out_remote: u64,
+    pub out_local: u64,
+    pub err_remote: u64,
+    pub err_local: u64,
+}
+
+/// One state change of a phase.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    pub phase: PhaseId,
+    pub state: RunState,
+    pub at: DateTime<Utc>,
+    pub engine_id: Option<String>,
+    pub message: Option<String>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs(
+  id TEXT PRIMARY KEY,
+  created TEXT NOT NULL,
+  state TEXT NOT NULL,
+  record TEXT NOT NULL,
+  owner TEXT, owner_host TEXT, owner_pid INTEGER, heartbeat INTEGER);
+CREATE TABLE IF NOT EXISTS phases(
+  run_id TEXT NOT NULL, phase TEXT NOT NULL,
+  state TEXT NOT NULL, engine_id TEXT,
+  claim TEXT, claimed_at INTEGER,
+  out_remote INTEGER NOT NULL DEFAULT 0, out_local INTEGER NOT NULL DEFAULT 0,
+  err_remote INTEGER NOT NULL DEFAULT 0, err_local INTEGER NOT NULL DEFAULT 0,
+  tail_saved INTEGER NOT NULL DEFAULT 0,
+  manifest TEXT,
+  PRIMARY KEY(run_id, phase));
+CREATE TABLE IF NOT EXISTS transitions(
+  run_id TEXT NOT NULL, phase TEXT NOT NULL, state TEXT NOT NULL, at TEXT NOT NULL,
+  engine_id TEXT, message TEXT);
+CREATE INDEX IF NOT EXISTS transitions_run ON transitions(run_id);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+";
+
+fn now_secs() -> i64 {
+    Utc::now().timestamp()
 }
 
 impl Journal {
     pub fn new(data_dir: &Path) -> Journal {
         Journal {
-            path: data_dir.join("journal.jsonl"),
+            path: data_dir.join("journal.db"),
+            legacy: data_dir.join("journal.jsonl"),
         }
     }
 
@@ -31,67 +146,420 @@ impl Journal {
         &self.path
     }
 
-    /// Append the current record of a run.
-    pub fn record(&self, run: &Run) -> std::io::Result<()> {
+    fn err(&self, e: rusqlite::Error) -> std::io::Error {
+        std::io::Error::other(format!("{}: {e}", self.path.display()))
+    }
+
+    fn open(&self) -> std::io::Result<Connection> {
         if let Some(d) = self.path.parent() {
             std::fs::create_dir_all(d)?;
         }
-        let mut line = serde_json::to_vec(run).map_err(std::io::Error::other)?;
-        line.push(b'\n');
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        f.write_all(&line)
+        let fresh = !self.path.exists();
+        let c = Connection::open(&self.path).map_err(|e| self.err(e))?;
+        c.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| self.err(e))?;
+        // WAL: readers never wait for the writer, and a killed writer leaves a consistent file
+        c.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| self.err(e))?;
+        c.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.err(e))?;
+        c.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
+        if fresh && self.legacy.exists() {
+            self.import_legacy(&c)?;
+        }
+        Ok(c)
     }
 
-    /// Every run, newest first. Runs recorded as active whose process is gone become `lost`.
-    pub fn load(&self) -> std::io::Result<Loaded> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
-            Err(e) => return Err(e),
-        };
+    /// Copy the runs of a `journal.jsonl` (the format before the database) in, once.
+    fn import_legacy(&self, c: &Connection) -> std::io::Result<()> {
+        let done: Option<String> = c
+            .query_row(
+                "SELECT value FROM meta WHERE key='imported_jsonl'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if done.is_some() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&self.legacy)?;
         let mut by_id: HashMap<String, Run> = HashMap::new();
-        let mut skipped = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Run>(line) {
-                Ok(r) => {
-                    by_id.insert(r.id.clone(), r);
-                }
-                Err(e) => skipped.push(format!("{}:{}: {e}", self.path.display(), i + 1)),
+        for line in text.lines() {
+            if let Ok(r) = serde_json::from_str::<Run>(line) {
+                by_id.insert(r.id.clone(), r);
             }
         }
-        let mut runs: Vec<Run> = by_id.into_values().collect();
-        for r in &mut runs {
-            let mut changed = false;
-            for p in &mut r.phases {
-                // a phase with an engine id (a Slurm job) lives on the cluster, not in a local
-                // process: it is not lost because tandem stopped
-                if p.state.is_active() && p.engine_id.is_none() && !p.pid.is_some_and(pid_alive) {
-                    p.state = RunState::Lost;
-                    p.message =
-                        Some("tandem stopped while this phase ran; its process is gone".into());
-                    changed = true;
-                }
-            }
-            if changed {
-                r.derive_state();
-            }
+        for r in by_id.values() {
+            self.write(c, r)?;
         }
-        runs.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
-        Ok(Loaded { runs, skipped })
+        c.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES('imported_jsonl', ?1)",
+            [Utc::now().to_rfc3339()],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
+    /// Store the current record of a run; each phase whose state or engine id changed gets a
+    /// transition.
+    pub fn record(&self, run: &Run) -> std::io::Result<()> {
+        let mut c = self.open()?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        self.write(&tx, run)?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    fn write(&self, c: &Connection, run: &Run) -> std::io::Result<()> {
+        let json = serde_json::to_string(run).map_err(std::io::Error::other)?;
+        c.execute(
+            "INSERT INTO runs(id, created, state, record) VALUES(?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET state=excluded.state, record=excluded.record",
+            params![run.id, run.created.to_rfc3339(), run.state.as_str(), json],
+        )
+        .map_err(|e| self.err(e))?;
+        for p in &run.phases {
+            let before: Option<(String, Option<String>)> = c
+                .query_row(
+                    "SELECT state, engine_id FROM phases WHERE run_id=?1 AND phase=?2",
+                    params![run.id, p.phase.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            let changed = before
+                .as_ref()
+                .is_none_or(|(s, e)| s != p.state.as_str() || *e != p.engine_id);
+            c.execute(
+                "INSERT INTO phases(run_id, phase, state, engine_id) VALUES(?1, ?2, ?3, ?4)
+                 ON CONFLICT(run_id, phase) DO UPDATE SET state=excluded.state,
+                   engine_id=COALESCE(excluded.engine_id, phases.engine_id)",
+                params![run.id, p.phase.as_str(), p.state.as_str(), p.engine_id],
+            )
+            .map_err(|e| self.err(e))?;
+            if changed {
+                c.execute(
+                    "INSERT INTO transitions(run_id, phase, state, at, engine_id, message)
+                     VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        run.id,
+                        p.phase.as_str(),
+                        p.state.as_str(),
+                        Utc::now().to_rfc3339(),
+                        p.engine_id,
+                        p.message
+                    ],
+                )
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every run, newest first. A local phase recorded as active whose process is gone shows as
+    /// `lost` (a phase with an engine id lives on its cluster and is re-attached instead).
+    pub fn load(&self) -> std::io::Result<Loaded> {
+        let c = self.open()?;
+        let mut st = c
+            .prepare("SELECT id, record FROM runs ORDER BY created DESC, id DESC")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = Loaded::default();
+        for row in rows {
+            let (id, json) = row.map_err(|e| self.err(e))?;
+            match serde_json::from_str::<Run>(&json) {
+                Ok(mut r) => {
+                    mark_lost(&mut r);
+                    out.runs.push(r);
+                }
+                Err(e) => out
+                    .skipped
+                    .push(format!("{}: run {id}: {e}", self.path.display())),
+            }
+        }
+        Ok(out)
+    }
+
+    /// A run by id or unique prefix (the newest when several match).
     pub fn get(&self, id: &str) -> std::io::Result<Option<Run>> {
         Ok(self
             .load()?
             .runs
             .into_iter()
             .find(|r| r.id == id || r.id.starts_with(id)))
+    }
+
+    /// Take the lease of a run for `me`: free when nobody holds it, when the holder's process on
+    /// this host is gone, or when the holder has not renewed it for [`LEASE_SECS`].
+    pub fn lease(&self, run_id: &str, me: &Owner) -> std::io::Result<Lease> {
+        let mut c = self.open()?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        type Holder = (Option<String>, Option<String>, Option<i64>, Option<i64>);
+        let holder: Option<Holder> = tx
+            .query_row(
+                "SELECT owner, owner_host, owner_pid, heartbeat FROM runs WHERE id=?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some((owner, host, pid, beat)) = holder else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no run `{run_id}` in the journal"),
+            ));
+        };
+        if let (Some(o), Some(h), Some(p), Some(b)) = (&owner, &host, pid, beat) {
+            let alive = if *h == me.host {
+                pid_alive(p as u32)
+            } else {
+                true
+            };
+            let fresh = now_secs() - b < LEASE_SECS;
+            if *o != me.id && alive && fresh {
+                return Ok(Lease::HeldBy(format!("{h} pid {p}")));
+            }
+        }
+        tx.execute(
+            "UPDATE runs SET owner=?2, owner_host=?3, owner_pid=?4, heartbeat=?5 WHERE id=?1",
+            params![run_id, me.id, me.host, me.pid, now_secs()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(Lease::Acquired)
+    }
+
+    /// Renew a held lease; false when another process took it over.
+    pub fn renew(&self, run_id: &str, me: &Owner) -> std::io::Result<bool> {
+        let c = self.open()?;
+        let n = c
+            .execute(
+                "UPDATE runs SET heartbeat=?3 WHERE id=?1 AND owner=?2",
+                params![run_id, me.id, now_secs()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    /// Give a lease back (the run ended, or its driver stops).
+    pub fn release(&self, run_id: &str, me: &Owner) -> std::io::Result<()> {
+        let c = self.open()?;
+        c.execute(
+            "UPDATE runs SET owner=NULL, owner_host=NULL, owner_pid=NULL, heartbeat=NULL
+             WHERE id=?1 AND owner=?2",
+            params![run_id, me.id],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Who drives a run now, if anyone live does (`host pid N`).
+    pub fn driver(&self, run_id: &str) -> std::io::Result<Option<String>> {
+        let c = self.open()?;
+        let row: Option<(Option<String>, Option<i64>, Option<i64>)> = c
+            .query_row(
+                "SELECT owner_host, owner_pid, heartbeat FROM runs WHERE id=?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let me = Owner::me();
+        Ok(match row {
+            Some((Some(h), Some(p), Some(b))) => {
+                let alive = h != me.host || pid_alive(p as u32);
+                (alive && now_secs() - b < LEASE_SECS).then(|| format!("{h} pid {p}"))
+            }
+            _ => None,
+        })
+    }
+
+    /// Runs that are not finished and that no live process drives: what a starting tandem
+    /// re-attaches to. Newest first.
+    pub fn orphans(&self) -> std::io::Result<Vec<Run>> {
+        let mut out = Vec::new();
+        for r in self.load()?.runs {
+            if !r.state.is_terminal() && self.driver(&r.id)?.is_none() {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Claim the submission of a phase for `me`, who must hold the run's lease.
+    pub fn claim(&self, run_id: &str, phase: PhaseId, me: &Owner) -> std::io::Result<Claim> {
+        let mut c = self.open()?;
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let owner: Option<String> = tx
+            .query_row("SELECT owner FROM runs WHERE id=?1", [run_id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        if owner.as_deref() != Some(me.id.as_str()) {
+            return Ok(Claim::HeldBy(
+                owner.unwrap_or_else(|| "nobody (the lease is not held)".into()),
+            ));
+        }
+        let prev: Option<Option<String>> = tx
+            .query_row(
+                "SELECT claim FROM phases WHERE run_id=?1 AND phase=?2",
+                params![run_id, phase.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let answer = match prev.flatten() {
+            None => Claim::Fresh,
+            Some(_) => Claim::Again,
+        };
+        tx.execute(
+            "INSERT INTO phases(run_id, phase, state, claim, claimed_at)
+             VALUES(?1, ?2, 'pending', ?3, ?4)
+             ON CONFLICT(run_id, phase) DO UPDATE SET claim=excluded.claim,
+               claimed_at=excluded.claimed_at",
+            params![run_id, phase.as_str(), me.id, now_secs()],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(answer)
+    }
+
+    /// Commit where a phase's log tails stand.
+    pub fn save_tail(&self, run_id: &str, phase: PhaseId, t: Tail) -> std::io::Result<()> {
+        let c = self.open()?;
+        c.execute(
+            "UPDATE phases SET out_remote=?3, out_local=?4, err_remote=?5, err_local=?6,
+               tail_saved=1
+             WHERE run_id=?1 AND phase=?2",
+            params![
+                run_id,
+                phase.as_str(),
+                t.out_remote as i64,
+                t.out_local as i64,
+                t.err_remote as i64,
+                t.err_local as i64
+            ],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Where a phase's log tails stood at the last commit; `None` before the first.
+    pub fn tail(&self, run_id: &str, phase: PhaseId) -> std::io::Result<Option<Tail>> {
+        let c = self.open()?;
+        let t = c
+            .query_row(
+                "SELECT out_remote, out_local, err_remote, err_local FROM phases
+                 WHERE run_id=?1 AND phase=?2 AND tail_saved=1",
+                params![run_id, phase.as_str()],
+                |r| {
+                    Ok(Tail {
+                        out_remote: r.get::<_, i64>(0)? as u64,
+                        out_local: r.get::<_, i64>(1)? as u64,
+                        err_remote: r.get::<_, i64>(2)? as u64,
+                        err_local: r.get::<_, i64>(3)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(t)
+    }
+
+    /// Keep the manifest written next to a phase's outputs.
+    pub fn save_manifest(
+        &self,
+        run_id: &str,
+        phase: PhaseId,
+        manifest: &serde_json::Value,
+    ) -> std::io::Result<()> {
+        let c = self.open()?;
+        c.execute(
+            "UPDATE phases SET manifest=?3 WHERE run_id=?1 AND phase=?2",
+            params![run_id, phase.as_str(), manifest.to_string()],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn manifest(
+        &self,
+        run_id: &str,
+        phase: PhaseId,
+    ) -> std::io::Result<Option<serde_json::Value>> {
+        let c = self.open()?;
+        let m: Option<Option<String>> = c
+            .query_row(
+                "SELECT manifest FROM phases WHERE run_id=?1 AND phase=?2",
+                params![run_id, phase.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(m.flatten().and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    /// Every state change of a run's phases, oldest first.
+    pub fn transitions(&self, run_id: &str) -> std::io::Result<Vec<Transition>> {
+        let c = self.open()?;
+        let mut st = c
+            .prepare(
+                "SELECT phase, state, at, engine_id, message FROM transitions
+                 WHERE run_id=?1 ORDER BY rowid",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (phase, state, at, engine_id, message) = row.map_err(|e| self.err(e))?;
+            let (Ok(phase), Ok(state), Ok(at)) = (
+                serde_json::from_value::<PhaseId>(phase.into()),
+                serde_json::from_value::<RunState>(state.into()),
+                DateTime::parse_from_rfc3339(&at),
+            ) else {
+                continue;
+            };
+            out.push(Transition {
+                phase,
+                state,
+                at: at.with_timezone(&Utc),
+                engine_id,
+                message,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn mark_lost(r: &mut Run) {
+    let mut changed = false;
+    for p in &mut r.phases {
+        if p.state.is_active() && p.engine_id.is_none() && !p.pid.is_some_and(pid_alive) {
+            p.state = RunState::Lost;
+            p.message = Some("tandem stopped while this phase ran; its process is gone".into());
+            changed = true;
+        }
+    }
+    if changed {
+        r.derive_state();
     }
 }
 
@@ -107,14 +575,10 @@ pub fn pid_alive(pid: u32) -> bool {
 mod tests {
     use super::*;
     use crate::pipeline::run::PhaseRun;
-    use crate::project::PhaseId;
     use chrono::Utc;
 
-    #[test]
-    fn last_record_wins_and_dead_runs_are_lost() {
-        let d = tempfile::tempdir().unwrap();
-        let j = Journal::new(d.path());
-        let mut r = Run {
+    fn run() -> Run {
+        Run {
             id: "20260101-000000-0001".into(),
             project: "p".into(),
             project_file: "f".into(),
@@ -137,21 +601,95 @@ mod tests {
                 message: None,
             }],
             tandem_version: "0".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn last_record_wins_and_dead_runs_are_lost() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::new(d.path());
+        let mut r = run();
         j.record(&r).unwrap();
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(j.path())
-            .unwrap()
-            .write_all(b"{broken\n")
-            .unwrap();
         let l = j.load().unwrap();
         assert_eq!(l.runs[0].state, RunState::Lost);
-        assert_eq!(l.skipped.len(), 1);
         r.phases[0].state = RunState::Succeeded;
         r.state = RunState::Succeeded;
         j.record(&r).unwrap();
         assert_eq!(j.load().unwrap().runs[0].state, RunState::Succeeded);
         assert_eq!(j.get("20260101").unwrap().unwrap().id, r.id);
+        let t: Vec<RunState> = j
+            .transitions(&r.id)
+            .unwrap()
+            .iter()
+            .map(|t| t.state)
+            .collect();
+        assert_eq!(t, vec![RunState::Running, RunState::Succeeded]);
+    }
+
+    #[test]
+    fn a_jsonl_journal_is_imported_once() {
+        let d = tempfile::tempdir().unwrap();
+        let mut r = run();
+        r.phases[0].state = RunState::Succeeded;
+        let mut text = serde_json::to_string(&r).unwrap();
+        text.push_str("\n{broken\n");
+        std::fs::write(d.path().join("journal.jsonl"), text).unwrap();
+        let j = Journal::new(d.path());
+        assert_eq!(j.load().unwrap().runs.len(), 1);
+        assert_eq!(j.load().unwrap().runs.len(), 1);
+    }
+
+    #[test]
+    fn one_driver_at_a_time_and_claims() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::new(d.path());
+        let r = run();
+        j.record(&r).unwrap();
+        let me = Owner::me();
+        // another live process on this host (our parent) holds a fresh lease
+        let other = Owner {
+            id: "other".into(),
+            host: me.host.clone(),
+            pid: std::os::unix::process::parent_id(),
+        };
+        assert_eq!(j.lease(&r.id, &other).unwrap(), Lease::Acquired);
+        assert!(matches!(j.lease(&r.id, &me).unwrap(), Lease::HeldBy(_)));
+        assert!(matches!(
+            j.claim(&r.id, PhaseId::Preprocess, &me).unwrap(),
+            Claim::HeldBy(_)
+        ));
+        // the holder's process is gone: the lease is free at once
+        let dead = Owner {
+            pid: u32::MAX - 1,
+            ..other
+        };
+        assert_eq!(j.lease(&r.id, &dead).unwrap(), Lease::Acquired);
+        assert_eq!(
+            j.claim(&r.id, PhaseId::Preprocess, &dead).unwrap(),
+            Claim::Fresh
+        );
+        assert_eq!(j.lease(&r.id, &me).unwrap(), Lease::Acquired);
+        assert!(!j.renew(&r.id, &dead).unwrap());
+        assert!(j.renew(&r.id, &me).unwrap());
+        assert_eq!(
+            j.claim(&r.id, PhaseId::Preprocess, &me).unwrap(),
+            Claim::Again
+        );
+        let t = Tail {
+            out_remote: 10,
+            out_local: 25,
+            err_remote: 3,
+            err_local: 3,
+        };
+        assert_eq!(
+            j.tail(&r.id, PhaseId::Preprocess).unwrap(),
+            None,
+            "never saved"
+        );
+        j.save_tail(&r.id, PhaseId::Preprocess, t).unwrap();
+        assert_eq!(j.tail(&r.id, PhaseId::Preprocess).unwrap(), Some(t));
+        assert!(j.driver(&r.id).unwrap().is_some());
+        j.release(&r.id, &me).unwrap();
+        assert_eq!(j.driver(&r.id).unwrap(), None);
     }
 }

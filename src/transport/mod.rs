@@ -68,6 +68,13 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     fn api_calls(&self) -> u64 {
         0
     }
+    /// What `run(script)` would send, for `--dry-run`: nothing is sent.
+    fn dry_run(&self, script: &str) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({
+            "transport": self.describe(),
+            "argv": ["sh", "-c", script],
+        }))
+    }
 }
 
 /// The transport a target names, ready to use (an SSM client is built from the SDK's default chain,

@@ -142,6 +142,11 @@ impl Transport for Ssh {
             c.port.map(|p| format!(":{p}")).unwrap_or_default()
         )
     }
+    fn dry_run(&self, script: &str) -> Result<serde_json::Value> {
+        let mut argv = vec!["ssh".to_string()];
+        argv.extend(self.argv(script)?);
+        Ok(serde_json::json!({"transport": self.describe(), "argv": argv}))
+    }
     async fn run(
         &self,
         script: &str,

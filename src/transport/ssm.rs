@@ -95,6 +95,16 @@ impl Transport for Ssm {
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
+    fn dry_run(&self, script: &str) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({
+            "transport": self.describe(),
+            "api": "ssm:SendCommand",
+            "DocumentName": "AWS-RunShellScript",
+            "InstanceIds": [self.cfg.target],
+            "Parameters": {"commands": [self.command_text(script)?]},
+            "CloudWatchOutputConfig": self.cfg.log_group.as_ref().map(|g| serde_json::json!({"CloudWatchLogGroupName": g, "CloudWatchOutputEnabled": true})),
+        }))
+    }
     async fn run(
         &self,
         script: &str,
