@@ -23,6 +23,7 @@ fn frames(c: &mut Criterion) {
                 "heat2d: step {i} t={:.5} residual=2.113e3 energy=34.1182 max=93.807",
                 f64::from(i) * 1e-5
             ),
+            at: 0,
         });
     }
     base.plots.data = Some(tandem::app::msg::PlotData::Field {
@@ -87,8 +88,69 @@ fn log_ingest(c: &mut Criterion) {
                     phase: tandem::project::PhaseId::Solve,
                     stderr: false,
                     text,
+                    at: 0,
                 });
             }
+        })
+    });
+    g.finish();
+}
+
+/// A full 100k-line log buffer: the filter's index built from scratch (each keystroke in the `&`
+/// prompt), a search step (`n`), and a frame drawn under the filter.
+fn log_filter(c: &mut Criterion) {
+    let mut s = common::state();
+    s.view = tandem::app::state::View::Logs;
+    s.logs.buf = tandem::observe::logbuf::LogBuffer::default();
+    for i in 0..100_000u32 {
+        s.logs.buf.push(tandem::observe::logbuf::LogLine {
+            phase: tandem::project::PhaseId::Solve,
+            stderr: i % 997 == 0,
+            text: format!(
+                "heat2d: step {i} t={:.5} residual=2.113e3 energy=34.1182 max=93.807{}",
+                f64::from(i) * 1e-5,
+                if i % 1000 == 7 {
+                    " WARNING slow step"
+                } else {
+                    ""
+                }
+            ),
+            at: 0,
+        });
+    }
+    let mut g = c.benchmark_group("logs");
+    g.bench_function("filter_100k_lines_regex", |b| {
+        b.iter(|| {
+            tandem::app::logs::set_filter(&mut s, "warn(ing)?".into());
+            black_box(s.logs.matched.len())
+        })
+    });
+    g.bench_function("filter_100k_lines_inverted", |b| {
+        b.iter(|| {
+            tandem::app::logs::set_filter(&mut s, "!residual".into());
+            black_box(s.logs.matched.len())
+        })
+    });
+    tandem::app::logs::set_filter(&mut s, String::new());
+    s.logs.search = Some("slow step".into());
+    s.logs.follow = false;
+    s.logs.top = 0;
+    g.bench_function("search_next_in_100k_lines", |b| {
+        b.iter(|| {
+            tandem::app::update::update(
+                &mut s,
+                tandem::app::msg::Msg::Key(crossterm::event::KeyEvent::from(
+                    crossterm::event::KeyCode::Char('n'),
+                )),
+            );
+            black_box(s.logs.hit)
+        })
+    });
+    tandem::app::logs::set_filter(&mut s, "warn".into());
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    g.bench_function("frame_200x60_filtered", |b| {
+        b.iter(|| {
+            term.draw(|f| tandem::views::draw(f, &s)).unwrap();
         })
     });
     g.finish();
@@ -136,5 +198,13 @@ fn squeue_poll(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, frames, heat2d, preprocess, log_ingest, squeue_poll);
+criterion_group!(
+    benches,
+    frames,
+    heat2d,
+    preprocess,
+    log_ingest,
+    log_filter,
+    squeue_poll
+);
 criterion_main!(benches);

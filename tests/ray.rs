@@ -269,3 +269,52 @@ fn the_sample_pipeline_runs_ray_then_slurm() {
         &logs[logs.len().saturating_sub(2000)..]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_view_of_a_real_head_nodes_usage_and_jobs() {
+    let r = Ray::direct(conf(Reach::Direct));
+    let id = uid("cluster");
+    r.submit(&JobRequest {
+        entrypoint: "echo listed".into(),
+        submission_id: id.clone(),
+        metadata: [("tandem_run".to_string(), "r1".to_string())].into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    wait_end(&r, &id).await;
+    let before = r.requests();
+    let c = r.cluster().await.unwrap();
+    assert_eq!(r.requests() - before, 3, "nodes, cluster status, jobs");
+    let head = c.nodes.iter().find(|n| n.head).expect("a head node");
+    assert_eq!(head.state, "ALIVE");
+    assert_eq!(head.resources.get("CPU"), Some(&2.0), "{head:?}");
+    assert!(head.resources.keys().all(|k| !k.starts_with("node:")));
+    assert_eq!(c.usage.get("CPU").map(|u| u.1), Some(2.0), "{:?}", c.usage);
+    assert!(c.usage.contains_key("object_store_memory"), "{:?}", c.usage);
+    let j = c
+        .jobs
+        .iter()
+        .find(|j| j.submission_id.as_deref() == Some(id.as_str()))
+        .unwrap();
+    assert_eq!(j.status, "SUCCEEDED");
+    assert_eq!(j.metadata.as_ref().unwrap()["tandem_run"], "r1");
+
+    // headless, on a project whose target names this dashboard
+    let dir = tempfile::tempdir().unwrap();
+    let project = sample_with_ray_target(dir.path());
+    let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .env("TANDEM_HOME", dir.path().join("home"))
+        .args(["ray", "--target", "ray-slurm", "--json", "--project"])
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["nodes"][0]["head"].as_bool().unwrap());
+    assert!(v["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["submission_id"] == id.as_str()));
+}

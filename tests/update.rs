@@ -146,7 +146,8 @@ fn paused_logs_count_new_lines() {
         tandem::observe::logbuf::LogLine {
             phase: PhaseId::Solve,
             stderr: false,
-            text: "x".into()
+            text: "x".into(),
+            at: 0,
         };
         3
     ];
@@ -777,4 +778,122 @@ fn clusters_view_shows_the_target_ray_cluster_with_r_and_refreshes_it() {
             target: "hp".into()
         })
     );
+}
+
+#[test]
+fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
+    use tandem::observe::logbuf::LogLine;
+    let mut s = idle();
+    s.view = View::Logs;
+    s.logs.run_id = Some("r".into());
+    s.logs.buf = Default::default();
+    let line = |i: u32, stderr: bool, text: &str| LogLine {
+        phase: if i.is_multiple_of(2) {
+            PhaseId::Solve
+        } else {
+            PhaseId::Preprocess
+        },
+        stderr,
+        text: format!("{i} {text}"),
+        at: 0,
+    };
+    let batch: Vec<LogLine> = (0..1000)
+        .map(|i| line(i, false, if i % 10 == 3 { "WARN slow" } else { "ok" }))
+        .collect();
+    update(
+        &mut s,
+        Msg::LogLines {
+            run_id: "r".into(),
+            lines: batch,
+        },
+    );
+    // & opens the prompt with the current filter; typing filters as it goes
+    update(&mut s, key('&'));
+    for c in "warn".chars() {
+        update(&mut s, key(c));
+    }
+    assert_eq!(s.logs.matched.len(), 100, "smart case: `warn` matches WARN");
+    update(&mut s, code(KeyCode::Enter));
+    // new lines join the index when they pass
+    update(
+        &mut s,
+        Msg::LogLines {
+            run_id: "r".into(),
+            lines: vec![line(1000, false, "warn again"), line(1001, false, "fine")],
+        },
+    );
+    assert_eq!(s.logs.matched.len(), 101);
+    let rows = tandem::app::update::log_rows(&s);
+    let shown = tandem::app::logs::visible(&s, rows);
+    assert_eq!(
+        shown.last(),
+        Some(&1000),
+        "following shows the newest match"
+    );
+    assert!(shown.iter().all(|q| s
+        .logs
+        .buf
+        .get(*q)
+        .unwrap()
+        .text
+        .to_lowercase()
+        .contains("warn")));
+    // paging moves through the matches, not the buffer
+    update(&mut s, key('g'));
+    assert!(!s.logs.follow);
+    assert_eq!(tandem::app::logs::visible(&s, rows)[0], 3);
+    update(&mut s, code(KeyCode::PageDown));
+    assert_eq!(
+        tandem::app::logs::visible(&s, rows)[0],
+        3 + 10 * rows as u64
+    );
+    // the source choice narrows the index too (odd lines are preprocess, even ones solve)
+    update(&mut s, key('t'));
+    assert_eq!(s.logs.matched.len(), 100);
+    update(&mut s, key('t'));
+    assert_eq!(
+        s.logs.matched.len(),
+        1,
+        "only `1000 warn again` is a solve line"
+    );
+    update(&mut s, key('t'));
+    // inverted
+    tandem::app::logs::set_filter(&mut s, "!warn".into());
+    assert_eq!(s.logs.matched.len(), 901);
+    // an invalid regex is matched as text, and says so
+    tandem::app::logs::set_filter(&mut s, "slow(".into());
+    assert!(s.logs.filter.as_ref().unwrap().literal);
+    assert!(s.status.as_ref().unwrap().text.contains("plain text"));
+    tandem::app::logs::set_filter(&mut s, String::new());
+    assert!(s.logs.filter.is_none() && s.logs.matched.is_empty());
+    // E: the first error line (stderr or an error word), marked
+    update(
+        &mut s,
+        Msg::LogLines {
+            run_id: "r".into(),
+            lines: vec![
+                line(1002, false, "Traceback (most recent call last):"),
+                line(1003, true, "boom"),
+            ],
+        },
+    );
+    update(&mut s, key('E'));
+    assert_eq!(s.logs.hit, Some(1002));
+    assert!(!s.logs.follow);
+    // y copies the marked line through OSC 52
+    let c = update(&mut s, key('y'));
+    assert_eq!(
+        c,
+        vec![Command::Copy {
+            text: "1002 Traceback (most recent call last):".into()
+        }]
+    );
+    let osc = tandem::app::logs::osc52("a\u{1b}b");
+    assert_eq!(
+        osc, "\u{1b}]52;c;YRti\u{7}",
+        "base64: the text cannot end the sequence"
+    );
+    // T shows timestamps
+    update(&mut s, key('T'));
+    assert!(s.logs.stamps);
 }

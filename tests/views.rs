@@ -444,3 +444,11 @@ fn clusters_ray() {
     s.clusters.ray_requests = 6;
     snap("clusters_ray", &s);
 }
+
+#[test]
+fn logs_filtered_with_timestamps() {
+    let mut s = with_view(View::Logs);
+    tandem::app::logs::set_filter(&mut s, "!step".into());
+    s.logs.stamps = true;
+    snap("logs_filtered", &s);
+}

@@ -468,7 +468,7 @@ impl Backend {
                 paths,
                 offsets,
             } => self.ask_slurm(target, SlurmAsk::Log { id, paths, offsets }),
-            Command::Notify { .. } => {} // the loop writes it to the terminal
+            Command::Notify { .. } | Command::Copy { .. } => {} // the loop writes these
             Command::LoadClusters => {
                 let (tx, cell, aws) = (self.tx.clone(), self.sagemaker.clone(), self.aws.clone());
                 tokio::spawn(async move {
@@ -641,11 +641,15 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
         let mut lines = Vec::new();
         for (phase, stderr, t) in &mut tails {
             match t.poll(4 << 20, over) {
-                Ok(new) => lines.extend(new.into_iter().map(|text| LogLine {
-                    phase: *phase,
-                    stderr: *stderr,
-                    text,
-                })),
+                Ok(new) => {
+                    let at = chrono::Utc::now().timestamp_millis();
+                    lines.extend(new.into_iter().map(|text| LogLine {
+                        phase: *phase,
+                        stderr: *stderr,
+                        text,
+                        at,
+                    }))
+                }
                 Err(e) => {
                     let _ = tx
                         .send(Msg::Error(format!("reading {}: {e}", t.path.display())))

@@ -18,6 +18,10 @@ pub enum Command {
         run_id: String,
     },
     ReloadRuns,
+    /// Put text on the terminal's clipboard (OSC 52; the loop writes it).
+    Copy {
+        text: String,
+    },
     /// Re-attach to the runs a stopped tandem left unfinished (those of the loaded project).
     ResumeRuns,
     ListBuckets,

@@ -303,6 +303,31 @@ pub fn table(view: View) -> Vec<Binding> {
                 )
                 .hint("wrap"),
                 b(KeyCode::Char('/'), "/", Action::Search, "search").hint("search"),
+                b(
+                    KeyCode::Char('&'),
+                    "&",
+                    Action::Filter,
+                    "filter: a regex (smart case), !pattern for lines not matching",
+                )
+                .hint("filter"),
+                b(
+                    KeyCode::Char('E'),
+                    "E",
+                    Action::FirstError,
+                    "jump to the first error line",
+                ),
+                b(
+                    KeyCode::Char('T'),
+                    "T",
+                    Action::ToggleStamps,
+                    "timestamps on / off",
+                ),
+                b(
+                    KeyCode::Char('y'),
+                    "y",
+                    Action::CopyLine,
+                    "copy the marked (or top) line to the clipboard (OSC 52)",
+                ),
                 b(KeyCode::Char('n'), "n", Action::SearchNext, "next match"),
                 b(
                     KeyCode::Char('N'),
@@ -408,6 +433,9 @@ pub fn palette() -> Vec<(String, Action)> {
         ("run: solve".to_string(), Action::RunPhase(PhaseId::Solve)),
         ("run: cancel".to_string(), Action::Cancel),
         ("logs: toggle wrap".to_string(), Action::ToggleWrap),
+        ("logs: timestamps".to_string(), Action::ToggleStamps),
+        ("logs: first error".to_string(), Action::FirstError),
+        ("logs: copy line".to_string(), Action::CopyLine),
         ("reload".to_string(), Action::Refresh),
         ("help".to_string(), Action::Help),
     ]);

@@ -9,6 +9,7 @@ pub mod clusters;
 pub mod command;
 pub mod jobs;
 pub mod keys;
+pub mod logs;
 pub mod msg;
 pub mod state;
 pub mod transfers;
@@ -152,6 +153,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 }
                 if let Command::Notify { text } = &c {
                     crate::tui::notify(text);
+                    continue;
+                }
+                if let Command::Copy { text } = &c {
+                    use std::io::Write;
+                    let mut out = std::io::stdout();
+                    let _ = out.write_all(logs::osc52(text).as_bytes());
+                    let _ = out.flush();
                     continue;
                 }
                 backend.perform(c);

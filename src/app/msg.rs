@@ -139,6 +139,12 @@ pub enum Action {
     SearchPrev,
     ToggleFollow,
     ToggleWrap,
+    /// Logs: show when each line was read.
+    ToggleStamps,
+    /// Logs: jump to the first error line.
+    FirstError,
+    /// Logs: copy a line to the clipboard (OSC 52).
+    CopyLine,
     CycleSource,
     NextItem,
     PrevItem,

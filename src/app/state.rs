@@ -112,6 +112,12 @@ pub struct LogsState {
     pub hit: Option<u64>,
     /// Lines that arrived while paused.
     pub unseen: u64,
+    /// `&`: only lines matching (or, with `!`, not matching) this.
+    pub filter: Option<crate::observe::filter::LineFilter>,
+    /// With a filter: the sequence numbers of the lines that pass it, oldest first.
+    pub matched: std::collections::VecDeque<u64>,
+    /// `T`: show when each line was read.
+    pub stamps: bool,
 }
 
 impl Default for LogsState {
@@ -126,6 +132,9 @@ impl Default for LogsState {
             search: None,
             hit: None,
             unseen: 0,
+            filter: None,
+            matched: Default::default(),
+            stamps: false,
         }
     }
 }

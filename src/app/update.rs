@@ -82,14 +82,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         }
         Msg::LogLines { run_id, lines } => {
             if s.logs.run_id.as_deref() == Some(&run_id) {
-                let n = lines.len() as u64;
-                for l in lines {
-                    s.logs.buf.push(l);
-                }
-                if !s.logs.follow {
-                    s.logs.unseen += n;
-                    s.logs.top = s.logs.top.max(s.logs.buf.first_seq());
-                }
+                super::logs::ingest(s, lines);
             }
             vec![]
         }
@@ -602,6 +595,7 @@ fn set_filter(s: &mut AppState, text: String) {
             s.clusters.filter = text;
             s.clusters.node = 0;
         }
+        View::Logs => super::logs::set_filter(s, text),
         _ => {}
     }
 }
@@ -733,7 +727,7 @@ fn search_step(s: &mut AppState, backwards: bool) {
         s.logs.top
     });
     let matches = |l: &crate::observe::logbuf::LogLine| {
-        l.text.to_lowercase().contains(&q) && source_ok(s.logs.source, l.phase)
+        super::logs::passes(s, l) && l.text.to_lowercase().contains(&q)
     };
     let found = if backwards || s.logs.hit.is_none() {
         s.logs
@@ -782,6 +776,9 @@ pub fn source_ok(src: Source, p: PhaseId) -> bool {
 }
 
 fn scroll_logs(s: &mut AppState, a: &Action) {
+    if super::logs::scroll_filtered(s, a) {
+        return;
+    }
     let rows = log_rows(s) as u64;
     let (first, end) = (s.logs.buf.first_seq(), s.logs.buf.end_seq());
     let bottom_top = end.saturating_sub(rows).max(first);
@@ -999,6 +996,12 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 View::Runs => s.runs_view.filter.clone(),
                 View::Jobs => s.jobs.filter.clone(),
                 View::Clusters => s.clusters.filter.clone(),
+                View::Logs => s
+                    .logs
+                    .filter
+                    .as_ref()
+                    .map(|f| f.text.clone())
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
             s.prompt = Some(Prompt::Filter(cur));
@@ -1038,8 +1041,15 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                 Source::Phase(PhaseId::Preprocess) => Source::Phase(PhaseId::Solve),
                 Source::Phase(PhaseId::Solve) => Source::All,
             };
+            super::logs::rebuild(s);
             vec![]
         }
+        Action::ToggleStamps => {
+            s.logs.stamps = !s.logs.stamps;
+            vec![]
+        }
+        Action::FirstError => super::logs::first_error(s),
+        Action::CopyLine => super::logs::copy(s),
         Action::SortNext if s.view == View::Jobs => {
             super::jobs::sort_next(s);
             vec![]

@@ -222,7 +222,14 @@ pub fn parse_usage(body: &[u8]) -> BTreeMap<String, (f64, f64)> {
         .map(|u| {
             u.iter()
                 .filter(|(k, _)| !k.starts_with("node:"))
-                .filter_map(|(k, x)| Some((k.clone(), (x[0].as_f64()?, x[1].as_f64()?))))
+                .filter_map(|(k, x)| {
+                    // the dashboard camel-cases this report's keys
+                    let k = match k.as_str() {
+                        "objectStoreMemory" => "object_store_memory".to_string(),
+                        _ => k.clone(),
+                    };
+                    Some((k, (x[0].as_f64()?, x[1].as_f64()?)))
+                })
                 .collect()
         })
         .unwrap_or_default()

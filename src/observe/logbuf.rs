@@ -9,6 +9,8 @@ pub struct LogLine {
     pub stderr: bool,
     /// Already sanitised.
     pub text: String,
+    /// When tandem read it, milliseconds since the epoch (0: unknown).
+    pub at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +91,7 @@ mod tests {
                 phase: PhaseId::Solve,
                 stderr: false,
                 text: i.to_string(),
+                at: 0,
             });
         }
         assert_eq!(b.len(), 2);

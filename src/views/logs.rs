@@ -3,7 +3,6 @@
 
 use super::panel;
 use crate::app::state::{AppState, Source};
-use crate::app::update::source_ok;
 use crate::observe::logbuf::LogLine;
 use crate::project::PhaseId;
 use ratatui::layout::Rect;
@@ -28,9 +27,18 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
             Style::default().fg(t.warn),
         )
     };
+    let shown = match &l.filter {
+        Some(f) => format!(
+            "{} of {} lines · filter {}`{}`",
+            l.matched.len(),
+            l.buf.len(),
+            if f.invert { "not " } else { "" },
+            f.text.trim_start_matches('!')
+        ),
+        None => format!("{} lines", l.buf.len()),
+    };
     let info = format!(
-        " {} lines · wrap {} · source {} {}",
-        l.buf.len(),
+        " {shown} · wrap {} · source {} {}",
         if l.wrap { "on" } else { "off" },
         src,
         l.search
@@ -42,22 +50,15 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         .title_bottom(Line::from(vec![mode, Span::styled(info, t.muted())]));
     let inner = block.inner(area);
     let rows = inner.height as usize;
-    let pick = |(_, x): &(u64, &LogLine)| source_ok(l.source, x.phase);
-    let visible: Vec<(u64, &LogLine)> = if l.follow {
-        let mut v: Vec<_> = l.buf.iter().rev().filter(pick).take(rows).collect();
-        v.reverse();
-        v
-    } else {
-        l.buf
-            .iter()
-            .skip((l.top.saturating_sub(l.buf.first_seq())) as usize)
-            .filter(pick)
-            .take(rows)
-            .collect()
-    };
+    let visible: Vec<(u64, &LogLine)> = crate::app::logs::visible(s, rows)
+        .into_iter()
+        .filter_map(|q| Some((q, l.buf.get(q)?)))
+        .collect();
     if visible.is_empty() {
         let msg = if l.run_id.is_none() {
             "No run selected: start one with r in the Pipeline view, or pick one in Runs."
+        } else if l.filter.is_some() {
+            "No line passes the filter (& to change it, Esc in the prompt clears it)."
         } else {
             "No log lines yet."
         };
@@ -75,10 +76,17 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
                 PhaseId::Preprocess => ("pre", t.series[0]),
                 PhaseId::Solve => ("sol", t.series[1]),
             };
-            let mut spans = vec![Span::styled(
+            let mut spans = Vec::with_capacity(4);
+            if l.stamps {
+                let at = chrono::DateTime::from_timestamp_millis(x.at)
+                    .map(|t| t.format("%H:%M:%S%.3f ").to_string())
+                    .unwrap_or_else(|| "--:--:--.--- ".into());
+                spans.push(Span::styled(at, t.muted()));
+            }
+            spans.push(Span::styled(
                 format!("{tag}{} ", if x.stderr { "!" } else { " " }),
                 Style::default().fg(c),
-            )];
+            ));
             let base = if x.stderr {
                 Style::default().fg(t.warn)
             } else {
