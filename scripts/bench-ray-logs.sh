@@ -3,7 +3,8 @@
 # 0.5 s, as a Ray phase is followed) and the Ray Jobs CLI (`ray job logs --follow`, the tool users run
 # today) follow the same job side by side. Each line carries the time it was written (`T=<ns>`); the
 # lag is the time from a line's writing to its arrival. Prints both, with bytes received, whether the
-# last line arrived, requests per poll (tandem) and peak memory. A real Ray head on 127.0.0.1 is
+# last line arrived, requests per poll (tandem) and peak memory; then tandem alone on a second job,
+# reading the driver log file by offset (the transport path). A real Ray head on 127.0.0.1 is
 # started here and stopped by PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,13 @@ T=$!
     | python3 $D/lag.py > $D/ray.json ) &
 R=$!
 wait $T; wait $R || true
+# the same load read the way a head node reached through a transport is: the driver log file by
+# byte offset (tail -c through the transport, here the local one), no dashboard in the data path
+ID2="bench-file-$(date +%s)"
+curl -sf -X POST "$TANDEM_TEST_RAY/api/jobs/" -H 'Content-Type: application/json' \
+    -d "{\"entrypoint\": \"python $D/writer.py\", \"submission_id\": \"$ID2\"}" >/dev/null
+"$BIN" tool bench-ray-logs --dashboard "$TANDEM_TEST_RAY" --job "$ID2" --out $D/file.log \
+    --temp-dir "$TANDEM_TEST_RAY_TMP" > $D/file.json
 python3 - $D <<'P'
 import json, sys
 d = sys.argv[1]
@@ -61,6 +69,9 @@ print(f"{'':24}{'tandem':>14}{'ray job logs -f':>18}")
 for k in ['bytes', 'saw_end', 'lag_ms_median', 'lag_ms_p99', 'lag_ms_max', 'peak_rss_mib']:
     print(f"{k:24}{str(round(t[k], 1) if isinstance(t[k], float) else t[k]):>14}{str(round(r[k], 1) if isinstance(r[k], float) else r[k]):>18}")
 print(f"tandem requests: {t['requests']} over {t['status_polls']} status polls = {t['requests_per_poll']:.2f} per poll")
+f = json.load(open(d + '/file.json'))
+print(f"\nby byte offset from the driver log file (the transport path), a second job alone:")
+print(f"  bytes {f['bytes']} · saw end {f['saw_end']} · lag median {f['lag_ms_median']:.0f} ms · p99 {f['lag_ms_p99']:.0f} ms · max {f['lag_ms_max']:.0f} ms · peak RSS {f['peak_rss_mib']:.1f} MiB")
 if r['lag_ms_median'] and t['lag_ms_median']:
     print(f"median lag ratio (ray CLI / tandem): {r['lag_ms_median'] / t['lag_ms_median']:.2f}x")
 P

@@ -328,6 +328,10 @@ pub enum Tool {
         job: String,
         #[arg(long)]
         out: PathBuf,
+        /// Read the driver log from Ray's temp dir by byte offset through the local transport
+        /// (the `ray_reach = "transport"` path) instead of the dashboard's websocket.
+        #[arg(long)]
+        temp_dir: Option<String>,
     },
 }
 
@@ -818,7 +822,8 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             dashboard,
             job,
             out,
-        }) => bench_ray_logs(&dashboard, &job, &out).await,
+            temp_dir,
+        }) => bench_ray_logs(&dashboard, &job, &out, temp_dir).await,
         Cmd::Tool(t) => tool(t),
     }
 }
@@ -1648,15 +1653,30 @@ fn clean_block(t: &str) -> String {
 }
 
 /// `tandem tool bench-ray-logs`: see [`Tool::BenchRayLogs`].
-async fn bench_ray_logs(dashboard: &str, job: &str, out: &Path) -> Result<(), Exit> {
+async fn bench_ray_logs(
+    dashboard: &str,
+    job: &str,
+    out: &Path,
+    temp_dir: Option<String>,
+) -> Result<(), Exit> {
     use crate::engine::ray::{Ray, RayConf, Reach};
     use std::io::Write as _;
-    let ray = Arc::new(Ray::direct(RayConf {
+    let conf = RayConf {
         dashboard: dashboard.to_string(),
         reach: Reach::Direct,
-        temp_dir: String::new(),
+        temp_dir: temp_dir.clone().unwrap_or_default(),
         poll: std::time::Duration::from_millis(500),
-    }));
+    };
+    let ray = Arc::new(match temp_dir {
+        Some(_) => Ray::via(
+            RayConf {
+                reach: Reach::Transport,
+                ..conf
+            },
+            Arc::new(crate::transport::local::Local),
+        ),
+        None => Ray::direct(conf),
+    });
     let file =
         std::fs::File::create(out).map_err(|e| Exit::failed(format!("{}: {e}", out.display())))?;
     let t0 = std::time::Instant::now();
@@ -1674,7 +1694,12 @@ async fn bench_ray_logs(dashboard: &str, job: &str, out: &Path) -> Result<(), Ex
                 bytes += b.len() as u64;
                 // the newest complete stamped line of the chunk
                 let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as f64;
-                if let Some(line) = b
+                // complete lines only: the chunk's tail may be the start of a line
+                let whole = match memchr::memrchr(b'\n', b) {
+                    Some(i) => &b[..i],
+                    None => &b[..0],
+                };
+                if let Some(line) = whole
                     .split(|c| *c == b'\n')
                     .rev()
                     .find(|l| l.starts_with(b"T="))

@@ -13,15 +13,24 @@ pub fn passes(s: &AppState, l: &LogLine) -> bool {
     source_ok(s.logs.source, l.phase) && s.logs.filter.as_ref().is_none_or(|f| f.matches(&l.text))
 }
 
-/// The index of passing lines, from scratch (a new filter or source).
+/// The index of passing lines, from scratch (a new filter or source): the buffer is matched on
+/// every core (rayon), in order.
 pub fn rebuild(s: &mut AppState) {
+    use rayon::prelude::*;
     let mut m = std::collections::VecDeque::new();
-    if s.logs.filter.is_some() {
-        for (seq, l) in s.logs.buf.iter() {
-            if passes(s, l) {
-                m.push_back(seq);
-            }
-        }
+    if let Some(f) = &s.logs.filter {
+        let src = s.logs.source;
+        let (a, b) = s.logs.buf.as_slices();
+        let first = s.logs.buf.first_seq();
+        let pick = |from: u64, part: &[LogLine]| -> Vec<u64> {
+            part.par_iter()
+                .enumerate()
+                .filter(|(_, l)| source_ok(src, l.phase) && f.matches(&l.text))
+                .map(|(i, _)| from + i as u64)
+                .collect()
+        };
+        m.extend(pick(first, a));
+        m.extend(pick(first + a.len() as u64, b));
     }
     s.logs.matched = m;
     s.logs.hit = None;

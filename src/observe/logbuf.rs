@@ -66,6 +66,10 @@ impl LogBuffer {
             .enumerate()
             .map(move |(i, l)| (self.first_seq + i as u64, l))
     }
+    /// The lines, oldest first, as the ring's two contiguous parts.
+    pub fn as_slices(&self) -> (&[LogLine], &[LogLine]) {
+        self.lines.as_slices()
+    }
     pub fn clear(&mut self) {
         self.first_seq = self.end_seq();
         self.lines.clear();

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Following a chatty phase in the TUI over a real terminal (tmux, 120x40): a local phase prints
+# RATE lines/s (each with the time it was written) for SECS seconds; tandem follows it in the Logs
+# view. Reports bytes written to the terminal per second (these sessions run over SSH), tandem's
+# CPU and RSS, and the lag from a line's writing to its appearance on screen (the newest line on
+# screen, sampled every 100 ms with `tmux capture-pane`).
+# usage: scripts/bench-logs.sh [RATE] [SECS]
+source "$(dirname "$0")/bench-env.sh"
+RATE="${1:-1000}"
+SECS="${2:-30}"
+command -v tmux >/dev/null || { echo "tmux is needed" >&2; exit 1; }
+WORK="$(mktemp -d)"
+SOCK="$WORK/tmux.sock"
+cleanup() { tmux -S "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+export TANDEM_HOME="$WORK/home"
+mkdir -p "$WORK/p" "$TANDEM_HOME/store/lake/chatty/raw"
+echo x > "$TANDEM_HOME/store/lake/chatty/raw/a.csv"
+cat > "$WORK/p/chatty.py" <<P
+import sys, time
+rate, secs = $RATE, $SECS + 10
+start = time.time(); i = 0
+while time.time() - start < secs:
+    now = time.time()
+    while i < (now - start) * rate:
+        print(f"line {i} at {time.time():.3f} residual=2.113e3 energy=34.1182 max=93.807")
+        i += 1
+    sys.stdout.flush()
+    time.sleep(0.01)
+P
+cat > "$WORK/p/tandem.toml" <<T
+[project]
+name = "chatty"
+[storage]
+root = "lake/chatty"
+[datasets.raw]
+path = "raw"
+[phases.preprocess]
+engine = "ray"
+inputs = ["raw"]
+output = "runs/{run}/prepared"
+[phases.preprocess.local]
+command = ["python3", "$WORK/p/chatty.py"]
+[phases.solve]
+engine = "slurm"
+inputs = ["handoff"]
+output = "runs/{run}/solution"
+[phases.solve.local]
+command = ["true"]
+[handoff]
+from = "preprocess"
+to = "solve"
+T
+tmux -S "$SOCK" -f /dev/null new-session -d -s b -x 120 -y 40 "bash --norc --noprofile"
+tmux -S "$SOCK" send-keys -t b "cd $WORK/p && TANDEM_HOME=$TANDEM_HOME exec $TANDEM" Enter
+until tmux -S "$SOCK" capture-pane -p -t b | grep -q "1 Pipeline"; do sleep 0.1; done
+tmux -S "$SOCK" send-keys -t b p
+sleep 1
+tmux -S "$SOCK" send-keys -t b 4
+t0=$(date +%s)
+until tmux -S "$SOCK" capture-pane -p -t b | grep -q "line [0-9]* at"; do
+    sleep 0.1
+    [ $(( $(date +%s) - t0 )) -lt 60 ] || { tmux -S "$SOCK" capture-pane -p -t b >&2; echo "no log lines on screen" >&2; exit 1; }
+done
+sleep 3
+PID=$(tmux -S "$SOCK" display-message -p -t b '#{pane_pid}')
+tmux -S "$SOCK" pipe-pane -t b -o "cat >> $WORK/bytes.out"
+ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+HZ=$(getconf CLK_TCK)
+a=$(ticks)
+end=$(( $(date +%s) + SECS ))
+while [ "$(date +%s)" -lt "$end" ]; do
+    now=$(date +%s.%N)
+    tmux -S "$SOCK" capture-pane -p -t b | grep -o "line [0-9]* at [0-9.]*" | tail -1 \
+        | awk -v now="$now" '{printf "%.0f\n", (now - $4) * 1000}' >> "$WORK/lag.txt"
+    sleep 0.1
+done
+b=$(ticks)
+tmux -S "$SOCK" pipe-pane -t b
+BYTES=$(stat -c %s "$WORK/bytes.out" 2>/dev/null || echo 0)
+RSS=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+LAG=$(median < "$WORK/lag.txt")
+P95=$(sort -g "$WORK/lag.txt" | awk '{a[NR]=$1} END {print a[int(NR*0.95)]}')
+awk -v a="$a" -v b="$b" -v hz="$HZ" -v s="$SECS" -v by="$BYTES" -v rss="$RSS" -v r="$RATE" -v lag="$LAG" -v p95="$P95" 'BEGIN {
+  printf "following %d lines/s for %ds at 120x40: %.1f KB/s to the terminal, CPU %.1f%%, peak RSS %.1f MiB, lag write->screen median %d ms, p95 %d ms\n",
+    r, s, by / s / 1000, 100 * (b - a) / hz / s, rss / 1024, lag, p95 }'
