@@ -1743,14 +1743,7 @@ async fn bench_ray_logs(
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|st| {
-            st.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0);
+    let hwm = crate::tools::peak_rss_kib();
     let secs = t0.elapsed().as_secs_f64();
     print_json(&serde_json::json!({
         "bytes": bytes,

@@ -1335,14 +1335,7 @@ pub fn bench_listing(n: usize) -> serde_json::Value {
         );
     }
     let elapsed = t0.elapsed().as_secs_f64();
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|st| {
-            st.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0);
+    let hwm = crate::tools::peak_rss_kib();
     serde_json::json!({
         "keys": s.datasets.rows.len(),
         "seconds": elapsed,

@@ -1545,8 +1545,8 @@ pub async fn execute(
     events: mpsc::Sender<RunEvent>,
 ) -> Run {
     let owner = Owner::me();
-    let known = ws.journal.get(&run.id).ok().flatten().is_some();
-    if !known {
+    // a run another process may drive is not overwritten with this (possibly stale) copy
+    if !ws.journal.exists(&run.id).unwrap_or(false) {
         if let Err(e) = ws.journal.record(&run) {
             tracing::error!("journal write failed: {e}");
         }

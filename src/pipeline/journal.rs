@@ -284,6 +284,15 @@ impl Journal {
         Ok(out)
     }
 
+    /// Whether the journal has a run with exactly this id.
+    pub fn exists(&self, run_id: &str) -> std::io::Result<bool> {
+        let c = self.open()?;
+        c.query_row("SELECT 1 FROM runs WHERE id=?1", [run_id], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| self.err(e))
+    }
+
     /// A run by id or unique prefix (the newest when several match).
     pub fn get(&self, id: &str) -> std::io::Result<Option<Run>> {
         Ok(self
