@@ -24,6 +24,7 @@ fn frames(c: &mut Criterion) {
                 f64::from(i) * 1e-5
             ),
             at: 0,
+            tag: None,
         });
     }
     base.plots.data = Some(tandem::app::msg::PlotData::Field {
@@ -89,6 +90,7 @@ fn log_ingest(c: &mut Criterion) {
                     stderr: false,
                     text,
                     at: 0,
+                    tag: None,
                 });
             }
         })
@@ -116,6 +118,7 @@ fn log_filter(c: &mut Criterion) {
                 }
             ),
             at: 0,
+            tag: None,
         });
     }
     let mut g = c.benchmark_group("logs");

@@ -8,6 +8,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod watch;
+pub use watch::{fmt_num, sparkline};
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tandem",
@@ -99,14 +102,69 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Print (or follow) the logs of a run.
+    /// Print (or follow) the logs of a run, merged by time with its target's CloudWatch log
+    /// groups; or one CloudWatch log group (`--group G [--stream S] --follow`); or, with
+    /// `--list`, the log groups (under --group as a prefix) or the streams of `--group G`.
     Logs {
         /// Run id (a unique prefix is enough).
-        run: String,
+        run: Option<String>,
         #[arg(long, value_enum)]
         phase: Option<PhaseArg>,
+        /// A CloudWatch log group to tail (FilterLogEvents, de-duplicated by event id).
+        #[arg(long)]
+        group: Option<String>,
+        /// Only these streams of --group (repeat; up to 100). With --list: a stream name prefix.
+        #[arg(long = "stream")]
+        streams: Vec<String>,
+        /// With --group: a CloudWatch filter pattern. For a run: a regular expression (smart
+        /// case; `!re` keeps the lines that do not match), over every source.
+        #[arg(long)]
+        filter: Option<String>,
+        /// From when: 30s, 10m, 2h, 1d ago, epoch ms, or a time (2026-11-26T05:00:00Z).
+        /// Default: 10 minutes ago for a group, the run's start for a run.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until when (same forms): a window instead of the newest events.
+        #[arg(long)]
+        until: Option<String>,
+        /// A run's sources: pre, sol, cw (repeat or comma-separate; default all).
+        #[arg(long, value_delimiter = ',')]
+        source: Vec<String>,
+        /// List log groups, or the streams of --group.
+        #[arg(long)]
+        list: bool,
+        /// Seconds between CloudWatch polls while following (doubled on throttling).
+        #[arg(long, default_value_t = 2.0)]
+        poll: f64,
         #[arg(long, short)]
         follow: bool,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A target's CloudWatch metrics (GetMetricData, batched), or a run's own samples (`--run`),
+    /// or what CloudWatch has (`--list NAMESPACE`).
+    Metrics {
+        #[arg(long)]
+        target: Option<String>,
+        /// A run's CPU and memory samples instead (the local sampler's, any target).
+        #[arg(long)]
+        run: Option<String>,
+        /// Seconds per point (default: the target's metric_period, else 60).
+        #[arg(long)]
+        period: Option<i32>,
+        /// Average, Maximum, Minimum, Sum, SampleCount, p99, ... (default: each query's own).
+        #[arg(long)]
+        stat: Option<String>,
+        /// From when (30s, 10m, 2h, 1d ago, or a time); default 3h.
+        #[arg(long)]
+        since: Option<String>,
+        /// List the metrics CloudWatch has in this namespace ("" for all).
+        #[arg(long)]
+        list: Option<String>,
+        #[arg(long)]
+        project: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -526,9 +584,63 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
         Cmd::Logs {
             run,
             phase,
+            group,
+            streams,
+            filter,
+            since,
+            until,
+            source,
+            list,
+            poll,
             follow,
+            project,
             json,
-        } => logs(g, &run, phase.map(Into::into), follow, json).await,
+        } => {
+            watch::logs(
+                g,
+                watch::LogsArgs {
+                    run,
+                    phase: phase.map(Into::into),
+                    group,
+                    streams,
+                    filter,
+                    since,
+                    until,
+                    sources: source,
+                    list,
+                    poll,
+                    follow,
+                    json,
+                    project,
+                },
+            )
+            .await
+        }
+        Cmd::Metrics {
+            target,
+            run,
+            period,
+            stat,
+            since,
+            list,
+            project,
+            json,
+        } => {
+            watch::metrics(
+                g,
+                watch::MetricsArgs {
+                    target,
+                    run,
+                    period,
+                    stat,
+                    since,
+                    list,
+                    json,
+                    project,
+                },
+            )
+            .await
+        }
         Cmd::Jobs {
             target,
             project,
@@ -974,70 +1086,6 @@ async fn show_progress(p: Arc<crate::storage::transfer::Progress>, json: bool) {
             files.0,
             files.1
         );
-    }
-}
-
-async fn logs(
-    g: &Global,
-    run: &str,
-    phase: Option<PhaseId>,
-    follow: bool,
-    json: bool,
-) -> Result<(), Exit> {
-    let ws = workspace(g);
-    let r = journal_run(&ws, run)?;
-    let phases: Vec<PhaseId> = r
-        .phases
-        .iter()
-        .map(|p| p.phase)
-        .filter(|p| phase.is_none_or(|q| q == *p))
-        .collect();
-    let mut tails: Vec<(PhaseId, bool, crate::observe::tail::FileTail)> = phases
-        .iter()
-        .flat_map(|&p| [(p, false), (p, true)])
-        .map(|(p, e)| {
-            (
-                p,
-                e,
-                crate::observe::tail::FileTail::new(ws.log_path(&r.id, p, e)),
-            )
-        })
-        .collect();
-    loop {
-        let over = !follow
-            || ws
-                .journal
-                .get(&r.id)
-                .ok()
-                .flatten()
-                .is_none_or(|x| x.state.is_terminal());
-        let mut any = false;
-        for (p, err, t) in &mut tails {
-            for line in t
-                .poll(u64::MAX, over)
-                .map_err(|e| Exit::failed(e.to_string()))?
-            {
-                any = true;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"phase": p, "stream": if *err {"stderr"} else {"stdout"}, "line": line})
-                    );
-                } else {
-                    println!(
-                        "{}{} {line}",
-                        &p.as_str()[..3],
-                        if *err { "!" } else { " " }
-                    );
-                }
-            }
-        }
-        if over {
-            return Ok(());
-        }
-        if !any {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
     }
 }
 

@@ -148,6 +148,7 @@ fn paused_logs_count_new_lines() {
             stderr: false,
             text: "x".into(),
             at: 0,
+            tag: None,
         };
         3
     ];
@@ -796,6 +797,7 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
         stderr,
         text: format!("{i} {text}"),
         at: 0,
+        tag: None,
     };
     let batch: Vec<LogLine> = (0..1000)
         .map(|i| line(i, false, if i % 10 == 3 { "WARN slow" } else { "ok" }))
@@ -896,4 +898,134 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
     // T shows timestamps
     update(&mut s, key('T'));
     assert!(s.logs.stamps);
+}
+
+fn with_cloud_metrics(s: &mut AppState) {
+    if let Ok(p) = &mut s.project {
+        p.targets.get_mut("local").unwrap().watch.metrics =
+            tandem::observe::cloudwatch::default_queries("i-0abc");
+    }
+}
+
+#[test]
+fn metrics_view_fetches_cloudwatch_when_due_and_only_while_on_screen() {
+    let mut s = idle();
+    with_cloud_metrics(&mut s);
+    s.view = View::Metrics;
+    let load = |period: i32, stat: Option<&str>| Command::LoadCloudMetrics {
+        target: "local".into(),
+        period,
+        stat: stat.map(Into::into),
+        since_secs: period as i64 * 240,
+    };
+    assert_eq!(update(&mut s, key('c')), vec![load(60, None)]);
+    assert!(
+        s.needs_tick(),
+        "the refresh needs the clock while the view shows"
+    );
+    // in flight: ticks ask nothing more
+    let t0 = s.now;
+    assert!(update(&mut s, Msg::Tick(t0 + chrono::Duration::seconds(1))).is_empty());
+    let series = tandem::observe::cloudwatch::Series {
+        label: "CPU %".into(),
+        points: vec![(1, 5.0), (2, 7.0)],
+        status: "Complete".into(),
+    };
+    update(&mut s, Msg::CloudMetrics(Ok(vec![series])));
+    assert_eq!(s.metrics.cw.len(), 1);
+    assert!(update(&mut s, Msg::Tick(t0 + chrono::Duration::seconds(30))).is_empty());
+    assert_eq!(
+        update(&mut s, Msg::Tick(t0 + chrono::Duration::seconds(62))),
+        vec![load(60, None)]
+    );
+    update(
+        &mut s,
+        Msg::CloudMetrics(Err("GetMetricData: Throttling — slowed down".into())),
+    );
+    assert!(s
+        .metrics
+        .cw_error
+        .as_deref()
+        .unwrap()
+        .contains("Throttling"));
+    assert_eq!(s.metrics.cw.len(), 1, "the last good data stays");
+    // off screen: nothing is fetched, however long
+    update(&mut s, key('4'));
+    assert!(update(&mut s, Msg::Tick(t0 + chrono::Duration::seconds(600))).is_empty());
+    update(&mut s, key('5'));
+    // period and statistic
+    s.metrics.cw_loading = false;
+    assert_eq!(update(&mut s, key('p')), vec![load(300, None)]);
+    s.metrics.cw_loading = false;
+    assert_eq!(update(&mut s, key('s')), vec![load(300, Some("Average"))]);
+    assert_eq!(update(&mut s, key('s')), vec![load(300, Some("Maximum"))]);
+    // back to the run's samples
+    assert!(update(&mut s, key('c')).is_empty());
+    assert!(!s.metrics.cloud);
+}
+
+#[test]
+fn cloudwatch_metrics_without_queries_say_how_to_add_them() {
+    let mut s = idle();
+    s.view = View::Metrics;
+    assert!(update(&mut s, key('c')).is_empty());
+    let e = s.metrics.cw_error.clone().unwrap();
+    assert!(
+        e.contains("names no CloudWatch metrics") && e.contains("[[targets.local.metrics]]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cloudwatch_lines_join_the_timeline_at_their_own_time_under_the_filter() {
+    use tandem::observe::logbuf::LogLine;
+    let mut s = idle();
+    s.logs.buf.clear();
+    s.view = View::Logs;
+    let run = s.logs.run_id.clone().unwrap();
+    let line = |at: i64, text: &str, tag: Option<&str>| LogLine {
+        phase: PhaseId::Solve,
+        stderr: false,
+        text: text.into(),
+        at,
+        tag: tag.map(Into::into),
+    };
+    update(
+        &mut s,
+        Msg::LogLines {
+            run_id: run.clone(),
+            lines: vec![line(1000, "step 1", None), line(3000, "step 3", None)],
+        },
+    );
+    tandem::app::logs::set_filter(&mut s, "step|job".into());
+    assert_eq!(s.logs.matched.len(), 2);
+    // a CloudWatch event from between them, read later
+    update(
+        &mut s,
+        Msg::LogLines {
+            run_id: run.clone(),
+            lines: vec![
+                line(2000, "job 7 started", Some("cw:pc/head")),
+                line(4000, "noise", Some("cw:pc/head")),
+            ],
+        },
+    );
+    let texts: Vec<&str> = s.logs.buf.iter().map(|(_, l)| l.text.as_str()).collect();
+    assert_eq!(texts, ["step 1", "job 7 started", "step 3", "noise"]);
+    let shown: Vec<&str> = s
+        .logs
+        .matched
+        .iter()
+        .map(|q| s.logs.buf.get(*q).unwrap().text.as_str())
+        .collect();
+    assert_eq!(shown, ["step 1", "job 7 started", "step 3"]);
+    // `t` now offers the CloudWatch lines alone
+    update(&mut s, key('t'));
+    update(&mut s, key('t'));
+    update(&mut s, key('t'));
+    assert_eq!(s.logs.source, Source::Cloud);
+    let v = tandem::app::logs::visible(&s, 10);
+    assert_eq!(v.len(), 1, "cw lines passing the filter");
+    update(&mut s, key('t'));
+    assert_eq!(s.logs.source, Source::All);
 }

@@ -452,3 +452,73 @@ fn logs_filtered_with_timestamps() {
     s.logs.stamps = true;
     snap("logs_filtered", &s);
 }
+
+#[test]
+fn metrics_cloudwatch_with_run_events_and_cost() {
+    let mut s = with_view(View::Metrics);
+    s.metrics.cloud = true;
+    let now = s.now.timestamp_millis();
+    let wave = |f: &dyn Fn(f64) -> f64| -> Vec<(i64, f64)> {
+        (0..60)
+            .map(|i| (now - (60 - i) * 60_000, f(i as f64)))
+            .collect()
+    };
+    s.metrics.cw = vec![
+        tandem::observe::cloudwatch::Series {
+            label: "CPU %".into(),
+            points: wave(&|i| 40.0 + 30.0 * (i / 6.0).sin()),
+            status: "Complete".into(),
+        },
+        tandem::observe::cloudwatch::Series {
+            label: "net in B".into(),
+            points: wave(&|i| 1.5e6 * i),
+            status: "PartialData".into(),
+        },
+        tandem::observe::cloudwatch::Series {
+            label: "GPU %".into(),
+            points: vec![],
+            status: "Complete".into(),
+        },
+    ];
+    s.aws_rate = tandem::observe::cloudwatch::Rate {
+        calls_per_min: 13,
+        metrics_per_min: 6,
+        usd_per_month: 8.21,
+    };
+    s.status = None;
+    snap("metrics_cloudwatch", &s);
+    let term = render(&s, 200, 60);
+    let text = term.backend().to_string();
+    assert!(text.contains("AWS 13 calls/min · ~$8.21/month"), "{text}");
+}
+
+#[test]
+fn logs_merged_with_cloudwatch_streams() {
+    let mut s = with_view(View::Logs);
+    let at = s.logs.buf.iter().nth(3).map(|(_, l)| l.at).unwrap();
+    let mut lines = Vec::new();
+    for (i, (stream, text)) in [
+        (
+            "cw:pc-1/ip-10-0-0-1.slurmctld",
+            "sched: Allocate JobId=7 NodeList=compute-1",
+        ),
+        (
+            "cw:pc-1/compute-1.slurmd",
+            "launch task StepId=7.0 request from UID 1000",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        lines.push(tandem::observe::logbuf::LogLine {
+            phase: tandem::project::PhaseId::Solve,
+            stderr: false,
+            text: (*text).into(),
+            at: at + 1 + i as i64,
+            tag: Some((*stream).into()),
+        });
+    }
+    tandem::app::logs::ingest(&mut s, lines);
+    s.logs.stamps = true;
+    snap("logs_merged", &s);
+}

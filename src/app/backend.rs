@@ -3,6 +3,7 @@
 
 use super::command::Command;
 use super::msg::{Msg, PlotData};
+use crate::observe::cloudwatch::{CwLogs, CwMetrics, Meter, Rate, Tail, TailSpec};
 use crate::observe::logbuf::LogLine;
 use crate::observe::tail::FileTail;
 use crate::pipeline::{execute, executor, prepare_run, RunEvent, Workspace};
@@ -10,6 +11,7 @@ use crate::project::{PhaseId, PlotKind, Project};
 use crate::storage::ObjectStore;
 use crate::theme::Theme;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -55,6 +57,16 @@ pub struct Backend {
     aws: crate::aws::AwsOpts,
     /// Ray clients of the Clusters view, by target and its settings.
     rays: Arc<tokio::sync::Mutex<HashMap<String, Arc<crate::engine::ray::Ray>>>>,
+    /// Every CloudWatch call made for watching, for the status line's cost note.
+    meter: Meter,
+    /// CloudWatch metrics clients, by target.
+    cw_metrics: Arc<tokio::sync::Mutex<HashMap<String, CwMetrics>>>,
+    /// The CloudWatch tail of the followed run's target log groups.
+    cw_tail: Option<JoinHandle<()>>,
+    /// Whether the Logs view is on screen (the CloudWatch tail polls slower when it is not).
+    logs_visible: Arc<AtomicBool>,
+    /// The meter's reporter runs (started with the first CloudWatch client).
+    reporting: bool,
 }
 
 impl Backend {
@@ -89,7 +101,151 @@ impl Backend {
             sagemaker: Default::default(),
             aws: Default::default(),
             rays: Default::default(),
+            meter: Meter::default(),
+            cw_metrics: Default::default(),
+            cw_tail: None,
+            logs_visible: Arc::new(AtomicBool::new(false)),
+            reporting: false,
         }
+    }
+
+    /// Tell the backend which view is on screen (called by the loop after each update).
+    pub fn set_view(&self, v: super::state::View) {
+        self.logs_visible
+            .store(v == super::state::View::Logs, Ordering::Relaxed);
+    }
+
+    /// Send the meter's reading every 5 s while it changes (so the cost note fades when
+    /// watching stops).
+    fn report_rate(&mut self) {
+        if self.reporting {
+            return;
+        }
+        self.reporting = true;
+        let (meter, tx) = (self.meter.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let mut last = Rate::default();
+            loop {
+                let r = meter.rate();
+                if r != last {
+                    if tx.send(Msg::AwsRate(r)).await.is_err() {
+                        return;
+                    }
+                    last = r;
+                }
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+    }
+
+    /// Follow the CloudWatch log groups of the run's target, from a minute before the run began,
+    /// into the Logs view's timeline (by event time, tagged with the stream).
+    fn tail_cloud(&mut self, run_id: &str) {
+        if let Some(t) = self.cw_tail.take() {
+            t.abort();
+        }
+        let Some(p) = self.project.clone() else {
+            return;
+        };
+        let Some(run) = self.ws.journal.get(run_id).ok().flatten() else {
+            return;
+        };
+        let Some(w) = p.targets.get(&run.target).map(|t| t.watch.clone()) else {
+            return;
+        };
+        if w.log_groups.is_empty() {
+            return;
+        }
+        self.report_rate();
+        let (tx, meter, visible, aws, ws) = (
+            self.tx.clone(),
+            self.meter.clone(),
+            self.logs_visible.clone(),
+            w.aws(&self.aws),
+            self.ws.clone(),
+        );
+        let start = run.created.timestamp_millis() - 60_000;
+        self.cw_tail = Some(tokio::spawn(async move {
+            let cw = CwLogs::new(&aws, meter).await;
+            let mut tails: Vec<Tail> = w
+                .log_groups
+                .iter()
+                .map(|g| {
+                    Tail::new(TailSpec {
+                        group: g.clone(),
+                        start_ms: start,
+                        ..Default::default()
+                    })
+                })
+                .collect();
+            let mut reported: Option<String> = None;
+            loop {
+                let over = ws
+                    .journal
+                    .get(&run.id)
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.ended().filter(|_| r.state.is_terminal()));
+                let mut lines = Vec::new();
+                for t in &mut tails {
+                    let group = t.spec.group.clone();
+                    loop {
+                        match t.poll(&cw).await {
+                            Ok(evs) => {
+                                reported = None;
+                                lines.extend(cloud_lines(&group, evs))
+                            }
+                            Err(e) => {
+                                if reported.as_deref() != Some(e.msg.as_str()) {
+                                    let _ = tx.send(Msg::Error(e.msg.clone())).await;
+                                    reported = Some(e.msg);
+                                }
+                                break;
+                            }
+                        }
+                        if !t.pending() {
+                            break;
+                        }
+                    }
+                }
+                if !lines.is_empty()
+                    && tx
+                        .send(Msg::LogLines {
+                            run_id: run.id.clone(),
+                            lines,
+                        })
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                // a finished run: read on two minutes past its end (late events), then stop
+                if let Some(end) = over {
+                    if chrono::Utc::now() - end > chrono::Duration::seconds(120) {
+                        return;
+                    }
+                }
+                let was_visible = visible.load(Ordering::Relaxed);
+                let base = if was_visible {
+                    Duration::from_secs(5)
+                } else {
+                    Duration::from_secs(30)
+                };
+                let wait = tails
+                    .iter()
+                    .map(|t| t.next_delay(base))
+                    .max()
+                    .unwrap_or(base);
+                // wake early when the view comes back on screen
+                let until = tokio::time::Instant::now() + wait;
+                while tokio::time::Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if visible.load(Ordering::Relaxed) && !was_visible {
+                        break;
+                    }
+                }
+            }
+        }));
     }
 
     /// The AWS options (profile, region) for clients other than S3.
@@ -172,6 +328,9 @@ impl Backend {
             t.cancel();
         }
         if let Some(t) = self.tail.take() {
+            t.abort();
+        }
+        if let Some(t) = self.cw_tail.take() {
             t.abort();
         }
         if let Some(t) = self.listing.take() {
@@ -274,11 +433,59 @@ impl Backend {
                 if let Some(t) = self.tail.take() {
                     t.abort();
                 }
+                self.tail_cloud(&run_id);
                 self.tail = Some(tokio::spawn(tail_run(
                     self.ws.clone(),
                     run_id,
                     self.tx.clone(),
                 )));
+            }
+            Command::LoadCloudMetrics {
+                target,
+                period,
+                stat,
+                since_secs,
+            } => {
+                let Some(p) = self.project.clone() else {
+                    return;
+                };
+                let Some(t) = p.targets.get(&target) else {
+                    return;
+                };
+                self.report_rate();
+                let (w, aws, meter, cache, tx) = (
+                    t.watch.clone(),
+                    self.aws.clone(),
+                    self.meter.clone(),
+                    self.cw_metrics.clone(),
+                    self.tx.clone(),
+                );
+                tokio::spawn(async move {
+                    let client = {
+                        let mut c = cache.lock().await;
+                        match c.get(&target) {
+                            Some(x) => x.clone(),
+                            None => {
+                                let x = CwMetrics::new(&w.aws(&aws), meter.clone()).await;
+                                c.insert(target.clone(), x.clone());
+                                x
+                            }
+                        }
+                    };
+                    let end = chrono::Utc::now().timestamp_millis();
+                    let r = client
+                        .fetch(
+                            &w.metrics,
+                            period,
+                            stat.as_deref(),
+                            end - since_secs * 1000,
+                            end,
+                        )
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::CloudMetrics(r)).await;
+                    let _ = tx.send(Msg::AwsRate(meter.rate())).await;
+                });
             }
             Command::LoadMetrics { run_id } => {
                 let (ws, tx) = (self.ws.clone(), self.tx.clone());
@@ -628,6 +835,34 @@ pub fn load_plot(
     }
 }
 
+/// CloudWatch events as Logs view lines: one per line of each message, at the event's time,
+/// tagged `cw:GROUP/STREAM`.
+fn cloud_lines(group: &str, evs: Vec<crate::observe::cloudwatch::CwEvent>) -> Vec<LogLine> {
+    let short = group.rsplit('/').next().unwrap_or(group);
+    let mut out = Vec::new();
+    let mut tag: Option<(String, Arc<str>)> = None;
+    for e in evs {
+        let t = match &tag {
+            Some((s, t)) if *s == e.stream => t.clone(),
+            _ => {
+                let t: Arc<str> = format!("cw:{short}/{}", e.stream).into();
+                tag = Some((e.stream.clone(), t.clone()));
+                t
+            }
+        };
+        for text in e.message.split('\n') {
+            out.push(LogLine {
+                phase: PhaseId::Solve,
+                stderr: false,
+                text: text.trim_end_matches('\r').to_string(),
+                at: e.timestamp,
+                tag: Some(t.clone()),
+            });
+        }
+    }
+    out
+}
+
 /// Follow a run's four log files by offset until the run is over and every byte was read.
 async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
     let mut tails: Vec<(PhaseId, bool, FileTail)> = PhaseId::ALL
@@ -648,6 +883,7 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
                         stderr: *stderr,
                         text,
                         at,
+                        tag: None,
                     }))
                 }
                 Err(e) => {

@@ -17,6 +17,13 @@ pub enum Command {
     LoadMetrics {
         run_id: String,
     },
+    /// A target's CloudWatch metrics (answers Msg::CloudMetrics).
+    LoadCloudMetrics {
+        target: String,
+        period: i32,
+        stat: Option<String>,
+        since_secs: i64,
+    },
     ReloadRuns,
     /// Put text on the terminal's clipboard (OSC 52; the loop writes it).
     Copy {

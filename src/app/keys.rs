@@ -345,9 +345,30 @@ pub fn table(view: View) -> Vec<Binding> {
             ]);
             v
         }
-        View::Metrics => {
-            vec![b(KeyCode::Char('R'), "R", Action::Refresh, "reload samples").hint("reload")]
-        }
+        View::Metrics => vec![
+            b(
+                KeyCode::Char('c'),
+                "c",
+                Action::ToggleCloud,
+                "CloudWatch metrics of the target / samples of the run",
+            )
+            .hint("cloudwatch"),
+            b(
+                KeyCode::Char('p'),
+                "p",
+                Action::CyclePeriod,
+                "CloudWatch period: 60 s, 5 min, 1 h, 10 s",
+            ),
+            b(
+                KeyCode::Char('s'),
+                "s",
+                Action::CycleStat,
+                "statistic: Average, Maximum, Minimum, Sum, p99",
+            ),
+            b(KeyCode::PageDown, "PgDn", Action::PageDown, "next charts"),
+            b(KeyCode::PageUp, "PgUp", Action::PageUp, "previous charts"),
+            b(KeyCode::Char('R'), "R", Action::Refresh, "reload").hint("reload"),
+        ],
         View::Plots => vec![
             b(KeyCode::Right, "→/l", Action::Right, "next snapshot").hint("snapshot"),
             b(KeyCode::Char('l'), "", Action::Right, ""),

@@ -10,7 +10,7 @@ use crate::observe::logbuf::LogLine;
 
 /// Whether a line is shown under the current source and filter.
 pub fn passes(s: &AppState, l: &LogLine) -> bool {
-    source_ok(s.logs.source, l.phase) && s.logs.filter.as_ref().is_none_or(|f| f.matches(&l.text))
+    source_ok(s.logs.source, l) && s.logs.filter.as_ref().is_none_or(|f| f.matches(&l.text))
 }
 
 /// The index of passing lines, from scratch (a new filter or source): the buffer is matched on
@@ -25,7 +25,7 @@ pub fn rebuild(s: &mut AppState) {
         let pick = |from: u64, part: &[LogLine]| -> Vec<u64> {
             part.par_iter()
                 .enumerate()
-                .filter(|(_, l)| source_ok(src, l.phase) && f.matches(&l.text))
+                .filter(|(_, l)| source_ok(src, l) && f.matches(&l.text))
                 .map(|(i, _)| from + i as u64)
                 .collect()
         };
@@ -68,12 +68,24 @@ fn first_shown(s: &AppState) -> Option<u64> {
 /// New lines: into the buffer, and into the index when they pass the filter.
 pub fn ingest(s: &mut AppState, lines: Vec<LogLine>) {
     let n = lines.len() as u64;
+    let mut moved = false;
     for l in lines {
-        if s.logs.filter.is_some() && passes(s, &l) {
-            let seq = s.logs.buf.end_seq();
+        let pass = s.logs.filter.is_some() && !moved && passes(s, &l);
+        if l.tag.is_some() {
+            // a CloudWatch event: into the timeline at its own time
+            s.logs.cloud = true;
+            moved |= s.logs.buf.insert_by_time(l);
+        } else {
+            s.logs.buf.push(l);
+        }
+        if pass && !moved {
+            let seq = s.logs.buf.end_seq() - 1;
             s.logs.matched.push_back(seq);
         }
-        s.logs.buf.push(l);
+    }
+    if moved && s.logs.filter.is_some() {
+        // lines went in above others: their sequence numbers moved, the index is built again
+        rebuild(s);
     }
     let first = s.logs.buf.first_seq();
     while s.logs.matched.front().is_some_and(|q| *q < first) {
@@ -103,7 +115,7 @@ pub fn visible(s: &AppState, rows: usize) -> Vec<u64> {
             .buf
             .iter()
             .rev()
-            .filter(|(_, x)| source_ok(l.source, x.phase))
+            .filter(|(_, x)| source_ok(l.source, x))
             .take(rows)
             .map(|(q, _)| q)
             .collect();
@@ -113,7 +125,7 @@ pub fn visible(s: &AppState, rows: usize) -> Vec<u64> {
         l.buf
             .iter()
             .skip(l.top.saturating_sub(first) as usize)
-            .filter(|(_, x)| source_ok(l.source, x.phase))
+            .filter(|(_, x)| source_ok(l.source, x))
             .take(rows)
             .map(|(q, _)| q)
             .collect()

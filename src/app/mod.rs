@@ -14,6 +14,7 @@ pub mod msg;
 pub mod state;
 pub mod transfers;
 pub mod update;
+pub mod watch;
 
 use crate::pipeline::Workspace;
 use crate::project::{Project, ProjectError};
@@ -165,6 +166,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 backend.perform(c);
             }
         }
+        backend.set_view(s.view);
         dirty = true;
     }
 }

@@ -50,6 +50,9 @@ pub enum Msg {
         req: u64,
         result: Result<PlotData, String>,
     },
+    CloudMetrics(Result<Vec<crate::observe::cloudwatch::Series>, String>),
+    /// The meter of AWS calls made for watching.
+    AwsRate(crate::observe::cloudwatch::Rate),
     MetricsLoaded {
         run_id: String,
         phase: PhaseId,
@@ -152,6 +155,10 @@ pub enum Action {
     Right,
     OpenLogs,
     OpenMetrics,
+    /// Metrics view: the target's CloudWatch metrics / the run's samples.
+    ToggleCloud,
+    CyclePeriod,
+    CycleStat,
     OpenPlots,
     Refresh,
     SortNext,

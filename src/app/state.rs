@@ -96,6 +96,8 @@ pub struct Status {
 pub enum Source {
     All,
     Phase(PhaseId),
+    /// The CloudWatch streams of the run's target.
+    Cloud,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +120,8 @@ pub struct LogsState {
     pub matched: std::collections::VecDeque<u64>,
     /// `T`: show when each line was read.
     pub stamps: bool,
+    /// Lines from CloudWatch have arrived (the source choice offers them).
+    pub cloud: bool,
 }
 
 impl Default for LogsState {
@@ -135,6 +139,7 @@ impl Default for LogsState {
             filter: None,
             matched: Default::default(),
             stamps: false,
+            cloud: false,
         }
     }
 }
@@ -293,6 +298,18 @@ pub struct RunsState {
 pub struct MetricsState {
     pub run_id: Option<String>,
     pub samples: Vec<(PhaseId, MetricSample)>,
+    /// `c`: the target's CloudWatch metrics instead of the run's local samples.
+    pub cloud: bool,
+    pub cw: Vec<crate::observe::cloudwatch::Series>,
+    pub cw_error: Option<String>,
+    pub cw_loading: bool,
+    pub cw_loaded_at: Option<DateTime<Utc>>,
+    /// Index into cloudwatch::PERIODS (None: the target's own period).
+    pub period: Option<usize>,
+    /// Index into cloudwatch::STATS (None: each query's own statistic).
+    pub stat: Option<usize>,
+    /// The first chart shown (PgUp/PgDn page through many).
+    pub first: usize,
 }
 
 pub const MAX_SAMPLES: usize = 7200;
@@ -321,6 +338,8 @@ pub struct AppState {
     pub status: Option<Status>,
     pub now: DateTime<Utc>,
     pub runs: Vec<Run>,
+    /// AWS calls for watching in the last minute, and what they would cost a month.
+    pub aws_rate: crate::observe::cloudwatch::Rate,
     /// The run the Pipeline, Logs, Metrics and Plots views show.
     pub current: Option<String>,
     pub logs: LogsState,
@@ -364,6 +383,7 @@ impl AppState {
             datasets: DatasetsState::default(),
             runs_view: RunsState::default(),
             metrics: MetricsState::default(),
+            aws_rate: Default::default(),
             plots: PlotsState::default(),
             transfers: Default::default(),
             jobs: Default::default(),
@@ -410,6 +430,7 @@ impl AppState {
         self.active_run().is_some()
             || self.view == View::Jobs
             || self.view == View::Clusters
+            || (self.view == View::Metrics && self.metrics.cloud)
             || self.datasets.loading
             || self.plots.loading
             || self

@@ -30,7 +30,13 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             let mut c = super::jobs::on_tick(s);
             c.extend(super::jobs::on_log_tick(s));
             c.extend(super::clusters::on_tick(s));
+            c.extend(super::watch::on_tick(s));
             c
+        }
+        Msg::CloudMetrics(r) => super::watch::on_loaded(s, r),
+        Msg::AwsRate(r) => {
+            s.aws_rate = r;
+            vec![]
         }
         Msg::Run(ev) => on_run_event(s, ev),
         Msg::JobsLoaded { result, api_calls } => super::jobs::on_loaded(s, result, api_calls),
@@ -325,10 +331,9 @@ fn select_run(s: &mut AppState, id: String) -> Vec<Command> {
         wrap: s.logs.wrap,
         ..LogsState::default()
     };
-    s.metrics = MetricsState {
-        run_id: Some(id.clone()),
-        samples: vec![],
-    };
+    // the CloudWatch side belongs to the target, not the run: it stays
+    s.metrics.run_id = Some(id.clone());
+    s.metrics.samples.clear();
     s.plots.run_id = Some(id.clone());
     s.plots.files.clear();
     s.plots.data = None;
@@ -768,10 +773,11 @@ fn search_step(s: &mut AppState, backwards: bool) {
     }
 }
 
-pub fn source_ok(src: Source, p: PhaseId) -> bool {
+pub fn source_ok(src: Source, l: &crate::observe::logbuf::LogLine) -> bool {
     match src {
         Source::All => true,
-        Source::Phase(q) => q == p,
+        Source::Phase(q) => q == l.phase && l.tag.is_none(),
+        Source::Cloud => l.tag.is_some(),
     }
 }
 
@@ -923,6 +929,11 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
                     vec![]
                 }
             }
+            View::Metrics if s.metrics.cloud => {
+                let n = s.metrics.cw.len().max(1);
+                move_sel(&mut s.metrics.first, n, &a, 4);
+                vec![]
+            }
             _ => vec![],
         },
         Action::Left | Action::Right if s.view == View::Clusters => {
@@ -1039,7 +1050,8 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             s.logs.source = match s.logs.source {
                 Source::All => Source::Phase(PhaseId::Preprocess),
                 Source::Phase(PhaseId::Preprocess) => Source::Phase(PhaseId::Solve),
-                Source::Phase(PhaseId::Solve) => Source::All,
+                Source::Phase(PhaseId::Solve) if s.logs.cloud => Source::Cloud,
+                Source::Phase(PhaseId::Solve) | Source::Cloud => Source::All,
             };
             super::logs::rebuild(s);
             vec![]
@@ -1066,6 +1078,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::Refresh => match s.view {
             View::Datasets => relist_datasets(s),
             View::Runs | View::Pipeline => vec![Command::ReloadRuns],
+            View::Metrics if s.metrics.cloud => super::watch::load(s),
             View::Metrics => s
                 .metrics
                 .run_id
@@ -1091,6 +1104,9 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         }
         Action::AskUseNode => super::clusters::ask_use(s),
         Action::ToggleRay => super::clusters::toggle_ray(s),
+        Action::ToggleCloud => super::watch::toggle(s),
+        Action::CyclePeriod => super::watch::cycle_period(s),
+        Action::CycleStat => super::watch::cycle_stat(s),
         Action::Partitions => super::jobs::toggle_partitions(s),
         Action::ClearFinished => super::transfers::clear_finished(s),
     }

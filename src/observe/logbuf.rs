@@ -9,8 +9,12 @@ pub struct LogLine {
     pub stderr: bool,
     /// Already sanitised.
     pub text: String,
-    /// When tandem read it, milliseconds since the epoch (0: unknown).
+    /// When tandem read it, or a CloudWatch event's own time: milliseconds since the epoch (0:
+    /// unknown).
     pub at: i64,
+    /// Where a line from outside the run's own logs came from (a CloudWatch stream: `cw:NAME`);
+    /// None for the phase's stdout and stderr.
+    pub tag: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +47,28 @@ impl LogBuffer {
             self.first_seq += 1;
         }
         self.lines.push_back(l);
+    }
+    /// Add a line in time order (by `at`): appended when it is not older than the newest, else
+    /// inserted after the last line not newer than it (a CloudWatch event read after lines that
+    /// were written later). Returns whether it went anywhere but the end; the sequence numbers of
+    /// the lines after it then move up by one.
+    pub fn insert_by_time(&mut self, l: LogLine) -> bool {
+        let at = l.at;
+        if self.lines.back().is_none_or(|b| b.at <= at) {
+            self.push(l);
+            return false;
+        }
+        if self.lines.len() == self.cap {
+            self.lines.pop_front();
+            self.first_seq += 1;
+        }
+        // from the end: late lines are usually only a little late
+        let mut i = self.lines.len();
+        while i > 0 && self.lines[i - 1].at > at {
+            i -= 1;
+        }
+        self.lines.insert(i, l);
+        true
     }
     pub fn len(&self) -> usize {
         self.lines.len()
@@ -96,11 +122,35 @@ mod tests {
                 stderr: false,
                 text: i.to_string(),
                 at: 0,
+                tag: None,
             });
         }
         assert_eq!(b.len(), 2);
         assert_eq!(b.first_seq(), 3);
         assert_eq!(b.get(4).unwrap().text, "4");
         assert!(b.get(2).is_none());
+    }
+
+    #[test]
+    fn late_lines_go_in_time_order() {
+        let mut b = LogBuffer::new(4);
+        let l = |at: i64| LogLine {
+            phase: PhaseId::Solve,
+            stderr: false,
+            text: at.to_string(),
+            at,
+            tag: None,
+        };
+        assert!(!b.insert_by_time(l(10)));
+        assert!(!b.insert_by_time(l(30)));
+        assert!(b.insert_by_time(l(20)));
+        assert!(!b.insert_by_time(l(30)));
+        let order: Vec<i64> = b.iter().map(|(_, x)| x.at).collect();
+        assert_eq!(order, [10, 20, 30, 30]);
+        // full: the oldest goes, the late line still lands in order
+        assert!(b.insert_by_time(l(25)));
+        let order: Vec<i64> = b.iter().map(|(_, x)| x.at).collect();
+        assert_eq!(order, [20, 25, 30, 30]);
+        assert_eq!(b.first_seq(), 1);
     }
 }

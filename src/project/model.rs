@@ -177,6 +177,29 @@ struct RawTarget {
     ray_reach: Option<Spanned<String>>,
     #[serde(default)]
     ray_temp_dir: Option<String>,
+    // CloudWatch: what the target's clusters write
+    #[serde(default)]
+    log_groups: Vec<Spanned<String>>,
+    #[serde(default)]
+    metrics: Vec<RawMetric>,
+    #[serde(default)]
+    metric_period: Option<Spanned<i64>>,
+    /// An FSx for Lustre file system (fs-…) whose DataReadBytes and DataWriteBytes to chart.
+    #[serde(default)]
+    fsx_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetric {
+    namespace: Spanned<String>,
+    name: String,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
+    #[serde(default)]
+    stat: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -380,6 +403,35 @@ pub struct Target {
     pub description: Option<String>,
     /// Where phases whose engine is `ray` run (when the target names a Ray dashboard).
     pub ray: Option<crate::engine::ray::RayConf>,
+    /// What to watch in CloudWatch for this target.
+    pub watch: Watch,
+}
+
+/// A target's CloudWatch: the log groups its clusters write and the metrics to chart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Watch {
+    pub log_groups: Vec<String>,
+    pub metrics: Vec<crate::observe::cloudwatch::MetricQuery>,
+    /// Seconds per data point (60 unless told).
+    pub period: i32,
+    /// The target's own profile and region (for SSM too), when it names them.
+    pub profile: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Watch {
+    /// Whether there is anything to ask CloudWatch for.
+    pub fn any(&self) -> bool {
+        !self.log_groups.is_empty() || !self.metrics.is_empty()
+    }
+    /// AWS options: the target's profile and region over the command line's.
+    pub fn aws(&self, base: &crate::aws::AwsOpts) -> crate::aws::AwsOpts {
+        crate::aws::AwsOpts {
+            profile: self.profile.clone().or_else(|| base.profile.clone()),
+            region: self.region.clone().or_else(|| base.region.clone()),
+            ..base.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -895,6 +947,56 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                 })
             }
         };
+        let watch = {
+            let mut metrics = Vec::new();
+            for m in &t.metrics {
+                if m.namespace.get_ref().trim().is_empty() {
+                    return cx.err(
+                        m.namespace.span().start,
+                        &format!("{key}.metrics.namespace"),
+                        "expected a CloudWatch namespace, like AWS/EC2 or CWAgent",
+                    );
+                }
+                metrics.push(crate::observe::cloudwatch::MetricQuery {
+                    label: m.label.clone().unwrap_or_else(|| m.name.clone()),
+                    namespace: m.namespace.get_ref().clone(),
+                    name: m.name.clone(),
+                    dimensions: m.dimensions.clone().into_iter().collect(),
+                    stat: m.stat.clone().unwrap_or_else(|| "Average".into()),
+                });
+            }
+            // no metrics named: the head node's (an EC2 instance behind an ssm target)
+            if metrics.is_empty() {
+                if let TargetKind::Slurm(st) = &kind {
+                    if let TransportSpec::Ssm(c) = &st.transport {
+                        if c.target.starts_with("i-") {
+                            metrics = crate::observe::cloudwatch::default_queries(&c.target);
+                        }
+                    }
+                }
+            }
+            if let Some(fs) = &t.fsx_id {
+                metrics.extend(crate::observe::cloudwatch::fsx_queries(fs));
+            }
+            let period = match &t.metric_period {
+                None => 60,
+                Some(p) if [1, 5, 10, 30].contains(p.get_ref()) || (*p.get_ref() >= 60 && p.get_ref() % 60 == 0 && *p.get_ref() <= 86400) => *p.get_ref() as i32,
+                Some(p) => {
+                    return cx.err(
+                        p.span().start,
+                        &format!("{key}.metric_period"),
+                        "expected 1, 5, 10, 30 or a multiple of 60 seconds up to 86400 (CloudWatch's periods)",
+                    )
+                }
+            };
+            Watch {
+                log_groups: t.log_groups.iter().map(|g| g.get_ref().clone()).collect(),
+                metrics,
+                period,
+                profile: t.profile.clone(),
+                region: t.region.clone(),
+            }
+        };
         targets.insert(
             tname.get_ref().clone(),
             Target {
@@ -902,6 +1004,7 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                 kind,
                 description: t.description,
                 ray,
+                watch,
             },
         );
     }
@@ -913,6 +1016,10 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                 kind: TargetKind::Local { store_dir: None },
                 description: Some("embedded default".into()),
                 ray: None,
+                watch: Watch {
+                    period: 60,
+                    ..Default::default()
+                },
             },
         );
     }

@@ -18,6 +18,7 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let src = match l.source {
         Source::All => "all".to_string(),
         Source::Phase(p) => p.to_string(),
+        Source::Cloud => "cloudwatch".to_string(),
     };
     let mode = if l.follow {
         Span::styled(" ● following ", Style::default().fg(t.ok))
@@ -72,9 +73,10 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let lines: Vec<Line> = visible
         .iter()
         .map(|(seq, x)| {
-            let (tag, c) = match x.phase {
-                PhaseId::Preprocess => ("pre", t.series[0]),
-                PhaseId::Solve => ("sol", t.series[1]),
+            let (tag, c) = match (&x.tag, x.phase) {
+                (Some(tag), _) => (short_tag(tag), tag_colour(s, tag)),
+                (None, PhaseId::Preprocess) => ("pre".into(), t.series[0]),
+                (None, PhaseId::Solve) => ("sol".into(), t.series[1]),
             };
             let mut spans = Vec::with_capacity(4);
             if l.stamps {
@@ -84,7 +86,11 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
                 spans.push(Span::styled(at, t.muted()));
             }
             spans.push(Span::styled(
-                format!("{tag}{} ", if x.stderr { "!" } else { " " }),
+                format!(
+                    "{tag:<w$}{} ",
+                    if x.stderr { "!" } else { " " },
+                    w = if l.cloud { 10 } else { 3 }
+                ),
                 Style::default().fg(c),
             ));
             let base = if x.stderr {
@@ -113,6 +119,33 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         p = p.wrap(Wrap { trim: false });
     }
     f.render_widget(p, area);
+}
+
+/// A CloudWatch line's label: the stream name's last part, at most 10 characters.
+fn short_tag(tag: &str) -> String {
+    let name = tag.rsplit('/').next().unwrap_or(tag);
+    let n = name.chars().count();
+    if n > 10 {
+        // the end tells streams apart (ip-10-0-0-1.i-0abc.slurmctld, compute-1.slurmd)
+        std::iter::once('…')
+            .chain(name.chars().skip(n - 9))
+            .collect()
+    } else {
+        name.to_string()
+    }
+}
+
+/// A colour per stream, from the theme's series after the two phases'.
+fn tag_colour(s: &AppState, tag: &str) -> ratatui::style::Color {
+    let h = tag
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    let series = &s.theme.series;
+    if series.len() > 2 {
+        series[2 + (h as usize) % (series.len() - 2)]
+    } else {
+        s.theme.accent
+    }
 }
 
 /// Split `text` into spans with every case-insensitive match of `q` highlighted.

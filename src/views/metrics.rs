@@ -13,6 +13,9 @@ use ratatui::Frame;
 pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let t = &s.theme;
     let m = &s.metrics;
+    if m.cloud {
+        return draw_cloud(f, s, area);
+    }
     if m.samples.is_empty() {
         let msg = match &m.run_id {
             None => "No run selected.".to_string(),
@@ -106,6 +109,177 @@ fn chart(
                     Line::from("0"),
                     Line::from(format!("{:.0}", ymax / 2.0)),
                     Line::from(format!("{ymax:.0}")),
+                ]),
+        );
+    f.render_widget(c, area);
+}
+
+/// `c`: the target's CloudWatch metrics, one braille chart each, two columns, with the current
+/// run's phase starts and ends marked on the time axis.
+fn draw_cloud(f: &mut Frame, s: &AppState, area: Rect) {
+    let t = &s.theme;
+    let m = &s.metrics;
+    let period = crate::app::watch::period(s);
+    let stat = crate::app::watch::stat(s).unwrap_or("own statistic");
+    let title = format!(
+        "cloudwatch · target {} · {period} s · {stat}{}",
+        s.target,
+        if m.cw_loading {
+            format!(" {}", super::spinner(s))
+        } else {
+            String::new()
+        }
+    );
+    let msg = if let Some(e) = &m.cw_error {
+        Some(e.clone())
+    } else if m.cw.is_empty() {
+        Some("Asking CloudWatch…".to_string())
+    } else {
+        None
+    };
+    if let Some(msg) = msg {
+        f.render_widget(
+            Paragraph::new(Span::styled(msg, t.muted()))
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(panel(s, title, true)),
+            area,
+        );
+        return;
+    }
+    let block = panel(s, title, true);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let cols = if inner.width >= 100 { 2 } else { 1 };
+    let rows = ((inner.height / 8).max(1)) as usize;
+    let per_page = cols * rows;
+    let first = m.first.min(m.cw.len().saturating_sub(1)) / per_page * per_page;
+    let shown: Vec<&crate::observe::cloudwatch::Series> =
+        m.cw.iter().skip(first).take(per_page).collect();
+    let row_areas = Layout::vertical(vec![Constraint::Ratio(1, rows as u32); rows]).split(inner);
+    let now = s.now.timestamp_millis();
+    // the run's events: (time, colour)
+    let mut events: Vec<(i64, ratatui::style::Color)> = Vec::new();
+    if let Some(r) = s.current_run() {
+        for p in &r.phases {
+            if let Some(st) = p.started {
+                events.push((st.timestamp_millis(), t.ok));
+            }
+            if let Some(en) = p.ended {
+                events.push((en.timestamp_millis(), t.state(p.state).fg.unwrap_or(t.fg)));
+            }
+        }
+    }
+    for (i, series) in shown.iter().enumerate() {
+        let row = row_areas[i / cols];
+        let cell = if cols == 2 {
+            let [a, b] =
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(row);
+            if i % cols == 0 {
+                a
+            } else {
+                b
+            }
+        } else {
+            row
+        };
+        cloud_chart(f, s, cell, series, i + first, now, &events);
+    }
+}
+
+fn cloud_chart(
+    f: &mut Frame,
+    s: &AppState,
+    area: Rect,
+    series: &crate::observe::cloudwatch::Series,
+    index: usize,
+    now: i64,
+    events: &[(i64, ratatui::style::Color)],
+) {
+    let t = &s.theme;
+    let pts: Vec<(f64, f64)> = series
+        .points
+        .iter()
+        .filter(|p| p.1.is_finite())
+        .map(|p| ((p.0 - now) as f64 / 60_000.0, p.1))
+        .collect();
+    let xmin = pts.first().map(|p| p.0).unwrap_or(-60.0).min(-1.0);
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
+    let (lo, hi) = if pts.is_empty() {
+        (0.0, 1.0)
+    } else if hi > lo {
+        (lo.min(0.0), hi * 1.1)
+    } else {
+        (lo.min(0.0), hi.abs().max(1.0) * 1.1)
+    };
+    let last = series
+        .last()
+        .map(crate::cli::fmt_num)
+        .unwrap_or_else(|| "no data".into());
+    let marks: Vec<Vec<(f64, f64)>> = events
+        .iter()
+        .map(|(at, _)| (*at - now) as f64 / 60_000.0)
+        .filter(|x| *x >= xmin && *x <= 0.0)
+        .map(|x| vec![(x, lo), (x, hi)])
+        .collect();
+    let colour = t.series[index % t.series.len()];
+    let mut sets = vec![Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(Style::default().fg(colour))
+        .data(&pts)];
+    for (m, (_, c)) in marks.iter().zip(events.iter().filter(|(at, _)| {
+        let x = (*at - now) as f64 / 60_000.0;
+        x >= xmin && x <= 0.0
+    })) {
+        sets.push(
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::default().fg(*c))
+                .data(m),
+        );
+    }
+    let title = Line::from(vec![
+        Span::styled(format!(" {} ", series.label), Style::default().fg(colour)),
+        Span::styled(format!("{last} "), t.title()),
+        Span::styled(
+            if series.status.is_empty() || series.status == "Complete" {
+                String::new()
+            } else {
+                format!("{} ", series.status)
+            },
+            Style::default().fg(t.warn),
+        ),
+    ]);
+    let c = Chart::new(sets)
+        .block(
+            ratatui::widgets::Block::default()
+                .borders(ratatui::widgets::Borders::TOP)
+                .border_style(t.muted())
+                .title(title),
+        )
+        .x_axis(
+            Axis::default()
+                .style(t.muted())
+                .bounds([xmin, 0.0])
+                .labels(vec![
+                    Line::from(format!("{:.0}m", xmin)),
+                    Line::from(format!("{:.0}m", xmin / 2.0)),
+                    Line::from("now"),
+                ]),
+        )
+        .y_axis(
+            Axis::default()
+                .style(t.muted())
+                .bounds([lo, hi])
+                .labels(vec![
+                    Line::from(crate::cli::fmt_num(lo)),
+                    Line::from(crate::cli::fmt_num(hi)),
                 ]),
         );
     f.render_widget(c, area);

@@ -175,7 +175,21 @@ fn footer(f: &mut Frame, s: &AppState, area: Rect) {
             None => Line::from(hints(s)),
         },
     };
-    f.render_widget(Paragraph::new(line), area);
+    // the cost of watching, right-aligned, when tandem is calling AWS for it
+    match crate::app::watch::cost_note(s) {
+        Some(note) if area.width as usize > note.chars().count() + 20 => {
+            let w = note.chars().count() as u16 + 2;
+            let [left, right] =
+                Layout::horizontal([Constraint::Min(1), Constraint::Length(w)]).areas(area);
+            f.render_widget(Paragraph::new(line), left);
+            f.render_widget(
+                Paragraph::new(Span::styled(format!("{note} "), t.muted()))
+                    .alignment(ratatui::layout::Alignment::Right),
+                right,
+            );
+        }
+        _ => f.render_widget(Paragraph::new(line), area),
+    }
 }
 
 /// The footer's key hints: the bindings of this view that carry a short hint, then the global ones.

@@ -136,6 +136,7 @@ pub fn state() -> AppState {
             stderr: e,
             text: text.into(),
             at: 1_795_607_940_000 + s.logs.buf.len() as i64 * 250,
+            tag: None,
         });
     }
     s.metrics.run_id = Some(r.id.clone());
