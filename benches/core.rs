@@ -159,6 +159,35 @@ fn log_filter(c: &mut Criterion) {
     g.finish();
 }
 
+/// Plot decimation: a 10M-point series to a 200-column chart (min/max per column), and a
+/// 4096x4096 f64 field block-averaged to a 200x60 heatmap.
+fn plot_decimation(c: &mut Criterion) {
+    let n = 10_000_000usize;
+    let pts: Vec<(f64, f64)> = (0..n)
+        .map(|i| {
+            let x = i as f64;
+            (x, (x * 1e-4).sin() + (i % 7) as f64 * 1e-3)
+        })
+        .collect();
+    let side = 4096usize;
+    let field = tandem::plot::Field {
+        rows: side,
+        cols: side,
+        data: (0..side * side)
+            .map(|i| ((i / side) as f64 * 0.01).sin() * ((i % side) as f64 * 0.01).cos())
+            .collect(),
+    };
+    let mut g = c.benchmark_group("plot");
+    g.sample_size(20);
+    g.bench_function("decimate_10M_points_to_200_columns", |b| {
+        b.iter(|| black_box(tandem::plot::decimate_minmax(&pts, 200).len()))
+    });
+    g.bench_function("downsample_4096x4096_to_200x60", |b| {
+        b.iter(|| black_box(tandem::plot::downsample(&field, 60, 200).data.len()))
+    });
+    g.finish();
+}
+
 /// A poll of a 1000-job queue: `squeue --json` as Slurm 22.05 prints it (the shape of the real one
 /// captured in tests/slurm.rs), parsed, put in the Jobs view, one frame drawn at 200x60.
 fn squeue_poll(c: &mut Criterion) {
@@ -208,6 +237,7 @@ criterion_group!(
     preprocess,
     log_ingest,
     log_filter,
+    plot_decimation,
     squeue_poll
 );
 criterion_main!(benches);

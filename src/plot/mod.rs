@@ -13,35 +13,39 @@ pub fn finite_range(v: &[f64]) -> Option<(f64, f64)> {
     Some(it.fold((first, first), |(lo, hi), x| (lo.min(x), hi.max(x))))
 }
 
-/// Block-average a `rows` x `cols` field down to `out_r` x `out_c` cells (never up).
+/// Block-average a `rows` x `cols` field down to `out_r` x `out_c` cells (never up); NaN and inf
+/// are left out of each average (a block of only those stays NaN). Output rows are computed on
+/// every core.
 pub fn downsample(f: &Field, out_r: usize, out_c: usize) -> Field {
+    use rayon::prelude::*;
     let (out_r, out_c) = (out_r.clamp(1, f.rows.max(1)), out_c.clamp(1, f.cols.max(1)));
     let mut data = vec![f64::NAN; out_r * out_c];
-    for r in 0..out_r {
-        let (r0, r1) = (
-            r * f.rows / out_r,
-            ((r + 1) * f.rows / out_r).max(r * f.rows / out_r + 1),
-        );
-        for c in 0..out_c {
-            let (c0, c1) = (
-                c * f.cols / out_c,
-                ((c + 1) * f.cols / out_c).max(c * f.cols / out_c + 1),
-            );
-            let (mut s, mut n) = (0.0, 0u32);
-            for rr in r0..r1.min(f.rows) {
-                for cc in c0..c1.min(f.cols) {
-                    let v = f.data[rr * f.cols + cc];
+    let span = |i: usize, n: usize, out: usize| {
+        let a = i * n / out;
+        (a, ((i + 1) * n / out).max(a + 1).min(n))
+    };
+    data.par_chunks_mut(out_c).enumerate().for_each(|(r, row)| {
+        let (r0, r1) = span(r, f.rows, out_r);
+        let mut sums = vec![(0.0f64, 0u32); out_c];
+        // row by row through the band: each input row is read once, in order
+        for rr in r0..r1 {
+            let line = &f.data[rr * f.cols..(rr + 1) * f.cols];
+            for (c, acc) in sums.iter_mut().enumerate() {
+                let (c0, c1) = span(c, f.cols, out_c);
+                for &v in &line[c0..c1] {
                     if v.is_finite() {
-                        s += v;
-                        n += 1;
+                        acc.0 += v;
+                        acc.1 += 1;
                     }
                 }
             }
+        }
+        for (out, (s, n)) in row.iter_mut().zip(sums) {
             if n > 0 {
-                data[r * out_c + c] = s / n as f64;
+                *out = s / n as f64;
             }
         }
-    }
+    });
     Field {
         rows: out_r,
         cols: out_c,
