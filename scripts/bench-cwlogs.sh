@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Following a CloudWatch log group: `tandem logs --group G --follow` against `aws logs tail G
-# --follow`, on the same events in the same run. A writer puts one event every 100 ms for SECS
+# Following a CloudWatch log group: `tandem logs --group G --follow` against awslogs (`awslogs get G
+# --watch`, PyPI; `aws logs tail --follow` is AWS CLI v2 only, which PyPI does not carry), on the
+# same events in the same run. A writer puts one event every 100 ms for SECS
 # seconds (each message carries the time it was put), into two moto servers on 127.0.0.1 (one per
 # reader, so each server's request log counts one reader's calls). Reports, per reader: the lag
 # from PutLogEvents to the line on stdout (median, p99, max), events missed or shown twice, and
 # AWS calls per minute. moto ingests at once; on AWS add CloudWatch's own ingestion delay to both.
-# usage: scripts/bench-cwlogs.sh [SECS] [TANDEM_POLL_SECONDS]
+# usage: scripts/bench-cwlogs.sh [SECS] [TANDEM_POLL_SECONDS (default 1, awslogs' own interval)]
 source "$(dirname "$0")/bench-env.sh"
 source "$ROOT/scripts/services.sh"
 SECS="${1:-60}"
-POLL="${2:-2}"
+POLL="${2:-1}"
+bench_venv awslogs
 trap stop_services EXIT
 start_moto # installs moto once; the two servers below each log their own requests
 VENV="${TANDEM_MOTO_VENV:-$HOME/.cache/tandem/moto-venv}"
@@ -36,8 +38,8 @@ for l in sys.stdin:
 AWS_ENDPOINT_URL="$A" "$TANDEM" logs --group "$G" --follow --since 1m --poll "$POLL" \
     | "$PYM" -u -c "$STAMP" > "$OUT/tandem.txt" &
 TP=$!
-"$VENV/bin/aws" logs tail "$G" --follow --since 1m --format short --endpoint-url "$B" \
-    | "$PYM" -u -c "$STAMP" > "$OUT/awscli.txt" &
+"$(dirname "$PY")/awslogs" get "$G" ALL --watch --start 1m --no-color --aws-endpoint-url "$B" \
+    | "$PYM" -u -c "$STAMP" > "$OUT/awslogs.txt" &
 AP=$!
 sleep 3
 calls() { grep -c '"POST / HTTP' "$1" || true; }
@@ -55,17 +57,21 @@ while time.time() - start < secs:
     time.sleep(max(0, start + i * 0.1 - time.time()))
 PY
 sleep $((POLL + 12))
+rss() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+TR=$(rss "$(pgrep -f "release/tandem logs --group $G" | head -1)")
+AR=$(rss "$(pgrep -f "awslogs get $G" | head -1)")
+echo "peak RSS: tandem ${TR} MiB, awslogs ${AR} MiB"
 a1=$(calls "$RUN_DIR/moto-a.log"); b1=$(calls "$RUN_DIR/moto-b.log"); T1=$(date +%s.%N)
 kill "$TP" "$AP" 2>/dev/null || true
 pkill -P $$ -f "logs --group $G" 2>/dev/null || true
-pkill -f "aws logs tail $G" 2>/dev/null || true
+pkill -f "awslogs get $G" 2>/dev/null || true
 wait 2>/dev/null || true
 
 "$PYM" - "$OUT" "$SECS" <<'PY'
 import sys, re, statistics
 out, secs = sys.argv[1], float(sys.argv[2])
 sent = int(secs * 10)
-for name in ("tandem", "awscli"):
+for name in ("tandem", "awslogs"):
     lags, seen = [], {}
     for line in open(f"{out}/{name}.txt"):
         m = re.search(r"seq=(\d+) put=(\d+)", line)
@@ -84,4 +90,4 @@ PY
 # calls per minute: each server's POSTs over the follow time, minus the writer's one per event
 N=$((SECS * 10))
 awk -v a=$((a1 - a0 - N)) -v b=$((b1 - b0 - N)) -v t0="$T0" -v t1="$T1" 'BEGIN {
-    m = (t1 - t0) / 60; printf "AWS calls/min: tandem %.1f, aws logs tail %.1f\n", a / m, b / m }'
+    m = (t1 - t0) / 60; printf "AWS calls/min: tandem %.1f, awslogs %.1f\n", a / m, b / m }'

@@ -20,13 +20,16 @@ cat > "$WORK/p/chatty.py" <<P
 import sys, time
 rate, secs = $RATE, $SECS + 10
 start = time.time(); i = 0
+out = sys.stdout
 while time.time() - start < secs:
-    now = time.time()
-    while i < (now - start) * rate:
-        print(f"line {i} at {time.time():.3f} residual=2.113e3 energy=34.1182 max=93.807")
-        i += 1
-    sys.stdout.flush()
-    time.sleep(0.01)
+    n = int((time.time() - start) * rate) - i
+    if n > 0:
+        ts = f"{time.time():.3f}"
+        out.write("".join([f"line {j} at {ts} residual=2.113e3 energy=34.1182 max=93.807\\n" for j in range(i, i + n)]))
+        out.flush()
+        i += n
+    time.sleep(0.005)
+P
 P
 cat > "$WORK/p/tandem.toml" <<T
 [project]
@@ -52,7 +55,7 @@ from = "preprocess"
 to = "solve"
 T
 tmux -S "$SOCK" -f /dev/null new-session -d -s b -x 120 -y 40 "bash --norc --noprofile"
-tmux -S "$SOCK" send-keys -t b "cd $WORK/p && TANDEM_HOME=$TANDEM_HOME exec $TANDEM" Enter
+tmux -S "$SOCK" send-keys -t b "cd $WORK/p && TANDEM_HOME=$TANDEM_HOME TANDEM_FRAME_TIMES=$WORK/frames.txt exec $TANDEM" Enter
 until tmux -S "$SOCK" capture-pane -p -t b | grep -q "1 Pipeline"; do sleep 0.1; done
 tmux -S "$SOCK" send-keys -t b p
 sleep 1
@@ -68,6 +71,7 @@ tmux -S "$SOCK" pipe-pane -t b -o "cat >> $WORK/bytes.out"
 ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 HZ=$(getconf CLK_TCK)
 a=$(ticks)
+: > "$WORK/frames.txt"
 end=$(( $(date +%s) + SECS ))
 while [ "$(date +%s)" -lt "$end" ]; do
     now=$(date +%s.%N)
@@ -80,7 +84,9 @@ tmux -S "$SOCK" pipe-pane -t b
 BYTES=$(stat -c %s "$WORK/bytes.out" 2>/dev/null || echo 0)
 RSS=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 LAG=$(median < "$WORK/lag.txt")
+FR=$(sort -g "$WORK/frames.txt" | awk '{a[NR]=$1} END {printf "%d frames, median %.2f ms, p99 %.2f ms, max %.2f ms", NR, a[int((NR+1)/2)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}')
 P95=$(sort -g "$WORK/lag.txt" | awk '{a[NR]=$1} END {print a[int(NR*0.95)]}')
 awk -v a="$a" -v b="$b" -v hz="$HZ" -v s="$SECS" -v by="$BYTES" -v rss="$RSS" -v r="$RATE" -v lag="$LAG" -v p95="$P95" 'BEGIN {
   printf "following %d lines/s for %ds at 120x40: %.1f KB/s to the terminal, CPU %.1f%%, peak RSS %.1f MiB, lag write->screen median %d ms, p95 %d ms\n",
     r, s, by / s / 1000, 100 * (b - a) / hz / s, rss / 1024, lag, p95 }'
+echo "frames (draw + flush to the terminal): $FR"

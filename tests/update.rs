@@ -1029,3 +1029,102 @@ fn cloudwatch_lines_join_the_timeline_at_their_own_time_under_the_filter() {
     update(&mut s, key('t'));
     assert_eq!(s.logs.source, Source::All);
 }
+
+#[test]
+fn cloudwatch_browser_opens_groups_marks_streams_and_tails_them_into_the_timeline() {
+    use tandem::observe::cloudwatch::{LogGroup, LogStream};
+    let mut s = idle();
+    s.view = View::Logs;
+    assert_eq!(
+        update(&mut s, key('C')),
+        vec![Command::CloudGroups {
+            target: "local".into()
+        }]
+    );
+    let g = |n: &str| LogGroup {
+        name: n.into(),
+        stored_bytes: 2048,
+        retention_days: None,
+        created_ms: 0,
+    };
+    update(
+        &mut s,
+        Msg::CloudGroups(Ok(vec![
+            g("/aws/lambda/x"),
+            g("/aws/parallelcluster/pc-1"),
+            g("/aws/sagemaker/Clusters/ray/abc"),
+        ])),
+    );
+    // typing narrows; keys go to the browser, not the log view
+    for c in "PARALLEL".chars() {
+        assert!(update(&mut s, key(c)).is_empty());
+    }
+    assert_eq!(s.logs.browse.as_ref().unwrap().rows().len(), 1);
+    assert!(s.logs.filter.is_none());
+    assert_eq!(
+        update(&mut s, code(KeyCode::Enter)),
+        vec![Command::CloudStreams {
+            target: "local".into(),
+            group: "/aws/parallelcluster/pc-1".into()
+        }]
+    );
+    let st = |n: &str| LogStream {
+        name: n.into(),
+        first_event_ms: None,
+        last_event_ms: Some(1),
+    };
+    // a stale answer for another group is dropped
+    update(
+        &mut s,
+        Msg::CloudStreams {
+            group: "/aws/lambda/x".into(),
+            result: Ok(vec![st("wrong")]),
+        },
+    );
+    assert!(s.logs.browse.as_ref().unwrap().streams.is_empty());
+    update(
+        &mut s,
+        Msg::CloudStreams {
+            group: "/aws/parallelcluster/pc-1".into(),
+            result: Ok(vec![
+                st("head.slurmctld"),
+                st("compute-1.slurmd"),
+                st("compute-2.slurmd"),
+            ]),
+        },
+    );
+    update(&mut s, code(KeyCode::Down));
+    update(&mut s, key(' '));
+    update(&mut s, key(' '));
+    let run = s.logs.run_id.clone().unwrap();
+    assert_eq!(
+        update(&mut s, code(KeyCode::Enter)),
+        vec![Command::TailCloud {
+            target: "local".into(),
+            group: "/aws/parallelcluster/pc-1".into(),
+            streams: vec!["compute-1.slurmd".into(), "compute-2.slurmd".into()],
+            into: run,
+        }]
+    );
+    assert!(s.logs.browse.is_none());
+    // Esc walks back: streams, groups, closed
+    update(&mut s, key('C'));
+    update(
+        &mut s,
+        Msg::CloudGroups(Err(
+            "DescribeLogGroups: AccessDeniedException — the profile's role lacks this permission"
+                .into(),
+        )),
+    );
+    assert!(s
+        .logs
+        .browse
+        .as_ref()
+        .unwrap()
+        .error
+        .as_ref()
+        .unwrap()
+        .contains("lacks"));
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.logs.browse.is_none());
+}

@@ -522,3 +522,31 @@ fn logs_merged_with_cloudwatch_streams() {
     s.logs.stamps = true;
     snap("logs_merged", &s);
 }
+
+#[test]
+fn logs_cloudwatch_browser() {
+    let mut s = with_view(View::Logs);
+    let mut b = tandem::app::watch::Browse {
+        group: Some("/aws/parallelcluster/pc-prod-202611".into()),
+        ..Default::default()
+    };
+    for (i, n) in [
+        "ip-10-0-0-12.i-0abc123.slurmctld",
+        "compute-st-c5-1.i-0def456.slurmd",
+        "compute-st-c5-2.i-0aaa789.slurmd",
+        "hostile\\e]0;title\\x07",
+    ]
+    .iter()
+    .enumerate()
+    {
+        b.streams.push(tandem::observe::cloudwatch::LogStream {
+            name: (*n).into(),
+            first_event_ms: None,
+            last_event_ms: Some(1_795_600_000_000 + i as i64 * 61_000),
+        });
+    }
+    b.marked.insert("compute-st-c5-1.i-0def456.slurmd".into());
+    b.selected = 1;
+    s.logs.browse = Some(b);
+    snap("logs_cloudwatch_browser", &s);
+}

@@ -59,10 +59,14 @@ pub struct Backend {
     rays: Arc<tokio::sync::Mutex<HashMap<String, Arc<crate::engine::ray::Ray>>>>,
     /// Every CloudWatch call made for watching, for the status line's cost note.
     meter: Meter,
+    /// CloudWatch Logs clients, by target.
+    cw_logs: Arc<tokio::sync::Mutex<HashMap<String, CwLogs>>>,
     /// CloudWatch metrics clients, by target.
     cw_metrics: Arc<tokio::sync::Mutex<HashMap<String, CwMetrics>>>,
     /// The CloudWatch tail of the followed run's target log groups.
     cw_tail: Option<JoinHandle<()>>,
+    /// Tails started from the log group browser (stopped when another run is followed).
+    cw_adhoc: Vec<JoinHandle<()>>,
     /// Whether the Logs view is on screen (the CloudWatch tail polls slower when it is not).
     logs_visible: Arc<AtomicBool>,
     /// The meter's reporter runs (started with the first CloudWatch client).
@@ -103,7 +107,9 @@ impl Backend {
             rays: Default::default(),
             meter: Meter::default(),
             cw_metrics: Default::default(),
+            cw_logs: Default::default(),
             cw_tail: None,
+            cw_adhoc: Vec::new(),
             logs_visible: Arc::new(AtomicBool::new(false)),
             reporting: false,
         }
@@ -165,87 +171,37 @@ impl Backend {
             self.ws.clone(),
         );
         let start = run.created.timestamp_millis() - 60_000;
+        let run_id = run.id.clone();
+        let ended = move || {
+            ws.journal
+                .get(&run_id)
+                .ok()
+                .flatten()
+                .and_then(|r| r.ended().filter(|_| r.state.is_terminal()))
+        };
+        let specs: Vec<TailSpec> = w
+            .log_groups
+            .iter()
+            .map(|g| TailSpec {
+                group: g.clone(),
+                start_ms: start,
+                ..Default::default()
+            })
+            .collect();
+        let into = run.id.clone();
         self.cw_tail = Some(tokio::spawn(async move {
             let cw = CwLogs::new(&aws, meter).await;
-            let mut tails: Vec<Tail> = w
-                .log_groups
-                .iter()
-                .map(|g| {
-                    Tail::new(TailSpec {
-                        group: g.clone(),
-                        start_ms: start,
-                        ..Default::default()
-                    })
-                })
-                .collect();
-            let mut reported: Option<String> = None;
-            loop {
-                let over = ws
-                    .journal
-                    .get(&run.id)
-                    .ok()
-                    .flatten()
-                    .and_then(|r| r.ended().filter(|_| r.state.is_terminal()));
-                let mut lines = Vec::new();
-                for t in &mut tails {
-                    let group = t.spec.group.clone();
-                    loop {
-                        match t.poll(&cw).await {
-                            Ok(evs) => {
-                                reported = None;
-                                lines.extend(cloud_lines(&group, evs))
-                            }
-                            Err(e) => {
-                                if reported.as_deref() != Some(e.msg.as_str()) {
-                                    let _ = tx.send(Msg::Error(e.msg.clone())).await;
-                                    reported = Some(e.msg);
-                                }
-                                break;
-                            }
-                        }
-                        if !t.pending() {
-                            break;
-                        }
-                    }
-                }
-                if !lines.is_empty()
-                    && tx
-                        .send(Msg::LogLines {
-                            run_id: run.id.clone(),
-                            lines,
-                        })
-                        .await
-                        .is_err()
-                {
-                    return;
-                }
-                // a finished run: read on two minutes past its end (late events), then stop
-                if let Some(end) = over {
-                    if chrono::Utc::now() - end > chrono::Duration::seconds(120) {
-                        return;
-                    }
-                }
-                let was_visible = visible.load(Ordering::Relaxed);
-                let base = if was_visible {
-                    Duration::from_secs(5)
-                } else {
-                    Duration::from_secs(30)
-                };
-                let wait = tails
-                    .iter()
-                    .map(|t| t.next_delay(base))
-                    .max()
-                    .unwrap_or(base);
-                // wake early when the view comes back on screen
-                let until = tokio::time::Instant::now() + wait;
-                while tokio::time::Instant::now() < until {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    if visible.load(Ordering::Relaxed) && !was_visible {
-                        break;
-                    }
-                }
-            }
+            follow_cloud(cw, specs, into, tx, visible, ended).await
         }));
+    }
+
+    fn cw_logs_handle(&self) -> CwLogsHandle {
+        CwLogsHandle {
+            project: self.project.clone(),
+            aws: self.aws.clone(),
+            meter: self.meter.clone(),
+            cache: self.cw_logs.clone(),
+        }
     }
 
     /// The AWS options (profile, region) for clients other than S3.
@@ -331,6 +287,9 @@ impl Backend {
             t.abort();
         }
         if let Some(t) = self.cw_tail.take() {
+            t.abort();
+        }
+        for t in self.cw_adhoc.drain(..) {
             t.abort();
         }
         if let Some(t) = self.listing.take() {
@@ -433,12 +392,64 @@ impl Backend {
                 if let Some(t) = self.tail.take() {
                     t.abort();
                 }
+                for t in self.cw_adhoc.drain(..) {
+                    t.abort();
+                }
                 self.tail_cloud(&run_id);
                 self.tail = Some(tokio::spawn(tail_run(
                     self.ws.clone(),
                     run_id,
                     self.tx.clone(),
                 )));
+            }
+            Command::CloudGroups { target } => {
+                self.report_rate();
+                let (tx, this) = (self.tx.clone(), self.cw_logs_handle());
+                tokio::spawn(async move {
+                    let Some(cw) = this.get(&target).await else {
+                        return;
+                    };
+                    let r = cw.groups(None, 1000).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::CloudGroups(r)).await;
+                });
+            }
+            Command::CloudStreams { target, group } => {
+                let (tx, this) = (self.tx.clone(), self.cw_logs_handle());
+                tokio::spawn(async move {
+                    let Some(cw) = this.get(&target).await else {
+                        return;
+                    };
+                    let r = cw
+                        .streams(&group, None, 1000)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::CloudStreams { group, result: r }).await;
+                });
+            }
+            Command::TailCloud {
+                target,
+                group,
+                streams,
+                into,
+            } => {
+                self.report_rate();
+                let (tx, this, visible) = (
+                    self.tx.clone(),
+                    self.cw_logs_handle(),
+                    self.logs_visible.clone(),
+                );
+                let spec = TailSpec {
+                    group,
+                    streams,
+                    start_ms: chrono::Utc::now().timestamp_millis() - 10 * 60_000,
+                    ..Default::default()
+                };
+                self.cw_adhoc.push(tokio::spawn(async move {
+                    let Some(cw) = this.get(&target).await else {
+                        return;
+                    };
+                    follow_cloud(cw, vec![spec], into, tx, visible, || None).await
+                }));
             }
             Command::LoadCloudMetrics {
                 target,
@@ -832,6 +843,103 @@ pub fn load_plot(
                 file: file.to_string(),
             })
             .map_err(|e| e.to_string()),
+    }
+}
+
+/// What a spawned task needs to get a target's CloudWatch Logs client.
+#[derive(Clone)]
+struct CwLogsHandle {
+    project: Option<Arc<Project>>,
+    aws: crate::aws::AwsOpts,
+    meter: Meter,
+    cache: Arc<tokio::sync::Mutex<HashMap<String, CwLogs>>>,
+}
+
+impl CwLogsHandle {
+    async fn get(&self, target: &str) -> Option<CwLogs> {
+        let w = self.project.as_ref()?.targets.get(target)?.watch.clone();
+        let mut c = self.cache.lock().await;
+        if let Some(x) = c.get(target) {
+            return Some(x.clone());
+        }
+        let x = CwLogs::new(&w.aws(&self.aws), self.meter.clone()).await;
+        c.insert(target.to_string(), x.clone());
+        Some(x)
+    }
+}
+
+/// Poll `specs` until the task is stopped, or until two minutes past `ended()` (a finished run):
+/// every 5 s while the Logs view is on screen, 30 s when not (doubled per throttled poll), each
+/// page of a busy window at once. Events go to the Logs view as lines of `into`.
+async fn follow_cloud(
+    cw: CwLogs,
+    specs: Vec<TailSpec>,
+    into: String,
+    tx: mpsc::Sender<Msg>,
+    visible: Arc<AtomicBool>,
+    ended: impl Fn() -> Option<chrono::DateTime<chrono::Utc>>,
+) {
+    let mut tails: Vec<Tail> = specs.into_iter().map(Tail::new).collect();
+    let mut reported: Option<String> = None;
+    loop {
+        let over = ended();
+        let mut lines = Vec::new();
+        for t in &mut tails {
+            let group = t.spec.group.clone();
+            loop {
+                match t.poll(&cw).await {
+                    Ok(evs) => {
+                        reported = None;
+                        lines.extend(cloud_lines(&group, evs))
+                    }
+                    Err(e) => {
+                        if reported.as_deref() != Some(e.msg.as_str()) {
+                            let _ = tx.send(Msg::Error(e.msg.clone())).await;
+                            reported = Some(e.msg);
+                        }
+                        break;
+                    }
+                }
+                if !t.pending() {
+                    break;
+                }
+            }
+        }
+        if !lines.is_empty()
+            && tx
+                .send(Msg::LogLines {
+                    run_id: into.clone(),
+                    lines,
+                })
+                .await
+                .is_err()
+        {
+            return;
+        }
+        if let Some(end) = over {
+            if chrono::Utc::now() - end > chrono::Duration::seconds(120) {
+                return;
+            }
+        }
+        let was_visible = visible.load(Ordering::Relaxed);
+        let base = if was_visible {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_secs(30)
+        };
+        let wait = tails
+            .iter()
+            .map(|t| t.next_delay(base))
+            .max()
+            .unwrap_or(base);
+        // wake early when the view comes back on screen
+        let until = tokio::time::Instant::now() + wait;
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if visible.load(Ordering::Relaxed) && !was_visible {
+                break;
+            }
+        }
     }
 }
 

@@ -17,6 +17,21 @@ pub enum Command {
     LoadMetrics {
         run_id: String,
     },
+    /// The CloudWatch log groups of a target's account and region (answers Msg::CloudGroups).
+    CloudGroups {
+        target: String,
+    },
+    CloudStreams {
+        target: String,
+        group: String,
+    },
+    /// Tail a log group (these streams, or all) into the Logs view under `into` (its run id).
+    TailCloud {
+        target: String,
+        group: String,
+        streams: Vec<String>,
+        into: String,
+    },
     /// A target's CloudWatch metrics (answers Msg::CloudMetrics).
     LoadCloudMetrics {
         target: String,

@@ -339,9 +339,15 @@ pub fn table(view: View) -> Vec<Binding> {
                     KeyCode::Char('t'),
                     "t",
                     Action::CycleSource,
-                    "all / preprocess / solve",
+                    "all / preprocess / solve / CloudWatch",
                 )
                 .hint("source"),
+                b(
+                    KeyCode::Char('C'),
+                    "C",
+                    Action::BrowseCloud,
+                    "CloudWatch log groups: type to narrow, Enter opens a group, Space marks streams, Enter tails them (none marked: the whole group) into this timeline, Esc back",
+                ),
             ]);
             v
         }

@@ -106,6 +106,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     for c in initial_commands(&s) {
         backend.perform(c);
     }
+    // TANDEM_FRAME_TIMES=FILE: each frame's draw time in microseconds, one a line (benchmarks)
+    let mut frame_log = std::env::var_os("TANDEM_FRAME_TIMES")
+        .and_then(|p| std::fs::File::create(p).ok())
+        .map(std::io::BufWriter::new);
     let mut events = crossterm::event::EventStream::new();
     let mut dirty = false;
     let mut last_draw = Instant::now();
@@ -131,7 +135,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             m = rx.recv() => m,
             _ = tick.tick(), if needs_tick => Some(Msg::Tick(chrono::Utc::now())),
             _ = wait_draw => {
+                let t0 = Instant::now();
                 term.draw(|f| crate::views::draw(f, &s))?;
+                if let Some(w) = frame_log.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(w, "{}", t0.elapsed().as_micros());
+                    let _ = w.flush();
+                }
                 last_draw = Instant::now();
                 dirty = false;
                 continue;

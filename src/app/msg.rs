@@ -51,6 +51,11 @@ pub enum Msg {
         result: Result<PlotData, String>,
     },
     CloudMetrics(Result<Vec<crate::observe::cloudwatch::Series>, String>),
+    CloudGroups(Result<Vec<crate::observe::cloudwatch::LogGroup>, String>),
+    CloudStreams {
+        group: String,
+        result: Result<Vec<crate::observe::cloudwatch::LogStream>, String>,
+    },
     /// The meter of AWS calls made for watching.
     AwsRate(crate::observe::cloudwatch::Rate),
     MetricsLoaded {
@@ -157,6 +162,8 @@ pub enum Action {
     OpenMetrics,
     /// Metrics view: the target's CloudWatch metrics / the run's samples.
     ToggleCloud,
+    /// Logs view: the CloudWatch log group browser.
+    BrowseCloud,
     CyclePeriod,
     CycleStat,
     OpenPlots,

@@ -122,6 +122,8 @@ pub struct LogsState {
     pub stamps: bool,
     /// Lines from CloudWatch have arrived (the source choice offers them).
     pub cloud: bool,
+    /// `C`: the CloudWatch log group browser, when open.
+    pub browse: Option<super::watch::Browse>,
 }
 
 impl Default for LogsState {
@@ -140,6 +142,7 @@ impl Default for LogsState {
             matched: Default::default(),
             stamps: false,
             cloud: false,
+            browse: None,
         }
     }
 }

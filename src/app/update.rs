@@ -34,6 +34,8 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             c
         }
         Msg::CloudMetrics(r) => super::watch::on_loaded(s, r),
+        Msg::CloudGroups(r) => super::watch::on_groups(s, r),
+        Msg::CloudStreams { group, result } => super::watch::on_streams(s, group, result),
         Msg::AwsRate(r) => {
             s.aws_rate = r;
             vec![]
@@ -472,6 +474,11 @@ fn on_key(s: &mut AppState, k: KeyEvent) -> Vec<Command> {
             Some(Action::Show(View::Runs)) => act(s, Action::Show(View::Runs)),
             _ => vec![],
         };
+    }
+    if s.view == View::Logs && s.logs.browse.is_some() {
+        if let Some(c) = super::watch::browse_key(s, k) {
+            return c;
+        }
     }
     match keys::lookup(s.view, &k) {
         Some(a) => act(s, a),
@@ -1105,6 +1112,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::AskUseNode => super::clusters::ask_use(s),
         Action::ToggleRay => super::clusters::toggle_ray(s),
         Action::ToggleCloud => super::watch::toggle(s),
+        Action::BrowseCloud => super::watch::toggle_browse(s),
         Action::CyclePeriod => super::watch::cycle_period(s),
         Action::CycleStat => super::watch::cycle_stat(s),
         Action::Partitions => super::jobs::toggle_partitions(s),
