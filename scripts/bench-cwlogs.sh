@@ -65,7 +65,7 @@ a1=$(calls "$RUN_DIR/moto-a.log"); b1=$(calls "$RUN_DIR/moto-b.log"); T1=$(date 
 kill "$TP" "$AP" 2>/dev/null || true
 pkill -P $$ -f "logs --group $G" 2>/dev/null || true
 pkill -f "awslogs get $G" 2>/dev/null || true
-wait 2>/dev/null || true
+wait "$TP" "$AP" 2>/dev/null || true
 
 "$PYM" - "$OUT" "$SECS" <<'PY'
 import sys, re, statistics

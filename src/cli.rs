@@ -31,6 +31,9 @@ pub struct Cli {
     /// Theme: dark, light, high-contrast, or a user theme in ~/.config/tandem/themes.
     #[arg(long, default_value = "dark", env = "TANDEM_THEME")]
     pub theme: String,
+    /// Lines kept per run in the Logs view (a ring buffer: the oldest go first).
+    #[arg(long, default_value_t = crate::observe::logbuf::DEFAULT_CAP, env = "TANDEM_LOG_LINES", value_parser = clap::value_parser!(usize))]
+    pub log_lines: usize,
     /// Draw the first frame and exit (measures start-up).
     #[arg(long, hide = true)]
     pub first_frame: bool,
@@ -259,9 +262,13 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Draw a field (.npy) or a series (.csv) to PNG or SVG.
+    /// Draw a field (.npy) or a series (.csv) to PNG or SVG. FILE may be a directory or a glob
+    /// of snapshots (`out/field_*.npy`): `--snapshot N` picks the Nth in name order (from 0;
+    /// negative counts from the end; default the last).
     Plot {
         file: PathBuf,
+        #[arg(long, allow_hyphen_values = true)]
+        snapshot: Option<i64>,
         #[arg(long)]
         out: PathBuf,
         #[arg(long, value_enum)]
@@ -800,6 +807,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
         }
         Cmd::Plot {
             file,
+            snapshot,
             out,
             kind,
             x,
@@ -810,6 +818,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             height,
             json,
         } => {
+            let file = pick_snapshot(&file, snapshot)?;
             let kind = kind.unwrap_or(if file.extension().is_some_and(|e| e == "npy") {
                 KindArg::Heatmap
             } else {
@@ -880,7 +889,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             }
             if json {
                 print_json(
-                    &serde_json::json!({"out": out, "ms": t0.elapsed().as_secs_f64() * 1000.0}),
+                    &serde_json::json!({"file": file, "out": out, "ms": t0.elapsed().as_secs_f64() * 1000.0}),
                 );
             } else {
                 eprintln!("wrote {}", out.display());
@@ -1087,6 +1096,46 @@ async fn show_progress(p: Arc<crate::storage::transfer::Progress>, json: bool) {
             files.1
         );
     }
+}
+
+/// `tandem plot FILE --snapshot N`: FILE itself, or the Nth file (name order) of a directory or a
+/// glob; the last when N is not given.
+fn pick_snapshot(file: &Path, n: Option<i64>) -> Result<PathBuf, Exit> {
+    let text = file.to_string_lossy();
+    let globbed = text.contains(['*', '?', '[']);
+    if !globbed && !file.is_dir() {
+        return match n {
+            None | Some(0) | Some(-1) => Ok(file.to_path_buf()),
+            Some(n) => Err(Exit::bad(format!(
+                "--snapshot {n}: {} is one file; give a directory or a glob of snapshots",
+                file.display()
+            ))),
+        };
+    }
+    let pattern = if globbed {
+        text.into_owned()
+    } else {
+        format!("{}/*", text.trim_end_matches('/'))
+    };
+    let mut files: Vec<PathBuf> = glob::glob(&pattern)
+        .map_err(|e| Exit::bad(format!("{pattern}: {e}")))?
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "npy" || e == "csv"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Exit::bad(format!("{pattern}: no .npy or .csv files")));
+    }
+    let len = files.len() as i64;
+    let i = n.unwrap_or(-1);
+    let at = if i < 0 { len + i } else { i };
+    if !(0..len).contains(&at) {
+        return Err(Exit::bad(format!(
+            "--snapshot {i}: {pattern} has {len} snapshots (0..{}, or -1 for the last)",
+            len - 1
+        )));
+    }
+    Ok(files.swap_remove(at as usize))
 }
 
 fn tool(t: Tool) -> Result<(), Exit> {

@@ -49,6 +49,7 @@ fn main() {
                 workspace: ws,
                 s3: cli.global.s3(),
                 first_frame_only: cli.first_frame,
+                log_lines: cli.log_lines,
             };
             match tokio_rt().block_on(tandem::app::run(opts)) {
                 Ok(()) => 0,

@@ -197,6 +197,50 @@ fn sample_pipeline_end_to_end_with_checked_numbers() {
         png.to_str().unwrap(),
     ]));
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    // a snapshot picked from the directory (and a glob), by index from either end
+    let dir = snaps.last().unwrap().parent().unwrap();
+    let svg = home.path().join("first.svg");
+    let out = run_ok(tandem(home.path()).args([
+        "plot",
+        dir.to_str().unwrap(),
+        "--snapshot",
+        "0",
+        "--out",
+        svg.to_str().unwrap(),
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.to_string().contains("field_000"), "{v}");
+    let glob = format!("{}/field_*.npy", dir.display());
+    let out = run_ok(tandem(home.path()).args([
+        "plot",
+        &glob,
+        "--snapshot",
+        "-2",
+        "--out",
+        svg.to_str().unwrap(),
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let second_last = snaps[snaps.len() - 2]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(v.to_string().contains(second_last), "{v}");
+    let bad = tandem(home.path())
+        .args([
+            "plot",
+            &glob,
+            "--snapshot",
+            "99",
+            "--out",
+            svg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--snapshot 99"));
 }
 
 fn write_project(dir: &Path, pre: &str, solve: &str) -> PathBuf {

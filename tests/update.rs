@@ -1128,3 +1128,27 @@ fn cloudwatch_browser_opens_groups_marks_streams_and_tails_them_into_the_timelin
     update(&mut s, code(KeyCode::Esc));
     assert!(s.logs.browse.is_none());
 }
+
+#[test]
+fn e_exports_the_plot_on_screen_to_the_download_directory() {
+    let mut s = idle();
+    s.view = View::Plots;
+    s.download_dir = "/home/r/".into();
+    s.plots.run_id = Some("20261125-115900-abcd".into());
+    s.plots.files = vec![
+        "snapshots/field_000.npy".into(),
+        "snapshots/field_001.npy".into(),
+    ];
+    s.plots.snapshot = 1;
+    let c = update(&mut s, key('e'));
+    assert_eq!(
+        c,
+        vec![Command::ExportPlot {
+            run_id: "20261125-115900-abcd".into(),
+            plot: 0,
+            file: "snapshots/field_001.npy".into(),
+            out: "/home/r/temperature_field-20261125-115900-abcd-field_001.png".into(),
+        }]
+    );
+    assert!(s.status.unwrap().text.contains("exporting to /home/r/"));
+}

@@ -628,6 +628,62 @@ impl Backend {
                     let _ = tx.send(Msg::PlotFiles { req, files }).await;
                 });
             }
+            Command::ExportPlot {
+                run_id,
+                plot,
+                file,
+                out,
+            } => {
+                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
+                else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let r = tokio::task::spawn_blocking(move || {
+                        let t0 = std::time::Instant::now();
+                        let spec = p.plots.get(plot).ok_or("no such plot")?;
+                        let title = format!("{} · {run_id} · {file}", spec.name);
+                        let data = load_plot(&ws, &p, &run_id, plot, &file)?;
+                        let path = std::path::Path::new(&out);
+                        let drawn = match &data {
+                            PlotData::Field { field, .. } => crate::plot::export::export(
+                                &crate::plot::export::Plot::Heatmap {
+                                    field,
+                                    cmap: &spec.cmap,
+                                },
+                                &title,
+                                path,
+                                (1200, 800),
+                            ),
+                            PlotData::Series { series, .. } => {
+                                let x = spec.x.clone().unwrap_or_default();
+                                crate::plot::export::export(
+                                    &crate::plot::export::Plot::Lines {
+                                        series,
+                                        x: &x,
+                                        y: &spec.y,
+                                        log_y: spec.log_y,
+                                    },
+                                    &title,
+                                    path,
+                                    (1200, 800),
+                                )
+                            }
+                        };
+                        drawn
+                            .map(|_| format!("exported {out} ({} ms)", t0.elapsed().as_millis()))
+                            .map_err(|e| format!("exporting {out}: {e}"))
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                    let _ = tx
+                        .send(match r {
+                            Ok(m) => Msg::Info(m),
+                            Err(e) => Msg::Error(e),
+                        })
+                        .await;
+                });
+            }
             Command::LoadPlot {
                 req,
                 run_id,

@@ -65,6 +65,13 @@ pub enum Command {
         run_id: String,
         plot: usize,
     },
+    /// Draw the plot's file to a PNG at `out` (off the UI task; answers Msg::Info or Msg::Error).
+    ExportPlot {
+        run_id: String,
+        plot: usize,
+        file: String,
+        out: String,
+    },
     LoadPlot {
         req: u64,
         run_id: String,

@@ -393,6 +393,13 @@ pub fn table(view: View) -> Vec<Binding> {
                 "previous plot",
             ),
             b(KeyCode::Char('['), "", Action::PrevItem, ""),
+            b(
+                KeyCode::Char('e'),
+                "e",
+                Action::ExportPlot,
+                "export this plot to a PNG (1200x800) in the directory tandem started in",
+            )
+            .hint("export"),
             b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
         ],
     };

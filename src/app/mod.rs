@@ -36,6 +36,8 @@ pub struct Options {
     pub s3: crate::storage::s3::S3Options,
     /// Draw one frame and exit (used to measure start-up time).
     pub first_frame_only: bool,
+    /// Lines the Logs view keeps per run.
+    pub log_lines: usize,
 }
 
 const FRAME: Duration = Duration::from_millis(16);
@@ -71,6 +73,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         theme,
         chrono::Utc::now(),
     );
+    s.logs.buf = crate::observe::logbuf::LogBuffer::new(opts.log_lines.max(100));
     if let Ok(d) = std::env::current_dir() {
         s.download_dir = format!("{}/", d.display());
     }

@@ -162,6 +162,8 @@ pub enum Action {
     OpenMetrics,
     /// Metrics view: the target's CloudWatch metrics / the run's samples.
     ToggleCloud,
+    /// Plots view: the plot on screen to a PNG.
+    ExportPlot,
     /// Logs view: the CloudWatch log group browser.
     BrowseCloud,
     CyclePeriod,

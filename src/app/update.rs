@@ -331,6 +331,7 @@ fn select_run(s: &mut AppState, id: String) -> Vec<Command> {
     s.logs = LogsState {
         run_id: Some(id.clone()),
         wrap: s.logs.wrap,
+        buf: crate::observe::logbuf::LogBuffer::new(s.logs.buf.cap()),
         ..LogsState::default()
     };
     // the CloudWatch side belongs to the target, not the run: it stays
@@ -362,6 +363,44 @@ fn refresh_plots(s: &mut AppState) -> Vec<Command> {
         req: s.plots.req,
         run_id,
         plot: s.plots.plot,
+    }]
+}
+
+/// `e`: the plot on screen (its current snapshot) to a PNG in the download directory.
+fn export_plot(s: &mut AppState) -> Vec<Command> {
+    let (Some(run_id), Some(file), Ok(p)) = (
+        s.plots.run_id.clone(),
+        s.plots.files.get(s.plots.snapshot).cloned(),
+        &s.project,
+    ) else {
+        set_status(s, Level::Info, "no plot to export".into());
+        return vec![];
+    };
+    let name: String = p
+        .plots
+        .get(s.plots.plot)
+        .map(|x| x.name.as_str())
+        .unwrap_or("plot")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = std::path::Path::new(&file)
+        .file_stem()
+        .map(|x| x.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let out = format!("{}{name}-{run_id}-{stem}.png", s.download_dir);
+    set_status(s, Level::Info, format!("exporting to {out}…"));
+    vec![Command::ExportPlot {
+        run_id,
+        plot: s.plots.plot,
+        file,
+        out,
     }]
 }
 
@@ -1112,6 +1151,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::AskUseNode => super::clusters::ask_use(s),
         Action::ToggleRay => super::clusters::toggle_ray(s),
         Action::ToggleCloud => super::watch::toggle(s),
+        Action::ExportPlot => export_plot(s),
         Action::BrowseCloud => super::watch::toggle_browse(s),
         Action::CyclePeriod => super::watch::cycle_period(s),
         Action::CycleStat => super::watch::cycle_stat(s),

@@ -70,6 +70,10 @@ impl LogBuffer {
         self.lines.insert(i, l);
         true
     }
+    /// The most lines kept.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
     pub fn len(&self) -> usize {
         self.lines.len()
     }
