@@ -30,7 +30,6 @@ while time.time() - start < secs:
         i += n
     time.sleep(0.005)
 P
-P
 cat > "$WORK/p/tandem.toml" <<T
 [project]
 name = "chatty"

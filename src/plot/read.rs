@@ -89,6 +89,13 @@ pub fn parse_field(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
         s => return Err(bad(file, format!("expected a 2D field, got shape {s:?}"))),
     };
     let want = rows * cols;
+    // Fortran order interleaves a 3D array's slices: the first slice needs every value read
+    let fortran = order == npyz::Order::Fortran && shape.len() >= 2;
+    let read = if fortran {
+        shape.iter().product()
+    } else {
+        want
+    };
     let dtype = npy.dtype();
     let descr = match &dtype {
         npyz::DType::Plain(ts) => ts.to_string(),
@@ -98,24 +105,24 @@ pub fn parse_field(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
         "f8" => npy
             .data::<f64>()
             .map_err(|e| bad(file, e.to_string()))?
-            .take(want)
+            .take(read)
             .collect::<Result<_, _>>(),
         "f4" => npy
             .data::<f32>()
             .map_err(|e| bad(file, e.to_string()))?
-            .take(want)
+            .take(read)
             .map(|r| r.map(f64::from))
             .collect(),
         "i4" => npy
             .data::<i32>()
             .map_err(|e| bad(file, e.to_string()))?
-            .take(want)
+            .take(read)
             .map(|r| r.map(f64::from))
             .collect(),
         "i8" => npy
             .data::<i64>()
             .map_err(|e| bad(file, e.to_string()))?
-            .take(want)
+            .take(read)
             .map(|r| r.map(|v| v as f64))
             .collect(),
         d => {
@@ -126,17 +133,19 @@ pub fn parse_field(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
         }
     }
     .map_err(|e| bad(file, format!("truncated or unreadable data: {e}")))?;
-    if vals.len() < want {
+    if vals.len() < read {
         return Err(bad(
             file,
-            format!("truncated: {} of {want} values", vals.len()),
+            format!("truncated: {} of {read} values", vals.len()),
         ));
     }
-    let data = if order == npyz::Order::Fortran && shape.len() >= 2 {
+    let data = if fortran {
+        // element [0, r, c] (or [r, c]) of a Fortran-order array sits at 0 + d0 * (r + rows * c)
+        let d0 = if shape.len() == 3 { shape[0] } else { 1 };
         let mut d = vec![0.0; want];
         for r in 0..rows {
             for c in 0..cols {
-                d[r * cols + c] = vals[c * rows + r];
+                d[r * cols + c] = vals[d0 * (r + rows * c)];
             }
         }
         d
