@@ -31,6 +31,10 @@ pub struct Cli {
     /// Theme: dark, light, high-contrast, or a user theme in ~/.config/tandem/themes.
     #[arg(long, default_value = "dark", env = "TANDEM_THEME")]
     pub theme: String,
+    /// How plots reach the screen: auto (ask the terminal), kitty, sixel, iterm2, or the character
+    /// renderers (halfblocks, braille).
+    #[arg(long, value_enum, default_value = "auto", env = "TANDEM_GRAPHICS")]
+    pub graphics: crate::plot::pixels::Graphics,
     /// Lines kept per run in the Logs view (a ring buffer: the oldest go first).
     #[arg(long, default_value_t = crate::observe::logbuf::DEFAULT_CAP, env = "TANDEM_LOG_LINES", value_parser = clap::value_parser!(usize))]
     pub log_lines: usize,

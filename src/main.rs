@@ -50,6 +50,7 @@ fn main() {
                 s3: cli.global.s3(),
                 first_frame_only: cli.first_frame,
                 log_lines: cli.log_lines,
+                graphics: cli.graphics,
             };
             match tokio_rt().block_on(tandem::app::run(opts)) {
                 Ok(()) => 0,

@@ -1152,3 +1152,74 @@ fn e_exports_the_plot_on_screen_to_the_download_directory() {
     );
     assert!(s.status.unwrap().text.contains("exporting to /home/r/"));
 }
+
+#[test]
+fn with_a_pixel_protocol_heatmaps_ask_for_an_image_of_the_plot_area_and_again_on_resize() {
+    let mut s = idle();
+    s.view = View::Plots;
+    s.size = (120, 40);
+    s.plots.pixels = Some("kitty".into());
+    let cmds = update(&mut s, code(KeyCode::Left));
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::LoadPlot {
+                cells: Some((106, 34)),
+                ..
+            }]
+        ),
+        "{cmds:?}"
+    );
+    let req = s.plots.req;
+    // the image arrives; a stale one is dropped
+    let field = common::field(16);
+    let img = tandem::plot::pixels::encode(
+        &tandem::plot::pixels::Picker::halfblocks(),
+        req,
+        &field,
+        "viridis",
+        (106, 34),
+    )
+    .unwrap();
+    let mut stale = img.clone();
+    stale.req = req - 1;
+    update(
+        &mut s,
+        Msg::PlotImage {
+            req: req - 1,
+            result: Ok(stale),
+        },
+    );
+    assert!(s.plots.image.is_none());
+    update(
+        &mut s,
+        Msg::PlotImage {
+            req,
+            result: Ok(img),
+        },
+    );
+    assert_eq!(s.plots.image.as_ref().unwrap().cells, (106, 34));
+    // a resize: one new request for the new area
+    let cmds = update(&mut s, Msg::Resize(200, 60));
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::LoadPlot {
+                cells: Some((186, 54)),
+                ..
+            }]
+        ),
+        "{cmds:?}"
+    );
+    assert!(
+        update(&mut s, Msg::Resize(200, 60)).is_empty(),
+        "same size: nothing"
+    );
+    // without a protocol: no image asked for
+    s.plots.pixels = None;
+    let cmds = update(&mut s, code(KeyCode::Left));
+    assert!(
+        matches!(&cmds[..], [Command::LoadPlot { cells: None, .. }]),
+        "{cmds:?}"
+    );
+}

@@ -550,3 +550,31 @@ fn logs_cloudwatch_browser() {
     s.logs.browse = Some(b);
     snap("logs_cloudwatch_browser", &s);
 }
+
+#[test]
+fn plots_heatmap_as_an_image_when_the_terminal_has_a_protocol() {
+    // the halfblocks protocol stands in for kitty/sixel here: it renders into the buffer
+    let mut s = with_view(View::Plots);
+    s.plots.pixels = Some("halfblocks".into());
+    let Some(tandem::app::msg::PlotData::Field { field, .. }) = &s.plots.data else {
+        panic!("the fixture has a field")
+    };
+    let cells = tandem::views::plot_cells((80, 24));
+    let img = tandem::plot::pixels::encode(
+        &tandem::plot::pixels::Picker::halfblocks(),
+        s.plots.req,
+        field,
+        "inferno",
+        cells,
+    )
+    .unwrap();
+    s.plots.image = Some(img);
+    let term = render(&s, 80, 24);
+    insta::assert_snapshot!("plots_heatmap_image_80x24", term.backend().to_string());
+    // at another size the image does not fit the area: the character heatmap is drawn instead
+    let other = render(&s, 200, 60).backend().to_string();
+    let chars = render(&with_view(View::Plots), 200, 60)
+        .backend()
+        .to_string();
+    assert_eq!(other, chars);
+}

@@ -71,6 +71,8 @@ pub struct Backend {
     logs_visible: Arc<AtomicBool>,
     /// The meter's reporter runs (started with the first CloudWatch client).
     reporting: bool,
+    /// The terminal's graphics protocol, when plots are shown as images.
+    picker: Option<crate::plot::pixels::Picker>,
 }
 
 impl Backend {
@@ -112,7 +114,14 @@ impl Backend {
             cw_adhoc: Vec::new(),
             logs_visible: Arc::new(AtomicBool::new(false)),
             reporting: false,
+            picker: None,
         }
+    }
+
+    /// Show heatmaps as images with this picker's protocol.
+    pub fn with_picker(mut self, picker: Option<crate::plot::pixels::Picker>) -> Backend {
+        self.picker = picker;
+        self
     }
 
     /// Tell the backend which view is on screen (called by the loop after each update).
@@ -689,18 +698,37 @@ impl Backend {
                 run_id,
                 plot,
                 file,
+                cells,
             } => {
                 let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
                 else {
                     return;
                 };
+                let picker = self.picker.clone();
                 tokio::spawn(async move {
-                    let result = tokio::task::spawn_blocking(move || {
-                        load_plot(&ws, &p, &run_id, plot, &file)
+                    let cmap = p
+                        .plots
+                        .get(plot)
+                        .map(|x| x.cmap.clone())
+                        .unwrap_or_default();
+                    let (result, image) = tokio::task::spawn_blocking(move || {
+                        let result = load_plot(&ws, &p, &run_id, plot, &file);
+                        // a heatmap on a terminal with a pixel protocol: its image too, made here
+                        // off the UI task, from the same field (no copy)
+                        let image = match (&result, cells, &picker) {
+                            (Ok(PlotData::Field { field, .. }), Some(c), Some(pk)) => {
+                                Some(crate::plot::pixels::encode(pk, req, field, &cmap, c))
+                            }
+                            _ => None,
+                        };
+                        (result, image)
                     })
                     .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
+                    .unwrap_or_else(|e| (Err(e.to_string()), None));
                     let _ = tx.send(Msg::PlotLoaded { req, result }).await;
+                    if let Some(result) = image {
+                        let _ = tx.send(Msg::PlotImage { req, result }).await;
+                    }
                 });
             }
             Command::Transfer { id, spec } => {
@@ -1036,10 +1064,17 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
         .collect();
     let mut idle_polls = 0u32;
     let mut over = false;
+    // read at most this much of a file per poll (a message of ~12k lines); a file that had more
+    // is read again at once, so a fast writer is followed at disk speed, not at CHUNK per 100 ms
+    const CHUNK: u64 = 1 << 20;
     loop {
         let mut lines = Vec::new();
+        let mut behind = false;
         for (phase, stderr, t) in &mut tails {
-            match t.poll(4 << 20, over) {
+            let before = t.offset();
+            let polled = t.poll(CHUNK, over);
+            behind |= t.offset().saturating_sub(before) >= CHUNK;
+            match polled {
                 Ok(new) => {
                     let at = chrono::Utc::now().timestamp_millis();
                     lines.extend(new.into_iter().map(|text| LogLine {
@@ -1085,6 +1120,9 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
             }
         }
         idle_polls = if got { 0 } else { idle_polls + 1 };
+        if behind {
+            continue;
+        }
         // poll fast while lines flow, back off to 1 s when quiet
         let wait = if idle_polls < 4 { 100 } else { 1000 };
         tokio::time::sleep(Duration::from_millis(wait)).await;

@@ -77,6 +77,8 @@ pub enum Command {
         run_id: String,
         plot: usize,
         file: String,
+        /// With a pixel protocol: the plot area (columns, rows) to make an image for.
+        cells: Option<(u16, u16)>,
     },
     /// Start (or restart) a download or upload; progress and the end come back as messages.
     Transfer {

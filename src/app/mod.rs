@@ -38,6 +38,8 @@ pub struct Options {
     pub first_frame_only: bool,
     /// Lines the Logs view keeps per run.
     pub log_lines: usize,
+    /// How plots reach the screen.
+    pub graphics: crate::plot::pixels::Graphics,
 }
 
 const FRAME: Duration = Duration::from_millis(16);
@@ -85,7 +87,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         });
     }
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let mut backend = Backend::new(
+    let backend = Backend::new(
         tx,
         opts.workspace.clone(),
         opts.project.clone().ok(),
@@ -106,6 +108,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     if opts.first_frame_only {
         return Ok(());
     }
+    // the terminal is asked for its graphics protocol after the first frame (start-up stays
+    // fast) and before input is read (the answer arrives on stdin)
+    let picker = crate::plot::pixels::picker(opts.graphics);
+    s.plots.pixels = picker
+        .as_ref()
+        .map(|p| format!("{:?}", p.protocol_type()).to_lowercase());
+    let mut backend = backend.with_picker(picker);
     for c in initial_commands(&s) {
         backend.perform(c);
     }

@@ -50,6 +50,11 @@ pub enum Msg {
         req: u64,
         result: Result<PlotData, String>,
     },
+    /// The heatmap as an image for the terminal's protocol.
+    PlotImage {
+        req: u64,
+        result: Result<crate::plot::pixels::PlotImage, String>,
+    },
     CloudMetrics(Result<Vec<crate::observe::cloudwatch::Series>, String>),
     CloudGroups(Result<Vec<crate::observe::cloudwatch::LogGroup>, String>),
     CloudStreams {

@@ -327,6 +327,10 @@ pub struct PlotsState {
     pub error: Option<String>,
     pub loading: bool,
     pub req: u64,
+    /// The terminal's pixel protocol (kitty, sixel, iterm2), when plots are shown as images.
+    pub pixels: Option<String>,
+    /// The current heatmap as an image for that protocol (made off the UI task).
+    pub image: Option<crate::plot::pixels::PlotImage>,
 }
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,24 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
     match msg {
         Msg::Key(k) => on_key(s, k),
         Msg::Resize(w, h) => {
+            let before = s.size;
             s.size = (w, h);
+            // an image is made for an area: a new size, a new image (once, not per frame)
+            if s.plots.pixels.is_some() && s.view == View::Plots && before != s.size {
+                return load_plot(s);
+            }
+            vec![]
+        }
+        Msg::PlotImage { req, result } => {
+            if req == s.plots.req {
+                match result {
+                    Ok(img) => s.plots.image = Some(img),
+                    Err(e) => {
+                        s.plots.image = None;
+                        set_status(s, Level::Warn, format!("{e}: drawn with characters"));
+                    }
+                }
+            }
             vec![]
         }
         Msg::Tick(now) => {
@@ -413,11 +430,19 @@ fn load_plot(s: &mut AppState) -> Vec<Command> {
     };
     s.plots.req += 1;
     s.plots.loading = true;
+    let heatmap = s
+        .project
+        .as_ref()
+        .ok()
+        .and_then(|p| p.plots.get(s.plots.plot))
+        .is_some_and(|p| p.kind == crate::project::PlotKind::Heatmap);
+    let cells = (s.plots.pixels.is_some() && heatmap).then(|| crate::views::plot_cells(s.size));
     vec![Command::LoadPlot {
         req: s.plots.req,
         run_id,
         plot: s.plots.plot,
         file,
+        cells,
     }]
 }
 

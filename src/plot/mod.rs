@@ -2,6 +2,7 @@
 
 pub mod colormap;
 pub mod export;
+pub mod pixels;
 pub mod read;
 
 pub use read::{read_field, read_series, Field, Series};

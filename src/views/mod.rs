@@ -21,6 +21,15 @@ use ratatui::Frame;
 
 const SPINNER: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
 
+/// The cells of the Plots view's map area at terminal size `size` (what an image is made for):
+/// the body less the header, tabs, footer, plot tabs and borders, and the colour bar.
+pub fn plot_cells(size: (u16, u16)) -> (u16, u16) {
+    (
+        size.0.saturating_sub(2 + 12).max(1),
+        size.1.saturating_sub(3 + 1 + 2).max(1),
+    )
+}
+
 pub fn spinner(s: &AppState) -> &'static str {
     SPINNER[s.spinner % SPINNER.len()]
 }
