@@ -108,8 +108,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     if opts.first_frame_only {
         return Ok(());
     }
-    // the terminal is asked for its graphics protocol after the first frame (start-up stays
-    // fast) and before input is read (the answer arrives on stdin)
+    // the graphics protocol for plots, from the flag and the environment
     let picker = crate::plot::pixels::picker(opts.graphics);
     s.plots.pixels = picker
         .as_ref()

@@ -59,25 +59,23 @@ pub fn choose(
     None
 }
 
-/// The picker for `flag` on this terminal: the query's font size and protocol where it answers
-/// (it is asked only when needed, after the first frame and before input is read), with the
-/// protocol that [`choose`] picks; None when plots are drawn with characters.
+/// The picker for `flag` on this terminal, or None when plots are drawn with characters. The
+/// protocol comes from [`choose`] with the flag and the environment; the font size from the
+/// terminal's window size in pixels (TIOCGWINSZ), else 10x20.
+///
+/// The terminal is not queried on stdin: ratatui-image's query runs on a thread that, when the
+/// terminal does not answer within its timeout, keeps reading stdin (eating the first keys) and
+/// then puts the terminal back in cooked mode under the TUI. tmux's own test sessions showed it.
 pub fn picker(flag: Graphics) -> Option<Picker> {
-    if matches!(flag, Graphics::Halfblocks | Graphics::Braille) {
-        return None;
-    }
-    // a terminal that does not answer costs at most half a second, once
-    let queried = Picker::from_query_stdio_with_options(
-        ratatui_image::picker::cap_parser::QueryStdioOptions {
-            timeout: std::time::Duration::from_millis(500),
-            ..Default::default()
-        },
-    )
-    .ok();
-    let proto = choose(flag, queried.as_ref().map(Picker::protocol_type), &|k| {
-        std::env::var(k).ok()
-    })?;
-    let mut p = queried.unwrap_or_else(Picker::halfblocks);
+    let proto = choose(flag, None, &|k| std::env::var(k).ok())?;
+    let fs = crossterm::terminal::window_size()
+        .ok()
+        .filter(|w| w.width > 0 && w.height > 0 && w.columns > 0 && w.rows > 0)
+        .map(|w| (w.width / w.columns, w.height / w.rows))
+        .filter(|(x, y)| *x > 0 && *y > 0)
+        .unwrap_or((10, 20));
+    #[allow(deprecated)] // from_fontsize: the size is known without a stdin query
+    let mut p = Picker::from_fontsize(fs.into());
     p.set_protocol_type(proto);
     Some(p)
 }
