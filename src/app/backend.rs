@@ -172,12 +172,11 @@ impl Backend {
             return;
         }
         self.report_rate();
-        let (tx, meter, visible, aws, ws) = (
+        let (tx, visible, ws, handle) = (
             self.tx.clone(),
-            self.meter.clone(),
             self.logs_visible.clone(),
-            w.aws(&self.aws),
             self.ws.clone(),
+            self.cw_logs_handle(),
         );
         let start = run.created.timestamp_millis() - 60_000;
         let run_id = run.id.clone();
@@ -197,9 +196,11 @@ impl Backend {
                 ..Default::default()
             })
             .collect();
-        let into = run.id.clone();
+        let (into, target) = (run.id.clone(), run.target.clone());
         self.cw_tail = Some(tokio::spawn(async move {
-            let cw = CwLogs::new(&aws, meter).await;
+            let Some(cw) = handle.get(&target).await else {
+                return;
+            };
             follow_cloud(cw, specs, into, tx, visible, ended).await
         }));
     }
@@ -1027,32 +1028,17 @@ async fn follow_cloud(
     }
 }
 
-/// CloudWatch events as Logs view lines: one per line of each message, at the event's time,
-/// tagged `cw:GROUP/STREAM`.
+/// CloudWatch events as Logs view lines, tagged with their stream.
 fn cloud_lines(group: &str, evs: Vec<crate::observe::cloudwatch::CwEvent>) -> Vec<LogLine> {
-    let short = group.rsplit('/').next().unwrap_or(group);
-    let mut out = Vec::new();
-    let mut tag: Option<(String, Arc<str>)> = None;
-    for e in evs {
-        let t = match &tag {
-            Some((s, t)) if *s == e.stream => t.clone(),
-            _ => {
-                let t: Arc<str> = format!("cw:{short}/{}", e.stream).into();
-                tag = Some((e.stream.clone(), t.clone()));
-                t
-            }
-        };
-        for text in e.message.split('\n') {
-            out.push(LogLine {
-                phase: PhaseId::Solve,
-                stderr: false,
-                text: text.trim_end_matches('\r').to_string(),
-                at: e.timestamp,
-                tag: Some(t.clone()),
-            });
-        }
-    }
-    out
+    crate::observe::cloudwatch::event_lines(group, evs)
+        .map(|(tag, at, text)| LogLine {
+            phase: PhaseId::Solve,
+            stderr: false,
+            text,
+            at,
+            tag: Some(tag),
+        })
+        .collect()
 }
 
 /// Follow a run's four log files by offset until the run is over and every byte was read.

@@ -89,19 +89,12 @@ fn print_line(l: &Line, json: bool) {
 }
 
 fn cw_lines(group: &str, evs: Vec<CwEvent>) -> Vec<Line> {
-    let short = group.rsplit('/').next().unwrap_or(group);
-    evs.into_iter()
-        .flat_map(|e| {
-            let src = format!("cw:{short}/{}", e.stream);
-            e.message
-                .split('\n')
-                .map(|t| Line {
-                    at: e.timestamp,
-                    source: src.clone(),
-                    stderr: false,
-                    text: t.trim_end_matches('\r').to_string(),
-                })
-                .collect::<Vec<_>>()
+    cloudwatch::event_lines(group, evs)
+        .map(|(tag, at, text)| Line {
+            at,
+            source: tag.to_string(),
+            stderr: false,
+            text,
         })
         .collect()
 }

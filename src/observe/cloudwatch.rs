@@ -374,6 +374,32 @@ impl Tail {
     }
 }
 
+/// Events as timeline lines: one per line of each message, at the event's time, with the tag
+/// `cw:GROUP/STREAM` (GROUP's last path part), one shared tag per stream.
+pub fn event_lines(
+    group: &str,
+    evs: Vec<CwEvent>,
+) -> impl Iterator<Item = (std::sync::Arc<str>, i64, String)> {
+    let short = group.rsplit('/').next().unwrap_or(group).to_string();
+    let mut tags: HashMap<String, std::sync::Arc<str>> = HashMap::new();
+    evs.into_iter().flat_map(move |e| {
+        let tag = tags
+            .entry(e.stream.clone())
+            .or_insert_with(|| format!("cw:{short}/{}", e.stream).into())
+            .clone();
+        e.message
+            .split('\n')
+            .map(|t| {
+                (
+                    tag.clone(),
+                    e.timestamp,
+                    t.trim_end_matches('\r').to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
 /// An event's message as shown: trailing newline dropped, control sequences neutralised, cut at
 /// [`MAX_LINE`] bytes with a note of the rest.
 pub fn clean_message(m: &str) -> String {

@@ -115,53 +115,36 @@ fn heatmap(
         Layout::horizontal([Constraint::Min(4), Constraint::Length(12)]).areas(inner);
     let range = field_range(field);
     // an image for this snapshot and this area: drawn by the terminal's pixel protocol
-    if let Some(img) = pl
+    let image = pl
         .image
         .as_ref()
-        .filter(|i| i.req == pl.req && i.cells == (map_area.width, map_area.height))
-    {
-        let size = img.proto.size();
-        let r = Rect {
-            x: map_area.x + map_area.width.saturating_sub(size.width) / 2,
-            y: map_area.y,
-            width: size.width.min(map_area.width),
-            height: size.height.min(map_area.height),
-        };
-        f.render_widget(ratatui_image::Image::new(&img.proto), r);
-        let bar = Rect {
-            height: size.height.min(bar_area.height),
-            ..bar_area
-        };
-        f.render_widget(
-            ColorBar {
-                cmap: &spec.cmap,
-                range,
-                label_style: Style::default().fg(t.fg),
-            },
-            Rect {
-                x: bar.x + 1,
-                width: bar.width.saturating_sub(1),
-                ..bar
-            },
-        );
-        return;
-    }
-    let (w, h) = Heatmap::fit(field, map_area);
-    // centre the map in its area
+        .filter(|i| i.req == pl.req && i.cells == (map_area.width, map_area.height));
+    // the map's size in cells: the image's, or the character heatmap's; centred in its area
+    let (w, h) = match image {
+        Some(img) => {
+            let size = img.proto.size();
+            (size.width.min(map_area.width), size.height)
+        }
+        None => Heatmap::fit(field, map_area),
+    };
     let r = Rect {
-        x: map_area.x + (map_area.width - w) / 2,
+        x: map_area.x + map_area.width.saturating_sub(w) / 2,
         y: map_area.y,
         width: w,
         height: h.min(map_area.height),
     };
-    f.render_widget(
-        Heatmap {
-            field,
-            cmap: &spec.cmap,
-            range,
-        },
-        r,
-    );
+    match image {
+        // an image for this snapshot and this area: drawn by the terminal's pixel protocol
+        Some(img) => f.render_widget(ratatui_image::Image::new(&img.proto), r),
+        None => f.render_widget(
+            Heatmap {
+                field,
+                cmap: &spec.cmap,
+                range,
+            },
+            r,
+        ),
+    }
     let bar = Rect {
         height: h.min(bar_area.height),
         ..bar_area
