@@ -898,6 +898,44 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
     // T shows timestamps
     update(&mut s, key('T'));
     assert!(s.logs.stamps);
+    // v selects from the marked line; the cursor moves over shown lines; y copies them all
+    update(&mut s, key('v'));
+    assert_eq!((s.logs.sel, s.logs.hit), (Some(1002), Some(1002)));
+    update(&mut s, code(KeyCode::Up));
+    update(&mut s, code(KeyCode::Up));
+    assert_eq!(s.logs.hit, Some(1000));
+    let c = update(&mut s, key('y'));
+    assert_eq!(
+        c,
+        vec![Command::Copy {
+            text: "1000 warn again\n1001 fine\n1002 Traceback (most recent call last):".into()
+        }]
+    );
+    assert!(s.status.as_ref().unwrap().text.contains("copied 3 lines"));
+    assert_eq!((s.logs.sel, s.logs.hit), (None, None), "a copy ends the selection");
+    // under a filter it moves over (and copies) only the lines that pass
+    tandem::app::logs::set_filter(&mut s, "warn".into());
+    update(&mut s, code(KeyCode::End));
+    assert!(s.logs.follow);
+    update(&mut s, key('v'));
+    assert_eq!(s.logs.hit, Some(1000), "following: the newest shown line");
+    assert!(!s.logs.follow);
+    update(&mut s, code(KeyCode::Up));
+    assert_eq!(s.logs.hit, Some(993));
+    update(&mut s, code(KeyCode::Home));
+    assert_eq!(s.logs.hit, Some(3));
+    let top_rows = tandem::app::logs::visible(&s, rows);
+    assert_eq!(top_rows[0], 3, "the view follows the cursor");
+    let c = update(&mut s, key('y'));
+    let Command::Copy { text } = &c[0] else {
+        panic!("{c:?}")
+    };
+    assert_eq!(text.lines().count(), 101);
+    assert!(text.lines().all(|l| l.to_lowercase().contains("warn")));
+    // Esc drops a selection without copying
+    update(&mut s, key('v'));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!((s.logs.sel, s.logs.hit), (None, None));
 }
 
 fn with_cloud_metrics(s: &mut AppState) {

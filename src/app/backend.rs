@@ -1053,6 +1053,7 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
     // read at most this much of a file per poll (a message of ~12k lines); a file that had more
     // is read again at once, so a fast writer is followed at disk speed, not at CHUNK per 100 ms
     const CHUNK: u64 = 1 << 20;
+    const QUEUED: usize = 4;
     loop {
         let mut lines = Vec::new();
         let mut behind = false;
@@ -1107,6 +1108,11 @@ async fn tail_run(ws: Workspace, run_id: String, tx: mpsc::Sender<Msg>) {
         }
         idle_polls = if got { 0 } else { idle_polls + 1 };
         if behind {
+            // back-pressure: read on only while the UI keeps up (a few chunks queued at most),
+            // so a writer faster than the UI costs lag, not memory
+            while tx.max_capacity() - tx.capacity() > QUEUED {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             continue;
         }
         // poll fast while lines flow, back off to 1 s when quiet

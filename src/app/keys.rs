@@ -326,7 +326,13 @@ pub fn table(view: View) -> Vec<Binding> {
                     KeyCode::Char('y'),
                     "y",
                     Action::CopyLine,
-                    "copy the marked (or top) line to the clipboard (OSC 52)",
+                    "copy the selection, else the marked (or top) line, to the clipboard (OSC 52)",
+                ),
+                b(
+                    KeyCode::Char('v'),
+                    "v",
+                    Action::SelectLines,
+                    "select lines: ↑↓ PgUp PgDn move its end, y copies, v or Esc drops",
                 ),
                 b(KeyCode::Char('n'), "n", Action::SearchNext, "next match"),
                 b(
@@ -470,6 +476,7 @@ pub fn palette() -> Vec<(String, Action)> {
         ("logs: timestamps".to_string(), Action::ToggleStamps),
         ("logs: first error".to_string(), Action::FirstError),
         ("logs: copy line".to_string(), Action::CopyLine),
+        ("logs: select lines".to_string(), Action::SelectLines),
         ("reload".to_string(), Action::Refresh),
         ("help".to_string(), Action::Help),
     ]);

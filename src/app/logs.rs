@@ -194,10 +194,50 @@ pub fn first_error(s: &mut AppState) -> Vec<Command> {
     vec![]
 }
 
-/// `y`: copy the marked line (a search hit or error), else the top line when paused, else the
-/// newest, to the clipboard of the terminal (OSC 52: works over SSH and in tmux with
-/// `set-clipboard on`).
+/// The most text one copy puts in an OSC 52 sequence: terminals drop longer ones (xterm's
+/// default limit is about 1 MB of base64; tmux passes up to its own buffer size).
+pub const MAX_COPY: usize = 512 * 1024;
+
+/// `y`: copy the selection (`v`), else the marked line (a search hit or error), else the top line
+/// when paused, else the newest, to the clipboard of the terminal (OSC 52: works over SSH and in
+/// tmux with `set-clipboard on`).
 pub fn copy(s: &mut AppState) -> Vec<Command> {
+    if let (Some(a), Some(b)) = (s.logs.sel, s.logs.hit) {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let mut text = String::new();
+        let (mut n, mut total) = (0usize, 0usize);
+        for (_, l) in s.logs.buf.iter().filter(|(q, l)| (lo..=hi).contains(q) && passes(s, l)) {
+            total += 1;
+            if text.len() + l.text.len() + 1 > MAX_COPY {
+                continue;
+            }
+            if n > 0 {
+                text.push('\n');
+            }
+            text.push_str(&l.text);
+            n += 1;
+        }
+        s.logs.sel = None;
+        s.logs.hit = None;
+        if n == 0 {
+            set_status(s, Level::Info, "the selection is no longer in the buffer".into());
+            return vec![];
+        }
+        let msg = if n < total {
+            format!(
+                "copied the first {n} of {total} lines ({} characters; terminals drop OSC 52 copies over {} KiB)",
+                text.chars().count(),
+                MAX_COPY / 1024
+            )
+        } else {
+            format!(
+                "copied {n} lines ({} characters) to the clipboard (OSC 52)",
+                text.chars().count()
+            )
+        };
+        set_status(s, Level::Info, msg);
+        return vec![Command::Copy { text }];
+    }
     let rows = log_rows(s);
     let seq = s.logs.hit.or_else(|| {
         let v = visible(s, rows);
@@ -221,6 +261,97 @@ pub fn copy(s: &mut AppState) -> Vec<Command> {
         ),
     );
     vec![Command::Copy { text }]
+}
+
+/// `v`: start a selection at the marked line, else the newest line shown when following, else
+/// the top one (following stops, the screen stays); `v` again drops it.
+pub fn toggle_select(s: &mut AppState) -> Vec<Command> {
+    if s.logs.sel.take().is_some() {
+        s.logs.hit = None;
+        return vec![];
+    }
+    let v = visible(s, log_rows(s));
+    let cur = s.logs.hit.or(if s.logs.follow {
+        v.last().copied()
+    } else {
+        v.first().copied()
+    });
+    let Some(cur) = cur else {
+        set_status(s, Level::Info, "no line to select".into());
+        return vec![];
+    };
+    if s.logs.follow {
+        s.logs.follow = false;
+        s.logs.top = v.first().copied().unwrap_or(cur);
+    }
+    s.logs.sel = Some(cur);
+    s.logs.hit = Some(cur);
+    set_status(
+        s,
+        Level::Info,
+        "selecting: ↑↓ PgUp PgDn Home End move the end, y copies, Esc drops".into(),
+    );
+    vec![]
+}
+
+/// The shown line `n` lines after (or before) `from`, stopping at the last (first) one.
+fn step(s: &AppState, from: u64, n: usize, back: bool) -> u64 {
+    if s.logs.filter.is_some() {
+        let m = &s.logs.matched;
+        if m.is_empty() {
+            return from;
+        }
+        let i = m.partition_point(|q| *q < from).min(m.len() - 1);
+        let j = if back {
+            i.saturating_sub(n)
+        } else {
+            (i + n).min(m.len() - 1)
+        };
+        return m[j];
+    }
+    let first = s.logs.buf.first_seq();
+    let from = from.max(first);
+    let shown = |(q, l): &(u64, &LogLine)| *q != from && passes(s, l);
+    let skip = (from - first) as usize;
+    let it: Box<dyn Iterator<Item = (u64, &LogLine)>> = if back {
+        Box::new(s.logs.buf.iter().take(skip).rev())
+    } else {
+        Box::new(s.logs.buf.iter().skip(skip))
+    };
+    let mut at = from;
+    for (k, (q, _)) in it.filter(shown).enumerate() {
+        if k >= n {
+            break;
+        }
+        at = q;
+    }
+    at
+}
+
+/// Moving the end of a selection: the cursor moves over shown lines and the view follows it.
+/// Returns false when no selection is open (the caller scrolls).
+pub fn move_cursor(s: &mut AppState, a: &super::msg::Action) -> bool {
+    use super::msg::Action;
+    let (Some(_), Some(cur)) = (s.logs.sel, s.logs.hit) else {
+        return false;
+    };
+    let rows = log_rows(s).max(1);
+    let cur = match a {
+        Action::Up => step(s, cur, 1, true),
+        Action::Down => step(s, cur, 1, false),
+        Action::PageUp => step(s, cur, rows, true),
+        Action::PageDown => step(s, cur, rows, false),
+        Action::Top => step(s, cur, usize::MAX, true),
+        Action::Bottom => step(s, cur, usize::MAX, false),
+        _ => cur,
+    };
+    s.logs.hit = Some(cur);
+    if cur < s.logs.top {
+        s.logs.top = cur;
+    } else if !visible(s, rows).contains(&cur) {
+        s.logs.top = step(s, cur, rows - 1, true);
+    }
+    true
 }
 
 /// The OSC 52 sequence that puts `text` on the terminal's clipboard. The text is base64, so it

@@ -158,6 +158,8 @@ pub enum Action {
     FirstError,
     /// Logs: copy a line to the clipboard (OSC 52).
     CopyLine,
+    /// Logs: start or drop a selection of lines.
+    SelectLines,
     CycleSource,
     NextItem,
     PrevItem,

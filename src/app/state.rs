@@ -110,8 +110,10 @@ pub struct LogsState {
     pub top: u64,
     pub source: Source,
     pub search: Option<String>,
-    /// Sequence of the current search hit.
+    /// Sequence of the current search hit, or the cursor of a selection.
     pub hit: Option<u64>,
+    /// `v`: where a selection of lines started (it runs to `hit`).
+    pub sel: Option<u64>,
     /// Lines that arrived while paused.
     pub unseen: u64,
     /// `&`: only lines matching (or, with `!`, not matching) this.
@@ -137,6 +139,7 @@ impl Default for LogsState {
             source: Source::All,
             search: None,
             hit: None,
+            sel: None,
             unseen: 0,
             filter: None,
             matched: Default::default(),

@@ -539,6 +539,11 @@ fn on_key(s: &mut AppState, k: KeyEvent) -> Vec<Command> {
             _ => vec![],
         };
     }
+    if s.view == View::Logs && s.logs.sel.is_some() && k.code == KeyCode::Esc {
+        s.logs.sel = None;
+        s.logs.hit = None;
+        return vec![];
+    }
     if s.view == View::Logs && s.logs.browse.is_some() {
         if let Some(c) = super::watch::browse_key(s, k) {
             return c;
@@ -853,7 +858,7 @@ pub fn source_ok(src: Source, l: &crate::observe::logbuf::LogLine) -> bool {
 }
 
 fn scroll_logs(s: &mut AppState, a: &Action) {
-    if super::logs::scroll_filtered(s, a) {
+    if super::logs::move_cursor(s, a) || super::logs::scroll_filtered(s, a) {
         return;
     }
     let rows = log_rows(s) as u64;
@@ -1102,6 +1107,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             if s.logs.follow {
                 s.logs.unseen = 0;
                 s.logs.hit = None;
+                s.logs.sel = None;
             } else {
                 let rows = log_rows(s) as u64;
                 s.logs.top = s
@@ -1133,6 +1139,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         }
         Action::FirstError => super::logs::first_error(s),
         Action::CopyLine => super::logs::copy(s),
+        Action::SelectLines => super::logs::toggle_select(s),
         Action::SortNext if s.view == View::Jobs => {
             super::jobs::sort_next(s);
             vec![]

@@ -90,7 +90,7 @@ impl LogBuffer {
         seq.checked_sub(self.first_seq)
             .and_then(|i| self.lines.get(i as usize))
     }
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &LogLine)> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &LogLine)> + ExactSizeIterator {
         self.lines
             .iter()
             .enumerate()

@@ -54,6 +54,12 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         .title_bottom(Line::from(vec![mode, Span::styled(info, t.muted())]));
     let inner = block.inner(area);
     let rows = inner.height as usize;
+    // `v`: the selected lines, from where it started to the cursor
+    let selected = match (l.sel, l.hit) {
+        (Some(a), Some(b)) => a.min(b)..=a.max(b),
+        #[allow(clippy::reversed_empty_ranges)]
+        _ => 1..=0,
+    };
     let visible: Vec<(u64, &LogLine)> = crate::app::logs::visible(s, rows)
         .into_iter()
         .filter_map(|q| Some((q, l.buf.get(q)?)))
@@ -112,6 +118,8 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
             let line = Line::from(spans);
             if Some(*seq) == l.hit {
                 line.style(Style::default().add_modifier(Modifier::REVERSED))
+            } else if selected.contains(seq) {
+                line.style(t.selected())
             } else {
                 line
             }
