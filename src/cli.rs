@@ -170,6 +170,14 @@ pub enum Cmd {
         /// List the metrics CloudWatch has in this namespace ("" for all).
         #[arg(long)]
         list: Option<String>,
+        /// Add a metric to the target in the project file: NAMESPACE/NAME (AWS/EC2/CPUUtilization),
+        /// with `--dimension K=V` (repeat) and `--stat`, `--label`.
+        #[arg(long, value_name = "NAMESPACE/NAME")]
+        add: Option<String>,
+        #[arg(long = "dimension", value_name = "K=V")]
+        dimensions: Vec<String>,
+        #[arg(long)]
+        label: Option<String>,
         #[arg(long)]
         project: Option<PathBuf>,
         #[arg(long)]
@@ -634,6 +642,9 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             stat,
             since,
             list,
+            add,
+            dimensions,
+            label,
             project,
             json,
         } => {
@@ -646,6 +657,9 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                     stat,
                     since,
                     list,
+                    add,
+                    dimensions,
+                    label,
                     json,
                     project,
                 },

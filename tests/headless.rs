@@ -516,3 +516,57 @@ ray_dashboard = "http://127.0.0.1:1"
     assert!(!home.join("runs").exists());
     assert!(!Path::new("/tmp/tandem-dry").exists());
 }
+
+#[test]
+fn metrics_add_writes_the_query_into_the_project_file() {
+    let home = tempfile::tempdir().unwrap();
+    let p = write_project(home.path(), "true", "true");
+    let add = |extra: &[&str]| {
+        let mut c = tandem(home.path());
+        c.args([
+            "metrics",
+            "--project",
+            p.to_str().unwrap(),
+            "--target",
+            "local",
+        ])
+        .args(extra);
+        c.output().unwrap()
+    };
+    let args = [
+        "--add",
+        "Solver/Residual",
+        "--dimension",
+        "Run=r1",
+        "--stat",
+        "Maximum",
+        "--json",
+    ];
+    let o = add(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["added"].as_u64(), v["metrics"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(v["query"]["dimensions"][0][1], "r1");
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains("[[targets.local.metrics]]"), "{text}");
+    assert!(text.contains("namespace = \"Solver\""), "{text}");
+    assert!(text.contains("stat = \"Maximum\""), "{text}");
+    // again: nothing new
+    let v: Value = serde_json::from_slice(&add(&args).stdout).unwrap();
+    assert_eq!(v["added"].as_u64(), Some(0));
+    // bad input: exit 2, what and where
+    let o = add(&["--add", "CPUUtilization"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected NAMESPACE/NAME"));
+    let o = add(&[
+        "--add",
+        "AWS/EC2/CPUUtilization",
+        "--dimension",
+        "InstanceId",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--dimension InstanceId"));
+}

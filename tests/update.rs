@@ -912,7 +912,11 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
         }]
     );
     assert!(s.status.as_ref().unwrap().text.contains("copied 3 lines"));
-    assert_eq!((s.logs.sel, s.logs.hit), (None, None), "a copy ends the selection");
+    assert_eq!(
+        (s.logs.sel, s.logs.hit),
+        (None, None),
+        "a copy ends the selection"
+    );
     // under a filter it moves over (and copies) only the lines that pass
     tandem::app::logs::set_filter(&mut s, "warn".into());
     update(&mut s, code(KeyCode::End));
@@ -1097,7 +1101,7 @@ fn cloudwatch_browser_opens_groups_marks_streams_and_tails_them_into_the_timelin
     for c in "PARALLEL".chars() {
         assert!(update(&mut s, key(c)).is_empty());
     }
-    assert_eq!(s.logs.browse.as_ref().unwrap().rows().len(), 1);
+    assert_eq!(s.logs.browse.as_ref().unwrap().list.rows().len(), 1);
     assert!(s.logs.filter.is_none());
     assert_eq!(
         update(&mut s, code(KeyCode::Enter)),
@@ -1119,7 +1123,7 @@ fn cloudwatch_browser_opens_groups_marks_streams_and_tails_them_into_the_timelin
             result: Ok(vec![st("wrong")]),
         },
     );
-    assert!(s.logs.browse.as_ref().unwrap().streams.is_empty());
+    assert!(s.logs.browse.as_ref().unwrap().list.items.is_empty());
     update(
         &mut s,
         Msg::CloudStreams {
@@ -1159,6 +1163,7 @@ fn cloudwatch_browser_opens_groups_marks_streams_and_tails_them_into_the_timelin
         .browse
         .as_ref()
         .unwrap()
+        .list
         .error
         .as_ref()
         .unwrap()
@@ -1260,4 +1265,127 @@ fn with_a_pixel_protocol_heatmaps_ask_for_an_image_of_the_plot_area_and_again_on
         matches!(&cmds[..], [Command::LoadPlot { cells: None, .. }]),
         "{cmds:?}"
     );
+}
+
+#[test]
+fn metrics_browser_lists_namespaces_then_metrics_and_adds_the_marked_ones() {
+    use tandem::observe::cloudwatch::MetricQuery;
+    let mut s = idle();
+    with_cloud_metrics(&mut s);
+    s.view = View::Metrics;
+    assert_eq!(
+        update(&mut s, key('a')),
+        vec![Command::ListMetrics {
+            target: "local".into(),
+            namespace: None
+        }]
+    );
+    let q = |ns: &str, name: &str, dim: &str| MetricQuery {
+        label: format!("{name} {dim}"),
+        namespace: ns.into(),
+        name: name.into(),
+        dimensions: vec![("InstanceId".into(), dim.into())],
+        stat: "Average".into(),
+    };
+    update(
+        &mut s,
+        Msg::MetricList {
+            namespace: None,
+            result: Ok(vec![
+                q("AWS/EC2", "CPUUtilization", "i-0abc"),
+                q("AWS/EC2", "NetworkIn", "i-0abc"),
+                q("Solver", "Residual", "r1"),
+            ]),
+        },
+    );
+    let b = s.metrics.browse.as_ref().unwrap();
+    assert_eq!(
+        b.list.items,
+        vec![
+            ("AWS/EC2".to_string(), "2 metrics".to_string()),
+            ("Solver".to_string(), "1 metrics".to_string())
+        ]
+    );
+    // keys go to the browser: `s` is typed, not the statistic
+    update(&mut s, key('s'));
+    update(&mut s, key('o'));
+    assert!(s.metrics.stat.is_none());
+    assert_eq!(
+        update(&mut s, code(KeyCode::Enter)),
+        vec![Command::ListMetrics {
+            target: "local".into(),
+            namespace: Some("Solver".into())
+        }]
+    );
+    // a late answer for every namespace is dropped
+    update(
+        &mut s,
+        Msg::MetricList {
+            namespace: None,
+            result: Ok(vec![q("X", "Y", "z")]),
+        },
+    );
+    assert!(s.metrics.browse.as_ref().unwrap().list.items.is_empty());
+    update(
+        &mut s,
+        Msg::MetricList {
+            namespace: Some("Solver".into()),
+            result: Ok(vec![
+                q("Solver", "Residual", "r1"),
+                q("Solver", "Residual", "r2"),
+                q("Solver", "Energy", "r1"),
+            ]),
+        },
+    );
+    // the default CPU query of i-0abc is charted; these are not
+    let b = s.metrics.browse.as_ref().unwrap();
+    assert_eq!(
+        b.list.items[0],
+        ("Residual InstanceId=r1".into(), String::new())
+    );
+    // mark two, Enter adds them with the statistic in use
+    update(&mut s, key(' '));
+    update(&mut s, key(' '));
+    let c = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        c,
+        vec![Command::AddMetrics {
+            target: "local".into(),
+            queries: vec![q("Solver", "Residual", "r1"), q("Solver", "Residual", "r2")],
+        }]
+    );
+    // added: the project is replaced, the browser closes, the charts load
+    let mut p = s.project.clone().unwrap();
+    p.targets
+        .get_mut("local")
+        .unwrap()
+        .watch
+        .metrics
+        .push(q("Solver", "Residual", "r1"));
+    let c = update(&mut s, Msg::MetricsAdded(Ok((2, Box::new(p)))));
+    assert!(s.metrics.browse.is_none());
+    assert!(s.metrics.cloud);
+    assert!(matches!(c[..], [Command::LoadCloudMetrics { .. }]), "{c:?}");
+    assert!(s.status.as_ref().unwrap().text.contains("added 2 metrics"));
+    // an error keeps the browser and says why; Esc walks back and closes
+    update(&mut s, key('a'));
+    update(
+        &mut s,
+        Msg::MetricList {
+            namespace: None,
+            result: Err("ListMetrics: AccessDenied \u{1b}[2J".into()),
+        },
+    );
+    let e = s
+        .metrics
+        .browse
+        .as_ref()
+        .unwrap()
+        .list
+        .error
+        .clone()
+        .unwrap();
+    assert!(e.contains("AccessDenied \\e[2J"), "{e}");
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.metrics.browse.is_none());
 }

@@ -528,6 +528,10 @@ fn logs_cloudwatch_browser() {
     let mut s = with_view(View::Logs);
     let mut b = tandem::app::watch::Browse {
         group: Some("/aws/parallelcluster/pc-prod-202611".into()),
+        list: tandem::app::picker::PickList {
+            markable: true,
+            ..Default::default()
+        },
         ..Default::default()
     };
     for (i, n) in [
@@ -539,16 +543,55 @@ fn logs_cloudwatch_browser() {
     .iter()
     .enumerate()
     {
-        b.streams.push(tandem::observe::cloudwatch::LogStream {
-            name: (*n).into(),
-            first_event_ms: None,
-            last_event_ms: Some(1_795_600_000_000 + i as i64 * 61_000),
-        });
+        b.list.items.push(tandem::app::watch::stream_row(
+            &tandem::observe::cloudwatch::LogStream {
+                name: (*n).into(),
+                first_event_ms: None,
+                last_event_ms: Some(1_795_600_000_000 + i as i64 * 61_000),
+            },
+        ));
     }
-    b.marked.insert("compute-st-c5-1.i-0def456.slurmd".into());
-    b.selected = 1;
+    b.list
+        .marked
+        .insert("compute-st-c5-1.i-0def456.slurmd".into());
+    b.list.selected = 1;
     s.logs.browse = Some(b);
     snap("logs_cloudwatch_browser", &s);
+}
+
+#[test]
+fn metrics_cloudwatch_browser() {
+    let mut s = with_view(View::Metrics);
+    let charted = tandem::observe::cloudwatch::default_queries("i-0abc123");
+    let mut b = tandem::app::watch::MetricBrowse {
+        namespace: Some("CWAgent".into()),
+        list: tandem::app::picker::PickList {
+            markable: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    for (name, dim) in [
+        ("mem_used_percent", "i-0abc123"),
+        ("disk_used_percent", "i-0abc123"),
+        ("nvidia_smi_utilization_gpu", "i-0def456"),
+        ("hostile\\e]0;x\\x07", "i-0abc123"),
+    ] {
+        let q = tandem::observe::cloudwatch::MetricQuery {
+            label: name.into(),
+            namespace: "CWAgent".into(),
+            name: name.into(),
+            dimensions: vec![("InstanceId".into(), dim.into())],
+            stat: "Average".into(),
+        };
+        b.list
+            .items
+            .push(tandem::app::watch::metric_row(&q, &charted));
+    }
+    b.list.marked.insert(b.list.items[2].0.clone());
+    b.list.selected = 2;
+    s.metrics.browse = Some(b);
+    snap("metrics_cloudwatch_browser", &s);
 }
 
 #[test]

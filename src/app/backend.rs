@@ -60,9 +60,9 @@ pub struct Backend {
     /// Every CloudWatch call made for watching, for the status line's cost note.
     meter: Meter,
     /// CloudWatch Logs clients, by target.
-    cw_logs: Arc<tokio::sync::Mutex<HashMap<String, CwLogs>>>,
+    cw_logs: CwCache<CwLogs>,
     /// CloudWatch metrics clients, by target.
-    cw_metrics: Arc<tokio::sync::Mutex<HashMap<String, CwMetrics>>>,
+    cw_metrics: CwCache<CwMetrics>,
     /// The CloudWatch tail of the followed run's target log groups.
     cw_tail: Option<JoinHandle<()>>,
     /// Tails started from the log group browser (stopped when another run is followed).
@@ -205,12 +205,18 @@ impl Backend {
         }));
     }
 
-    fn cw_logs_handle(&self) -> CwLogsHandle {
-        CwLogsHandle {
+    fn cw_logs_handle(&self) -> CwHandle<CwLogs> {
+        self.cw_handle(&self.cw_logs)
+    }
+    fn cw_metrics_handle(&self) -> CwHandle<CwMetrics> {
+        self.cw_handle(&self.cw_metrics)
+    }
+    fn cw_handle<C>(&self, cache: &CwCache<C>) -> CwHandle<C> {
+        CwHandle {
             project: self.project.clone(),
             aws: self.aws.clone(),
             meter: self.meter.clone(),
-            cache: self.cw_logs.clone(),
+            cache: cache.clone(),
         }
     }
 
@@ -467,31 +473,23 @@ impl Backend {
                 stat,
                 since_secs,
             } => {
-                let Some(p) = self.project.clone() else {
-                    return;
-                };
-                let Some(t) = p.targets.get(&target) else {
+                let Some(w) = self
+                    .project
+                    .as_ref()
+                    .and_then(|p| p.targets.get(&target))
+                    .map(|t| t.watch.clone())
+                else {
                     return;
                 };
                 self.report_rate();
-                let (w, aws, meter, cache, tx) = (
-                    t.watch.clone(),
-                    self.aws.clone(),
+                let (this, meter, tx) = (
+                    self.cw_metrics_handle(),
                     self.meter.clone(),
-                    self.cw_metrics.clone(),
                     self.tx.clone(),
                 );
                 tokio::spawn(async move {
-                    let client = {
-                        let mut c = cache.lock().await;
-                        match c.get(&target) {
-                            Some(x) => x.clone(),
-                            None => {
-                                let x = CwMetrics::new(&w.aws(&aws), meter.clone()).await;
-                                c.insert(target.clone(), x.clone());
-                                x
-                            }
-                        }
+                    let Some(client) = this.get(&target).await else {
+                        return;
                     };
                     let end = chrono::Utc::now().timestamp_millis();
                     let r = client
@@ -507,6 +505,38 @@ impl Backend {
                     let _ = tx.send(Msg::CloudMetrics(r)).await;
                     let _ = tx.send(Msg::AwsRate(meter.rate())).await;
                 });
+            }
+            Command::ListMetrics { target, namespace } => {
+                self.report_rate();
+                let (this, tx) = (self.cw_metrics_handle(), self.tx.clone());
+                tokio::spawn(async move {
+                    let Some(client) = this.get(&target).await else {
+                        return;
+                    };
+                    let limit = if namespace.is_some() {
+                        5000
+                    } else {
+                        super::watch::NAMESPACE_SCAN
+                    };
+                    let result = client
+                        .list(namespace.as_deref(), None, "Average", limit)
+                        .await
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::MetricList { namespace, result }).await;
+                });
+            }
+            Command::AddMetrics { target, queries } => {
+                let Some(p) = self.project.clone() else {
+                    return self.send(Msg::Error("no valid project loaded".into()));
+                };
+                let msg = match crate::project::edit::add_metrics(&p.file, &target, &queries) {
+                    Ok((newp, n)) => {
+                        self.project = Some(Arc::new(newp.clone()));
+                        Msg::MetricsAdded(Ok((n, Box::new(newp))))
+                    }
+                    Err(e) => Msg::MetricsAdded(Err(e.to_string())),
+                };
+                self.send(msg);
             }
             Command::LoadMetrics { run_id } => {
                 let (ws, tx) = (self.ws.clone(), self.tx.clone());
@@ -832,7 +862,7 @@ impl Backend {
                 let Some(p) = self.project.clone() else {
                     return self.send(Msg::Error("no valid project loaded".into()));
                 };
-                let msg = match crate::cluster::pick::set_head_node(&p.file, &target, &ssm) {
+                let msg = match crate::project::edit::set_head_node(&p.file, &target, &ssm) {
                     Ok(newp) => {
                         self.project = Some(Arc::new(newp.clone()));
                         Msg::HeadPicked {
@@ -931,23 +961,45 @@ pub fn load_plot(
     }
 }
 
-/// What a spawned task needs to get a target's CloudWatch Logs client.
+/// A CloudWatch client made once per target (its profile and region) and kept.
+trait CwClient: Clone + Send + 'static {
+    fn make(
+        opts: crate::aws::AwsOpts,
+        meter: Meter,
+    ) -> impl std::future::Future<Output = Self> + Send;
+}
+
+impl CwClient for CwLogs {
+    async fn make(opts: crate::aws::AwsOpts, meter: Meter) -> Self {
+        CwLogs::new(&opts, meter).await
+    }
+}
+
+impl CwClient for CwMetrics {
+    async fn make(opts: crate::aws::AwsOpts, meter: Meter) -> Self {
+        CwMetrics::new(&opts, meter).await
+    }
+}
+
+type CwCache<C> = Arc<tokio::sync::Mutex<HashMap<String, C>>>;
+
+/// What a spawned task needs to get a target's CloudWatch client.
 #[derive(Clone)]
-struct CwLogsHandle {
+struct CwHandle<C> {
     project: Option<Arc<Project>>,
     aws: crate::aws::AwsOpts,
     meter: Meter,
-    cache: Arc<tokio::sync::Mutex<HashMap<String, CwLogs>>>,
+    cache: CwCache<C>,
 }
 
-impl CwLogsHandle {
-    async fn get(&self, target: &str) -> Option<CwLogs> {
+impl<C: CwClient> CwHandle<C> {
+    async fn get(&self, target: &str) -> Option<C> {
         let w = self.project.as_ref()?.targets.get(target)?.watch.clone();
         let mut c = self.cache.lock().await;
         if let Some(x) = c.get(target) {
             return Some(x.clone());
         }
-        let x = CwLogs::new(&w.aws(&self.aws), self.meter.clone()).await;
+        let x = C::make(w.aws(&self.aws), self.meter.clone()).await;
         c.insert(target.to_string(), x.clone());
         Some(x)
     }

@@ -32,6 +32,17 @@ pub enum Command {
         streams: Vec<String>,
         into: String,
     },
+    /// The metrics CloudWatch has for a target's account (ListMetrics), in one namespace or all
+    /// (answers Msg::MetricList).
+    ListMetrics {
+        target: String,
+        namespace: Option<String>,
+    },
+    /// Add metric queries to a target in the project file (answers Msg::MetricsAdded).
+    AddMetrics {
+        target: String,
+        queries: Vec<crate::observe::cloudwatch::MetricQuery>,
+    },
     /// A target's CloudWatch metrics (answers Msg::CloudMetrics).
     LoadCloudMetrics {
         target: String,

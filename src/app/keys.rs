@@ -377,6 +377,13 @@ pub fn table(view: View) -> Vec<Binding> {
                 Action::CycleStat,
                 "statistic: Average, Maximum, Minimum, Sum, p99",
             ),
+            b(
+                KeyCode::Char('a'),
+                "a",
+                Action::BrowseMetrics,
+                "add CloudWatch metrics: namespaces, then metrics (type to narrow, Space marks), Enter adds them to the target in tandem.toml",
+            )
+            .hint("add metric"),
             b(KeyCode::PageDown, "PgDn", Action::PageDown, "next charts"),
             b(KeyCode::PageUp, "PgUp", Action::PageUp, "previous charts"),
             b(KeyCode::Char('R'), "R", Action::Refresh, "reload").hint("reload"),
@@ -477,6 +484,10 @@ pub fn palette() -> Vec<(String, Action)> {
         ("logs: first error".to_string(), Action::FirstError),
         ("logs: copy line".to_string(), Action::CopyLine),
         ("logs: select lines".to_string(), Action::SelectLines),
+        (
+            "metrics: add CloudWatch metrics".to_string(),
+            Action::BrowseMetrics,
+        ),
         ("reload".to_string(), Action::Refresh),
         ("help".to_string(), Action::Help),
     ]);

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod keys;
 pub mod logs;
 pub mod msg;
+pub mod picker;
 pub mod state;
 pub mod transfers;
 pub mod update;

@@ -90,6 +90,13 @@ pub enum Msg {
         result: Result<crate::engine::ray::RayCluster, String>,
         requests: u64,
     },
+    /// ListMetrics answered for `namespace` (None: every namespace).
+    MetricList {
+        namespace: Option<String>,
+        result: Result<Vec<crate::observe::cloudwatch::MetricQuery>, String>,
+    },
+    /// Metric queries were added to the project file: how many, and the project as it now loads.
+    MetricsAdded(Result<(usize, Box<crate::project::Project>), String>),
     /// A target was pointed at a node: (target, SSM target), and the project as it now loads.
     HeadPicked {
         result: Result<(String, String), String>,
@@ -160,6 +167,8 @@ pub enum Action {
     CopyLine,
     /// Logs: start or drop a selection of lines.
     SelectLines,
+    /// Metrics: open the CloudWatch metrics browser.
+    BrowseMetrics,
     CycleSource,
     NextItem,
     PrevItem,

@@ -316,6 +316,8 @@ pub struct MetricsState {
     pub stat: Option<usize>,
     /// The first chart shown (PgUp/PgDn page through many).
     pub first: usize,
+    /// `a`: the CloudWatch metrics browser, when open.
+    pub browse: Option<super::watch::MetricBrowse>,
 }
 
 pub const MAX_SAMPLES: usize = 7200;

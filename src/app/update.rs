@@ -62,6 +62,8 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::JobLog { id, result } => super::jobs::on_log(s, id, result),
         Msg::ClustersLoaded(r) => super::clusters::on_loaded(s, r),
         Msg::RayLoaded { result, requests } => super::clusters::on_ray_loaded(s, result, requests),
+        Msg::MetricList { namespace, result } => super::watch::on_metric_list(s, namespace, result),
+        Msg::MetricsAdded(r) => super::watch::on_metrics_added(s, r),
         Msg::HeadPicked { result, project } => {
             if let Some(p) = project {
                 s.project = Ok(*p);
@@ -543,6 +545,11 @@ fn on_key(s: &mut AppState, k: KeyEvent) -> Vec<Command> {
         s.logs.sel = None;
         s.logs.hit = None;
         return vec![];
+    }
+    if s.view == View::Metrics && s.metrics.browse.is_some() {
+        if let Some(c) = super::watch::metric_browse_key(s, k) {
+            return c;
+        }
     }
     if s.view == View::Logs && s.logs.browse.is_some() {
         if let Some(c) = super::watch::browse_key(s, k) {
@@ -1185,6 +1192,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::ToggleCloud => super::watch::toggle(s),
         Action::ExportPlot => export_plot(s),
         Action::BrowseCloud => super::watch::toggle_browse(s),
+        Action::BrowseMetrics => super::watch::open_metric_browse(s),
         Action::CyclePeriod => super::watch::cycle_period(s),
         Action::CycleStat => super::watch::cycle_stat(s),
         Action::Partitions => super::jobs::toggle_partitions(s),

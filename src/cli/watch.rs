@@ -352,6 +352,9 @@ pub struct MetricsArgs {
     pub stat: Option<String>,
     pub since: Option<String>,
     pub list: Option<String>,
+    pub add: Option<String>,
+    pub dimensions: Vec<String>,
+    pub label: Option<String>,
     pub json: bool,
     pub project: Option<PathBuf>,
 }
@@ -378,6 +381,9 @@ pub async fn metrics(g: &Global, a: MetricsArgs) -> Result<(), Exit> {
         .targets
         .get(&tname)
         .ok_or_else(|| Exit::bad(format!("no target `{tname}` in {}", p.file.display())))?;
+    if let Some(spec) = &a.add {
+        return add_metric(&p, &tname, spec, &a);
+    }
     let meter = Meter::default();
     let cw = CwMetrics::new(&t.watch.aws(&g.aws()), meter.clone()).await;
     let fail = |e: cloudwatch::CwError| Exit::failed(e.to_string());
@@ -514,6 +520,59 @@ pub fn sparkline(vals: &[f64], width: usize) -> String {
             }
         })
         .collect()
+}
+
+/// `tandem metrics --target T --add NAMESPACE/NAME [--dimension K=V]… [--stat] [--label]`: the
+/// query goes into the project file (the target's defaults too, the first time), like `a` in the
+/// Metrics view.
+fn add_metric(
+    p: &crate::project::Project,
+    target: &str,
+    spec: &str,
+    a: &MetricsArgs,
+) -> Result<(), Exit> {
+    let (ns, name) = spec
+        .rsplit_once('/')
+        .filter(|(ns, n)| !ns.is_empty() && !n.is_empty())
+        .ok_or_else(|| {
+            Exit::bad(format!(
+                "--add {spec}: expected NAMESPACE/NAME, like AWS/EC2/CPUUtilization or Solver/Residual"
+            ))
+        })?;
+    let mut dimensions = Vec::new();
+    for d in &a.dimensions {
+        let (k, v) = d
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| Exit::bad(format!("--dimension {d}: expected NAME=VALUE")))?;
+        dimensions.push((k.to_string(), v.to_string()));
+    }
+    let q = cloudwatch::MetricQuery {
+        label: a.label.clone().unwrap_or_else(|| name.to_string()),
+        namespace: ns.into(),
+        name: name.into(),
+        dimensions,
+        stat: a.stat.clone().unwrap_or_else(|| "Average".into()),
+    };
+    let (newp, n) = crate::project::edit::add_metrics(&p.file, target, std::slice::from_ref(&q))
+        .map_err(|e| Exit::bad(e.to_string()))?;
+    let total = newp
+        .targets
+        .get(target)
+        .map_or(0, |t| t.watch.metrics.len());
+    if a.json {
+        print_json(&serde_json::json!({
+            "file": p.file, "target": target, "added": n, "metrics": total, "query": q,
+        }));
+    } else if n == 0 {
+        println!("targets.{target} already charts {spec}");
+    } else {
+        println!(
+            "{}: added {spec} to targets.{target} ({total} metrics)",
+            p.file.display()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! are errors with the position toml reports), then [`validate`] checks what serde cannot (references
 //! between sections, placeholders, names) using the spans kept with `toml::Spanned`.
 
+pub mod edit;
 mod model;
 mod template;
 

@@ -184,99 +184,36 @@ fn highlight(text: &str, q: &str, base: Style, hl: Style) -> Vec<Span<'static>> 
 
 /// `C`: the CloudWatch log groups of the target's account and region, or one group's streams.
 fn draw_browse(f: &mut Frame, s: &AppState, b: &crate::app::watch::Browse, area: Rect) {
-    let t = &s.theme;
-    let title = match &b.group {
-        None => format!("cloudwatch log groups · target {}", s.target),
-        Some(g) => format!(
-            "streams of {g} · {}",
-            if b.marked.is_empty() {
-                "none marked: Enter tails the whole group".to_string()
-            } else {
-                format!("{} marked", b.marked.len())
-            }
-        ),
-    };
-    let title = if b.loading {
-        format!("{title} {}", super::spinner(s))
-    } else {
-        title
-    };
-    let rows = b.rows();
-    let hint = format!(
-        " {} of {} · type to narrow{} · Enter {} · Esc back ",
-        rows.len(),
-        if b.group.is_some() {
-            b.streams.len()
-        } else {
-            b.groups.len()
-        },
-        if b.filter.is_empty() {
-            String::new()
-        } else {
-            format!(" `{}`", b.filter)
-        },
-        if b.group.is_some() {
-            "tails · Space marks"
-        } else {
-            "opens"
-        }
-    );
-    let block = panel(s, title, true).title_bottom(Span::styled(hint, t.muted()));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    if let Some(e) = &b.error {
-        f.render_widget(
-            Paragraph::new(Span::styled(e.clone(), Style::default().fg(t.error)))
-                .wrap(Wrap { trim: true }),
-            inner,
-        );
-        return;
-    }
-    if rows.is_empty() && !b.loading {
-        let msg = if b.group.is_some() {
-            "No streams in this group.".to_string()
-        } else {
-            format!(
+    let l = &b.list;
+    match &b.group {
+        None => super::picker::draw_pick(
+            f,
+            s,
+            l,
+            format!("cloudwatch log groups · target {}", s.target),
+            "opens",
+            &format!(
                 "No log groups here. ParallelCluster writes {}CLUSTER-…, HyperPod {}NAME/ID; name them in the target's log_groups to follow them with its runs.",
                 crate::observe::cloudwatch::SUGGESTED_GROUP_PREFIXES[0],
                 crate::observe::cloudwatch::SUGGESTED_GROUP_PREFIXES[1]
-            )
-        };
-        f.render_widget(
-            Paragraph::new(Span::styled(msg, t.muted())).wrap(Wrap { trim: true }),
-            inner,
-        );
-        return;
+            ),
+            area,
+        ),
+        Some(g) => super::picker::draw_pick(
+            f,
+            s,
+            l,
+            format!(
+                "streams of {g} · {}",
+                if l.marked.is_empty() {
+                    "none marked: Enter tails the whole group".to_string()
+                } else {
+                    format!("{} marked", l.marked.len())
+                }
+            ),
+            "tails",
+            "No streams in this group.",
+            area,
+        ),
     }
-    let h = inner.height as usize;
-    let first = b.selected.saturating_sub(h.saturating_sub(1));
-    let w = inner.width as usize;
-    let lines: Vec<Line> = rows
-        .iter()
-        .enumerate()
-        .skip(first)
-        .take(h)
-        .map(|(i, (name, detail))| {
-            let mark = if b.marked.contains(name) {
-                "● "
-            } else {
-                "  "
-            };
-            let room = w.saturating_sub(detail.chars().count() + 4);
-            let shown: String = name.chars().take(room).collect();
-            let pad = room.saturating_sub(shown.chars().count());
-            let line = Line::from(vec![
-                Span::styled(mark, Style::default().fg(t.accent)),
-                Span::raw(shown),
-                Span::raw(" ".repeat(pad + 1)),
-                Span::styled(detail.clone(), t.muted()),
-            ]);
-            if i == b.selected {
-                line.style(t.selected())
-            } else {
-                line
-            }
-        })
-        .collect();
-    f.render_widget(Paragraph::new(lines), inner);
 }

@@ -13,6 +13,9 @@ use ratatui::Frame;
 pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let t = &s.theme;
     let m = &s.metrics;
+    if let Some(b) = &m.browse {
+        return draw_browse(f, s, b, area);
+    }
     if m.cloud {
         return draw_cloud(f, s, area);
     }
@@ -283,4 +286,37 @@ fn cloud_chart(
                 ]),
         );
     f.render_widget(c, area);
+}
+
+/// `a`: the namespaces CloudWatch has for the target's account, or one namespace's metrics.
+fn draw_browse(f: &mut Frame, s: &AppState, b: &crate::app::watch::MetricBrowse, area: Rect) {
+    let l = &b.list;
+    match &b.namespace {
+        None => super::picker::draw_pick(
+            f,
+            s,
+            l,
+            format!("cloudwatch metric namespaces · target {}", s.target),
+            "opens",
+            "No metrics in this account and region yet (CloudWatch lists a metric once it has data from the last two weeks).",
+            area,
+        ),
+        Some(ns) => super::picker::draw_pick(
+            f,
+            s,
+            l,
+            format!(
+                "metrics in {ns} · {} · stat {}",
+                if l.marked.is_empty() {
+                    "Enter adds the selected one".to_string()
+                } else {
+                    format!("{} marked", l.marked.len())
+                },
+                crate::app::watch::stat(s).unwrap_or("Average")
+            ),
+            "adds to tandem.toml",
+            "No metrics in this namespace.",
+            area,
+        ),
+    }
 }

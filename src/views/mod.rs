@@ -5,6 +5,7 @@ mod datasets;
 mod jobs;
 mod logs;
 mod metrics;
+mod picker;
 mod pipeline;
 mod plots;
 mod popups;
