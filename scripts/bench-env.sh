@@ -4,8 +4,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${TANDEM_BENCH_CACHE:-$HOME/.cache/tandem/bench}"
 mkdir -p "$CACHE"
-cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" >&2
-TANDEM="${CARGO_TARGET_DIR:-$ROOT/target}/release/tandem"
+# TANDEM_BIN=PATH measures that binary instead of building one
+if [ -n "${TANDEM_BIN:-}" ]; then
+    TANDEM="$TANDEM_BIN"
+else
+    cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" >&2
+    TANDEM="${CARGO_TARGET_DIR:-$ROOT/target}/release/tandem"
+fi
 
 # bench_venv PKG...: a venv under the cache with these packages; sets PY
 bench_venv() {
