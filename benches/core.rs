@@ -27,8 +27,10 @@ fn frames(c: &mut Criterion) {
             tag: None,
         });
     }
+    let f = common::field(192);
     base.plots.data = Some(tandem::app::msg::PlotData::Field {
-        field: common::field(192),
+        stats: tandem::plot::FieldStats::of(&f),
+        field: f,
         file: "snapshots/field_0011.npy".into(),
     });
     for v in View::ALL {
@@ -184,6 +186,29 @@ fn plot_decimation(c: &mut Criterion) {
     });
     g.bench_function("downsample_4096x4096_to_200x60", |b| {
         b.iter(|| black_box(tandem::plot::downsample(&field, 60, 200).data.len()))
+    });
+    // what the Plots view computes once per snapshot, off the UI task
+    g.bench_function("field_stats_4096x4096", |b| {
+        b.iter(|| black_box(tandem::plot::FieldStats::of(&field).nonfinite))
+    });
+    // `e` in the Plots view: a 1200x800 PNG of a 1024x1024 field (colour bar and axes included)
+    let small = tandem::plot::downsample(&field, 1024, 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("plot.png");
+    g.bench_function("png_export_1200x800", |b| {
+        b.iter(|| {
+            tandem::plot::export::export(
+                &tandem::plot::export::Plot::Heatmap {
+                    field: &small,
+                    cmap: "viridis",
+                    range: None,
+                },
+                "field",
+                &out,
+                (1200, 800),
+            )
+            .unwrap()
+        })
     });
     g.finish();
 }

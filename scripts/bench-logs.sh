@@ -11,7 +11,8 @@ SECS="${2:-30}"
 command -v tmux >/dev/null || { echo "tmux is needed" >&2; exit 1; }
 WORK="$(mktemp -d)"
 SOCK="$WORK/tmux.sock"
-cleanup() { tmux -S "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
+SAMPLER=""
+cleanup() { [ -z "$SAMPLER" ] || kill "$SAMPLER" 2>/dev/null || true; tmux -S "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 export TANDEM_HOME="$WORK/home"
 mkdir -p "$WORK/p" "$TANDEM_HOME/store/lake/chatty/raw"
@@ -56,6 +57,10 @@ T
 tmux -S "$SOCK" -f /dev/null new-session -d -s b -x 120 -y 40 "bash --norc --noprofile"
 tmux -S "$SOCK" send-keys -t b "cd $WORK/p && TANDEM_HOME=$TANDEM_HOME TANDEM_FRAME_TIMES=$WORK/frames.txt exec $TANDEM" Enter
 until tmux -S "$SOCK" capture-pane -p -t b | grep -q "1 Pipeline"; do sleep 0.1; done
+PID=$(tmux -S "$SOCK" display-message -p -t b '#{pane_pid}')
+# RSS from the start (the peak may come while the reader catches up), every 50 ms
+( while kill -0 "$PID" 2>/dev/null; do awk -v t="$(date +%s.%N)" '/VmRSS/ {print t, $2}' "/proc/$PID/status" 2>/dev/null; sleep 0.05; done ) > "$WORK/rss_all.txt" &
+SAMPLER=$!
 tmux -S "$SOCK" send-keys -t b p
 sleep 1
 tmux -S "$SOCK" send-keys -t b 4
@@ -65,7 +70,6 @@ until tmux -S "$SOCK" capture-pane -p -t b | grep -q "line [0-9]* at"; do
     [ $(( $(date +%s) - t0 )) -lt 60 ] || { tmux -S "$SOCK" capture-pane -p -t b >&2; echo "no log lines on screen" >&2; exit 1; }
 done
 sleep 3
-PID=$(tmux -S "$SOCK" display-message -p -t b '#{pane_pid}')
 tmux -S "$SOCK" pipe-pane -t b -o "cat >> $WORK/bytes.out"
 ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 HZ=$(getconf CLK_TCK)
@@ -76,6 +80,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     now=$(date +%s.%N)
     tmux -S "$SOCK" capture-pane -p -t b | grep -o "line [0-9]* at [0-9.]*" | tail -1 \
         | awk -v now="$now" '{printf "%.0f\n", (now - $4) * 1000}' >> "$WORK/lag.txt"
+    awk '/VmRSS/ {print $2}' "/proc/$PID/status" >> "$WORK/rss.txt"
     sleep 0.1
 done
 b=$(ticks)
@@ -89,3 +94,5 @@ awk -v a="$a" -v b="$b" -v hz="$HZ" -v s="$SECS" -v by="$BYTES" -v rss="$RSS" -v
   printf "following %d lines/s for %ds at 120x40: %.1f KB/s to the terminal, CPU %.1f%%, peak RSS %.1f MiB, lag write->screen median %d ms, p95 %d ms\n",
     r, s, by / s / 1000, 100 * (b - a) / hz / s, rss / 1024, lag, p95 }'
 echo "frames (draw + flush to the terminal): $FR"
+echo "RSS during the run (MiB, every ~0.1 s): first $(head -1 "$WORK/rss.txt" | awk '{printf "%.1f", $1/1024}'), median $(median < "$WORK/rss.txt" | awk '{printf "%.1f", $1/1024}'), max $(sort -g "$WORK/rss.txt" | tail -1 | awk '{printf "%.1f", $1/1024}'), last $(tail -1 "$WORK/rss.txt" | awk '{printf "%.1f", $1/1024}')"
+awk 'NR == 1 {t0 = $1} {if ($2 > m) {m = $2; at = $1 - t0}} END {printf "RSS peak since start %.1f MiB, %.1f s after the first frame\n", m / 1024, at}' "$WORK/rss_all.txt"

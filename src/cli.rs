@@ -295,6 +295,15 @@ pub enum Cmd {
         log_y: bool,
         #[arg(long, default_value = "inferno")]
         cmap: String,
+        /// Heatmap: a fixed colour range LOW,HIGH (default: the field's own).
+        #[arg(long, value_delimiter = ',', allow_hyphen_values = true, num_args = 1)]
+        range: Vec<f64>,
+        /// Slice: the row to draw.
+        #[arg(long)]
+        row: Option<usize>,
+        /// Slice: the column to draw.
+        #[arg(long, conflicts_with = "row")]
+        col: Option<usize>,
         #[arg(long, default_value_t = 1200)]
         width: u32,
         #[arg(long, default_value_t = 800)]
@@ -431,6 +440,8 @@ impl From<PhaseArg> for PhaseId {
 pub enum KindArg {
     Heatmap,
     Line,
+    /// A row (`--row`) or column (`--col`) of a field as a line; neither: the middle row.
+    Slice,
 }
 
 /// An error with the exit code it means.
@@ -832,11 +843,28 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             y,
             log_y,
             cmap,
+            range,
+            row,
+            col,
             width,
             height,
             json,
         } => {
             let file = pick_snapshot(&file, snapshot)?;
+            let range = match range.as_slice() {
+                [] => None,
+                [lo, hi] if lo < hi => Some((*lo, *hi)),
+                _ => {
+                    return Err(Exit::bad(format!(
+                        "--range {}: expected LOW,HIGH with LOW < HIGH",
+                        range
+                            .iter()
+                            .map(|v| v.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )))
+                }
+            };
             let kind = kind.unwrap_or(if file.extension().is_some_and(|e| e == "npy") {
                 KindArg::Heatmap
             } else {
@@ -867,12 +895,33 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                         &crate::plot::export::Plot::Heatmap {
                             field: &field,
                             cmap: &cmap,
+                            range,
                         },
                         &title,
                         &out,
                         (width, height),
                     )
                     .map_err(|e| Exit::failed(e.to_string()))?;
+                }
+                KindArg::Slice => {
+                    let field =
+                        crate::plot::read_field(&file).map_err(|e| Exit::bad(e.to_string()))?;
+                    let series = field
+                        .slice(row, col)
+                        .map_err(|e| Exit::bad(format!("{}: {e}", file.display())))?;
+                    let x = series.columns[0].clone();
+                    crate::plot::export::export(
+                        &crate::plot::export::Plot::Lines {
+                            series: &series,
+                            x: &x,
+                            y: &["value".to_string()],
+                            log_y,
+                        },
+                        &title,
+                        &out,
+                        (width, height),
+                    )
+                    .map_err(|e| Exit::bad(e.to_string()))?;
                 }
                 KindArg::Line => {
                     let series =

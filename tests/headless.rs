@@ -570,3 +570,74 @@ fn metrics_add_writes_the_query_into_the_project_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--dimension InstanceId"));
 }
+
+#[test]
+fn plot_reads_csv_matrices_slices_and_a_fixed_range() {
+    let home = tempfile::tempdir().unwrap();
+    let d = home.path();
+    let m = d.join("m.csv");
+    let rows: Vec<String> = (0..20)
+        .map(|r| {
+            (0..30)
+                .map(|c| ((r * 30 + c) as f64 / 10.0).to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    std::fs::write(&m, rows.join("\n")).unwrap();
+    let plot = |args: &[&str]| {
+        let mut c = tandem(d);
+        c.arg("plot").arg(&m).args(args);
+        c.output().unwrap()
+    };
+    let png = d.join("h.png");
+    let o = plot(&[
+        "--kind",
+        "heatmap",
+        "--range",
+        "-5,100",
+        "--out",
+        png.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+    let svg = d.join("s.svg");
+    let o = plot(&[
+        "--kind",
+        "slice",
+        "--row",
+        "3",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<polyline"), "a line was drawn");
+    // bad input: what and where, exit 2
+    let o = plot(&[
+        "--kind",
+        "slice",
+        "--row",
+        "20",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("row 20 is outside the field (0..20)"));
+    let o = plot(&[
+        "--kind",
+        "heatmap",
+        "--range",
+        "5,1",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("LOW < HIGH"));
+    std::fs::write(&m, "1,2,3\n4,5\n").unwrap();
+    let o = plot(&["--kind", "heatmap", "--out", png.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("m.csv: line 2: 2 values, expected 3"), "{e}");
+}

@@ -1221,6 +1221,7 @@ fn with_a_pixel_protocol_heatmaps_ask_for_an_image_of_the_plot_area_and_again_on
         req,
         &field,
         "viridis",
+        (0.0, 1.0),
         (106, 34),
     )
     .unwrap();
@@ -1258,13 +1259,93 @@ fn with_a_pixel_protocol_heatmaps_ask_for_an_image_of_the_plot_area_and_again_on
         update(&mut s, Msg::Resize(200, 60)).is_empty(),
         "same size: nothing"
     );
-    // without a protocol: no image asked for
+    // without a protocol the area is still sent: the field is averaged to its cells off the
+    // UI task, and a resize asks again once a heatmap is on screen
     s.plots.pixels = None;
     let cmds = update(&mut s, code(KeyCode::Left));
     assert!(
-        matches!(&cmds[..], [Command::LoadPlot { cells: None, .. }]),
+        matches!(
+            &cmds[..],
+            [Command::LoadPlot {
+                cells: Some((186, 54)),
+                ..
+            }]
+        ),
         "{cmds:?}"
     );
+    let f = common::field(16);
+    let req = s.plots.req;
+    update(
+        &mut s,
+        Msg::PlotLoaded {
+            req,
+            result: Ok(tandem::app::msg::PlotData::Field {
+                stats: tandem::plot::FieldStats::of(&f),
+                field: f,
+                file: "x.npy".into(),
+            }),
+        },
+    );
+    let cmds = update(&mut s, Msg::Resize(80, 24));
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::LoadPlot {
+                cells: Some((66, 18)),
+                ..
+            }]
+        ),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn plots_play_the_snapshots_and_hold_the_colour_range() {
+    let mut s = idle();
+    s.view = View::Plots;
+    s.plots.run_id = Some("r".into());
+    s.plots.files = (0..3).map(|i| format!("f{i}.npy")).collect();
+    s.plots.snapshot = 2;
+    let f = common::field(16);
+    let stats = tandem::plot::FieldStats::of(&f);
+    s.plots.data = Some(tandem::app::msg::PlotData::Field {
+        stats,
+        field: f,
+        file: "f2.npy".into(),
+    });
+    // H holds the range on screen; the next loads carry it
+    update(&mut s, key('H'));
+    assert_eq!(s.plots.hold, Some(stats.range));
+    // Space plays: 2 a second by default (every other tick), from the last back to the first
+    update(&mut s, key(' '));
+    assert!(s.plots.playing && s.needs_tick());
+    let t = s.now;
+    assert!(update(&mut s, Msg::Tick(t))
+        .iter()
+        .all(|c| !matches!(c, Command::LoadPlot { .. })));
+    let c = update(&mut s, Msg::Tick(t));
+    assert!(
+        matches!(&c[..], [Command::LoadPlot { file, hold: Some(_), .. }] if file == "f0.npy"),
+        "{c:?}"
+    );
+    // while a snapshot loads, play waits for it
+    assert!(s.plots.loading);
+    assert!(update(&mut s, Msg::Tick(t)).is_empty());
+    assert!(update(&mut s, Msg::Tick(t)).is_empty());
+    // faster: every tick
+    update(&mut s, key('>'));
+    update(&mut s, key('>'));
+    s.plots.loading = false;
+    let c = update(&mut s, Msg::Tick(t));
+    assert!(
+        matches!(&c[..], [Command::LoadPlot { file, .. }] if file == "f1.npy"),
+        "{c:?}"
+    );
+    // Space stops, H lets go
+    update(&mut s, key(' '));
+    assert!(!s.plots.playing);
+    update(&mut s, key('H'));
+    assert_eq!(s.plots.hold, None);
 }
 
 #[test]

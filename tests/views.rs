@@ -261,7 +261,7 @@ fn plots_heatmap() {
 #[test]
 fn plots_line() {
     let mut s = with_view(View::Plots);
-    s.plots.plot = 1;
+    s.plots.plot = 2;
     let csv = "step,time,residual,total_energy,max_temperature\n0,0,0,25.5,67.3\n10,0.001,5e5,27.0,88.0\n20,0.002,2e5,28.1,91.0\n30,0.003,1e5,29.0,92.5\n";
     s.plots.data = Some(tandem::app::msg::PlotData::Series {
         series: tandem::plot::read::parse_series(
@@ -272,6 +272,17 @@ fn plots_line() {
         file: "series.csv".into(),
     });
     snap("plots_line", &s);
+}
+
+#[test]
+fn plots_slice() {
+    let mut s = with_view(View::Plots);
+    s.plots.plot = 1;
+    s.plots.data = Some(tandem::app::msg::PlotData::Series {
+        series: common::field(48).slice(None, None).unwrap(),
+        file: "snapshots/field_0011.npy · row 24 of 48x48".into(),
+    });
+    snap("plots_slice", &s);
 }
 
 #[test]
@@ -599,7 +610,7 @@ fn plots_heatmap_as_an_image_when_the_terminal_has_a_protocol() {
     // the halfblocks protocol stands in for kitty/sixel here: it renders into the buffer
     let mut s = with_view(View::Plots);
     s.plots.pixels = Some("halfblocks".into());
-    let Some(tandem::app::msg::PlotData::Field { field, .. }) = &s.plots.data else {
+    let Some(tandem::app::msg::PlotData::Field { field, stats, .. }) = &s.plots.data else {
         panic!("the fixture has a field")
     };
     let cells = tandem::views::plot_cells((80, 24));
@@ -608,6 +619,7 @@ fn plots_heatmap_as_an_image_when_the_terminal_has_a_protocol() {
         s.plots.req,
         field,
         "inferno",
+        stats.range,
         cells,
     )
     .unwrap();

@@ -690,6 +690,7 @@ impl Backend {
                                 &crate::plot::export::Plot::Heatmap {
                                     field,
                                     cmap: &spec.cmap,
+                                    range: spec.range,
                                 },
                                 &title,
                                 path,
@@ -730,6 +731,7 @@ impl Backend {
                 plot,
                 file,
                 cells,
+                hold,
             } => {
                 let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
                 else {
@@ -737,21 +739,35 @@ impl Backend {
                 };
                 let picker = self.picker.clone();
                 tokio::spawn(async move {
-                    let cmap = p
+                    let (cmap, fixed) = p
                         .plots
                         .get(plot)
-                        .map(|x| x.cmap.clone())
+                        .map(|x| (x.cmap.clone(), x.range))
                         .unwrap_or_default();
                     let (result, image) = tokio::task::spawn_blocking(move || {
-                        let result = load_plot(&ws, &p, &run_id, plot, &file);
+                        let mut result = load_plot(&ws, &p, &run_id, plot, &file);
                         // a heatmap on a terminal with a pixel protocol: its image too, made here
                         // off the UI task, from the same field (no copy)
                         let image = match (&result, cells, &picker) {
-                            (Ok(PlotData::Field { field, .. }), Some(c), Some(pk)) => {
-                                Some(crate::plot::pixels::encode(pk, req, field, &cmap, c))
+                            (Ok(PlotData::Field { field, stats, .. }), Some(c), Some(pk)) => {
+                                let range = hold.or(fixed).unwrap_or(stats.range);
+                                Some(crate::plot::pixels::encode(pk, req, field, &cmap, range, c))
                             }
                             _ => None,
                         };
+                        // the character heatmap gets the field block-averaged to its cells here,
+                        // so no frame averages a large field
+                        if let (Ok(PlotData::Field { field, .. }), Some(c), None) =
+                            (&mut result, cells, &image)
+                        {
+                            let (w, h) = crate::views::widgets::Heatmap::fit(
+                                field,
+                                ratatui::layout::Rect::new(0, 0, c.0, c.1),
+                            );
+                            if field.rows > h as usize * 2 || field.cols > w as usize {
+                                *field = crate::plot::downsample(field, h as usize * 2, w as usize);
+                            }
+                        }
                         (result, image)
                     })
                     .await
@@ -948,10 +964,25 @@ pub fn load_plot(
     match spec.kind {
         PlotKind::Heatmap => crate::plot::read_field(&path)
             .map(|field| PlotData::Field {
+                stats: crate::plot::FieldStats::of(&field),
                 field,
                 file: file.to_string(),
             })
             .map_err(|e| e.to_string()),
+        PlotKind::Slice => {
+            let field = crate::plot::read_field(&path).map_err(|e| e.to_string())?;
+            let series = field
+                .slice(spec.row, spec.col)
+                .map_err(|e| format!("{file}: {e}"))?;
+            let which = match (spec.row, spec.col) {
+                (_, Some(c)) => format!("column {c}"),
+                (r, None) => format!("row {}", r.unwrap_or(field.rows / 2)),
+            };
+            Ok(PlotData::Series {
+                series,
+                file: format!("{file} · {which} of {}x{}", field.cols, field.rows),
+            })
+        }
         PlotKind::Line => crate::plot::read_series(&path)
             .map(|series| PlotData::Series {
                 series,

@@ -88,8 +88,11 @@ pub enum Command {
         run_id: String,
         plot: usize,
         file: String,
-        /// With a pixel protocol: the plot area (columns, rows) to make an image for.
+        /// Heatmaps: the plot area (columns, rows), to make an image for (with a pixel
+        /// protocol) or to block-average the field to.
         cells: Option<(u16, u16)>,
+        /// `H`: the colour range held from an earlier snapshot.
+        hold: Option<(f64, f64)>,
     },
     /// Start (or restart) a download or upload; progress and the end come back as messages.
     Transfer {

@@ -413,6 +413,16 @@ pub fn table(view: View) -> Vec<Binding> {
                 "export this plot to a PNG (1200x800) in the directory tandem started in",
             )
             .hint("export"),
+            b(KeyCode::Char(' '), "Space", Action::PlayPause, "play the snapshots / stop")
+                .hint("play"),
+            b(KeyCode::Char('<'), "<", Action::PlaySlower, "play slower (1, 2, 4 a second)"),
+            b(KeyCode::Char('>'), ">", Action::PlayFaster, "play faster"),
+            b(
+                KeyCode::Char('H'),
+                "H",
+                Action::HoldRange,
+                "hold this colour range for the next snapshots / let go",
+            ),
             b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
         ],
     };

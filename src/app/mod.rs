@@ -12,6 +12,7 @@ pub mod keys;
 pub mod logs;
 pub mod msg;
 pub mod picker;
+pub mod plots;
 pub mod state;
 pub mod transfers;
 pub mod update;

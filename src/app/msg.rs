@@ -131,8 +131,16 @@ pub enum Preview {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlotData {
-    Field { field: Field, file: String },
-    Series { series: Series, file: String },
+    /// `field` may be a block-averaged copy sized for the screen; `stats` are the full field's.
+    Field {
+        field: Field,
+        file: String,
+        stats: crate::plot::FieldStats,
+    },
+    Series {
+        series: Series,
+        file: String,
+    },
 }
 
 /// What the user asked for. Key bindings map keys to these; the palette lists them.
@@ -167,6 +175,11 @@ pub enum Action {
     CopyLine,
     /// Logs: start or drop a selection of lines.
     SelectLines,
+    /// Plots: hold the colour range / play the snapshots / play faster or slower.
+    HoldRange,
+    PlayPause,
+    PlayFaster,
+    PlaySlower,
     /// Metrics: open the CloudWatch metrics browser.
     BrowseMetrics,
     CycleSource,

@@ -336,6 +336,14 @@ pub struct PlotsState {
     pub pixels: Option<String>,
     /// The current heatmap as an image for that protocol (made off the UI task).
     pub image: Option<crate::plot::pixels::PlotImage>,
+    /// `H`: the colour range held for the next snapshots (None: each snapshot's own, or the
+    /// plot's `range`).
+    pub hold: Option<(f64, f64)>,
+    /// `Space`: stepping through the snapshots on its own; `<`/`>` the rate (-1, 0, 1: 1, 2, 4
+    /// snapshots a second).
+    pub playing: bool,
+    pub play_rate: i8,
+    pub play_wait: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -445,6 +453,7 @@ impl AppState {
             || (self.view == View::Metrics && self.metrics.cloud)
             || self.datasets.loading
             || self.plots.loading
+            || (self.view == View::Plots && self.plots.playing)
             || self
                 .status
                 .as_ref()

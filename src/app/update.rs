@@ -17,8 +17,10 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::Resize(w, h) => {
             let before = s.size;
             s.size = (w, h);
-            // an image is made for an area: a new size, a new image (once, not per frame)
-            if s.plots.pixels.is_some() && s.view == View::Plots && before != s.size {
+            // a heatmap is made for an area (an image, or the field averaged to its cells): a
+            // new size, made again (once, not per frame)
+            let heatmap = matches!(s.plots.data, Some(super::msg::PlotData::Field { .. }));
+            if heatmap && s.view == View::Plots && before != s.size {
                 return load_plot(s);
             }
             vec![]
@@ -48,6 +50,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             c.extend(super::jobs::on_log_tick(s));
             c.extend(super::clusters::on_tick(s));
             c.extend(super::watch::on_tick(s));
+            c.extend(super::plots::on_tick(s));
             c
         }
         Msg::CloudMetrics(r) => super::watch::on_loaded(s, r),
@@ -423,7 +426,7 @@ fn export_plot(s: &mut AppState) -> Vec<Command> {
     }]
 }
 
-fn load_plot(s: &mut AppState) -> Vec<Command> {
+pub(crate) fn load_plot(s: &mut AppState) -> Vec<Command> {
     let (Some(run_id), Some(file)) = (
         s.plots.run_id.clone(),
         s.plots.files.get(s.plots.snapshot).cloned(),
@@ -438,13 +441,14 @@ fn load_plot(s: &mut AppState) -> Vec<Command> {
         .ok()
         .and_then(|p| p.plots.get(s.plots.plot))
         .is_some_and(|p| p.kind == crate::project::PlotKind::Heatmap);
-    let cells = (s.plots.pixels.is_some() && heatmap).then(|| crate::views::plot_cells(s.size));
+    let cells = heatmap.then(|| crate::views::plot_cells(s.size));
     vec![Command::LoadPlot {
         req: s.plots.req,
         run_id,
         plot: s.plots.plot,
         file,
         cells,
+        hold: s.plots.hold,
     }]
 }
 
@@ -1191,6 +1195,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::ToggleRay => super::clusters::toggle_ray(s),
         Action::ToggleCloud => super::watch::toggle(s),
         Action::ExportPlot => export_plot(s),
+        Action::HoldRange => super::plots::hold_range(s),
+        Action::PlayPause => super::plots::toggle_play(s),
+        Action::PlayFaster => super::plots::play_rate(s, true),
+        Action::PlaySlower => super::plots::play_rate(s, false),
         Action::BrowseCloud => super::watch::toggle_browse(s),
         Action::BrowseMetrics => super::watch::open_metric_browse(s),
         Action::CyclePeriod => super::watch::cycle_period(s),

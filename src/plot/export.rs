@@ -56,11 +56,12 @@ fn draw_heatmap<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     f: &Field,
     cmap: &str,
+    range: Option<(f64, f64)>,
     title: &str,
     text: bool,
 ) -> Result<(), DynErr> {
     root.fill(&WHITE).map_err(err)?;
-    let (lo, hi) = finite_range(&f.data).unwrap_or((0.0, 1.0));
+    let (lo, hi) = range.unwrap_or_else(|| finite_range(&f.data).unwrap_or((0.0, 1.0)));
     let span = if hi > lo { hi - lo } else { 1.0 };
     let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - 110);
     let mut b = ChartBuilder::on(&main);
@@ -229,6 +230,8 @@ pub enum Plot<'a> {
     Heatmap {
         field: &'a Field,
         cmap: &'a str,
+        /// A fixed colour range (default: the field's own).
+        range: Option<(f64, f64)>,
     },
     Lines {
         series: &'a Series,
@@ -266,7 +269,9 @@ fn draw<DB: DrawingBackend>(
     text: bool,
 ) -> Result<(), DynErr> {
     match plot {
-        Plot::Heatmap { field, cmap } => draw_heatmap(root, field, cmap, title, text),
+        Plot::Heatmap { field, cmap, range } => {
+            draw_heatmap(root, field, cmap, *range, title, text)
+        }
         Plot::Lines {
             series,
             x,

@@ -7,6 +7,47 @@ pub mod read;
 
 pub use read::{read_field, read_series, Field, Series};
 
+/// What the views say about a field, computed once when it is read (off the UI task), not per
+/// frame: its full size, the range of its finite values, and how many are NaN or infinite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldStats {
+    pub rows: usize,
+    pub cols: usize,
+    pub range: (f64, f64),
+    pub nonfinite: usize,
+}
+
+impl FieldStats {
+    pub fn of(f: &Field) -> FieldStats {
+        use rayon::prelude::*;
+        let (lo, hi, bad) = f
+            .data
+            .par_chunks(1 << 16)
+            .map(|c| {
+                c.iter().fold(
+                    (f64::INFINITY, f64::NEG_INFINITY, 0usize),
+                    |(lo, hi, n), &v| {
+                        if v.is_finite() {
+                            (lo.min(v), hi.max(v), n)
+                        } else {
+                            (lo, hi, n + 1)
+                        }
+                    },
+                )
+            })
+            .reduce(
+                || (f64::INFINITY, f64::NEG_INFINITY, 0),
+                |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 + b.2),
+            );
+        FieldStats {
+            rows: f.rows,
+            cols: f.cols,
+            range: if lo <= hi { (lo, hi) } else { (0.0, 1.0) },
+            nonfinite: bad,
+        }
+    }
+}
+
 /// Min and max of the finite values, or None when there are none.
 pub fn finite_range(v: &[f64]) -> Option<(f64, f64)> {
     let mut it = v.iter().copied().filter(|x| x.is_finite());
@@ -25,23 +66,37 @@ pub fn downsample(f: &Field, out_r: usize, out_c: usize) -> Field {
         let a = i * n / out;
         (a, ((i + 1) * n / out).max(a + 1).min(n))
     };
+    // each output column's input columns, computed once
+    let cols: Vec<(usize, usize)> = (0..out_c).map(|c| span(c, f.cols, out_c)).collect();
     data.par_chunks_mut(out_c).enumerate().for_each(|(r, row)| {
         let (r0, r1) = span(r, f.rows, out_r);
-        let mut sums = vec![(0.0f64, 0u32); out_c];
-        // row by row through the band: each input row is read once, in order
+        let mut sums = vec![0.0f64; out_c];
+        let mut counts = vec![0u32; out_c];
+        // row by row through the band: each input row is read once, in order; the sum has no
+        // branch (a non-finite value adds 0 and counts 0), so it vectorises
         for rr in r0..r1 {
             let line = &f.data[rr * f.cols..(rr + 1) * f.cols];
-            for (c, acc) in sums.iter_mut().enumerate() {
-                let (c0, c1) = span(c, f.cols, out_c);
-                for &v in &line[c0..c1] {
-                    if v.is_finite() {
-                        acc.0 += v;
-                        acc.1 += 1;
+            for ((sum, n), &(c0, c1)) in sums.iter_mut().zip(counts.iter_mut()).zip(&cols) {
+                // four lanes: independent sums the compiler can keep in one vector register
+                let (mut s, mut k) = ([0.0f64; 4], [0u32; 4]);
+                let mut quads = line[c0..c1].chunks_exact(4);
+                for q in &mut quads {
+                    for j in 0..4 {
+                        let ok = q[j].is_finite();
+                        s[j] += if ok { q[j] } else { 0.0 };
+                        k[j] += ok as u32;
                     }
                 }
+                for &v in quads.remainder() {
+                    let ok = v.is_finite();
+                    s[0] += if ok { v } else { 0.0 };
+                    k[0] += ok as u32;
+                }
+                *sum += (s[0] + s[1]) + (s[2] + s[3]);
+                *n += k.iter().sum::<u32>();
             }
         }
-        for (out, (s, n)) in row.iter_mut().zip(sums) {
+        for ((out, s), n) in row.iter_mut().zip(sums).zip(counts) {
             if n > 0 {
                 *out = s / n as f64;
             }

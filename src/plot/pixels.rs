@@ -147,6 +147,7 @@ pub fn encode(
     req: u64,
     field: &Field,
     cmap: &str,
+    range: (f64, f64),
     cells: (u16, u16),
 ) -> Result<PlotImage, String> {
     let fs = picker.font_size();
@@ -160,7 +161,6 @@ pub fn encode(
         ((field.cols as f64 * scale) as u32).max(1),
         ((field.rows as f64 * scale) as u32).max(1),
     );
-    let range = super::finite_range(&field.data).unwrap_or((0.0, 1.0));
     let img = field_image(field, cmap, range, px);
     let proto = picker
         .new_protocol(
@@ -289,7 +289,7 @@ mod tests {
             data: (0..1800).map(f64::from).collect(),
         };
         let p = Picker::halfblocks();
-        let img = encode(&p, 7, &f, "viridis", (40, 12)).unwrap();
+        let img = encode(&p, 7, &f, "viridis", (0.0, 1799.0), (40, 12)).unwrap();
         let size = img.proto.size();
         assert!(size.width <= 40 && size.height <= 12, "{size:?}");
         assert_eq!((img.req, img.cells), (7, (40, 12)));

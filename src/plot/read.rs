@@ -76,8 +76,117 @@ pub fn read_series(path: &Path) -> Result<Series, ReadError> {
     parse_series(path, &bytes)
 }
 
-/// Parse a 2D (or the first 2D slice of a 3D) f32/f64/integer .npy field, C or Fortran order.
+impl Field {
+    /// Cells that are NaN or infinite (drawn in their own colour, and counted).
+    pub fn nonfinite(&self) -> usize {
+        self.data.iter().filter(|v| !v.is_finite()).count()
+    }
+
+    /// A line through the field: row `row` (values along the columns) or, with `col`, that
+    /// column; neither: the middle row. As a series of two columns: the position (`col` or
+    /// `row`) and `value`. An index past the edge is an error.
+    pub fn slice(&self, row: Option<usize>, col: Option<usize>) -> Result<Series, String> {
+        let (pos, values): (&str, Vec<f64>) = match (row, col) {
+            (_, Some(c)) if c >= self.cols => {
+                return Err(format!(
+                    "column {c} is outside the field (0..{})",
+                    self.cols
+                ))
+            }
+            (_, Some(c)) => (
+                "row",
+                (0..self.rows)
+                    .map(|r| self.data[r * self.cols + c])
+                    .collect(),
+            ),
+            (Some(r), None) if r >= self.rows => {
+                return Err(format!("row {r} is outside the field (0..{})", self.rows))
+            }
+            (r, None) => {
+                let r = r.unwrap_or(self.rows / 2);
+                (
+                    "col",
+                    self.data[r * self.cols..(r + 1) * self.cols].to_vec(),
+                )
+            }
+        };
+        Ok(Series {
+            columns: vec![pos.into(), "value".into()],
+            values: vec![(0..values.len()).map(|i| i as f64).collect(), values],
+        })
+    }
+}
+
+/// Parse a field: .npy (by its magic bytes), else a CSV matrix (rows of numbers, no header).
 pub fn parse_field(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
+    if bytes.starts_with(b"\x93NUMPY") {
+        parse_npy(file, bytes)
+    } else {
+        parse_matrix(file, bytes)
+    }
+}
+
+/// A CSV matrix: every row the same number of numbers (`nan`, `inf` allowed); a header row of
+/// names is skipped. Errors say the line and column.
+pub fn parse_matrix(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let (mut data, mut cols, mut rows) = (Vec::new(), 0usize, 0usize);
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 1;
+        let rec = rec.map_err(|e| bad(file, format!("line {line}: {e}")))?;
+        if rec.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let parsed: Vec<Result<f64, usize>> = rec
+            .iter()
+            .enumerate()
+            .map(|(c, x)| x.trim().parse::<f64>().map_err(|_| c + 1))
+            .collect();
+        if rows == 0 && data.is_empty() && parsed.iter().all(|r| r.is_err()) && line == 1 {
+            continue; // a header of names
+        }
+        if rows == 0 {
+            cols = parsed.len();
+        } else if parsed.len() != cols {
+            return Err(bad(
+                file,
+                format!(
+                    "line {line}: {} values, expected {cols} like the first row",
+                    parsed.len()
+                ),
+            ));
+        }
+        for (c, v) in parsed.into_iter().enumerate() {
+            match v {
+                Ok(v) => data.push(v),
+                Err(_) => {
+                    return Err(bad(
+                        file,
+                        format!(
+                            "line {line}:{}: `{}` is not a number",
+                            c + 1,
+                            crate::observe::sanitize(rec.get(c).unwrap_or("").trim())
+                        ),
+                    ))
+                }
+            }
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(bad(
+            file,
+            "empty file: expected rows of numbers (a CSV matrix) or a .npy",
+        ));
+    }
+    Ok(Field { rows, cols, data })
+}
+
+/// Parse a 2D (or the first 2D slice of a 3D) f32/f64/integer .npy field, C or Fortran order.
+pub fn parse_npy(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
     let npy =
         npyz::NpyFile::new(bytes).map_err(|e| bad(file, format!("not a readable .npy: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
@@ -193,5 +302,35 @@ mod tests {
         assert_eq!(f.data[5], 6.0);
         let bytes = std::fs::read(&p).unwrap();
         assert!(parse_field(&p, &bytes[..bytes.len() - 9]).is_err());
+    }
+
+    #[test]
+    fn csv_matrices_and_slices() {
+        let f = Path::new("m.csv");
+        let m = parse_field(f, b"a,b,c\n1,2,3\n4,nan,6\n\n").unwrap();
+        assert_eq!((m.rows, m.cols, m.nonfinite()), (2, 3, 1));
+        let e = parse_field(f, b"1,2,3\n4,5\n").unwrap_err().to_string();
+        assert!(e.contains("line 2: 2 values, expected 3"), "{e}");
+        let e = parse_field(f, b"1,2\n3,x\x1b[2J\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2:2: `x\\e[2J` is not a number"), "{e}");
+        assert!(parse_field(f, b"")
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        let s = m.slice(None, None).unwrap();
+        assert_eq!(s.columns, ["col", "value"]);
+        assert_eq!(
+            s.column("value").unwrap()[2],
+            6.0,
+            "the middle row of 2 is row 1"
+        );
+        let s = m.slice(None, Some(2)).unwrap();
+        assert_eq!(s.column("value").unwrap(), [3.0, 6.0]);
+        assert!(m
+            .slice(Some(2), None)
+            .unwrap_err()
+            .contains("row 2 is outside"));
     }
 }

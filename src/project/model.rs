@@ -123,6 +123,14 @@ struct RawPlot {
     log_y: bool,
     #[serde(default)]
     cmap: Option<Spanned<String>>,
+    /// Slice plots: the row (or `col`) drawn as a line; neither: the middle row.
+    #[serde(default)]
+    row: Option<usize>,
+    #[serde(default)]
+    col: Option<usize>,
+    /// Heatmaps: a fixed colour range `[lo, hi]` for every snapshot (default: each snapshot's own).
+    #[serde(default)]
+    range: Option<Spanned<Vec<f64>>>,
 }
 
 #[derive(Deserialize)]
@@ -305,6 +313,8 @@ pub struct Resources {
 pub enum PlotKind {
     Line,
     Heatmap,
+    /// A row or column of a field, as a line.
+    Slice,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -394,6 +404,11 @@ pub struct PlotSpec {
     pub y: Vec<String>,
     pub log_y: bool,
     pub cmap: String,
+    /// Slice plots: the row or column drawn (neither: the middle row).
+    pub row: Option<usize>,
+    pub col: Option<usize>,
+    /// Heatmaps: a fixed colour range.
+    pub range: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -776,15 +791,47 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Result<Projec
                 )
             }
         };
+        if p.row.is_some() && p.col.is_some() {
+            return cx.err(
+                p.file.span().start,
+                &key,
+                "a slice is a `row` or a `col`, not both",
+            );
+        }
+        let range = match p.range {
+            None => None,
+            Some(r) => match r.get_ref().as_slice() {
+                [lo, hi] if lo < hi && lo.is_finite() && hi.is_finite() => Some((*lo, *hi)),
+                _ => {
+                    return cx.err(
+                        r.span().start,
+                        &format!("{key}.range"),
+                        "expected [low, high] with low < high",
+                    )
+                }
+            },
+        };
+        // a slice is drawn as a line of its position against the value
+        let (x, y) = if p.kind == PlotKind::Slice {
+            (
+                Some(if p.col.is_some() { "row" } else { "col" }.to_string()),
+                vec!["value".to_string()],
+            )
+        } else {
+            (p.x, p.y)
+        };
         plots.push(PlotSpec {
             name: p.name,
             kind: p.kind,
             phase,
             file: f.clone(),
-            x: p.x,
-            y: p.y,
+            x,
+            y,
             log_y: p.log_y,
             cmap,
+            row: p.row,
+            col: p.col,
+            range,
         });
     }
 

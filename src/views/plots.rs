@@ -1,7 +1,7 @@
 //! The Plots view: the project's plots of the current run. Heatmaps of field snapshots (half-block
 //! cells, colour bar, keys to step through snapshots) and line charts of the series (braille).
 
-use super::widgets::{field_range, fmt_num, ColorBar, Heatmap};
+use super::widgets::{fmt_num, ColorBar, Heatmap};
 use super::{panel, spinner};
 use crate::app::msg::PlotData;
 use crate::app::state::AppState;
@@ -57,7 +57,9 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
                 body,
             );
         }
-        (Some(PlotData::Field { field, file }), _) => heatmap(f, s, body, spec, field, file),
+        (Some(PlotData::Field { field, file, stats }), _) => {
+            heatmap(f, s, body, spec, field, stats, file)
+        }
         (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file),
         (None, None) => {
             let msg = if pl.loading {
@@ -83,6 +85,7 @@ fn heatmap(
     area: Rect,
     spec: &PlotSpec,
     field: &crate::plot::Field,
+    stats: &crate::plot::FieldStats,
     file: &str,
 ) {
     let t = &s.theme;
@@ -91,17 +94,32 @@ fn heatmap(
         "{} · {} · {}x{}",
         spec.name,
         crate::observe::sanitize(file),
-        field.cols,
-        field.rows
+        stats.cols,
+        stats.rows
     );
-    let nan = field.data.iter().filter(|v| !v.is_finite()).count();
+    let nan = stats.nonfinite;
     let mut foot = vec![
         Span::styled(
-            format!(" snapshot {}/{} ", pl.snapshot + 1, pl.files.len()),
+            format!(
+                " snapshot {}/{}{} ",
+                pl.snapshot + 1,
+                pl.files.len(),
+                if pl.playing { " ▶" } else { "" }
+            ),
             Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
         ),
-        Span::styled("←/→ step · Tab next plot ", t.muted()),
+        Span::styled("←/→ step · Space play · Tab next plot ", t.muted()),
     ];
+    if pl.hold.is_some() || spec.range.is_some() {
+        foot.push(Span::styled(
+            if pl.hold.is_some() {
+                "· range held (H) "
+            } else {
+                "· fixed range "
+            },
+            Style::default().fg(t.accent),
+        ));
+    }
     if nan > 0 {
         foot.push(Span::styled(
             format!("· {nan} NaN/inf cells (cyan) "),
@@ -113,7 +131,7 @@ fn heatmap(
     f.render_widget(block, area);
     let [map_area, bar_area] =
         Layout::horizontal([Constraint::Min(4), Constraint::Length(12)]).areas(inner);
-    let range = field_range(field);
+    let range = crate::app::plots::shown_range(s, stats);
     // an image for this snapshot and this area: drawn by the terminal's pixel protocol
     let image = pl
         .image

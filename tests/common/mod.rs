@@ -212,8 +212,10 @@ pub fn state() -> AppState {
         .map(|i| format!("snapshots/field_{i:04}.npy"))
         .collect();
     s.plots.snapshot = 11;
+    let f = field(48);
     s.plots.data = Some(PlotData::Field {
-        field: field(48),
+        stats: tandem::plot::FieldStats::of(&f),
+        field: f,
         file: "snapshots/field_0011.npy".into(),
     });
     s
