@@ -1470,3 +1470,47 @@ fn metrics_browser_lists_namespaces_then_metrics_and_adds_the_marked_ones() {
     update(&mut s, code(KeyCode::Esc));
     assert!(s.metrics.browse.is_none());
 }
+
+#[test]
+fn plots_compare_with_older_runs_and_their_difference() {
+    let mut s = idle();
+    s.view = View::Plots;
+    s.plots.run_id = Some("20261125-115900-abcd".into());
+    s.plots.files = vec!["snapshots/field_0001.npy".into()];
+    s.plots.snapshot = 0;
+    // d before c: says what it needs
+    assert!(update(&mut s, key('d')).is_empty());
+    assert!(s.status.as_ref().unwrap().text.contains("c first"));
+    let c = update(&mut s, key('c'));
+    assert!(
+        matches!(&c[..], [Command::LoadPlot { compare: Some(r), diff: false, file, .. }]
+            if r == "20261124-090000-0001" && file == "snapshots/field_0001.npy"),
+        "{c:?}"
+    );
+    let c = update(&mut s, key('d'));
+    assert!(
+        matches!(
+            &c[..],
+            [Command::LoadPlot {
+                compare: Some(_),
+                diff: true,
+                ..
+            }]
+        ),
+        "{c:?}"
+    );
+    // c again: no older run, comparing stops (and the difference with it)
+    let c = update(&mut s, key('c'));
+    assert!(
+        matches!(
+            &c[..],
+            [Command::LoadPlot {
+                compare: None,
+                diff: false,
+                ..
+            }]
+        ),
+        "{c:?}"
+    );
+    assert!(s.status.as_ref().unwrap().text.contains("off"));
+}

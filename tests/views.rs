@@ -275,6 +275,50 @@ fn plots_line() {
 }
 
 #[test]
+fn plots_compare_two_runs() {
+    use tandem::app::msg::PlotData;
+    let mut s = with_view(View::Plots);
+    let fd = |n: usize, k: f64| {
+        let mut f = common::field(n);
+        f.data.iter_mut().for_each(|v| *v *= k);
+        PlotData::Field {
+            stats: tandem::plot::FieldStats::of(&f),
+            field: f,
+            file: "snapshots/field_0011.npy".into(),
+        }
+    };
+    s.plots.data = Some(PlotData::Compare {
+        a: Box::new(fd(48, 1.0)),
+        b: Box::new(fd(48, 0.5)),
+        other: "20261124-090000-0001".into(),
+    });
+    snap("plots_compare_fields", &s);
+    // series: the other run's lines over this run's
+    s.plots.plot = 2;
+    let csv = |k: f64| {
+        format!(
+            "step,time,residual,total_energy,max_temperature\n0,0,0,25.5,67.3\n10,0.001,5e5,{},{}\n20,0.002,2e5,28.1,91.0\n",
+            27.0 * k,
+            88.0 * k
+        )
+    };
+    let ser = |k: f64| PlotData::Series {
+        series: tandem::plot::read::parse_series(
+            std::path::Path::new("series.csv"),
+            csv(k).as_bytes(),
+        )
+        .unwrap(),
+        file: "series.csv".into(),
+    };
+    s.plots.data = Some(PlotData::Compare {
+        a: Box::new(ser(1.0)),
+        b: Box::new(ser(0.9)),
+        other: "20261124-090000-0001".into(),
+    });
+    snap("plots_compare_series", &s);
+}
+
+#[test]
 fn plots_slice() {
     let mut s = with_view(View::Plots);
     s.plots.plot = 1;

@@ -686,6 +686,10 @@ impl Backend {
                         let data = load_plot(&ws, &p, &run_id, plot, &file)?;
                         let path = std::path::Path::new(&out);
                         let drawn = match &data {
+                            // load_plot reads one run's file: never a comparison
+                            PlotData::Compare { .. } => {
+                                return Err("a comparison is not exported".to_string())
+                            }
                             PlotData::Field { field, .. } => crate::plot::export::export(
                                 &crate::plot::export::Plot::Heatmap {
                                     field,
@@ -732,6 +736,8 @@ impl Backend {
                 file,
                 cells,
                 hold,
+                compare,
+                diff,
             } => {
                 let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
                 else {
@@ -739,13 +745,30 @@ impl Backend {
                 };
                 let picker = self.picker.clone();
                 tokio::spawn(async move {
-                    let (cmap, fixed) = p
+                    let (mut cmap, fixed) = p
                         .plots
                         .get(plot)
                         .map(|x| (x.cmap.clone(), x.range))
                         .unwrap_or_default();
+                    if diff && compare.is_some() {
+                        cmap = "coolwarm".into();
+                    }
                     let (result, image) = tokio::task::spawn_blocking(move || {
                         let mut result = load_plot(&ws, &p, &run_id, plot, &file);
+                        if let Some(other) = compare {
+                            // the same file of the other run's output
+                            let b = load_plot(&ws, &p, &other, plot, &file)
+                                .map_err(|e| format!("run {other}: {e}"));
+                            result = match (result, b) {
+                                (Ok(a), Ok(b)) if diff => crate::app::plots::difference_of(a, b),
+                                (Ok(a), Ok(b)) => Ok(PlotData::Compare {
+                                    a: Box::new(a),
+                                    b: Box::new(b),
+                                    other,
+                                }),
+                                (Err(e), _) | (_, Err(e)) => Err(e),
+                            };
+                        }
                         // a heatmap on a terminal with a pixel protocol: its image too, made here
                         // off the UI task, from the same field (no copy)
                         let image = match (&result, cells, &picker) {
@@ -757,16 +780,8 @@ impl Backend {
                         };
                         // the character heatmap gets the field block-averaged to its cells here,
                         // so no frame averages a large field
-                        if let (Ok(PlotData::Field { field, .. }), Some(c), None) =
-                            (&mut result, cells, &image)
-                        {
-                            let (w, h) = crate::views::widgets::Heatmap::fit(
-                                field,
-                                ratatui::layout::Rect::new(0, 0, c.0, c.1),
-                            );
-                            if field.rows > h as usize * 2 || field.cols > w as usize {
-                                *field = crate::plot::downsample(field, h as usize * 2, w as usize);
-                            }
+                        if let (Ok(data), Some(c), None) = (&mut result, cells, &image) {
+                            crate::app::plots::fit_to_cells(data, c);
                         }
                         (result, image)
                     })

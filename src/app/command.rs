@@ -93,6 +93,9 @@ pub enum Command {
         cells: Option<(u16, u16)>,
         /// `H`: the colour range held from an earlier snapshot.
         hold: Option<(f64, f64)>,
+        /// `c`: the run to compare with (the same file of its output), and `d`: as a difference.
+        compare: Option<String>,
+        diff: bool,
     },
     /// Start (or restart) a download or upload; progress and the end come back as messages.
     Transfer {

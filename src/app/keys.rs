@@ -418,6 +418,19 @@ pub fn table(view: View) -> Vec<Binding> {
             b(KeyCode::Char('<'), "<", Action::PlaySlower, "play slower (1, 2, 4 a second)"),
             b(KeyCode::Char('>'), ">", Action::PlayFaster, "play faster"),
             b(
+                KeyCode::Char('c'),
+                "c",
+                Action::Compare,
+                "compare with an older run (again: the next older; after the oldest: off)",
+            )
+            .hint("compare"),
+            b(
+                KeyCode::Char('d'),
+                "d",
+                Action::Difference,
+                "comparing fields: this run minus the other / side by side",
+            ),
+            b(
                 KeyCode::Char('H'),
                 "H",
                 Action::HoldRange,

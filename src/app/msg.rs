@@ -141,6 +141,13 @@ pub enum PlotData {
         series: Series,
         file: String,
     },
+    /// `c`: the same plot of this run (`a`) and another (`b`, of run `other`): two fields side
+    /// by side on one colour scale, or series overlaid.
+    Compare {
+        a: Box<PlotData>,
+        b: Box<PlotData>,
+        other: String,
+    },
 }
 
 /// What the user asked for. Key bindings map keys to these; the palette lists them.
@@ -179,6 +186,9 @@ pub enum Action {
     HoldRange,
     PlayPause,
     PlayFaster,
+    /// Plots: compare with an older run / the difference of two fields.
+    Compare,
+    Difference,
     PlaySlower,
     /// Metrics: open the CloudWatch metrics browser.
     BrowseMetrics,

@@ -6,6 +6,7 @@ use super::command::Command;
 use super::msg::PlotData;
 use super::state::{AppState, Level, View};
 use super::update::{load_plot, set_status};
+use crate::observe::sanitize;
 
 /// Ticks (250 ms) per step, slowest first: 1, 2 and 4 snapshots a second.
 pub const PLAY_EVERY: [u8; 3] = [4, 2, 1];
@@ -93,4 +94,196 @@ pub fn shown_range(s: &AppState, stats: &crate::plot::FieldStats) -> (f64, f64) 
         .and_then(|p| p.plots.get(s.plots.plot))
         .and_then(|p| p.range);
     s.plots.hold.or(fixed).unwrap_or(stats.range)
+}
+
+/// `c`: compare with the next older run than the one compared now (the first time: the newest run
+/// older than this one); after the oldest, comparing stops.
+pub fn compare(s: &mut AppState) -> Vec<Command> {
+    let Some(cur) = s.plots.run_id.clone() else {
+        return vec![];
+    };
+    // runs newest first, this one left out
+    let mut older: Vec<&crate::pipeline::Run> = s.runs.iter().filter(|r| r.id != cur).collect();
+    older.sort_by_key(|r| std::cmp::Reverse(r.created));
+    let next = match &s.plots.compare {
+        None => older.first(),
+        Some(c) => older
+            .iter()
+            .position(|r| &r.id == c)
+            .and_then(|i| older.get(i + 1)),
+    }
+    .map(|r| r.id.clone());
+    s.plots.compare = next.clone();
+    if next.is_none() {
+        s.plots.diff = false;
+    }
+    set_status(
+        s,
+        Level::Info,
+        match &next {
+            Some(r) => format!(
+                "comparing with {} (c: an older run, d: difference)",
+                sanitize(r)
+            ),
+            None => "comparing: off".into(),
+        },
+    );
+    load_plot(s)
+}
+
+/// `d`: while comparing fields, this run's minus the other's (a diverging colour map centred on
+/// zero), or back to side by side.
+pub fn difference(s: &mut AppState) -> Vec<Command> {
+    if s.plots.compare.is_none() {
+        set_status(
+            s,
+            Level::Info,
+            "d needs a run to compare with: c first".into(),
+        );
+        return vec![];
+    }
+    s.plots.diff = !s.plots.diff;
+    load_plot(s)
+}
+
+/// This run's field minus the other's, on a colour range symmetric around zero.
+pub fn difference_of(a: PlotData, b: PlotData) -> Result<PlotData, String> {
+    match (a, b) {
+        (
+            PlotData::Field {
+                field: fa, file, ..
+            },
+            PlotData::Field { field: fb, .. },
+        ) => {
+            if (fa.rows, fa.cols) != (fb.rows, fb.cols) {
+                return Err(format!(
+                    "{file}: the fields differ in shape ({}x{} here, {}x{} there): no difference",
+                    fa.cols, fa.rows, fb.cols, fb.rows
+                ));
+            }
+            let data: Vec<f64> = fa.data.iter().zip(&fb.data).map(|(x, y)| x - y).collect();
+            let field = crate::plot::Field { data, ..fa };
+            let mut stats = crate::plot::FieldStats::of(&field);
+            let m = stats
+                .range
+                .0
+                .abs()
+                .max(stats.range.1.abs())
+                .max(f64::MIN_POSITIVE);
+            stats.range = (-m, m);
+            Ok(PlotData::Field {
+                field,
+                file: format!("{file} · this run − the other"),
+                stats,
+            })
+        }
+        _ => Err("a difference needs two fields; series are overlaid".into()),
+    }
+}
+
+/// Block-average fields to what `cells` (columns, rows) can show, so no frame averages a large
+/// field: one field fills the area, two compared share it side by side.
+pub fn fit_to_cells(data: &mut PlotData, cells: (u16, u16)) {
+    let (cols, rows) = match data {
+        PlotData::Compare { .. } => (cells.0.saturating_sub(1) / 2, cells.1),
+        _ => cells,
+    };
+    let shrink = |field: &mut crate::plot::Field| {
+        let (w, h) = crate::views::widgets::Heatmap::fit(
+            field,
+            ratatui::layout::Rect::new(0, 0, cols.max(1), rows.max(1)),
+        );
+        if field.rows > h as usize * 2 || field.cols > w as usize {
+            *field = crate::plot::downsample(field, h as usize * 2, w as usize);
+        }
+    };
+    match data {
+        PlotData::Field { field, .. } => shrink(field),
+        PlotData::Compare { a, b, .. } => {
+            for x in [a.as_mut(), b.as_mut()] {
+                if let PlotData::Field { field, .. } = x {
+                    shrink(field);
+                }
+            }
+        }
+        PlotData::Series { .. } => {}
+    }
+}
+
+/// The colour range two compared fields share: held, else the plot's own, else both together.
+pub fn shared_range(
+    s: &AppState,
+    a: &crate::plot::FieldStats,
+    b: &crate::plot::FieldStats,
+) -> (f64, f64) {
+    let both = crate::plot::FieldStats {
+        range: (a.range.0.min(b.range.0), a.range.1.max(b.range.1)),
+        ..*a
+    };
+    shown_range(s, &both)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plot::{Field, FieldStats};
+
+    fn field(rows: usize, cols: usize, v: impl Fn(usize) -> f64) -> PlotData {
+        let f = Field {
+            rows,
+            cols,
+            data: (0..rows * cols).map(v).collect(),
+        };
+        PlotData::Field {
+            stats: FieldStats::of(&f),
+            field: f,
+            file: "f.npy".into(),
+        }
+    }
+
+    #[test]
+    fn differences_are_centred_on_zero_and_need_one_shape() {
+        let d = difference_of(field(2, 3, |i| i as f64), field(2, 3, |_| 1.0)).unwrap();
+        let PlotData::Field {
+            field: f, stats, ..
+        } = d
+        else {
+            panic!()
+        };
+        assert_eq!(f.data, [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(stats.range, (-4.0, 4.0));
+        let e = difference_of(field(2, 3, |_| 0.0), field(3, 2, |_| 0.0)).unwrap_err();
+        assert!(e.contains("differ in shape (3x2 here, 2x3 there)"), "{e}");
+    }
+
+    #[test]
+    fn compared_fields_share_the_area() {
+        let mut one = field(400, 400, |i| i as f64);
+        fit_to_cells(&mut one, (81, 40));
+        let mut two = PlotData::Compare {
+            a: Box::new(field(400, 400, |i| i as f64)),
+            b: Box::new(field(400, 400, |i| i as f64)),
+            other: "r".into(),
+        };
+        fit_to_cells(&mut two, (81, 40));
+        let (
+            PlotData::Field {
+                field: f1, stats, ..
+            },
+            PlotData::Compare { a, .. },
+        ) = (&one, &two)
+        else {
+            panic!()
+        };
+        let PlotData::Field { field: fa, .. } = a.as_ref() else {
+            panic!()
+        };
+        assert_eq!((f1.cols, f1.rows), (80, 80), "fits 40 rows of two cells");
+        assert_eq!((fa.cols, fa.rows), (40, 40), "half the columns each");
+        assert_eq!(
+            (stats.cols, stats.rows),
+            (400, 400),
+            "stats keep the full size"
+        );
+    }
 }

@@ -343,6 +343,10 @@ pub struct PlotsState {
     /// snapshots a second).
     pub playing: bool,
     pub play_rate: i8,
+    /// `c`: the run whose same plot is shown beside (fields) or over (series) this one's.
+    pub compare: Option<String>,
+    /// `d`: with `compare`, a field is shown as this run's minus the other's.
+    pub diff: bool,
     pub play_wait: u8,
 }
 

@@ -449,6 +449,8 @@ pub(crate) fn load_plot(s: &mut AppState) -> Vec<Command> {
         file,
         cells,
         hold: s.plots.hold,
+        compare: s.plots.compare.clone(),
+        diff: s.plots.diff,
     }]
 }
 
@@ -1196,6 +1198,8 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::ToggleCloud => super::watch::toggle(s),
         Action::ExportPlot => export_plot(s),
         Action::HoldRange => super::plots::hold_range(s),
+        Action::Compare => super::plots::compare(s),
+        Action::Difference => super::plots::difference(s),
         Action::PlayPause => super::plots::toggle_play(s),
         Action::PlayFaster => super::plots::play_rate(s, true),
         Action::PlaySlower => super::plots::play_rate(s, false),

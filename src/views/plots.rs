@@ -60,7 +60,23 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         (Some(PlotData::Field { field, file, stats }), _) => {
             heatmap(f, s, body, spec, field, stats, file)
         }
-        (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file),
+        (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file, None),
+        (Some(PlotData::Compare { a, b, other }), _) => match (a.as_ref(), b.as_ref()) {
+            (PlotData::Series { series, file }, PlotData::Series { series: sb, .. }) => {
+                lines(f, s, body, spec, series, file, Some((sb, other)))
+            }
+            (
+                PlotData::Field {
+                    field, stats, file, ..
+                },
+                PlotData::Field {
+                    field: fb,
+                    stats: sb,
+                    ..
+                },
+            ) => side_by_side(f, s, body, spec, (field, stats), (fb, sb), file, other),
+            _ => {}
+        },
         (None, None) => {
             let msg = if pl.loading {
                 "loading…"
@@ -188,13 +204,17 @@ fn lines(
     spec: &PlotSpec,
     series: &crate::plot::Series,
     file: &str,
+    other: Option<(&crate::plot::Series, &str)>,
 ) {
     let t = &s.theme;
     let title = format!(
-        "{} · {} · {} rows",
+        "{} · {} · {} rows{}",
         spec.name,
         crate::observe::sanitize(file),
-        series.rows()
+        series.rows(),
+        other
+            .map(|(_, r)| format!(" · over run {}", crate::observe::sanitize(r)))
+            .unwrap_or_default()
     );
     let x = spec.x.as_deref().unwrap_or("step");
     let Some(xs) = series.column(x) else {
@@ -212,18 +232,32 @@ fn lines(
     let width = (area.width as usize).saturating_sub(12).max(10) * 2;
     let mut data: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let mut missing = Vec::new();
-    for y in &spec.y {
-        match series.column(y) {
-            Some(col) => {
-                let pts: Vec<(f64, f64)> = xs
-                    .iter()
-                    .zip(col)
-                    .filter(|(a, b)| a.is_finite() && b.is_finite() && (!spec.log_y || **b > 0.0))
-                    .map(|(a, b)| (*a, if spec.log_y { b.log10() } else { *b }))
-                    .collect();
-                data.push((y.clone(), crate::plot::decimate_minmax(&pts, width)));
+    // this run's series, then (comparing) the other run's, the same columns
+    let mut sources = vec![(series, String::new())];
+    if let Some((sb, r)) = other {
+        sources.push((sb, format!(" ({})", short_run(r))));
+    }
+    for (src, suffix) in &sources {
+        let Some(xs) = src.column(x) else { continue };
+        for y in &spec.y {
+            match src.column(y) {
+                Some(col) => {
+                    let pts: Vec<(f64, f64)> = xs
+                        .iter()
+                        .zip(col)
+                        .filter(|(a, b)| {
+                            a.is_finite() && b.is_finite() && (!spec.log_y || **b > 0.0)
+                        })
+                        .map(|(a, b)| (*a, if spec.log_y { b.log10() } else { *b }))
+                        .collect();
+                    data.push((
+                        format!("{y}{suffix}"),
+                        crate::plot::decimate_minmax(&pts, width),
+                    ));
+                }
+                None if suffix.is_empty() => missing.push(y.as_str()),
+                None => {}
             }
-            None => missing.push(y.as_str()),
         }
     }
     // several series on very different scales: normalise each to its own range so all are visible
@@ -311,4 +345,103 @@ fn lines(
                 ]),
         );
     f.render_widget(chart, area);
+}
+
+/// A run id's distinctive end (run ids start with the date): `…115900-abcd`.
+fn short_run(r: &str) -> String {
+    let r = crate::observe::sanitize(r);
+    let n = r.chars().count();
+    if n > 12 {
+        std::iter::once('…').chain(r.chars().skip(n - 11)).collect()
+    } else {
+        r.into_owned()
+    }
+}
+
+/// `c` on a heatmap: this run's field and the other run's side by side, one colour scale.
+#[allow(clippy::too_many_arguments)]
+fn side_by_side(
+    f: &mut Frame,
+    s: &AppState,
+    area: Rect,
+    spec: &PlotSpec,
+    (fa, sa): (&crate::plot::Field, &crate::plot::FieldStats),
+    (fb, sb): (&crate::plot::Field, &crate::plot::FieldStats),
+    file: &str,
+    other: &str,
+) {
+    let t = &s.theme;
+    let pl = &s.plots;
+    let range = crate::app::plots::shared_range(s, sa, sb);
+    let title = format!(
+        "{} · {} · this run | run {}",
+        spec.name,
+        crate::observe::sanitize(file),
+        crate::observe::sanitize(other)
+    );
+    let nan = sa.nonfinite + sb.nonfinite;
+    let mut foot = vec![
+        Span::styled(
+            format!(" snapshot {}/{} ", pl.snapshot + 1, pl.files.len()),
+            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled("one colour scale · d difference · c older run ", t.muted()),
+    ];
+    if nan > 0 {
+        foot.push(Span::styled(
+            format!("· {nan} NaN/inf cells (cyan) "),
+            Style::default().fg(t.warn),
+        ));
+    }
+    let block = panel(s, title, true).title_bottom(Line::from(foot));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let [left, right, bar_area] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+        Constraint::Length(12),
+    ])
+    .areas(inner);
+    let mut h = 0;
+    for (field, stats, label, a) in [
+        (fa, sa, "this run".to_string(), left),
+        (fb, sb, format!("run {}", short_run(other)), right),
+    ] {
+        let [head, map] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(a);
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!(" {label} · {}x{}", stats.cols, stats.rows),
+                t.muted(),
+            )),
+            head,
+        );
+        let (w, hh) = Heatmap::fit(field, map);
+        h = h.max(hh + 1);
+        f.render_widget(
+            Heatmap {
+                field,
+                cmap: &spec.cmap,
+                range,
+            },
+            Rect {
+                x: map.x + map.width.saturating_sub(w) / 2,
+                width: w,
+                height: hh.min(map.height),
+                ..map
+            },
+        );
+    }
+    f.render_widget(
+        ColorBar {
+            cmap: &spec.cmap,
+            range,
+            label_style: Style::default().fg(t.fg),
+        },
+        Rect {
+            x: bar_area.x + 1,
+            width: bar_area.width.saturating_sub(1),
+            height: h.min(bar_area.height),
+            ..bar_area
+        },
+    );
 }
