@@ -1514,3 +1514,31 @@ fn plots_compare_with_older_runs_and_their_difference() {
     );
     assert!(s.status.as_ref().unwrap().text.contains("off"));
 }
+
+#[test]
+fn plots_zoom_and_pan_ask_for_the_part_in_view() {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    let mut s = idle();
+    s.view = View::Plots;
+    let c = update(&mut s, key('+'));
+    let w = s.plots.window.expect("zoomed");
+    assert_eq!(w.zoom(), 2.0);
+    assert!(
+        matches!(&c[..], [Command::LoadPlot { window: Some(x), .. }] if *x == w),
+        "{c:?}"
+    );
+    let ctrl = |k: KeyCode| Msg::Key(KeyEvent::new(k, KeyModifiers::CONTROL));
+    update(&mut s, ctrl(KeyCode::Left));
+    assert_eq!(s.plots.window.unwrap().x0, 0.125);
+    // plain arrows still step snapshots
+    let before = s.plots.snapshot;
+    update(&mut s, code(KeyCode::Left));
+    assert_eq!(s.plots.snapshot, before - 1);
+    let c = update(&mut s, key('0'));
+    assert!(s.plots.window.is_none());
+    assert!(
+        matches!(&c[..], [Command::LoadPlot { window: None, .. }]),
+        "{c:?}"
+    );
+    assert!(update(&mut s, key('-')).is_empty(), "all of it already");
+}

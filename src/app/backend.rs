@@ -738,6 +738,7 @@ impl Backend {
                 hold,
                 compare,
                 diff,
+                window,
             } => {
                 let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
                 else {
@@ -768,6 +769,11 @@ impl Backend {
                                 }),
                                 (Err(e), _) | (_, Err(e)) => Err(e),
                             };
+                        }
+                        // zoomed: the part in view, cut from the full field (its range stays
+                        // the whole field's, so colours mean the same zoomed in or out)
+                        if let (Ok(data), Some(w)) = (&mut result, window) {
+                            crate::app::plots::crop(data, w);
                         }
                         // a heatmap on a terminal with a pixel protocol: its image too, made here
                         // off the UI task, from the same field (no copy)

@@ -96,6 +96,8 @@ pub enum Command {
         /// `c`: the run to compare with (the same file of its output), and `d`: as a difference.
         compare: Option<String>,
         diff: bool,
+        /// `+`/`-`/Ctrl+arrows: the zoomed part of a field, cut from the full field.
+        window: Option<crate::plot::Window>,
     },
     /// Start (or restart) a download or upload; progress and the end come back as messages.
     Transfer {

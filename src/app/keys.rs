@@ -34,6 +34,10 @@ impl Binding {
         self.short = short;
         self
     }
+    fn with(mut self, mods: KeyModifiers) -> Binding {
+        self.mods = mods;
+        self
+    }
 }
 
 fn nav() -> Vec<Binding> {
@@ -417,6 +421,15 @@ pub fn table(view: View) -> Vec<Binding> {
                 .hint("play"),
             b(KeyCode::Char('<'), "<", Action::PlaySlower, "play slower (1, 2, 4 a second)"),
             b(KeyCode::Char('>'), ">", Action::PlayFaster, "play faster"),
+            b(KeyCode::Char('+'), "+/-", Action::Zoom(1), "zoom in / out (around the centre)")
+                .hint("zoom"),
+            b(KeyCode::Char('='), "", Action::Zoom(1), ""),
+            b(KeyCode::Char('-'), "", Action::Zoom(-1), ""),
+            b(KeyCode::Char('0'), "0", Action::Zoom(0), "all of the plot again"),
+            b(KeyCode::Left, "C-←→↑↓", Action::Zoom(2), "pan while zoomed").with(KeyModifiers::CONTROL),
+            b(KeyCode::Right, "", Action::Zoom(3), "").with(KeyModifiers::CONTROL),
+            b(KeyCode::Down, "", Action::Zoom(4), "").with(KeyModifiers::CONTROL),
+            b(KeyCode::Up, "", Action::Zoom(5), "").with(KeyModifiers::CONTROL),
             b(
                 KeyCode::Char('c'),
                 "c",

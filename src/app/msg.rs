@@ -186,6 +186,8 @@ pub enum Action {
     HoldRange,
     PlayPause,
     PlayFaster,
+    /// Plots: zoom in (1), out (-1), back to all (0); pan (2..=5: left, right, down, up).
+    Zoom(i8),
     /// Plots: compare with an older run / the difference of two fields.
     Compare,
     Difference,

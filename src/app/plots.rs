@@ -210,6 +210,18 @@ pub fn fit_to_cells(data: &mut PlotData, cells: (u16, u16)) {
     }
 }
 
+/// Cut every field in `data` to window `w`.
+pub fn crop(data: &mut PlotData, w: crate::plot::Window) {
+    match data {
+        PlotData::Field { field, .. } => *field = field.crop(w),
+        PlotData::Compare { a, b, .. } => {
+            crop(a, w);
+            crop(b, w);
+        }
+        PlotData::Series { .. } => {}
+    }
+}
+
 /// The colour range two compared fields share: held, else the plot's own, else both together.
 pub fn shared_range(
     s: &AppState,
@@ -221,6 +233,38 @@ pub fn shared_range(
         ..*a
     };
     shown_range(s, &both)
+}
+
+/// `+` (1), `-` (-1), `0` (0): zoom in or out by 2 around the centre, or show all; Ctrl+arrows
+/// (2..=5: left, right, down, up) pan by a quarter of the view. A field is cut from the full
+/// field and averaged again off the UI task; a series is decimated again from all its points.
+pub fn zoom(s: &mut AppState, z: i8) -> Vec<Command> {
+    use crate::plot::Window;
+    let w = s.plots.window.unwrap_or(Window::ALL);
+    let next = match z {
+        0 => Window::ALL,
+        1 if w.zoom() < 4096.0 => w.scaled(2.0),
+        1 => w,
+        -1 => w.scaled(0.5),
+        2 => w.panned(-0.25, 0.0),
+        3 => w.panned(0.25, 0.0),
+        4 => w.panned(0.0, -0.25),
+        _ => w.panned(0.0, 0.25),
+    };
+    let next = (next != Window::ALL).then_some(next);
+    if next == s.plots.window {
+        return vec![];
+    }
+    s.plots.window = next;
+    let fields = matches!(
+        s.plots.data,
+        Some(PlotData::Field { .. }) | Some(PlotData::Compare { .. })
+    );
+    if fields {
+        load_plot(s)
+    } else {
+        vec![]
+    }
 }
 
 #[cfg(test)]

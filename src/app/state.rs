@@ -347,6 +347,8 @@ pub struct PlotsState {
     pub compare: Option<String>,
     /// `d`: with `compare`, a field is shown as this run's minus the other's.
     pub diff: bool,
+    /// `+`/`-`/`0`, Ctrl+arrows: the zoomed part of the plot (None: all of it).
+    pub window: Option<crate::plot::Window>,
     pub play_wait: u8,
 }
 

@@ -451,6 +451,7 @@ pub(crate) fn load_plot(s: &mut AppState) -> Vec<Command> {
         hold: s.plots.hold,
         compare: s.plots.compare.clone(),
         diff: s.plots.diff,
+        window: s.plots.window,
     }]
 }
 
@@ -1199,6 +1200,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::ExportPlot => export_plot(s),
         Action::HoldRange => super::plots::hold_range(s),
         Action::Compare => super::plots::compare(s),
+        Action::Zoom(z) => super::plots::zoom(s, z),
         Action::Difference => super::plots::difference(s),
         Action::PlayPause => super::plots::toggle_play(s),
         Action::PlayFaster => super::plots::play_rate(s, true),

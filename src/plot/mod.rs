@@ -5,7 +5,7 @@ pub mod export;
 pub mod pixels;
 pub mod read;
 
-pub use read::{read_field, read_series, Field, Series};
+pub use read::{read_field, read_series, Field, Series, Window};
 
 /// What the views say about a field, computed once when it is read (off the UI task), not per
 /// frame: its full size, the range of its finite values, and how many are NaN or infinite.

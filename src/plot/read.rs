@@ -29,6 +29,64 @@ pub struct Field {
     pub data: Vec<f64>,
 }
 
+/// A zoomed part of a plot, as fractions of the whole: x across, y up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub x0: f64,
+    pub x1: f64,
+    pub y0: f64,
+    pub y1: f64,
+}
+
+impl Window {
+    pub const ALL: Window = Window {
+        x0: 0.0,
+        x1: 1.0,
+        y0: 0.0,
+        y1: 1.0,
+    };
+    /// How many times the whole it shows (by width).
+    pub fn zoom(&self) -> f64 {
+        1.0 / (self.x1 - self.x0).max(1e-9)
+    }
+    /// Zoomed in (`factor` > 1) or out around its centre, kept inside the whole.
+    pub fn scaled(&self, factor: f64) -> Window {
+        let (cx, cy) = ((self.x0 + self.x1) / 2.0, (self.y0 + self.y1) / 2.0);
+        let (hw, hh) = (
+            ((self.x1 - self.x0) / factor / 2.0).min(0.5),
+            ((self.y1 - self.y0) / factor / 2.0).min(0.5),
+        );
+        Window {
+            x0: cx - hw,
+            x1: cx + hw,
+            y0: cy - hh,
+            y1: cy + hh,
+        }
+        .inside()
+    }
+    /// Moved by fractions of its own size, kept inside the whole.
+    pub fn panned(&self, dx: f64, dy: f64) -> Window {
+        let (w, h) = (self.x1 - self.x0, self.y1 - self.y0);
+        Window {
+            x0: self.x0 + dx * w,
+            x1: self.x1 + dx * w,
+            y0: self.y0 + dy * h,
+            y1: self.y1 + dy * h,
+        }
+        .inside()
+    }
+    fn inside(self) -> Window {
+        let fit = |a: f64, b: f64| {
+            let w = (b - a).min(1.0);
+            let a = a.clamp(0.0, 1.0 - w);
+            (a, a + w)
+        };
+        let (x0, x1) = fit(self.x0, self.x1);
+        let (y0, y1) = fit(self.y0, self.y1);
+        Window { x0, x1, y0, y1 }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("{file}: {msg}")]
@@ -77,6 +135,27 @@ pub fn read_series(path: &Path) -> Result<Series, ReadError> {
 }
 
 impl Field {
+    /// The part of the field in `window` (fractions of its width and height: x from the left,
+    /// y from row 0), at least one cell.
+    pub fn crop(&self, w: Window) -> Field {
+        let span = |a: f64, b: f64, n: usize| {
+            let lo = ((a.clamp(0.0, 1.0) * n as f64).floor() as usize).min(n.saturating_sub(1));
+            let hi = ((b.clamp(0.0, 1.0) * n as f64).ceil() as usize).clamp(lo + 1, n.max(lo + 1));
+            (lo, hi)
+        };
+        let (c0, c1) = span(w.x0, w.x1, self.cols);
+        let (r0, r1) = span(w.y0, w.y1, self.rows);
+        let mut data = Vec::with_capacity((r1 - r0) * (c1 - c0));
+        for r in r0..r1 {
+            data.extend_from_slice(&self.data[r * self.cols + c0..r * self.cols + c1]);
+        }
+        Field {
+            rows: r1 - r0,
+            cols: c1 - c0,
+            data,
+        }
+    }
+
     /// Cells that are NaN or infinite (drawn in their own colour, and counted).
     pub fn nonfinite(&self) -> usize {
         self.data.iter().filter(|v| !v.is_finite()).count()
@@ -332,5 +411,36 @@ mod tests {
             .slice(Some(2), None)
             .unwrap_err()
             .contains("row 2 is outside"));
+    }
+
+    #[test]
+    fn windows_zoom_pan_and_crop_inside_the_field() {
+        let w = Window::ALL.scaled(2.0);
+        assert_eq!((w.x0, w.x1, w.y0, w.y1), (0.25, 0.75, 0.25, 0.75));
+        assert_eq!(w.zoom(), 2.0);
+        let p = w.panned(-0.25, 0.0).panned(-0.25, 0.0).panned(-0.25, 0.0);
+        assert_eq!((p.x0, p.x1), (0.0, 0.5), "stops at the edge");
+        assert_eq!(
+            w.scaled(0.5).scaled(0.5),
+            Window::ALL,
+            "never past the whole"
+        );
+        let f = Field {
+            rows: 4,
+            cols: 4,
+            data: (0..16).map(f64::from).collect(),
+        };
+        let c = f.crop(w);
+        assert_eq!(
+            (c.rows, c.cols, c.data.clone()),
+            (2, 2, vec![5.0, 6.0, 9.0, 10.0])
+        );
+        let tiny = Window {
+            x0: 0.99,
+            x1: 1.0,
+            y0: 0.0,
+            y1: 0.001,
+        };
+        assert_eq!((f.crop(tiny).rows, f.crop(tiny).cols), (1, 1));
     }
 }

@@ -114,6 +114,17 @@ fn heatmap(
         stats.rows
     );
     let nan = stats.nonfinite;
+    let title = match pl.window {
+        Some(w) => format!(
+            "{title} · zoom {:.0}x (cols {:.0}–{:.0}, rows {:.0}–{:.0})",
+            w.zoom(),
+            w.x0 * stats.cols as f64,
+            w.x1 * stats.cols as f64,
+            w.y0 * stats.rows as f64,
+            w.y1 * stats.rows as f64
+        ),
+        None => title,
+    };
     let mut foot = vec![
         Span::styled(
             format!(
@@ -232,6 +243,12 @@ fn lines(
     let width = (area.width as usize).saturating_sub(12).max(10) * 2;
     let mut data: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let mut missing = Vec::new();
+    // zoomed: the x range in view, and every series decimated again from all its points there
+    let (x0, x1) = crate::plot::finite_range(xs).unwrap_or((0.0, 1.0));
+    let (x0, x1) = match s.plots.window {
+        Some(w) => (x0 + (x1 - x0) * w.x0, x0 + (x1 - x0) * w.x1),
+        None => (x0, x1),
+    };
     // this run's series, then (comparing) the other run's, the same columns
     let mut sources = vec![(series, String::new())];
     if let Some((sb, r)) = other {
@@ -246,7 +263,10 @@ fn lines(
                         .iter()
                         .zip(col)
                         .filter(|(a, b)| {
-                            a.is_finite() && b.is_finite() && (!spec.log_y || **b > 0.0)
+                            a.is_finite()
+                                && b.is_finite()
+                                && (!spec.log_y || **b > 0.0)
+                                && (x0..=x1).contains(*a)
                         })
                         .map(|(a, b)| (*a, if spec.log_y { b.log10() } else { *b }))
                         .collect();
@@ -283,7 +303,6 @@ fn lines(
     } else {
         data.clone()
     };
-    let (x0, x1) = crate::plot::finite_range(xs).unwrap_or((0.0, 1.0));
     let (y0, y1) = if normalise {
         (0.0, 1.0)
     } else {
