@@ -779,7 +779,7 @@ impl Backend {
                         // off the UI task, from the same field (no copy)
                         let image = match (&result, cells, &picker) {
                             (Ok(PlotData::Field { field, stats, .. }), Some(c), Some(pk)) => {
-                                let range = hold.or(fixed).unwrap_or(stats.range);
+                                let range = crate::app::plots::pick_range(hold, fixed, stats);
                                 Some(crate::plot::pixels::encode(pk, req, field, &cmap, range, c))
                             }
                             _ => None,

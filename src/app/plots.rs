@@ -93,7 +93,16 @@ pub fn shown_range(s: &AppState, stats: &crate::plot::FieldStats) -> (f64, f64) 
         .ok()
         .and_then(|p| p.plots.get(s.plots.plot))
         .and_then(|p| p.range);
-    s.plots.hold.or(fixed).unwrap_or(stats.range)
+    pick_range(s.plots.hold, fixed, stats)
+}
+
+/// The rule of [`shown_range`], for the backend that has the held and fixed ranges, not the state.
+pub fn pick_range(
+    hold: Option<(f64, f64)>,
+    fixed: Option<(f64, f64)>,
+    stats: &crate::plot::FieldStats,
+) -> (f64, f64) {
+    hold.or(fixed).unwrap_or(stats.range)
 }
 
 /// `c`: compare with the next older run than the one compared now (the first time: the newest run

@@ -156,11 +156,6 @@ impl Field {
         }
     }
 
-    /// Cells that are NaN or infinite (drawn in their own colour, and counted).
-    pub fn nonfinite(&self) -> usize {
-        self.data.iter().filter(|v| !v.is_finite()).count()
-    }
-
     /// A line through the field: row `row` (values along the columns) or, with `col`, that
     /// column; neither: the middle row. As a series of two columns: the position (`col` or
     /// `row`) and `value`. An index past the edge is an error.
@@ -387,7 +382,10 @@ mod tests {
     fn csv_matrices_and_slices() {
         let f = Path::new("m.csv");
         let m = parse_field(f, b"a,b,c\n1,2,3\n4,nan,6\n\n").unwrap();
-        assert_eq!((m.rows, m.cols, m.nonfinite()), (2, 3, 1));
+        assert_eq!(
+            (m.rows, m.cols, crate::plot::FieldStats::of(&m).nonfinite),
+            (2, 3, 1)
+        );
         let e = parse_field(f, b"1,2,3\n4,5\n").unwrap_err().to_string();
         assert!(e.contains("line 2: 2 values, expected 3"), "{e}");
         let e = parse_field(f, b"1,2\n3,x\x1b[2J\n")

@@ -147,12 +147,7 @@ fn heatmap(
             Style::default().fg(t.accent),
         ));
     }
-    if nan > 0 {
-        foot.push(Span::styled(
-            format!("· {nan} NaN/inf cells (cyan) "),
-            Style::default().fg(t.warn),
-        ));
-    }
+    foot.extend(nan_note(s, nan));
     let block = panel(s, title, true).title_bottom(Line::from(foot));
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -190,22 +185,7 @@ fn heatmap(
             r,
         ),
     }
-    let bar = Rect {
-        height: h.min(bar_area.height),
-        ..bar_area
-    };
-    f.render_widget(
-        ColorBar {
-            cmap: &spec.cmap,
-            range,
-            label_style: Style::default().fg(t.fg),
-        },
-        Rect {
-            x: bar.x + 1,
-            width: bar.width.saturating_sub(1),
-            ..bar
-        },
-    );
+    color_bar(f, s, &spec.cmap, range, bar_area, h);
 }
 
 fn lines(
@@ -406,12 +386,7 @@ fn side_by_side(
         ),
         Span::styled("one colour scale · d difference · c older run ", t.muted()),
     ];
-    if nan > 0 {
-        foot.push(Span::styled(
-            format!("· {nan} NaN/inf cells (cyan) "),
-            Style::default().fg(t.warn),
-        ));
-    }
+    foot.extend(nan_note(s, nan));
     let block = panel(s, title, true).title_bottom(Line::from(foot));
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -450,17 +425,32 @@ fn side_by_side(
             },
         );
     }
+    color_bar(f, s, &spec.cmap, range, bar_area, h);
+}
+
+/// The footer's count of NaN/inf cells, when there are any.
+fn nan_note(s: &AppState, nan: usize) -> Option<Span<'static>> {
+    (nan > 0).then(|| {
+        Span::styled(
+            format!("· {nan} NaN/inf cells (cyan) "),
+            Style::default().fg(s.theme.warn),
+        )
+    })
+}
+
+/// The colour bar beside a heatmap, `h` rows tall, in `area` (one column of space before it).
+fn color_bar(f: &mut Frame, s: &AppState, cmap: &str, range: (f64, f64), area: Rect, h: u16) {
     f.render_widget(
         ColorBar {
-            cmap: &spec.cmap,
+            cmap,
             range,
-            label_style: Style::default().fg(t.fg),
+            label_style: Style::default().fg(s.theme.fg),
         },
         Rect {
-            x: bar_area.x + 1,
-            width: bar_area.width.saturating_sub(1),
-            height: h.min(bar_area.height),
-            ..bar_area
+            x: area.x + 1,
+            width: area.width.saturating_sub(1),
+            height: h.min(area.height),
+            ..area
         },
     );
 }

@@ -1,7 +1,7 @@
 //! Character renderers: a half-block heatmap (two field cells per terminal cell) and a colour bar.
 
 use crate::plot::colormap::{color, NAN_COLOR};
-use crate::plot::{downsample, finite_range, Field};
+use crate::plot::{downsample, Field};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
@@ -121,9 +121,4 @@ impl Widget for ColorBar<'_> {
             put(h - 1, lo);
         }
     }
-}
-
-/// The range to colour a field by: its finite min and max.
-pub fn field_range(f: &Field) -> (f64, f64) {
-    finite_range(&f.data).unwrap_or((0.0, 1.0))
 }
