@@ -293,6 +293,35 @@ fn plots_compare_two_runs() {
         other: "20261124-090000-0001".into(),
     });
     snap("plots_compare_fields", &s);
+    // d: the difference arrives as one field and is drawn on coolwarm, like its image
+    s.plots.compare = Some("20261124-090000-0001".into());
+    s.plots.diff = true;
+    s.plots.data = Some(fd(48, 0.5));
+    let term = render(&s, 80, 24);
+    let buf = term.backend().buffer();
+    let cell = (0..24)
+        .flat_map(|y| (0..80).map(move |x| (x, y)))
+        .map(|(x, y)| &buf[(x, y)])
+        .find(|c| c.symbol() == "▀")
+        .expect("a heatmap cell");
+    let coolwarm: Vec<(u8, u8, u8)> = (0..=100)
+        .map(|i| tandem::plot::colormap::color("coolwarm", i as f64 / 100.0))
+        .collect();
+    let ratatui::style::Color::Rgb(r, g, b) = cell.fg else {
+        panic!("{:?}", cell.fg)
+    };
+    let near = |c: &(u8, u8, u8)| {
+        (c.0 as i32 - r as i32).abs()
+            + (c.1 as i32 - g as i32).abs()
+            + (c.2 as i32 - b as i32).abs()
+            < 12
+    };
+    assert!(
+        coolwarm.iter().any(near),
+        "({r}, {g}, {b}) is not on coolwarm"
+    );
+    s.plots.compare = None;
+    s.plots.diff = false;
     // series: the other run's lines over this run's
     s.plots.plot = 2;
     let csv = |k: f64| {

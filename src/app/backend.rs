@@ -746,14 +746,17 @@ impl Backend {
                 };
                 let picker = self.picker.clone();
                 tokio::spawn(async move {
-                    let (mut cmap, fixed) = p
+                    let (cmap, fixed) = p
                         .plots
                         .get(plot)
-                        .map(|x| (x.cmap.clone(), x.range))
+                        .map(|x| {
+                            let d = diff && compare.is_some();
+                            (
+                                crate::app::plots::shown_cmap(&x.cmap, d).to_string(),
+                                x.range,
+                            )
+                        })
                         .unwrap_or_default();
-                    if diff && compare.is_some() {
-                        cmap = "coolwarm".into();
-                    }
                     let (result, image) = tokio::task::spawn_blocking(move || {
                         let mut result = load_plot(&ws, &p, &run_id, plot, &file);
                         if let Some(other) = compare {

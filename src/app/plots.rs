@@ -96,6 +96,16 @@ pub fn shown_range(s: &AppState, stats: &crate::plot::FieldStats) -> (f64, f64) 
     pick_range(s.plots.hold, fixed, stats)
 }
 
+/// The colour map a field is drawn with: the plot's own, or coolwarm for a difference (`d`), whose
+/// range is centred on zero.
+pub fn shown_cmap(spec_cmap: &str, difference: bool) -> &str {
+    if difference {
+        "coolwarm"
+    } else {
+        spec_cmap
+    }
+}
+
 /// The rule of [`shown_range`], for the backend that has the held and fixed ranges, not the state.
 pub fn pick_range(
     hold: Option<(f64, f64)>,

@@ -154,6 +154,8 @@ fn heatmap(
     let [map_area, bar_area] =
         Layout::horizontal([Constraint::Min(4), Constraint::Length(12)]).areas(inner);
     let range = crate::app::plots::shown_range(s, stats);
+    // `d`: the difference of two runs' fields, on a diverging map (the image uses the same)
+    let cmap = crate::app::plots::shown_cmap(&spec.cmap, pl.diff && pl.compare.is_some());
     // an image for this snapshot and this area: drawn by the terminal's pixel protocol
     let image = pl
         .image
@@ -176,16 +178,9 @@ fn heatmap(
     match image {
         // an image for this snapshot and this area: drawn by the terminal's pixel protocol
         Some(img) => f.render_widget(ratatui_image::Image::new(&img.proto), r),
-        None => f.render_widget(
-            Heatmap {
-                field,
-                cmap: &spec.cmap,
-                range,
-            },
-            r,
-        ),
+        None => f.render_widget(Heatmap { field, cmap, range }, r),
     }
-    color_bar(f, s, &spec.cmap, range, bar_area, h);
+    color_bar(f, s, cmap, range, bar_area, h);
 }
 
 fn lines(
