@@ -199,7 +199,7 @@ fn plot_decimation(c: &mut Criterion) {
         b.iter(|| {
             tandem::plot::export::export(
                 &tandem::plot::export::Plot::Heatmap {
-                    field: &small,
+                    fields: &[("", &small)],
                     cmap: "viridis",
                     range: None,
                 },

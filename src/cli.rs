@@ -1,8 +1,9 @@
 //! The command line: the TUI by default, and a headless command for every action, with `--json`
 //! wherever the output is data. Exit codes: 0 ok, 1 a run failed, 2 bad input.
 
+use crate::app::msg::PlotData;
 use crate::pipeline::{execute, fmt_duration, prepare_run, RunEvent, RunState, Workspace};
-use crate::project::{self, PhaseId};
+use crate::project::{self, PhaseId, PlotKind};
 use crate::storage::{Entry, Location, ObjectStore};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -276,9 +277,17 @@ pub enum Cmd {
     },
     /// Draw a field (.npy) or a series (.csv) to PNG or SVG. FILE may be a directory or a glob
     /// of snapshots (`out/field_*.npy`): `--snapshot N` picks the Nth in name order (from 0;
-    /// negative counts from the end; default the last).
+    /// negative counts from the end; default the last). FILE may be in S3 (`s3://bucket/key`, a
+    /// prefix ending in `/`, or a glob): a .npy is read by ranges, its header and the values drawn.
     Plot {
-        file: PathBuf,
+        file: String,
+        /// Another file (or directory, glob, S3 URI; the same --snapshot) drawn beside FILE, or
+        /// overlaid on it for series, on one scale.
+        #[arg(long)]
+        compare: Option<String>,
+        /// With --compare: FILE's field minus the other's (coolwarm, centred on zero).
+        #[arg(long, requires = "compare")]
+        diff: bool,
         #[arg(long, allow_hyphen_values = true)]
         snapshot: Option<i64>,
         #[arg(long)]
@@ -836,6 +845,8 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
         }
         Cmd::Plot {
             file,
+            compare,
+            diff,
             snapshot,
             out,
             kind,
@@ -850,7 +861,6 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             height,
             json,
         } => {
-            let file = pick_snapshot(&file, snapshot)?;
             let range = match range.as_slice() {
                 [] => None,
                 [lo, hi] if lo < hi => Some((*lo, *hi)),
@@ -865,11 +875,6 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                     )))
                 }
             };
-            let kind = kind.unwrap_or(if file.extension().is_some_and(|e| e == "npy") {
-                KindArg::Heatmap
-            } else {
-                KindArg::Line
-            });
             if crate::plot::export::Format::from_path(&out).is_none() {
                 return Err(Exit::bad(format!(
                     "{}: the output must end in .png or .svg",
@@ -882,82 +887,77 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                     crate::project::COLOR_MAPS.join(", ")
                 )));
             }
-            let title = file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
             let t0 = std::time::Instant::now();
-            match kind {
-                KindArg::Heatmap => {
-                    let field =
-                        crate::plot::read_field(&file).map_err(|e| Exit::bad(e.to_string()))?;
-                    crate::plot::export::export(
-                        &crate::plot::export::Plot::Heatmap {
-                            field: &field,
-                            cmap: &cmap,
-                            range,
-                        },
-                        &title,
-                        &out,
-                        (width, height),
-                    )
-                    .map_err(|e| Exit::failed(e.to_string()))?;
+            let (src, name) = plot_file(g, &file, snapshot).await?;
+            let kind = match kind {
+                Some(KindArg::Heatmap) => PlotKind::Heatmap,
+                Some(KindArg::Line) => PlotKind::Line,
+                Some(KindArg::Slice) => PlotKind::Slice,
+                None if name.ends_with(".npy") => PlotKind::Heatmap,
+                None => PlotKind::Line,
+            };
+            let title = name.rsplit('/').next().unwrap_or(&name).to_string();
+            let spec = crate::project::PlotSpec {
+                name: title.clone(),
+                kind,
+                phase: crate::project::PhaseId::Solve,
+                file: name.clone(),
+                x,
+                y,
+                log_y,
+                cmap,
+                row,
+                col,
+                range,
+            };
+            let read = |src: crate::plot::source::Source, name: String| {
+                let spec = spec.clone();
+                async move {
+                    let fetched = src.read(&name).await.map_err(Exit::bad)?;
+                    let shown = src.name(&name);
+                    let data = crate::app::plotload::parse(&spec, &shown, &name, &fetched.bytes)
+                        .map_err(Exit::bad)?;
+                    Ok::<_, Exit>((data, shown, fetched))
                 }
-                KindArg::Slice => {
-                    let field =
-                        crate::plot::read_field(&file).map_err(|e| Exit::bad(e.to_string()))?;
-                    let series = field
-                        .slice(row, col)
-                        .map_err(|e| Exit::bad(format!("{}: {e}", file.display())))?;
-                    let x = series.columns[0].clone();
-                    crate::plot::export::export(
-                        &crate::plot::export::Plot::Lines {
-                            series: &series,
-                            x: &x,
-                            y: &["value".to_string()],
-                            log_y,
-                        },
-                        &title,
-                        &out,
-                        (width, height),
-                    )
-                    .map_err(|e| Exit::bad(e.to_string()))?;
-                }
-                KindArg::Line => {
-                    let series =
-                        crate::plot::read_series(&file).map_err(|e| Exit::bad(e.to_string()))?;
-                    let x = x
-                        .or_else(|| series.columns.first().cloned())
-                        .unwrap_or_default();
-                    let y = if y.is_empty() {
-                        series
-                            .columns
-                            .iter()
-                            .filter(|c| **c != x)
-                            .take(3)
-                            .cloned()
-                            .collect()
-                    } else {
-                        y
-                    };
-                    crate::plot::export::export(
-                        &crate::plot::export::Plot::Lines {
-                            series: &series,
-                            x: &x,
-                            y: &y,
-                            log_y,
-                        },
-                        &title,
-                        &out,
-                        (width, height),
-                    )
-                    .map_err(|e| Exit::bad(e.to_string()))?;
-                }
+            };
+            let (mut data, shown, fetched) = read(src, name).await?;
+            let mut label = shown.clone();
+            let mut vs = None;
+            if let Some(other) = compare {
+                let (src_b, name_b) = plot_file(g, &other, snapshot).await?;
+                let (b, shown_b, _) = read(src_b, name_b).await?;
+                (label, vs) = short_labels(&shown, &shown_b);
+                data = if diff {
+                    crate::app::plots::difference_of(data, b).map_err(Exit::bad)?
+                } else {
+                    PlotData::Compare {
+                        a: Box::new(data),
+                        b: Box::new(b),
+                        other: vs.clone().unwrap_or_default(),
+                    }
+                };
             }
+            let title = match (&vs, diff) {
+                (Some(v), true) => format!("{label} − {v}"),
+                (Some(v), false) => format!("{label} vs {v}"),
+                (None, _) => title,
+            };
+            let how = crate::app::plotload::ExportAs {
+                label: &label,
+                diff,
+                hold: None,
+                title: &title,
+                size: (width, height),
+            };
+            crate::app::plotload::export(&spec, &data, &how, &out).map_err(Exit::failed)?;
             if json {
-                print_json(
-                    &serde_json::json!({"file": file, "out": out, "ms": t0.elapsed().as_secs_f64() * 1000.0}),
-                );
+                print_json(&serde_json::json!({
+                    "file": shown,
+                    "out": out,
+                    "ms": t0.elapsed().as_secs_f64() * 1000.0,
+                    "bytes_read": fetched.bytes.len(),
+                    "read_by_ranges": fetched.ranged,
+                }));
             } else {
                 eprintln!("wrote {}", out.display());
             }
@@ -1165,44 +1165,106 @@ async fn show_progress(p: Arc<crate::storage::transfer::Progress>, json: bool) {
     }
 }
 
-/// `tandem plot FILE --snapshot N`: FILE itself, or the Nth file (name order) of a directory or a
-/// glob; the last when N is not given.
-fn pick_snapshot(file: &Path, n: Option<i64>) -> Result<PathBuf, Exit> {
-    let text = file.to_string_lossy();
-    let globbed = text.contains(['*', '?', '[']);
-    if !globbed && !file.is_dir() {
-        return match n {
-            None | Some(0) | Some(-1) => Ok(file.to_path_buf()),
-            Some(n) => Err(Exit::bad(format!(
-                "--snapshot {n}: {} is one file; give a directory or a glob of snapshots",
-                file.display()
-            ))),
+/// `tandem plot FILE --snapshot N`: FILE itself, or the Nth file (name order) of a directory, a
+/// glob or an S3 prefix (`s3://bucket/prefix/`, `s3://bucket/out/field_*.npy`); the last when N is
+/// not given. As the source to read it from and its name there.
+async fn plot_file(
+    g: &Global,
+    file: &str,
+    n: Option<i64>,
+) -> Result<(crate::plot::source::Source, String), Exit> {
+    use crate::plot::source::Source;
+    let globbed = file.contains(['*', '?', '[']);
+    let (src, pattern) = if file.starts_with("s3://") {
+        let loc = Location::parse(file);
+        let Some(bucket) = loc.bucket.clone() else {
+            return Err(Exit::bad(format!("`{file}`: expected s3://bucket/key")));
         };
-    }
-    let pattern = if globbed {
-        text.into_owned()
+        let key = loc.key.as_str();
+        // the folder part is listed; the rest names the file(s)
+        let cut = match key.find(['*', '?', '[']) {
+            Some(i) => key[..i].rfind('/').map_or(0, |j| j + 1),
+            None => key.rfind('/').map_or(0, |j| j + 1),
+        };
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(crate::storage::s3::S3Store::connect(&g.s3()).await);
+        let src = Source::store(store, &format!("{bucket}/{}", &key[..cut]))
+            .ok_or_else(|| Exit::bad(format!("`{file}`: expected s3://bucket/key")))?;
+        let rest = &key[cut..];
+        if rest.is_empty() {
+            (src, "*".to_string())
+        } else if !globbed {
+            return one_snapshot(file, n).map(|_| (src, rest.to_string()));
+        } else {
+            (src, rest.to_string())
+        }
     } else {
-        format!("{}/*", text.trim_end_matches('/'))
+        let path = Path::new(file);
+        if !globbed && !path.is_dir() {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let name = path
+                .file_name()
+                .map(|x| x.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return one_snapshot(file, n).map(|_| (Source::Dir(dir.to_path_buf()), name));
+        }
+        if globbed {
+            // the glob's fixed leading folders are the directory, the rest its pattern
+            let cut = file[..file.find(['*', '?', '[']).unwrap_or(0)]
+                .rfind('/')
+                .map_or(0, |j| j + 1);
+            let dir = if cut == 0 { "." } else { &file[..cut] };
+            (Source::Dir(dir.into()), file[cut..].to_string())
+        } else {
+            (Source::Dir(path.to_path_buf()), "*".to_string())
+        }
     };
-    let mut files: Vec<PathBuf> = glob::glob(&pattern)
-        .map_err(|e| Exit::bad(format!("{pattern}: {e}")))?
-        .filter_map(Result::ok)
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "npy" || e == "csv"))
+    let mut files: Vec<String> = src
+        .files(&pattern)
+        .await
+        .map_err(|e| Exit::bad(format!("{file}: {e}")))?
+        .into_iter()
+        .filter(|f| f.ends_with(".npy") || f.ends_with(".csv"))
         .collect();
-    files.sort();
     if files.is_empty() {
-        return Err(Exit::bad(format!("{pattern}: no .npy or .csv files")));
+        return Err(Exit::bad(format!("{file}: no .npy or .csv files")));
     }
     let len = files.len() as i64;
     let i = n.unwrap_or(-1);
     let at = if i < 0 { len + i } else { i };
     if !(0..len).contains(&at) {
         return Err(Exit::bad(format!(
-            "--snapshot {i}: {pattern} has {len} snapshots (0..{}, or -1 for the last)",
+            "--snapshot {i}: {file} has {len} snapshots (0..{}, or -1 for the last)",
             len - 1
         )));
     }
-    Ok(files.swap_remove(at as usize))
+    Ok((src, files.swap_remove(at as usize)))
+}
+
+/// A single file allows no other snapshot than 0 or -1.
+fn one_snapshot(file: &str, n: Option<i64>) -> Result<(), Exit> {
+    match n {
+        None | Some(0) | Some(-1) => Ok(()),
+        Some(n) => Err(Exit::bad(format!(
+            "--snapshot {n}: {file} is one file; give a directory, a prefix or a glob of snapshots"
+        ))),
+    }
+}
+
+/// Two compared files named by what tells them apart: their names without the part they share.
+fn short_labels(a: &str, b: &str) -> (String, Option<String>) {
+    let common = a
+        .chars()
+        .zip(b.chars())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.len_utf8())
+        .sum::<usize>();
+    // back to a folder boundary, so a label starts at a whole name
+    let cut = a[..common].rfind('/').map_or(0, |j| j + 1);
+    (a[cut..].to_string(), Some(b[cut..].to_string()))
 }
 
 fn tool(t: Tool) -> Result<(), Exit> {

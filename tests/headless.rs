@@ -641,3 +641,93 @@ fn plot_reads_csv_matrices_slices_and_a_fixed_range() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("m.csv: line 2: 2 values, expected 3"), "{e}");
 }
+
+/// `--compare`: two fields side by side on one colour scale, their difference, and two series
+/// overlaid; fields of different shapes give no difference (exit 2, saying so).
+#[test]
+fn plot_compares_two_files_side_by_side_as_a_difference_and_overlaid() {
+    let home = tempfile::tempdir().unwrap();
+    let d = home.path();
+    let matrix = |name: &str, v: f64, cols: usize| {
+        let row = vec![v.to_string(); cols].join(",");
+        std::fs::write(d.join(name), vec![row; 10].join("\n")).unwrap();
+    };
+    std::fs::create_dir_all(d.join("a")).unwrap();
+    std::fs::create_dir_all(d.join("b")).unwrap();
+    matrix("a/f.csv", 0.0, 12);
+    matrix("b/f.csv", 1.0, 12);
+    matrix("b/g.csv", 1.0, 7);
+    let png = d.join("c.png");
+    let plot = |args: &[&str]| {
+        let mut c = tandem(d);
+        c.arg("plot").args(args).current_dir(d);
+        c.output().unwrap()
+    };
+    let o = plot(&[
+        "a/f.csv",
+        "--kind",
+        "heatmap",
+        "--compare",
+        "b/f.csv",
+        "--cmap",
+        "viridis",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // one scale for both: the zeros (left panel) at the dark end, the ones (right) at the bright end
+    let img = image::open(&png).unwrap().to_rgb8();
+    let luma = |x: u32| {
+        let p = img.get_pixel(x, 420);
+        p[0] as u32 + p[1] as u32 + p[2] as u32
+    };
+    let (left, right) = (luma(280), luma(800));
+    assert!(left < 200 && right > 400, "left {left} right {right}");
+    // the difference: 0 - 1 everywhere, the cold end of coolwarm
+    let o = plot(&[
+        "a/f.csv",
+        "--kind",
+        "heatmap",
+        "--compare",
+        "b/f.csv",
+        "--diff",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let img = image::open(&png).unwrap().to_rgb8();
+    let p = img.get_pixel(500, 420);
+    assert!(p[2] > p[0], "blue, not red: {p:?}");
+    let o = plot(&[
+        "a/f.csv",
+        "--kind",
+        "heatmap",
+        "--compare",
+        "b/g.csv",
+        "--diff",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("differ in shape"), "{e}");
+    // series overlaid, each labelled with what tells the files apart
+    std::fs::write(d.join("a/s.csv"), "t,v\n0,1\n1,2\n2,3\n").unwrap();
+    std::fs::write(d.join("b/s.csv"), "t,v\n0,3\n1,2\n2,1\n").unwrap();
+    let svg = d.join("s.svg");
+    let o = plot(&[
+        "a/s.csv",
+        "--compare",
+        "b/s.csv",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // one colour a run (the first two of the palette)
+    assert!(
+        text.contains("#1F77B4") && text.contains("#D62728"),
+        "{text}"
+    );
+    assert!(text.contains("v · a/s.csv") && text.contains("v · b/s.csv"));
+}

@@ -411,4 +411,86 @@ fn sample_pipeline_on_s3() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+
+    // headless plots straight from S3: a snapshot of a prefix, and two compared (difference)
+    let png = home.path().join("p.png");
+    let plot = |args: &[&str]| {
+        let mut all = vec!["plot"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--out", png.to_str().unwrap(), "--json"]);
+        let o = tandem(&all);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let snaps = format!("s3://{solve_out}snapshots/");
+    let v = plot(&[&snaps, "--snapshot", "3"]);
+    assert!(
+        v["file"].as_str().unwrap().ends_with("field_0003.npy"),
+        "{v}"
+    );
+    let img = image::open(&png).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (1200, 800));
+    let glob = format!("s3://{solve_out}snapshots/field_*.npy");
+    plot(&[&glob, "--snapshot", "-1", "--compare", &snaps, "--diff"]);
+    let v = plot(&[&format!("s3://{solve_out}series.csv"), "--kind", "line"]);
+    assert_eq!(v["read_by_ranges"], false);
+
+    // a 3D .npy: only its header and first slice are fetched
+    let cube = {
+        use npyz::WriterBuilder;
+        let mut out = Vec::new();
+        let mut w = npyz::WriteOptions::<f64>::new()
+            .default_dtype()
+            .shape(&[8, 128, 128])
+            .writer(&mut out)
+            .begin_nd()
+            .unwrap();
+        w.extend((0..8 * 128 * 128).map(|i| i as f64)).unwrap();
+        w.finish().unwrap();
+        out
+    };
+    let size = cube.len();
+    rt.block_on(async {
+        let s = s3("TANDEM_TEST_S3S").await;
+        s.put(&bucket, "cube/c.npy", cube).await.unwrap();
+    });
+    let v = plot(&[&format!("s3://{bucket}/cube/c.npy")]);
+    assert_eq!(v["read_by_ranges"], true, "{v}");
+    let read = v["bytes_read"].as_u64().unwrap() as usize;
+    assert!(read < size / 4 && read > 128 * 128 * 8, "{read} of {size}");
+
+    // the Plots view reads a run's files from S3 when no copy of them is on this machine
+    let run_id = end["run"]["id"].as_str().unwrap().to_string();
+    let ws = tandem::pipeline::Workspace::new(home.path().to_path_buf());
+    std::fs::remove_dir_all(ws.run_dir(&run_id).join("stage")).unwrap();
+    let p = tandem::project::load(&proj).unwrap();
+    rt.block_on(async {
+        let store: Arc<dyn ObjectStore> = Arc::new(s3("TANDEM_TEST_S3S").await);
+        let heat = p
+            .plots
+            .iter()
+            .position(|x| x.name == "temperature field")
+            .unwrap();
+        let files = tandem::app::plotload::files(&ws, &p, Some(store.clone()), &run_id, heat)
+            .await
+            .unwrap();
+        assert_eq!(files.len(), 12, "{files:?}");
+        assert!(files[0].starts_with("snapshots/field_"), "{files:?}");
+        let data =
+            tandem::app::plotload::load(&ws, &p, Some(store.clone()), &run_id, heat, &files[11])
+                .await
+                .unwrap();
+        match data {
+            tandem::app::msg::PlotData::Field { field, stats, .. } => {
+                assert!(field.rows > 1 && field.cols > 1);
+                assert_eq!(stats.nonfinite, 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        // without the store there is nothing to read
+        let err = tandem::app::plotload::files(&ws, &p, None, &run_id, heat)
+            .await
+            .unwrap_err();
+        assert!(err.contains("not on this machine"), "{err}");
+    });
 }

@@ -1191,9 +1191,34 @@ fn e_exports_the_plot_on_screen_to_the_download_directory() {
             plot: 0,
             file: "snapshots/field_001.npy".into(),
             out: "/home/r/temperature_field-20261125-115900-abcd-field_001.png".into(),
+            compare: None,
+            diff: false,
+            hold: None,
         }]
     );
-    assert!(s.status.unwrap().text.contains("exporting to /home/r/"));
+    assert!(s
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("exporting to /home/r/"));
+    // comparing, with the range held: both runs' difference, named so, on the held range
+    s.plots.compare = Some("20261124-090000-beef".into());
+    s.plots.diff = true;
+    s.plots.hold = Some((0.0, 2.0));
+    let c = update(&mut s, key('e'));
+    assert_eq!(
+        c,
+        vec![Command::ExportPlot {
+            run_id: "20261125-115900-abcd".into(),
+            plot: 0,
+            file: "snapshots/field_001.npy".into(),
+            out: "/home/r/temperature_field-20261125-115900-abcd-minus-20261124-090000-beef-field_001.png".into(),
+            compare: Some("20261124-090000-beef".into()),
+            diff: true,
+            hold: Some((0.0, 2.0)),
+        }]
+    );
 }
 
 #[test]

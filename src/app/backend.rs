@@ -3,11 +3,12 @@
 
 use super::command::Command;
 use super::msg::{Msg, PlotData};
+use super::plotload;
 use crate::observe::cloudwatch::{CwLogs, CwMetrics, Meter, Rate, Tail, TailSpec};
 use crate::observe::logbuf::LogLine;
 use crate::observe::tail::FileTail;
-use crate::pipeline::{execute, executor, prepare_run, RunEvent, Workspace};
-use crate::project::{PhaseId, PlotKind, Project};
+use crate::pipeline::{execute, prepare_run, RunEvent, Workspace};
+use crate::project::{PhaseId, Project};
 use crate::storage::ObjectStore;
 use crate::theme::Theme;
 use std::collections::HashMap;
@@ -660,11 +661,15 @@ impl Backend {
                 else {
                     return;
                 };
+                let store = self.store.clone();
                 tokio::spawn(async move {
-                    let files =
-                        tokio::task::spawn_blocking(move || plot_files(&ws, &p, &run_id, plot))
-                            .await
-                            .unwrap_or_default();
+                    let files = match plotload::files(&ws, &p, store, &run_id, plot).await {
+                        Ok(f) => f,
+                        Err(e) => {
+                            let _ = tx.send(Msg::Error(format!("plot files: {e}"))).await;
+                            vec![]
+                        }
+                    };
                     let _ = tx.send(Msg::PlotFiles { req, files }).await;
                 });
             }
@@ -673,51 +678,45 @@ impl Backend {
                 plot,
                 file,
                 out,
+                compare,
+                diff,
+                hold,
             } => {
                 let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
                 else {
                     return;
                 };
+                let store = self.store.clone();
                 tokio::spawn(async move {
+                    let t0 = std::time::Instant::now();
+                    let data = plotload::load_compared(
+                        &ws,
+                        &p,
+                        store,
+                        &run_id,
+                        plot,
+                        &file,
+                        compare.as_deref(),
+                        diff,
+                    )
+                    .await;
                     let r = tokio::task::spawn_blocking(move || {
-                        let t0 = std::time::Instant::now();
                         let spec = p.plots.get(plot).ok_or("no such plot")?;
-                        let title = format!("{} · {run_id} · {file}", spec.name);
-                        let data = load_plot(&ws, &p, &run_id, plot, &file)?;
-                        let path = std::path::Path::new(&out);
-                        let drawn = match &data {
-                            // load_plot reads one run's file: never a comparison
-                            PlotData::Compare { .. } => {
-                                return Err("a comparison is not exported".to_string())
-                            }
-                            PlotData::Field { field, .. } => crate::plot::export::export(
-                                &crate::plot::export::Plot::Heatmap {
-                                    field,
-                                    cmap: &spec.cmap,
-                                    range: spec.range,
-                                },
-                                &title,
-                                path,
-                                (1200, 800),
-                            ),
-                            PlotData::Series { series, .. } => {
-                                let x = spec.x.clone().unwrap_or_default();
-                                crate::plot::export::export(
-                                    &crate::plot::export::Plot::Lines {
-                                        series,
-                                        x: &x,
-                                        y: &spec.y,
-                                        log_y: spec.log_y,
-                                    },
-                                    &title,
-                                    path,
-                                    (1200, 800),
-                                )
-                            }
+                        let vs = match (&compare, diff) {
+                            (Some(o), true) => format!(" − {o}"),
+                            (Some(o), false) => format!(" vs {o}"),
+                            (None, _) => String::new(),
                         };
-                        drawn
+                        let title = format!("{} · {run_id}{vs} · {file}", spec.name);
+                        let how = plotload::ExportAs {
+                            label: &run_id,
+                            diff: diff && compare.is_some(),
+                            hold,
+                            title: &title,
+                            size: (1200, 800),
+                        };
+                        plotload::export(spec, &data?, &how, std::path::Path::new(&out))
                             .map(|_| format!("exported {out} ({} ms)", t0.elapsed().as_millis()))
-                            .map_err(|e| format!("exporting {out}: {e}"))
                     })
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));
@@ -745,6 +744,7 @@ impl Backend {
                     return;
                 };
                 let picker = self.picker.clone();
+                let store = self.store.clone();
                 tokio::spawn(async move {
                     let (cmap, fixed) = p
                         .plots
@@ -753,26 +753,23 @@ impl Backend {
                             let d = diff && compare.is_some();
                             (
                                 crate::app::plots::shown_cmap(&x.cmap, d).to_string(),
-                                x.range,
+                                // a fixed range is of the values, not of their difference
+                                x.range.filter(|_| !d),
                             )
                         })
                         .unwrap_or_default();
+                    let mut result = plotload::load_compared(
+                        &ws,
+                        &p,
+                        store,
+                        &run_id,
+                        plot,
+                        &file,
+                        compare.as_deref(),
+                        diff,
+                    )
+                    .await;
                     let (result, image) = tokio::task::spawn_blocking(move || {
-                        let mut result = load_plot(&ws, &p, &run_id, plot, &file);
-                        if let Some(other) = compare {
-                            // the same file of the other run's output
-                            let b = load_plot(&ws, &p, &other, plot, &file)
-                                .map_err(|e| format!("run {other}: {e}"));
-                            result = match (result, b) {
-                                (Ok(a), Ok(b)) if diff => crate::app::plots::difference_of(a, b),
-                                (Ok(a), Ok(b)) => Ok(PlotData::Compare {
-                                    a: Box::new(a),
-                                    b: Box::new(b),
-                                    other,
-                                }),
-                                (Err(e), _) | (_, Err(e)) => Err(e),
-                            };
-                        }
                         // zoomed: the part in view, cut from the full field (its range stays
                         // the whole field's, so colours mean the same zoomed in or out)
                         if let (Ok(data), Some(w)) = (&mut result, window) {
@@ -935,84 +932,6 @@ impl Backend {
                 });
             }
         }
-    }
-}
-
-/// The output directory of a plot's phase in a run.
-fn phase_dir(
-    ws: &Workspace,
-    p: &Project,
-    run_id: &str,
-    phase: PhaseId,
-) -> Option<std::path::PathBuf> {
-    let run = ws.journal.get(run_id).ok().flatten()?;
-    executor::output_dir(ws, p, &run, phase)
-}
-
-/// Files a plot draws, relative to its phase output, sorted (snapshots in order).
-pub fn plot_files(ws: &Workspace, p: &Project, run_id: &str, plot: usize) -> Vec<String> {
-    let Some(spec) = p.plots.get(plot) else {
-        return vec![];
-    };
-    let Some(dir) = phase_dir(ws, p, run_id, spec.phase) else {
-        return vec![];
-    };
-    let pattern = dir.join(&spec.file);
-    let Ok(paths) = glob::glob(&pattern.to_string_lossy()) else {
-        return vec![];
-    };
-    let mut v: Vec<String> = paths
-        .flatten()
-        .filter(|f| f.is_file())
-        .filter_map(|f| {
-            f.strip_prefix(&dir)
-                .ok()
-                .map(|r| r.to_string_lossy().into_owned())
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-pub fn load_plot(
-    ws: &Workspace,
-    p: &Project,
-    run_id: &str,
-    plot: usize,
-    file: &str,
-) -> Result<PlotData, String> {
-    let spec = p.plots.get(plot).ok_or("no such plot")?;
-    let dir =
-        phase_dir(ws, p, run_id, spec.phase).ok_or("the run's output is not on this machine")?;
-    let path = dir.join(file);
-    match spec.kind {
-        PlotKind::Heatmap => crate::plot::read_field(&path)
-            .map(|field| PlotData::Field {
-                stats: crate::plot::FieldStats::of(&field),
-                field,
-                file: file.to_string(),
-            })
-            .map_err(|e| e.to_string()),
-        PlotKind::Slice => {
-            let field = crate::plot::read_field(&path).map_err(|e| e.to_string())?;
-            let series = field
-                .slice(spec.row, spec.col)
-                .map_err(|e| format!("{file}: {e}"))?;
-            let which = match (spec.row, spec.col) {
-                (_, Some(c)) => format!("column {c}"),
-                (r, None) => format!("row {}", r.unwrap_or(field.rows / 2)),
-            };
-            Ok(PlotData::Series {
-                series,
-                file: format!("{file} · {which} of {}x{}", field.cols, field.rows),
-            })
-        }
-        PlotKind::Line => crate::plot::read_series(&path)
-            .map(|series| PlotData::Series {
-                series,
-                file: file.to_string(),
-            })
-            .map_err(|e| e.to_string()),
     }
 }
 

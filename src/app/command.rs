@@ -77,11 +77,16 @@ pub enum Command {
         plot: usize,
     },
     /// Draw the plot's file to a PNG at `out` (off the UI task; answers Msg::Info or Msg::Error).
+    /// The plot on screen to a file: with `compare`, both runs (or with `diff` their difference),
+    /// with `hold` the colour range held on screen.
     ExportPlot {
         run_id: String,
         plot: usize,
         file: String,
         out: String,
+        compare: Option<String>,
+        diff: bool,
+        hold: Option<(f64, f64)>,
     },
     LoadPlot {
         req: u64,

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod logs;
 pub mod msg;
 pub mod picker;
+pub mod plotload;
 pub mod plots;
 pub mod state;
 pub mod transfers;

@@ -87,12 +87,15 @@ pub fn hold_range(s: &mut AppState) -> Vec<Command> {
 
 /// The colour range a heatmap is drawn with: held, else the plot's own `range`, else the field's.
 pub fn shown_range(s: &AppState, stats: &crate::plot::FieldStats) -> (f64, f64) {
+    // a fixed range is of the values, not of a difference (`d`)
+    let difference = s.plots.diff && s.plots.compare.is_some();
     let fixed = s
         .project
         .as_ref()
         .ok()
         .and_then(|p| p.plots.get(s.plots.plot))
-        .and_then(|p| p.range);
+        .and_then(|p| p.range)
+        .filter(|_| !difference);
     pick_range(s.plots.hold, fixed, stats)
 }
 

@@ -416,13 +416,23 @@ fn export_plot(s: &mut AppState) -> Vec<Command> {
         .file_stem()
         .map(|x| x.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let out = format!("{}{name}-{run_id}-{stem}.png", s.download_dir);
-    set_status(s, Level::Info, format!("exporting to {out}…"));
+    let compare = s.plots.compare.clone();
+    let diff = s.plots.diff && compare.is_some();
+    let vs = match (&compare, diff) {
+        (Some(o), true) => format!("-minus-{o}"),
+        (Some(o), false) => format!("-vs-{o}"),
+        (None, _) => String::new(),
+    };
+    let out = format!("{}{name}-{run_id}{vs}-{stem}.png", s.download_dir);
+    set_status(s, Level::Info, format!("exporting to {}…", sanitize(&out)));
     vec![Command::ExportPlot {
         run_id,
         plot: s.plots.plot,
         file,
         out,
+        compare,
+        diff,
+        hold: s.plots.hold,
     }]
 }
 

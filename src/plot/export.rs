@@ -52,9 +52,11 @@ fn err<E: std::fmt::Display>(e: E) -> DynErr {
     e.to_string().into()
 }
 
-fn draw_heatmap<DB: DrawingBackend>(
+/// Fields side by side on one colour scale (`range`, else all their finite values together),
+/// each captioned with its label when there are several, and one colour bar.
+fn draw_heatmaps<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
-    f: &Field,
+    fields: &[(&str, &Field)],
     cmap: &str,
     range: Option<(f64, f64)>,
     title: &str,
@@ -62,10 +64,40 @@ fn draw_heatmap<DB: DrawingBackend>(
     raster: bool,
 ) -> Result<(), DynErr> {
     root.fill(&WHITE).map_err(err)?;
-    let (lo, hi) = range.unwrap_or_else(|| finite_range(&f.data).unwrap_or((0.0, 1.0)));
+    let (lo, hi) = range.unwrap_or_else(|| {
+        fields
+            .iter()
+            .filter_map(|(_, f)| finite_range(&f.data))
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+            .unwrap_or((0.0, 1.0))
+    });
     let span = if hi > lo { hi - lo } else { 1.0 };
+    let root = if text && fields.len() > 1 {
+        root.titled(title, ("sans-serif", 20)).map_err(err)?
+    } else {
+        root
+    };
     let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - 110);
-    let mut b = ChartBuilder::on(&main);
+    let panels = main.split_evenly((1, fields.len().max(1)));
+    for (panel, (label, f)) in panels.iter().zip(fields) {
+        let caption = if fields.len() > 1 { label } else { title };
+        draw_field(panel, f, cmap, (lo, span), caption, text, raster)?;
+    }
+    colour_bar(&bar, cmap, (lo, span), text)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+fn draw_field<DB: DrawingBackend>(
+    main: &DrawingArea<DB, plotters::coord::Shift>,
+    f: &Field,
+    cmap: &str,
+    (lo, span): (f64, f64),
+    title: &str,
+    text: bool,
+    raster: bool,
+) -> Result<(), DynErr> {
+    let mut b = ChartBuilder::on(main);
     b.margin(10);
     if text {
         b.caption(title, ("sans-serif", 20))
@@ -122,7 +154,16 @@ fn draw_heatmap<DB: DrawingBackend>(
             )
             .map_err(err)?;
     }
-    let mut bb = ChartBuilder::on(&bar);
+    Ok(())
+}
+
+fn colour_bar<DB: DrawingBackend>(
+    bar: &DrawingArea<DB, plotters::coord::Shift>,
+    cmap: &str,
+    (lo, span): (f64, f64),
+    text: bool,
+) -> Result<(), DynErr> {
+    let mut bb = ChartBuilder::on(bar);
     bb.margin(10).margin_top(if text { 40 } else { 10 });
     if text {
         bb.y_label_area_size(60);
@@ -149,7 +190,6 @@ fn draw_heatmap<DB: DrawingBackend>(
         Rectangle::new([(0.0, v0), (1.0, v1)], RGBColor(cr, cg, cb).filled())
     }))
     .map_err(err)?;
-    root.present().map_err(err)?;
     Ok(())
 }
 
@@ -160,9 +200,10 @@ pub const PALETTE: [(u8, u8, u8); 4] = [
     (148, 103, 189),
 ];
 
+/// Columns `ys` against `x` of every run's series (labelled with the run when there are several).
 fn draw_lines<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
-    s: &Series,
+    runs: &[(&str, &Series)],
     x: &str,
     ys: &[String],
     log_y: bool,
@@ -170,27 +211,31 @@ fn draw_lines<DB: DrawingBackend>(
     text: bool,
 ) -> Result<(), DynErr> {
     root.fill(&WHITE).map_err(err)?;
-    let xs = s.column(x).ok_or_else(|| {
-        err(format!(
-            "no column `{x}` (columns: {})",
-            s.columns.join(", ")
-        ))
-    })?;
     let mut series = Vec::new();
-    for y in ys {
-        let col = s.column(y).ok_or_else(|| {
-            err(format!(
-                "no column `{y}` (columns: {})",
-                s.columns.join(", ")
-            ))
-        })?;
-        let pts: Vec<(f64, f64)> = xs
-            .iter()
-            .zip(col)
-            .filter(|(a, b)| a.is_finite() && b.is_finite() && (!log_y || **b > 0.0))
-            .map(|(a, b)| (*a, if log_y { b.log10() } else { *b }))
-            .collect();
-        series.push((y.clone(), super::decimate_minmax(&pts, 2000)));
+    for (label, s) in runs {
+        let column = |name: &str| {
+            s.column(name).ok_or_else(|| {
+                err(format!(
+                    "no column `{name}` (columns: {})",
+                    s.columns.join(", ")
+                ))
+            })
+        };
+        let xs = column(x)?;
+        for y in ys {
+            let pts: Vec<(f64, f64)> = xs
+                .iter()
+                .zip(column(y)?)
+                .filter(|(a, b)| a.is_finite() && b.is_finite() && (!log_y || **b > 0.0))
+                .map(|(a, b)| (*a, if log_y { b.log10() } else { *b }))
+                .collect();
+            let name = if runs.len() > 1 {
+                format!("{y} · {label}")
+            } else {
+                y.clone()
+            };
+            series.push((name, super::decimate_minmax(&pts, 2000)));
+        }
     }
     let all_x: Vec<f64> = series
         .iter()
@@ -252,14 +297,16 @@ fn draw_lines<DB: DrawingBackend>(
 
 /// What to draw.
 pub enum Plot<'a> {
+    /// One field, or several side by side (compared runs, labelled) on one colour scale.
     Heatmap {
-        field: &'a Field,
+        fields: &'a [(&'a str, &'a Field)],
         cmap: &'a str,
-        /// A fixed colour range (default: the field's own).
+        /// A fixed colour range (default: the fields' own, all together).
         range: Option<(f64, f64)>,
     },
+    /// Columns of one run's series, or of several runs' overlaid (labelled).
     Lines {
-        series: &'a Series,
+        series: &'a [(&'a str, &'a Series)],
         x: &'a str,
         y: &'a [String],
         log_y: bool,
@@ -310,9 +357,11 @@ fn draw<DB: DrawingBackend>(
     raster: bool,
 ) -> Result<(), DynErr> {
     match plot {
-        Plot::Heatmap { field, cmap, range } => {
-            draw_heatmap(root, field, cmap, *range, title, text, raster)
-        }
+        Plot::Heatmap {
+            fields,
+            cmap,
+            range,
+        } => draw_heatmaps(root, fields, cmap, *range, title, text, raster),
         Plot::Lines {
             series,
             x,

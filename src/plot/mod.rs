@@ -4,6 +4,7 @@ pub mod colormap;
 pub mod export;
 pub mod pixels;
 pub mod read;
+pub mod source;
 
 pub use read::{read_field, read_series, Field, Series, Window};
 

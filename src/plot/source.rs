@@ -1,0 +1,314 @@
+//! Where a plot's files are read from: a directory on this machine, or a prefix in an object store
+//! (S3). Either way a .npy is read by ranges: its head first, then only the bytes the field reader
+//! needs (the header and the first 2D slice of a 3D array), never the whole object just to draw it.
+
+use crate::storage::ObjectStore;
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The first read of every plot file: enough for any ordinary .npy header, and all of a small file.
+pub const HEAD: u64 = 64 * 1024;
+
+/// Where a run's plot files are.
+#[derive(Clone, Debug)]
+pub enum Source {
+    Dir(PathBuf),
+    Store {
+        store: Arc<dyn ObjectStore>,
+        bucket: String,
+        /// Ends in `/` (or is empty).
+        prefix: String,
+    },
+}
+
+/// A file's bytes as read: for a .npy, only its header and the values the reader uses.
+#[derive(Debug)]
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    /// Whether only the part of the file that is drawn was asked for (a .npy larger than the
+    /// first read: its header and the values used), not all of it.
+    pub ranged: bool,
+}
+
+impl Source {
+    /// An object store prefix (`bucket/prefix`, as the journal keeps a phase's output).
+    pub fn store(store: Arc<dyn ObjectStore>, location: &str) -> Option<Source> {
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        let prefix = prefix.trim_end_matches('/');
+        Some(Source::Store {
+            store,
+            bucket: bucket.to_string(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+        })
+        .filter(|_| !bucket.is_empty())
+    }
+
+    /// How a file of this source is named in messages: its path, or `s3://bucket/key`.
+    pub fn name(&self, file: &str) -> String {
+        match self {
+            Source::Dir(d) => d.join(file).display().to_string(),
+            Source::Store {
+                store,
+                bucket,
+                prefix,
+            } => {
+                let scheme = if store.as_s3().is_some() {
+                    "s3"
+                } else {
+                    "local"
+                };
+                format!("{scheme}://{bucket}/{prefix}{file}")
+            }
+        }
+    }
+
+    /// The files matching `pattern` (a path relative to the source, may hold a glob), relative to
+    /// it and sorted (snapshots in order).
+    pub async fn files(&self, pattern: &str) -> Result<Vec<String>, String> {
+        match self {
+            Source::Dir(dir) => {
+                let (dir, pattern) = (dir.clone(), pattern.to_string());
+                tokio::task::spawn_blocking(move || dir_files(&dir, &pattern))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            Source::Store {
+                store,
+                bucket,
+                prefix,
+            } => {
+                let glob = glob::Pattern::new(pattern).map_err(|e| format!("{pattern}: {e}"))?;
+                let opts = glob::MatchOptions {
+                    require_literal_separator: true,
+                    ..Default::default()
+                };
+                // list only below the pattern's fixed leading folders
+                let fixed = match pattern.find(['*', '?', '[']) {
+                    Some(i) => pattern[..i].rfind('/').map_or("", |j| &pattern[..=j]),
+                    None => pattern,
+                };
+                let objects =
+                    crate::storage::list_all(store.as_ref(), bucket, &format!("{prefix}{fixed}"))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                let mut v: Vec<String> = objects
+                    .into_iter()
+                    .filter_map(|o| o.key.strip_prefix(prefix.as_str()).map(str::to_string))
+                    .filter(|k| glob.matches_with(k, opts))
+                    .collect();
+                v.sort();
+                Ok(v)
+            }
+        }
+    }
+
+    /// A plot file's bytes: a .npy by ranges (see [`npy_needed`]), anything else whole.
+    pub async fn read(&self, file: &str) -> Result<Fetched, String> {
+        let name = self.name(file);
+        let r = match self {
+            Source::Dir(dir) => {
+                let path = dir.join(file);
+                fetch(|range| {
+                    let path = path.clone();
+                    async move {
+                        tokio::task::spawn_blocking(move || read_range(&path, range))
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .map_err(|e| e.to_string())
+                    }
+                })
+                .await
+            }
+            Source::Store {
+                store,
+                bucket,
+                prefix,
+            } => {
+                let key = format!("{prefix}{file}");
+                fetch(|range| {
+                    let (store, bucket, key) = (store.clone(), bucket.clone(), key.clone());
+                    async move {
+                        store
+                            .get_range(&bucket, &key, range)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                })
+                .await
+            }
+        };
+        r.map_err(|e| format!("{}: {e}", crate::observe::sanitize(&name)))
+    }
+}
+
+fn dir_files(dir: &Path, pattern: &str) -> Result<Vec<String>, String> {
+    let full = dir.join(pattern);
+    let paths = glob::glob(&full.to_string_lossy()).map_err(|e| format!("{pattern}: {e}"))?;
+    let mut v: Vec<String> = paths
+        .flatten()
+        .filter(|f| f.is_file())
+        .filter_map(|f| {
+            f.strip_prefix(dir)
+                .ok()
+                .map(|r| r.to_string_lossy().into_owned())
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+fn read_range(path: &Path, range: Range<u64>) -> std::io::Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(range.start))?;
+    let mut buf = Vec::new();
+    f.take(range.end.saturating_sub(range.start))
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The head, then what a .npy's reader needs of the rest (or all the rest of anything else).
+async fn fetch<F, Fut>(get: F) -> Result<Fetched, String>
+where
+    F: Fn(Range<u64>) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, String>>,
+{
+    let mut bytes = get(0..HEAD).await?;
+    if (bytes.len() as u64) < HEAD {
+        return Ok(Fetched {
+            bytes,
+            ranged: false,
+        });
+    }
+    let end = npy_needed(&bytes).unwrap_or(u64::MAX);
+    let have = bytes.len() as u64;
+    if end > have {
+        let rest = get(have..end).await?;
+        bytes.extend_from_slice(&rest);
+    } else {
+        bytes.truncate(end as usize);
+    }
+    Ok(Fetched {
+        bytes,
+        ranged: end != u64::MAX,
+    })
+}
+
+/// How many bytes from the start of a .npy the field reader uses: the header and the values of
+/// the first 2D slice (of a C-order 3D array; a Fortran-order one interleaves its slices, so all
+/// of it). `None` when `head` is not a .npy or does not hold all of its header.
+pub fn npy_needed(head: &[u8]) -> Option<u64> {
+    if !head.starts_with(b"\x93NUMPY") || head.len() < 12 {
+        return None;
+    }
+    let header_end = match head[6] {
+        1 => 10 + u64::from(u16::from_le_bytes([head[8], head[9]])),
+        _ => 12 + u64::from(u32::from_le_bytes([head[8], head[9], head[10], head[11]])),
+    };
+    if header_end > head.len() as u64 {
+        return None;
+    }
+    let npy = npyz::NpyFile::new(head).ok()?;
+    let item = npy.dtype().num_bytes()? as u64;
+    let shape = npy.shape();
+    let values: u64 = match shape {
+        [_, r, c] if npy.order() == npyz::Order::C => r * c,
+        s => s.iter().product(),
+    };
+    Some(header_end + values * item)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(shape: &[u64], fortran: bool, values: usize) -> Vec<u8> {
+        use npyz::WriterBuilder;
+        let mut out = Vec::new();
+        let mut w = npyz::WriteOptions::<f64>::new()
+            .default_dtype()
+            .shape(shape)
+            .order(if fortran {
+                npyz::Order::Fortran
+            } else {
+                npyz::Order::C
+            })
+            .writer(&mut out)
+            .begin_nd()
+            .unwrap();
+        w.extend((0..values).map(|i| i as f64)).unwrap();
+        w.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn needed_bytes_of_a_npy() {
+        let a = npy(&[3, 100, 200], false, 3 * 100 * 200);
+        let header = a.len() - 3 * 100 * 200 * 8;
+        assert_eq!(npy_needed(&a), Some((header + 100 * 200 * 8) as u64));
+        let f = npy(&[3, 10, 20], true, 600);
+        assert_eq!(npy_needed(&f), Some(f.len() as u64));
+        let two = npy(&[50, 40], false, 2000);
+        assert_eq!(npy_needed(&two), Some(two.len() as u64));
+        assert_eq!(npy_needed(b"a,b\n1,2\n"), None);
+        assert_eq!(npy_needed(&a[..9]), None);
+    }
+
+    #[tokio::test]
+    async fn a_3d_npy_is_read_by_ranges_from_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = npy(&[4, 100, 200], false, 4 * 100 * 200);
+        std::fs::create_dir(dir.path().join("snap")).unwrap();
+        std::fs::write(dir.path().join("snap/f_001.npy"), &a).unwrap();
+        std::fs::write(dir.path().join("snap/f_000.npy"), b"x").unwrap();
+        std::fs::write(dir.path().join("series.csv"), b"t,v\n0,1\n").unwrap();
+        let src = Source::Dir(dir.path().to_path_buf());
+        assert_eq!(
+            src.files("snap/*.npy").await.unwrap(),
+            ["snap/f_000.npy", "snap/f_001.npy"]
+        );
+        let got = src.read("snap/f_001.npy").await.unwrap();
+        assert!(got.ranged);
+        assert_eq!(got.bytes.len() as u64, npy_needed(&a).unwrap());
+        let field = crate::plot::read::parse_field(Path::new("f"), &got.bytes).unwrap();
+        assert_eq!((field.rows, field.cols), (100, 200));
+        assert_eq!(field.data[199], 199.0);
+        let csv = src.read("series.csv").await.unwrap();
+        assert!(!csv.ranged);
+        assert_eq!(csv.bytes, b"t,v\n0,1\n");
+        let err = src.read("nope.npy").await.unwrap_err();
+        assert!(err.contains("nope.npy"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_store_prefix_lists_by_glob_below_its_fixed_folders() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Arc::new(crate::storage::local::LocalStore::new(
+            root.path().to_path_buf(),
+        ));
+        std::fs::create_dir_all(root.path().join("b")).unwrap();
+        for k in [
+            "runs/r1/solve/snapshots/field_0002.npy",
+            "runs/r1/solve/snapshots/field_0001.npy",
+            "runs/r1/solve/snapshots/deeper/x.npy",
+            "runs/r1/solve/series.csv",
+            "runs/r2/solve/snapshots/field_0001.npy",
+        ] {
+            store.put("b", k, b"1,2\n".to_vec()).await.unwrap();
+        }
+        let src = Source::store(store, "b/runs/r1/solve/").unwrap();
+        assert_eq!(
+            src.files("snapshots/*.npy").await.unwrap(),
+            ["snapshots/field_0001.npy", "snapshots/field_0002.npy"]
+        );
+        assert_eq!(src.files("series.csv").await.unwrap(), ["series.csv"]);
+        assert_eq!(src.name("series.csv"), "local://b/runs/r1/solve/series.csv");
+        assert_eq!(src.read("series.csv").await.unwrap().bytes, b"1,2\n");
+    }
+}
