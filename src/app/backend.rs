@@ -120,9 +120,9 @@ impl Backend {
     }
 
     /// Show heatmaps as images with this picker's protocol.
-    pub fn with_picker(mut self, picker: Option<crate::plot::pixels::Picker>) -> Backend {
+    /// The terminal's graphics protocol, once known (plots asked for before are characters).
+    pub fn set_picker(&mut self, picker: Option<crate::plot::pixels::Picker>) {
         self.picker = picker;
-        self
     }
 
     /// Tell the backend which view is on screen (called by the loop after each update).

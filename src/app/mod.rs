@@ -90,7 +90,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         });
     }
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);
-    let backend = Backend::new(
+    let mut backend = Backend::new(
         tx,
         opts.workspace.clone(),
         opts.project.clone().ok(),
@@ -111,12 +111,19 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     if opts.first_frame_only {
         return Ok(());
     }
-    // the graphics protocol for plots, from the flag and the environment
-    let picker = crate::plot::pixels::picker(opts.graphics);
-    s.plots.pixels = picker
-        .as_ref()
-        .map(|p| format!("{:?}", p.protocol_type()).to_lowercase());
-    let mut backend = backend.with_picker(picker);
+    // the graphics protocol for plots: the flag, else the terminal's answer, else the
+    // environment. The terminal is asked now and its answer read off the UI task, for at most
+    // QUERY_TIMEOUT, while the loop runs; keys are read from the terminal only after that (the
+    // ones typed meanwhile come back with the answer and are handled first).
+    let graphics = opts.graphics;
+    let asked = crate::plot::pixels::ask(graphics);
+    let mut answer = Some(tokio::task::spawn_blocking(move || {
+        if asked {
+            crate::plot::pixels::read_answer(std::io::stdin(), crate::plot::pixels::QUERY_TIMEOUT)
+        } else {
+            crate::plot::pixels::Answer::default()
+        }
+    }));
     for c in initial_commands(&s) {
         backend.perform(c);
     }
@@ -124,28 +131,61 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let mut frame_log = std::env::var_os("TANDEM_FRAME_TIMES")
         .and_then(|p| std::fs::File::create(p).ok())
         .map(std::io::BufWriter::new);
-    let mut events = crossterm::event::EventStream::new();
+    let mut typed: std::collections::VecDeque<Msg> = std::collections::VecDeque::new();
+    let mut events: Option<crossterm::event::EventStream> = None;
     let mut dirty = false;
     let mut last_draw = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        let wait_draw = async {
-            if dirty {
-                tokio::time::sleep_until((last_draw + FRAME).into()).await
-            } else {
-                std::future::pending::<()>().await
-            }
-        };
         let needs_tick = s.needs_tick();
-        let msg = tokio::select! {
-            ev = events.next() => match ev {
+        let msg = if let Some(k) = typed.pop_front() {
+            Some(k)
+        } else {
+            let wait_draw = async {
+                if dirty {
+                    tokio::time::sleep_until((last_draw + FRAME).into()).await
+                } else {
+                    std::future::pending::<()>().await
+                }
+            };
+            let next_event = async {
+                match events.as_mut() {
+                    Some(e) => e.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let answered = async {
+                match answer.as_mut() {
+                    Some(h) => h.await.unwrap_or_default(),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+            ev = next_event => match ev {
                 Some(Ok(crossterm::event::Event::Key(k))) => Some(Msg::Key(k)),
                 Some(Ok(crossterm::event::Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
                 Some(Ok(_)) => None,
                 Some(Err(e)) => Some(Msg::Error(format!("terminal: {e}"))),
                 None => Some(Msg::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL))),
             },
+            a = answered => {
+                answer = None;
+                let picker = crate::plot::pixels::picker(graphics, &a);
+                s.plots.pixels = picker
+                    .as_ref()
+                    .map(|p| format!("{:?}", p.protocol_type()).to_lowercase());
+                backend.set_picker(picker);
+                typed.extend(crate::plot::pixels::typed_keys(&a.typed).into_iter().map(Msg::Key));
+                events = Some(crossterm::event::EventStream::new());
+                // a plot loaded before the protocol was known is asked for again, as an image
+                if s.plots.pixels.is_some() && !s.plots.files.is_empty() {
+                    for c in update::load_plot(&mut s) {
+                        backend.perform(c);
+                    }
+                }
+                continue;
+            }
             m = rx.recv() => m,
             _ = tick.tick(), if needs_tick => Some(Msg::Tick(chrono::Utc::now())),
             _ = wait_draw => {
@@ -159,6 +199,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 last_draw = Instant::now();
                 dirty = false;
                 continue;
+            }
             }
         };
         let Some(first) = msg else { continue };
