@@ -119,15 +119,17 @@ impl Drop for Term {
 #[test]
 fn a_terminal_that_answers_kitty_gets_the_heatmap_as_a_kitty_image() {
     let home = tempfile::tempdir().unwrap();
-    // a finished run of the sample to plot (the TUI shows the newest run)
-    let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
-        .current_dir(home.path())
-        .env("TANDEM_HOME", home.path())
-        .arg("run")
-        .arg(tandem::project::sample_project_path())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // two finished runs of the sample to plot (the TUI shows the newest; `c` compares)
+    for _ in 0..2 {
+        let o = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .current_dir(home.path())
+            .env("TANDEM_HOME", home.path())
+            .arg("run")
+            .arg(tandem::project::sample_project_path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     let mut t = Term::start(home);
     // the question: kitty's graphics query ... then a status report, which ends it
     let kitty_q = t.wait_for(b"\x1b_Gi=31,s=1,v=1,a=q", 0, 30);
@@ -139,6 +141,13 @@ fn a_terminal_that_answers_kitty_gets_the_heatmap_as_a_kitty_image() {
     let o = t.out.lock().unwrap().clone();
     let seq = String::from_utf8_lossy(&o[img..(img + 300).min(o.len())]).into_owned();
     assert!(seq.contains("a=T"), "{seq:?}");
+    // compared with the older run: two images side by side
+    std::thread::sleep(Duration::from_millis(300));
+    let before = t.out.lock().unwrap().len();
+    t.send(b"c");
+    let first = t.wait_for(b"a=T", before, 60);
+    t.wait_for(b"a=T", first, 60);
+    t.wait_for(b"this run", before, 10);
     t.quit();
 }
 

@@ -782,6 +782,39 @@ impl Backend {
                                 let range = crate::app::plots::pick_range(hold, fixed, stats);
                                 Some(crate::plot::pixels::encode(pk, req, field, &cmap, range, c))
                             }
+                            // two runs' fields: an image each, beside each other, one range
+                            (Ok(PlotData::Compare { a, b, .. }), Some(c), Some(pk)) => {
+                                match (a.as_ref(), b.as_ref()) {
+                                    (
+                                        PlotData::Field {
+                                            field: fa,
+                                            stats: sa,
+                                            ..
+                                        },
+                                        PlotData::Field {
+                                            field: fb,
+                                            stats: sb,
+                                            ..
+                                        },
+                                    ) => {
+                                        let range = crate::app::plots::pick_range(
+                                            hold,
+                                            fixed,
+                                            &sa.joined(sb),
+                                        );
+                                        let half = crate::app::plots::side_cells(c);
+                                        Some(crate::plot::pixels::encode_pair(
+                                            pk,
+                                            req,
+                                            (fa, fb),
+                                            &cmap,
+                                            range,
+                                            (c, half),
+                                        ))
+                                    }
+                                    _ => None,
+                                }
+                            }
                             _ => None,
                         };
                         // the character heatmap gets the field block-averaged to its cells here,

@@ -207,7 +207,7 @@ pub fn difference_of(a: PlotData, b: PlotData) -> Result<PlotData, String> {
 /// field: one field fills the area, two compared share it side by side.
 pub fn fit_to_cells(data: &mut PlotData, cells: (u16, u16)) {
     let (cols, rows) = match data {
-        PlotData::Compare { .. } => (cells.0.saturating_sub(1) / 2, cells.1),
+        PlotData::Compare { .. } => side_cells(cells),
         _ => cells,
     };
     let shrink = |field: &mut crate::plot::Field| {
@@ -232,6 +232,12 @@ pub fn fit_to_cells(data: &mut PlotData, cells: (u16, u16)) {
     }
 }
 
+/// Each field's area when two are compared side by side in a plot area of `cells`: half the
+/// columns, and one row less (for its label).
+pub fn side_cells(cells: (u16, u16)) -> (u16, u16) {
+    ((cells.0 / 2).max(1), cells.1.saturating_sub(1).max(1))
+}
+
 /// Cut every field in `data` to window `w`.
 pub fn crop(data: &mut PlotData, w: crate::plot::Window) {
     match data {
@@ -250,11 +256,7 @@ pub fn shared_range(
     a: &crate::plot::FieldStats,
     b: &crate::plot::FieldStats,
 ) -> (f64, f64) {
-    let both = crate::plot::FieldStats {
-        range: (a.range.0.min(b.range.0), a.range.1.max(b.range.1)),
-        ..*a
-    };
-    shown_range(s, &both)
+    shown_range(s, &a.joined(b))
 }
 
 /// `+` (1), `-` (-1), `0` (0): zoom in or out by 2 around the centre, or show all; Ctrl+arrows

@@ -19,7 +19,13 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             s.size = (w, h);
             // a heatmap is made for an area (an image, or the field averaged to its cells): a
             // new size, made again (once, not per frame)
-            let heatmap = matches!(s.plots.data, Some(super::msg::PlotData::Field { .. }));
+            let heatmap = match &s.plots.data {
+                Some(super::msg::PlotData::Field { .. }) => true,
+                Some(super::msg::PlotData::Compare { a, .. }) => {
+                    matches!(a.as_ref(), super::msg::PlotData::Field { .. })
+                }
+                _ => false,
+            };
             if heatmap && s.view == View::Plots && before != s.size {
                 return load_plot(s);
             }

@@ -47,6 +47,15 @@ impl FieldStats {
             nonfinite: bad,
         }
     }
+
+    /// Two fields shown on one scale: the range covering both, their NaN/inf counted together.
+    pub fn joined(&self, o: &FieldStats) -> FieldStats {
+        FieldStats {
+            range: (self.range.0.min(o.range.0), self.range.1.max(o.range.1)),
+            nonfinite: self.nonfinite + o.nonfinite,
+            ..*self
+        }
+    }
 }
 
 /// Min and max of the finite values, or None when there are none.

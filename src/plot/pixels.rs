@@ -287,6 +287,8 @@ pub struct PlotImage {
     /// The area (columns, rows) it was made for.
     pub cells: (u16, u16),
     pub proto: Protocol,
+    /// Comparing two runs: the other run's field, drawn beside `proto` (each then fills half).
+    pub other: Option<Protocol>,
 }
 
 impl std::fmt::Debug for PlotImage {
@@ -315,6 +317,39 @@ pub fn encode(
     range: (f64, f64),
     cells: (u16, u16),
 ) -> Result<PlotImage, String> {
+    Ok(PlotImage {
+        req,
+        cells,
+        proto: protocol(picker, field, cmap, range, cells)?,
+        other: None,
+    })
+}
+
+/// Two compared fields, each drawn at the pixel size of `half` (on one colour `range`), for a
+/// plot area of `cells`.
+pub fn encode_pair(
+    picker: &Picker,
+    req: u64,
+    (a, b): (&Field, &Field),
+    cmap: &str,
+    range: (f64, f64),
+    (cells, half): ((u16, u16), (u16, u16)),
+) -> Result<PlotImage, String> {
+    Ok(PlotImage {
+        req,
+        cells,
+        proto: protocol(picker, a, cmap, range, half)?,
+        other: Some(protocol(picker, b, cmap, range, half)?),
+    })
+}
+
+fn protocol(
+    picker: &Picker,
+    field: &Field,
+    cmap: &str,
+    range: (f64, f64),
+    cells: (u16, u16),
+) -> Result<Protocol, String> {
     let fs = picker.font_size();
     // the field's aspect, fitted into the area's pixels
     let (aw, ah) = (
@@ -327,14 +362,13 @@ pub fn encode(
         ((field.rows as f64 * scale) as u32).max(1),
     );
     let img = field_image(field, cmap, range, px);
-    let proto = picker
+    picker
         .new_protocol(
             image::DynamicImage::ImageRgb8(img),
             ratatui::layout::Size::new(cells.0, cells.1),
             ratatui_image::Resize::Fit(None),
         )
-        .map_err(|e| format!("encoding the plot for the terminal: {e}"))?;
-    Ok(PlotImage { req, cells, proto })
+        .map_err(|e| format!("encoding the plot for the terminal: {e}"))
 }
 
 #[cfg(test)]
@@ -578,5 +612,21 @@ mod tests {
         let size = img.proto.size();
         assert!(size.width <= 40 && size.height <= 12, "{size:?}");
         assert_eq!((img.req, img.cells), (7, (40, 12)));
+        assert!(img.other.is_none());
+        // a compared pair: an image each, each fitted to its half
+        let pair = encode_pair(
+            &p,
+            8,
+            (&f, &f),
+            "viridis",
+            (0.0, 1799.0),
+            ((40, 12), (20, 11)),
+        )
+        .unwrap();
+        for proto in [&pair.proto, pair.other.as_ref().unwrap()] {
+            let size = proto.size();
+            assert!(size.width <= 20 && size.height <= 11, "{size:?}");
+        }
+        assert_eq!((pair.req, pair.cells), (8, (40, 12)));
     }
 }

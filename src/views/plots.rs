@@ -385,16 +385,28 @@ fn side_by_side(
     let block = panel(s, title, true).title_bottom(Line::from(foot));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let [left, right, bar_area] = Layout::horizontal([
-        Constraint::Fill(1),
-        Constraint::Fill(1),
-        Constraint::Length(12),
-    ])
-    .areas(inner);
+    let [maps, bar_area] =
+        Layout::horizontal([Constraint::Min(2), Constraint::Length(12)]).areas(inner);
+    // each half as the backend sized its image and its averaging (app::plots::side_cells)
+    let (half, _) = crate::app::plots::side_cells((maps.width, maps.height));
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(half), Constraint::Length(half)]).areas(maps);
+    // images of both fields, made for this area: drawn by the terminal's pixel protocol
+    let image = pl
+        .image
+        .as_ref()
+        .filter(|i| i.req == pl.req && i.cells == (maps.width, maps.height))
+        .and_then(|i| Some((&i.proto, i.other.as_ref()?)));
     let mut h = 0;
-    for (field, stats, label, a) in [
-        (fa, sa, "this run".to_string(), left),
-        (fb, sb, format!("run {}", short_run(other)), right),
+    for (field, stats, label, a, proto) in [
+        (fa, sa, "this run".to_string(), left, image.map(|i| i.0)),
+        (
+            fb,
+            sb,
+            format!("run {}", short_run(other)),
+            right,
+            image.map(|i| i.1),
+        ),
     ] {
         let [head, map] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(a);
         f.render_widget(
@@ -404,21 +416,28 @@ fn side_by_side(
             )),
             head,
         );
-        let (w, hh) = Heatmap::fit(field, map);
+        let (w, hh) = match proto {
+            Some(p) => (p.size().width.min(map.width), p.size().height),
+            None => Heatmap::fit(field, map),
+        };
         h = h.max(hh + 1);
-        f.render_widget(
-            Heatmap {
-                field,
-                cmap: &spec.cmap,
-                range,
-            },
-            Rect {
-                x: map.x + map.width.saturating_sub(w) / 2,
-                width: w,
-                height: hh.min(map.height),
-                ..map
-            },
-        );
+        let r = Rect {
+            x: map.x + map.width.saturating_sub(w) / 2,
+            width: w,
+            height: hh.min(map.height),
+            ..map
+        };
+        match proto {
+            Some(p) => f.render_widget(ratatui_image::Image::new(p), r),
+            None => f.render_widget(
+                Heatmap {
+                    field,
+                    cmap: &spec.cmap,
+                    range,
+                },
+                r,
+            ),
+        }
     }
     color_bar(f, s, &spec.cmap, range, bar_area, h);
 }
