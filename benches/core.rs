@@ -44,6 +44,51 @@ fn frames(c: &mut Criterion) {
             })
         });
     }
+    // a line plot of a 1M-row series: drawn from the lines decimated off the UI task, and (the
+    // fallback, and what every frame did before) decimated in the frame
+    let rows = 1_000_000;
+    let series = tandem::plot::Series {
+        columns: vec![
+            "time".into(),
+            "total_energy".into(),
+            "max_temperature".into(),
+        ],
+        values: vec![
+            (0..rows).map(|i| i as f64 * 1e-3).collect(),
+            (0..rows).map(|i| (i as f64 * 1e-4).sin()).collect(),
+            (0..rows).map(|i| (i as f64 * 3e-4).cos()).collect(),
+        ],
+    };
+    let mut s = base.clone();
+    s.view = View::Plots;
+    s.plots.plot = 2;
+    let data = tandem::app::msg::PlotData::Series {
+        series: std::sync::Arc::new(series),
+        file: "series.csv".into(),
+    };
+    let spec = s.project.as_ref().unwrap().plots[2].clone();
+    s.plots.lines = tandem::app::plots::lines_of(
+        &spec,
+        &data,
+        None,
+        tandem::views::plots::chart_width(200),
+        s.plots.req,
+    );
+    s.plots.data = Some(data);
+    let mut per_frame = s.clone();
+    per_frame.plots.lines = None;
+    for (name, st) in [
+        ("Plots line 1M rows", &s),
+        ("Plots line 1M rows, decimated in the frame", &per_frame),
+    ] {
+        let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                term.draw(|f| tandem::views::draw(f, black_box(st)))
+                    .unwrap();
+            })
+        });
+    }
     g.finish();
 }
 

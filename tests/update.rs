@@ -1567,3 +1567,95 @@ fn plots_zoom_and_pan_ask_for_the_part_in_view() {
     );
     assert!(update(&mut s, key('-')).is_empty(), "all of it already");
 }
+
+/// A line plot is decimated off the UI task: loading asks for it at the chart's width, zoom,
+/// pan and resize ask again (sharing the points, not reloading the file), an answer for an
+/// older request is dropped, and nothing is asked while the decimated lines are current.
+#[test]
+fn line_plots_are_decimated_in_the_backend_for_the_width_and_zoom_in_view() {
+    use tandem::app::msg::PlotData;
+    let mut s = idle();
+    s.view = View::Plots;
+    s.plots.plot = 2; // "energy and peak temperature", a line plot
+    s.plots.run_id = Some("20261125-115900-abcd".into());
+    s.plots.files = vec!["series.csv".into()];
+    let c = update(&mut s, Msg::Resize(120, 40));
+    assert!(c.is_empty(), "no data yet: {c:?}");
+    let c = update(&mut s, key('R'));
+    let want = tandem::views::plots::chart_width(120);
+    assert!(
+        c.iter().any(|c| matches!(c, Command::PlotFiles { .. })),
+        "{c:?}"
+    );
+    let req = s.plots.req;
+    let c = update(
+        &mut s,
+        Msg::PlotFiles {
+            req,
+            files: vec!["series.csv".into()],
+        },
+    );
+    assert!(
+        matches!(&c[..], [Command::LoadPlot { chart: Some(w), cells: None, .. }] if *w == want),
+        "{c:?}"
+    );
+    let series = std::sync::Arc::new(
+        tandem::plot::read::parse_series(
+            std::path::Path::new("series.csv"),
+            b"step,time,total_energy,max_temperature\n0,0,1,2\n1,1,2,3\n2,2,3,1\n",
+        )
+        .unwrap(),
+    );
+    let data = PlotData::Series {
+        series: series.clone(),
+        file: "series.csv".into(),
+    };
+    let p = s.project.as_ref().unwrap().clone();
+    let req = s.plots.req;
+    let lines = tandem::app::plots::lines_of(&p.plots[2], &data, None, want, req).unwrap();
+    assert_eq!(lines.data.len(), 2);
+    // an answer for an older request is dropped
+    update(
+        &mut s,
+        Msg::PlotLines {
+            req: req - 1,
+            lines: Box::new(lines.clone()),
+        },
+    );
+    assert!(s.plots.lines.is_none());
+    update(
+        &mut s,
+        Msg::PlotLines {
+            req,
+            lines: Box::new(lines),
+        },
+    );
+    update(
+        &mut s,
+        Msg::PlotLoaded {
+            req,
+            result: Ok(data),
+        },
+    );
+    assert!(s.plots.lines.is_some());
+    // zoom: the same points (one Arc), decimated again for the window
+    let c = update(&mut s, key('+'));
+    match &c[..] {
+        [Command::DecimateLines {
+            data: PlotData::Series { series: shared, .. },
+            window: Some(w),
+            chart,
+            ..
+        }] => {
+            assert!(std::sync::Arc::ptr_eq(shared, &series));
+            assert_eq!((w.zoom(), *chart), (2.0, want));
+        }
+        other => panic!("{other:?}"),
+    }
+    // a resize asks again for the new width
+    let c = update(&mut s, Msg::Resize(90, 40));
+    assert!(
+        matches!(&c[..], [Command::DecimateLines { chart, .. }] if *chart == tandem::views::plots::chart_width(90)),
+        "{c:?}"
+    );
+}

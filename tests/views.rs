@@ -264,11 +264,10 @@ fn plots_line() {
     s.plots.plot = 2;
     let csv = "step,time,residual,total_energy,max_temperature\n0,0,0,25.5,67.3\n10,0.001,5e5,27.0,88.0\n20,0.002,2e5,28.1,91.0\n30,0.003,1e5,29.0,92.5\n";
     s.plots.data = Some(tandem::app::msg::PlotData::Series {
-        series: tandem::plot::read::parse_series(
-            std::path::Path::new("series.csv"),
-            csv.as_bytes(),
-        )
-        .unwrap(),
+        series: std::sync::Arc::new(
+            tandem::plot::read::parse_series(std::path::Path::new("series.csv"), csv.as_bytes())
+                .unwrap(),
+        ),
         file: "series.csv".into(),
     });
     snap("plots_line", &s);
@@ -332,11 +331,10 @@ fn plots_compare_two_runs() {
         )
     };
     let ser = |k: f64| PlotData::Series {
-        series: tandem::plot::read::parse_series(
-            std::path::Path::new("series.csv"),
-            csv(k).as_bytes(),
-        )
-        .unwrap(),
+        series: std::sync::Arc::new(
+            tandem::plot::read::parse_series(std::path::Path::new("series.csv"), csv(k).as_bytes())
+                .unwrap(),
+        ),
         file: "series.csv".into(),
     };
     s.plots.data = Some(PlotData::Compare {
@@ -352,7 +350,7 @@ fn plots_slice() {
     let mut s = with_view(View::Plots);
     s.plots.plot = 1;
     s.plots.data = Some(tandem::app::msg::PlotData::Series {
-        series: common::field(48).slice(None, None).unwrap(),
+        series: std::sync::Arc::new(common::field(48).slice(None, None).unwrap()),
         file: "snapshots/field_0011.npy · row 24 of 48x48".into(),
     });
     snap("plots_slice", &s);
@@ -705,4 +703,45 @@ fn plots_heatmap_as_an_image_when_the_terminal_has_a_protocol() {
         .backend()
         .to_string();
     assert_eq!(other, chars);
+}
+
+/// The Plots view draws a line plot from the lines decimated off the UI task when they are for
+/// this load, width and zoom; otherwise (a resize not yet answered) it decimates them itself.
+#[test]
+fn plots_line_draws_the_lines_made_off_the_ui_task() {
+    let mut s = with_view(View::Plots);
+    s.plots.plot = 2;
+    let csv = "step,time,residual,total_energy,max_temperature\n0,0,0,25.5,67.3\n10,0.001,5e5,27.0,88.0\n20,0.002,2e5,28.1,91.0\n";
+    let data = tandem::app::msg::PlotData::Series {
+        series: std::sync::Arc::new(
+            tandem::plot::read::parse_series(std::path::Path::new("series.csv"), csv.as_bytes())
+                .unwrap(),
+        ),
+        file: "series.csv".into(),
+    };
+    let spec = s.project.as_ref().unwrap().plots[2].clone();
+    let plain = render(
+        &{
+            let mut x = s.clone();
+            x.plots.data = Some(data.clone());
+            x
+        },
+        200,
+        40,
+    );
+    let width = tandem::views::plots::chart_width(200);
+    let mut lines = tandem::app::plots::lines_of(&spec, &data, None, width, s.plots.req).unwrap();
+    s.plots.data = Some(data);
+    s.plots.lines = Some(lines.clone());
+    // the same picture from the lines made elsewhere
+    assert_eq!(
+        render(&s, 200, 40).backend().to_string(),
+        plain.backend().to_string()
+    );
+    // and they are what is drawn: a renamed line shows its new name
+    lines.data[0].0 = "cached".into();
+    s.plots.lines = Some(lines);
+    assert!(render(&s, 200, 40).backend().to_string().contains("cached"));
+    // at another width they are not used
+    assert!(!render(&s, 180, 40).backend().to_string().contains("cached"));
 }

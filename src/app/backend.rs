@@ -738,6 +738,7 @@ impl Backend {
                 compare,
                 diff,
                 window,
+                chart,
             } => {
                 let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
                 else {
@@ -769,7 +770,7 @@ impl Backend {
                         diff,
                     )
                     .await;
-                    let (result, image) = tokio::task::spawn_blocking(move || {
+                    let (result, image, lines) = tokio::task::spawn_blocking(move || {
                         // zoomed: the part in view, cut from the full field (its range stays
                         // the whole field's, so colours mean the same zoomed in or out)
                         if let (Ok(data), Some(w)) = (&mut result, window) {
@@ -822,13 +823,47 @@ impl Backend {
                         if let (Ok(data), Some(c), None) = (&mut result, cells, &image) {
                             crate::app::plots::fit_to_cells(data, c);
                         }
-                        (result, image)
+                        // a series: decimated to the chart here, so no frame does it
+                        let lines = match (&result, chart, p.plots.get(plot)) {
+                            (Ok(data), Some(w), Some(spec)) => {
+                                crate::app::plots::lines_of(spec, data, window, w, req)
+                            }
+                            _ => None,
+                        };
+                        (result, image, lines)
                     })
                     .await
-                    .unwrap_or_else(|e| (Err(e.to_string()), None));
+                    .unwrap_or_else(|e| (Err(e.to_string()), None, None));
+                    if let Some(lines) = lines {
+                        let lines = Box::new(lines);
+                        let _ = tx.send(Msg::PlotLines { req, lines }).await;
+                    }
                     let _ = tx.send(Msg::PlotLoaded { req, result }).await;
                     if let Some(result) = image {
                         let _ = tx.send(Msg::PlotImage { req, result }).await;
+                    }
+                });
+            }
+            Command::DecimateLines {
+                req,
+                plot,
+                data,
+                window,
+                chart,
+            } => {
+                let (Some(p), tx) = (self.project.clone(), self.tx.clone()) else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let lines = tokio::task::spawn_blocking(move || {
+                        crate::app::plots::lines_of(p.plots.get(plot)?, &data, window, chart, req)
+                    })
+                    .await
+                    .ok()
+                    .flatten();
+                    if let Some(lines) = lines {
+                        let lines = Box::new(lines);
+                        let _ = tx.send(Msg::PlotLines { req, lines }).await;
                     }
                 });
             }

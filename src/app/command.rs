@@ -103,6 +103,17 @@ pub enum Command {
         diff: bool,
         /// `+`/`-`/Ctrl+arrows: the zoomed part of a field, cut from the full field.
         window: Option<crate::plot::Window>,
+        /// Line plots: the chart's width in braille dots, to decimate the series to.
+        chart: Option<usize>,
+    },
+    /// A loaded series decimated again (zoom, pan, resize) off the UI task; `data` shares the
+    /// points (they are behind an Arc), it does not copy them.
+    DecimateLines {
+        req: u64,
+        plot: usize,
+        data: super::msg::PlotData,
+        window: Option<crate::plot::Window>,
+        chart: usize,
     },
     /// Start (or restart) a download or upload; progress and the end come back as messages.
     Transfer {

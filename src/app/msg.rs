@@ -51,6 +51,11 @@ pub enum Msg {
         result: Result<PlotData, String>,
     },
     /// The heatmap as an image for the terminal's protocol.
+    /// A line plot's points decimated for the chart (sent before its `PlotLoaded`).
+    PlotLines {
+        req: u64,
+        lines: Box<crate::app::plots::Lines>,
+    },
     PlotImage {
         req: u64,
         result: Result<crate::plot::pixels::PlotImage, String>,
@@ -137,8 +142,9 @@ pub enum PlotData {
         file: String,
         stats: crate::plot::FieldStats,
     },
+    /// Shared: re-decimating it for a zoom sends the backend a pointer, not the points.
     Series {
-        series: Series,
+        series: std::sync::Arc<Series>,
         file: String,
     },
     /// `c`: the same plot of this run (`a`) and another (`b`, of run `other`): two fields side

@@ -89,13 +89,13 @@ pub fn parse(spec: &PlotSpec, name: &str, file: &str, bytes: &[u8]) -> Result<Pl
                 (r, None) => format!("row {}", r.unwrap_or(field.rows / 2)),
             };
             Ok(PlotData::Series {
-                series,
+                series: Arc::new(series),
                 file: format!("{file} · {which} of {}x{}", field.cols, field.rows),
             })
         }
         PlotKind::Line => crate::plot::read::parse_series(path, bytes)
             .map(|series| PlotData::Series {
-                series,
+                series: Arc::new(series),
                 file: file.to_string(),
             })
             .map_err(|e| e.to_string()),

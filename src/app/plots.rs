@@ -232,6 +232,109 @@ pub fn fit_to_cells(data: &mut PlotData, cells: (u16, u16)) {
     }
 }
 
+/// A line plot ready to draw: each y column's points in the x range in view, decimated to the
+/// chart's width; made once per load and width off the UI task, so no frame filters or
+/// decimates a long series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lines {
+    /// The plot request it was made for.
+    pub req: u64,
+    /// The chart's width in braille dots.
+    pub width: usize,
+    /// The zoomed part it was made for.
+    pub window: Option<crate::plot::Window>,
+    /// The x range shown (all of it, or the zoomed part).
+    pub x: (f64, f64),
+    /// Name and points, this run's columns first, then (comparing) the other run's.
+    pub data: Vec<(String, Vec<(f64, f64)>)>,
+    /// Columns of `y` this run's series does not have.
+    pub missing: Vec<String>,
+}
+
+/// The lines of `spec`'s y columns against `xs` (this run's x column) in `series`, and of the
+/// same columns in `other` (a compared run's series, labelled with the run), in the part of x in
+/// `window`, each decimated (min/max) to `width` points.
+pub fn series_lines(
+    spec: &crate::project::PlotSpec,
+    xs: &[f64],
+    series: &crate::plot::Series,
+    other: Option<(&crate::plot::Series, &str)>,
+    window: Option<crate::plot::Window>,
+    width: usize,
+) -> Lines {
+    let x = spec.x.as_deref().unwrap_or("step");
+    let (x0, x1) = crate::plot::finite_range(xs).unwrap_or((0.0, 1.0));
+    let (x0, x1) = match window {
+        Some(w) => (x0 + (x1 - x0) * w.x0, x0 + (x1 - x0) * w.x1),
+        None => (x0, x1),
+    };
+    let mut sources = vec![(series, String::new())];
+    if let Some((sb, r)) = other {
+        sources.push((sb, format!(" ({})", crate::views::plots::short_run(r))));
+    }
+    let (mut data, mut missing) = (Vec::new(), Vec::new());
+    for (src, suffix) in &sources {
+        let Some(xs) = src.column(x) else { continue };
+        for y in &spec.y {
+            match src.column(y) {
+                Some(col) => {
+                    let pts: Vec<(f64, f64)> = xs
+                        .iter()
+                        .zip(col)
+                        .filter(|(a, b)| {
+                            a.is_finite()
+                                && b.is_finite()
+                                && (!spec.log_y || **b > 0.0)
+                                && (x0..=x1).contains(*a)
+                        })
+                        .map(|(a, b)| (*a, if spec.log_y { b.log10() } else { *b }))
+                        .collect();
+                    data.push((
+                        format!("{y}{suffix}"),
+                        crate::plot::decimate_minmax(&pts, width),
+                    ));
+                }
+                None if suffix.is_empty() => missing.push(y.clone()),
+                None => {}
+            }
+        }
+    }
+    Lines {
+        req: 0,
+        width,
+        window,
+        x: (x0, x1),
+        data,
+        missing,
+    }
+}
+
+/// The lines of a loaded series (or two compared), for request `req`; None for fields or when
+/// the x column is missing (the view says so).
+pub fn lines_of(
+    spec: &crate::project::PlotSpec,
+    data: &PlotData,
+    window: Option<crate::plot::Window>,
+    width: usize,
+    req: u64,
+) -> Option<Lines> {
+    let (series, other) = match data {
+        PlotData::Series { series, .. } => (series, None),
+        PlotData::Compare { a, b, other } => match (a.as_ref(), b.as_ref()) {
+            (PlotData::Series { series, .. }, PlotData::Series { series: sb, .. }) => {
+                (series, Some((sb.as_ref(), other.as_str())))
+            }
+            _ => return None,
+        },
+        PlotData::Field { .. } => return None,
+    };
+    let xs = series.column(spec.x.as_deref().unwrap_or("step"))?;
+    Some(Lines {
+        req,
+        ..series_lines(spec, xs, series, other, window, width)
+    })
+}
+
 /// Each field's area when two are compared side by side in a plot area of `cells`: half the
 /// columns, and one row less (for its label).
 pub fn side_cells(cells: (u16, u16)) -> (u16, u16) {
@@ -280,14 +383,15 @@ pub fn zoom(s: &mut AppState, z: i8) -> Vec<Command> {
         return vec![];
     }
     s.plots.window = next;
-    let fields = matches!(
-        s.plots.data,
-        Some(PlotData::Field { .. }) | Some(PlotData::Compare { .. })
-    );
+    let fields = match &s.plots.data {
+        Some(PlotData::Field { .. }) => true,
+        Some(PlotData::Compare { a, .. }) => matches!(a.as_ref(), PlotData::Field { .. }),
+        _ => false,
+    };
     if fields {
         load_plot(s)
     } else {
-        vec![]
+        super::update::decimate_lines(s)
     }
 }
 

@@ -336,6 +336,8 @@ pub struct PlotsState {
     pub pixels: Option<String>,
     /// The current heatmap as an image for that protocol (made off the UI task).
     pub image: Option<crate::plot::pixels::PlotImage>,
+    /// The current line plot, decimated to the chart's width (made off the UI task).
+    pub lines: Option<crate::app::plots::Lines>,
     /// `H`: the colour range held for the next snapshots (None: each snapshot's own, or the
     /// plot's `range`).
     pub hold: Option<(f64, f64)>,

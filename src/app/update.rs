@@ -26,8 +26,18 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
                 }
                 _ => false,
             };
-            if heatmap && s.view == View::Plots && before != s.size {
-                return load_plot(s);
+            if s.view != View::Plots || before == s.size {
+                return vec![];
+            }
+            if heatmap {
+                load_plot(s)
+            } else {
+                decimate_lines(s)
+            }
+        }
+        Msg::PlotLines { req, lines } => {
+            if req == s.plots.req {
+                s.plots.lines = Some(*lines);
             }
             vec![]
         }
@@ -458,6 +468,7 @@ pub(crate) fn load_plot(s: &mut AppState) -> Vec<Command> {
         .and_then(|p| p.plots.get(s.plots.plot))
         .is_some_and(|p| p.kind == crate::project::PlotKind::Heatmap);
     let cells = heatmap.then(|| crate::views::plot_cells(s.size));
+    let chart = (!heatmap).then(|| crate::views::plots::chart_width(s.size.0));
     vec![Command::LoadPlot {
         req: s.plots.req,
         run_id,
@@ -468,6 +479,37 @@ pub(crate) fn load_plot(s: &mut AppState) -> Vec<Command> {
         compare: s.plots.compare.clone(),
         diff: s.plots.diff,
         window: s.plots.window,
+        chart,
+    }]
+}
+
+/// The loaded series decimated again for the window and the chart's width now (zoom, pan,
+/// resize), off the UI task; nothing when the plot is not a series or is decimated so already.
+pub(crate) fn decimate_lines(s: &mut AppState) -> Vec<Command> {
+    let Some(data) = s.plots.data.clone() else {
+        return vec![];
+    };
+    let series = match &data {
+        super::msg::PlotData::Series { .. } => true,
+        super::msg::PlotData::Compare { a, .. } => {
+            matches!(a.as_ref(), super::msg::PlotData::Series { .. })
+        }
+        super::msg::PlotData::Field { .. } => false,
+    };
+    let chart = crate::views::plots::chart_width(s.size.0);
+    let fresh =
+        s.plots.lines.as_ref().is_some_and(|l| {
+            l.req == s.plots.req && l.width == chart && l.window == s.plots.window
+        });
+    if !series || fresh {
+        return vec![];
+    }
+    vec![Command::DecimateLines {
+        req: s.plots.req,
+        plot: s.plots.plot,
+        data,
+        window: s.plots.window,
+        chart,
     }]
 }
 

@@ -7,7 +7,7 @@ mod logs;
 mod metrics;
 mod picker;
 mod pipeline;
-mod plots;
+pub mod plots;
 mod popups;
 mod runs;
 mod transfers;

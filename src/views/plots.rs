@@ -215,46 +215,19 @@ fn lines(
         );
         return;
     };
-    let width = (area.width as usize).saturating_sub(12).max(10) * 2;
-    let mut data: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    let mut missing = Vec::new();
-    // zoomed: the x range in view, and every series decimated again from all its points there
-    let (x0, x1) = crate::plot::finite_range(xs).unwrap_or((0.0, 1.0));
-    let (x0, x1) = match s.plots.window {
-        Some(w) => (x0 + (x1 - x0) * w.x0, x0 + (x1 - x0) * w.x1),
-        None => (x0, x1),
-    };
-    // this run's series, then (comparing) the other run's, the same columns
-    let mut sources = vec![(series, String::new())];
-    if let Some((sb, r)) = other {
-        sources.push((sb, format!(" ({})", short_run(r))));
-    }
-    for (src, suffix) in &sources {
-        let Some(xs) = src.column(x) else { continue };
-        for y in &spec.y {
-            match src.column(y) {
-                Some(col) => {
-                    let pts: Vec<(f64, f64)> = xs
-                        .iter()
-                        .zip(col)
-                        .filter(|(a, b)| {
-                            a.is_finite()
-                                && b.is_finite()
-                                && (!spec.log_y || **b > 0.0)
-                                && (x0..=x1).contains(*a)
-                        })
-                        .map(|(a, b)| (*a, if spec.log_y { b.log10() } else { *b }))
-                        .collect();
-                    data.push((
-                        format!("{y}{suffix}"),
-                        crate::plot::decimate_minmax(&pts, width),
-                    ));
-                }
-                None if suffix.is_empty() => missing.push(y.as_str()),
-                None => {}
-            }
+    let width = chart_width(area.width);
+    // made off the UI task for this load and width; else (a resize not yet answered) here
+    let made;
+    let lines = match s.plots.lines.as_ref() {
+        Some(l) if l.req == s.plots.req && l.width == width && l.window == s.plots.window => l,
+        _ => {
+            made = crate::app::plots::series_lines(spec, xs, series, other, s.plots.window, width);
+            &made
         }
-    }
+    };
+    let (x0, x1) = lines.x;
+    let data = &lines.data;
+    let missing = &lines.missing;
     // several series on very different scales: normalise each to its own range so all are visible
     let ranges: Vec<(f64, f64)> = data
         .iter()
@@ -341,8 +314,13 @@ fn lines(
     f.render_widget(chart, area);
 }
 
+/// The width in braille dots of a line chart drawn in a body `body_width` columns wide.
+pub fn chart_width(body_width: u16) -> usize {
+    (body_width as usize).saturating_sub(12).max(10) * 2
+}
+
 /// A run id's distinctive end (run ids start with the date): `…115900-abcd`.
-fn short_run(r: &str) -> String {
+pub(crate) fn short_run(r: &str) -> String {
     let r = crate::observe::sanitize(r);
     let n = r.chars().count();
     if n > 12 {
