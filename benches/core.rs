@@ -236,6 +236,67 @@ fn plot_decimation(c: &mut Criterion) {
     g.bench_function("field_stats_4096x4096", |b| {
         b.iter(|| black_box(tandem::plot::FieldStats::of(&field).nonfinite))
     });
+    // a growing series CSV of 1M rows: read and parsed whole (what each refresh did before) and
+    // 1,000 new rows read from where the last read stopped
+    let rows: String = (0..1_000_000)
+        .map(|i| {
+            format!(
+                "{i},{:.6},{:.6}\n",
+                i as f64 * 1e-3,
+                (i as f64 * 1e-4).sin()
+            )
+        })
+        .collect();
+    let text = format!("step,time,residual\n{rows}");
+    let more: String = (1_000_000..1_001_000)
+        .map(|i| {
+            format!(
+                "{i},{:.6},{:.6}\n",
+                i as f64 * 1e-3,
+                (i as f64 * 1e-4).sin()
+            )
+        })
+        .collect();
+    let sdir = tempfile::tempdir().unwrap();
+    let csv = sdir.path().join("series.csv");
+    g.bench_function("series_csv_1M_rows_read_whole", |b| {
+        b.iter(|| {
+            black_box(
+                tandem::plot::read::parse_series(&csv, text.as_bytes())
+                    .unwrap()
+                    .rows(),
+            )
+        })
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let src = tandem::plot::source::Source::Dir(sdir.path().to_path_buf());
+    g.bench_function("series_csv_1M_rows_plus_1000_read_new", |b| {
+        b.iter_batched(
+            || {
+                std::fs::write(&csv, &text).unwrap();
+                let tails = tandem::app::plotload::Tails::default();
+                rt.block_on(tandem::app::plotload::load_series(
+                    &tails,
+                    &src,
+                    "series.csv",
+                ))
+                .unwrap();
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().append(true).open(&csv).unwrap();
+                f.write_all(more.as_bytes()).unwrap();
+                tails
+            },
+            |tails| {
+                rt.block_on(tandem::app::plotload::load_series(
+                    &tails,
+                    &src,
+                    "series.csv",
+                ))
+                .unwrap()
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
     // `e` in the Plots view: a 1200x800 PNG of a 1024x1024 field (colour bar and axes included)
     let small = tandem::plot::downsample(&field, 1024, 1024);
     let dir = tempfile::tempdir().unwrap();

@@ -105,6 +105,16 @@ async fn contract(store: Arc<dyn ObjectStore>, bucket: &str) {
         .await
         .unwrap()
         .is_empty());
+    // open-ended: from an offset to the end, however long (what a growing series reads)
+    assert_eq!(
+        store.get_range(bucket, "b.txt", 5..u64::MAX).await.unwrap(),
+        b"of b.txt"
+    );
+    assert!(store
+        .get_range(bucket, "b.txt", 500..u64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
 
     // missing things
     assert!(
@@ -471,15 +481,12 @@ fn sample_pipeline_on_s3() {
             .iter()
             .position(|x| x.name == "temperature field")
             .unwrap();
-        let files = tandem::app::plotload::files(&ws, &p, Some(store.clone()), &run_id, heat)
-            .await
-            .unwrap();
+        let reader =
+            tandem::app::plotload::Reader::new(ws.clone(), Arc::new(p.clone()), Some(store));
+        let files = reader.files(&run_id, heat).await.unwrap();
         assert_eq!(files.len(), 12, "{files:?}");
         assert!(files[0].starts_with("snapshots/field_"), "{files:?}");
-        let data =
-            tandem::app::plotload::load(&ws, &p, Some(store.clone()), &run_id, heat, &files[11])
-                .await
-                .unwrap();
+        let data = reader.load(&run_id, heat, &files[11]).await.unwrap();
         match data {
             tandem::app::msg::PlotData::Field { field, stats, .. } => {
                 assert!(field.rows > 1 && field.cols > 1);
@@ -487,8 +494,21 @@ fn sample_pipeline_on_s3() {
             }
             other => panic!("{other:?}"),
         }
+        // the series, read from S3 too (from its start, then from where that read stopped)
+        let energy = p
+            .plots
+            .iter()
+            .position(|x| x.kind == tandem::project::PlotKind::Line)
+            .unwrap();
+        for _ in 0..2 {
+            match reader.load(&run_id, energy, "series.csv").await.unwrap() {
+                tandem::app::msg::PlotData::Series { series, .. } => assert!(series.rows() > 1),
+                other => panic!("{other:?}"),
+            }
+        }
         // without the store there is nothing to read
-        let err = tandem::app::plotload::files(&ws, &p, None, &run_id, heat)
+        let err = tandem::app::plotload::Reader::new(ws.clone(), Arc::new(p.clone()), None)
+            .files(&run_id, heat)
             .await
             .unwrap_err();
         assert!(err.contains("not on this machine"), "{err}");

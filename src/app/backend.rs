@@ -74,6 +74,8 @@ pub struct Backend {
     reporting: bool,
     /// The terminal's graphics protocol, when plots are shown as images.
     picker: Option<crate::plot::pixels::Picker>,
+    /// Series CSVs read so far by the Plots view (a growing one is read from where it stopped).
+    plot_tails: plotload::Tails,
 }
 
 impl Backend {
@@ -116,10 +118,21 @@ impl Backend {
             logs_visible: Arc::new(AtomicBool::new(false)),
             reporting: false,
             picker: None,
+            plot_tails: Default::default(),
         }
     }
 
     /// Show heatmaps as images with this picker's protocol.
+    /// What reads the project's plots (None without a project).
+    fn plot_reader(&self) -> Option<plotload::Reader> {
+        Some(plotload::Reader {
+            ws: self.ws.clone(),
+            project: self.project.clone()?,
+            store: self.store.clone(),
+            tails: self.plot_tails.clone(),
+        })
+    }
+
     /// The terminal's graphics protocol, once known (plots asked for before are characters).
     pub fn set_picker(&mut self, picker: Option<crate::plot::pixels::Picker>) {
         self.picker = picker;
@@ -657,13 +670,11 @@ impl Backend {
                 });
             }
             Command::PlotFiles { req, run_id, plot } => {
-                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
-                else {
+                let (Some(reader), tx) = (self.plot_reader(), self.tx.clone()) else {
                     return;
                 };
-                let store = self.store.clone();
                 tokio::spawn(async move {
-                    let files = match plotload::files(&ws, &p, store, &run_id, plot).await {
+                    let files = match reader.files(&run_id, plot).await {
                         Ok(f) => f,
                         Err(e) => {
                             let _ = tx.send(Msg::Error(format!("plot files: {e}"))).await;
@@ -682,24 +693,16 @@ impl Backend {
                 diff,
                 hold,
             } => {
-                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
+                let (Some(reader), Some(p), tx) =
+                    (self.plot_reader(), self.project.clone(), self.tx.clone())
                 else {
                     return;
                 };
-                let store = self.store.clone();
                 tokio::spawn(async move {
                     let t0 = std::time::Instant::now();
-                    let data = plotload::load_compared(
-                        &ws,
-                        &p,
-                        store,
-                        &run_id,
-                        plot,
-                        &file,
-                        compare.as_deref(),
-                        diff,
-                    )
-                    .await;
+                    let data = reader
+                        .load_compared(&run_id, plot, &file, compare.as_deref(), diff)
+                        .await;
                     let r = tokio::task::spawn_blocking(move || {
                         let spec = p.plots.get(plot).ok_or("no such plot")?;
                         let vs = match (&compare, diff) {
@@ -740,12 +743,12 @@ impl Backend {
                 window,
                 chart,
             } => {
-                let (Some(p), ws, tx) = (self.project.clone(), self.ws.clone(), self.tx.clone())
+                let (Some(reader), Some(p), tx) =
+                    (self.plot_reader(), self.project.clone(), self.tx.clone())
                 else {
                     return;
                 };
                 let picker = self.picker.clone();
-                let store = self.store.clone();
                 tokio::spawn(async move {
                     let (cmap, fixed) = p
                         .plots
@@ -759,17 +762,9 @@ impl Backend {
                             )
                         })
                         .unwrap_or_default();
-                    let mut result = plotload::load_compared(
-                        &ws,
-                        &p,
-                        store,
-                        &run_id,
-                        plot,
-                        &file,
-                        compare.as_deref(),
-                        diff,
-                    )
-                    .await;
+                    let mut result = reader
+                        .load_compared(&run_id, plot, &file, compare.as_deref(), diff)
+                        .await;
                     let (result, image, lines) = tokio::task::spawn_blocking(move || {
                         // zoomed: the part in view, cut from the full field (its range stays
                         // the whole field's, so colours mean the same zoomed in or out)

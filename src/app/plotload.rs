@@ -7,6 +7,7 @@ use crate::pipeline::{executor, Workspace};
 use crate::plot::source::Source;
 use crate::project::{PlotKind, PlotSpec, Project};
 use crate::storage::ObjectStore;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -37,34 +38,201 @@ pub fn source(
     }
 }
 
-/// The files of plot `plot` in a run, sorted (snapshots in order).
-pub async fn files(
-    ws: &Workspace,
-    p: &Project,
-    store: Option<Arc<dyn ObjectStore>>,
-    run_id: &str,
-    plot: usize,
-) -> Result<Vec<String>, String> {
-    let spec = p.plots.get(plot).ok_or("no such plot")?;
-    source(ws, p, store, run_id, spec)?.files(&spec.file).await
+/// What reads a project's plots: the workspace (journal, run directories), the project's store
+/// (S3 when the storage root is), and the series read so far (so a growing CSV is read from where
+/// the last read stopped, not again from its start).
+#[derive(Clone)]
+pub struct Reader {
+    pub ws: Workspace,
+    pub project: Arc<Project>,
+    pub store: Option<Arc<dyn ObjectStore>>,
+    pub tails: Tails,
 }
 
-/// One file of plot `plot` in a run, read and parsed (parsing off the async workers).
-pub async fn load(
-    ws: &Workspace,
-    p: &Project,
-    store: Option<Arc<dyn ObjectStore>>,
-    run_id: &str,
-    plot: usize,
-    file: &str,
-) -> Result<PlotData, String> {
-    let spec = p.plots.get(plot).ok_or("no such plot")?.clone();
-    let src = source(ws, p, store, run_id, &spec)?;
-    let fetched = src.read(file).await?;
-    let (name, file) = (src.name(file), file.to_string());
-    tokio::task::spawn_blocking(move || parse(&spec, &name, &file, &fetched.bytes))
+/// Series read so far, by file (as [`Source::name`] names it).
+pub type Tails = Arc<std::sync::Mutex<HashMap<String, Tail>>>;
+
+/// How many growing series are remembered (the ones on screen and compared).
+const TAILS: usize = 8;
+
+/// A series CSV read up to `offset` (just past its last complete line): its header line and rows.
+#[derive(Clone, Debug)]
+pub struct Tail {
+    pub offset: u64,
+    pub header: Vec<u8>,
+    pub series: Arc<crate::plot::Series>,
+}
+
+impl Reader {
+    pub fn new(
+        ws: Workspace,
+        project: Arc<Project>,
+        store: Option<Arc<dyn ObjectStore>>,
+    ) -> Reader {
+        Reader {
+            ws,
+            project,
+            store,
+            tails: Tails::default(),
+        }
+    }
+
+    fn spec(&self, plot: usize) -> Result<&PlotSpec, String> {
+        self.project
+            .plots
+            .get(plot)
+            .ok_or_else(|| "no such plot".into())
+    }
+
+    /// The files of plot `plot` in a run, sorted (snapshots in order).
+    pub async fn files(&self, run_id: &str, plot: usize) -> Result<Vec<String>, String> {
+        let spec = self.spec(plot)?;
+        source(&self.ws, &self.project, self.store.clone(), run_id, spec)?
+            .files(&spec.file)
+            .await
+    }
+
+    /// One file of plot `plot` in a run, read and parsed (parsing off the async workers). A
+    /// line plot's CSV read before is read only from where that read stopped.
+    pub async fn load(&self, run_id: &str, plot: usize, file: &str) -> Result<PlotData, String> {
+        let spec = self.spec(plot)?.clone();
+        let src = source(&self.ws, &self.project, self.store.clone(), run_id, &spec)?;
+        if spec.kind == PlotKind::Line {
+            return load_series(&self.tails, &src, file).await;
+        }
+        let fetched = src.read(file).await?;
+        let (name, file) = (src.name(file), file.to_string());
+        tokio::task::spawn_blocking(move || parse(&spec, &name, &file, &fetched.bytes))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
+    /// One run's plot, or with `compare` the same file of another run too: side by side
+    /// (fields) or overlaid (series), or with `diff` this run's field minus the other's. Both
+    /// files are read at once.
+    pub async fn load_compared(
+        &self,
+        run_id: &str,
+        plot: usize,
+        file: &str,
+        compare: Option<&str>,
+        diff: bool,
+    ) -> Result<PlotData, String> {
+        let this = self.load(run_id, plot, file);
+        let Some(other) = compare else {
+            return this.await;
+        };
+        let that = async {
+            self.load(other, plot, file)
+                .await
+                .map_err(|e| format!("run {other}: {e}"))
+        };
+        let (a, b) = tokio::join!(this, that);
+        let (a, b) = (a?, b?);
+        if diff {
+            tokio::task::spawn_blocking(move || super::plots::difference_of(a, b))
+                .await
+                .map_err(|e| e.to_string())?
+        } else {
+            Ok(PlotData::Compare {
+                a: Box::new(a),
+                b: Box::new(b),
+                other: other.to_string(),
+            })
+        }
+    }
+}
+
+/// A series CSV: what was appended since the last read (checked by the newline before it:
+/// a file rewritten shorter is read again whole), parsed and added to the rows read before.
+/// Only complete lines are kept; a last line still being written is shown but read again.
+pub async fn load_series(tails: &Tails, src: &Source, file: &str) -> Result<PlotData, String> {
+    let name = src.name(file);
+    let known = tails.lock().ok().and_then(|t| t.get(&name).cloned());
+    let (base, bytes) = match known {
+        Some(t) => {
+            let new = src.read_from(file, t.offset.saturating_sub(1)).await?;
+            match new.split_first() {
+                Some((b'\n', rest)) => (Some(t), rest.to_vec()),
+                _ => (None, src.read(file).await?.bytes),
+            }
+        }
+        None => (None, src.read(file).await?.bytes),
+    };
+    let (path, shown) = (name.clone(), file.to_string());
+    let tail = tokio::task::spawn_blocking(move || append(base, &path, &bytes))
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())??;
+    let (tail, series) = tail;
+    if let Ok(mut t) = tails.lock() {
+        if t.len() >= TAILS && !t.contains_key(&name) {
+            t.clear();
+        }
+        t.insert(name, tail);
+    }
+    Ok(PlotData::Series {
+        series,
+        file: shown,
+    })
+}
+
+/// `bytes` (a whole CSV, or with `base` what follows its complete lines) parsed: the new tail
+/// (complete lines only) and the series to show (with a last line not yet complete, if any).
+fn append(
+    base: Option<Tail>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(Tail, Arc<crate::plot::Series>), String> {
+    use crate::plot::read::parse_series;
+    let path = Path::new(name);
+    let with_header = |header: &[u8], rows: &[u8]| {
+        let mut text = header.to_vec();
+        text.extend_from_slice(rows);
+        parse_series(path, &text).map_err(|e| e.to_string())
+    };
+    let add = |s: &mut crate::plot::Series, rows: crate::plot::Series| {
+        for (col, new) in s.values.iter_mut().zip(rows.values) {
+            col.extend(new);
+        }
+    };
+    // up to the end of the last complete line
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let (tail, used) = match base {
+        Some(t) => {
+            let mut s = Arc::unwrap_or_clone(t.series);
+            if complete > 0 {
+                add(&mut s, with_header(&t.header, &bytes[..complete])?);
+            }
+            let tail = Tail {
+                offset: t.offset + complete as u64,
+                header: t.header,
+                series: Arc::new(s),
+            };
+            (tail, complete)
+        }
+        None => {
+            let header_end = bytes
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(bytes.len(), |i| i + 1);
+            let end = complete.max(header_end);
+            let tail = Tail {
+                offset: end as u64,
+                header: bytes[..header_end].to_vec(),
+                series: Arc::new(parse_series(path, &bytes[..end]).map_err(|e| e.to_string())?),
+            };
+            (tail, end)
+        }
+    };
+    let partial = &bytes[used..];
+    if partial.iter().all(u8::is_ascii_whitespace) {
+        let shown = tail.series.clone();
+        return Ok((tail, shown));
+    }
+    // a last line without its newline yet: shown now, read again next time
+    let mut shown = (*tail.series).clone();
+    add(&mut shown, with_header(&tail.header, partial)?);
+    Ok((tail, Arc::new(shown)))
 }
 
 /// A plot's data from a file's bytes; `name` is the file as messages show it, `file` as the
@@ -99,43 +267,6 @@ pub fn parse(spec: &PlotSpec, name: &str, file: &str, bytes: &[u8]) -> Result<Pl
                 file: file.to_string(),
             })
             .map_err(|e| e.to_string()),
-    }
-}
-
-/// One run's plot, or with `compare` the same file of another run too: side by side (fields) or
-/// overlaid (series), or with `diff` this run's field minus the other's. Both files are read at once.
-#[allow(clippy::too_many_arguments)]
-pub async fn load_compared(
-    ws: &Workspace,
-    p: &Project,
-    store: Option<Arc<dyn ObjectStore>>,
-    run_id: &str,
-    plot: usize,
-    file: &str,
-    compare: Option<&str>,
-    diff: bool,
-) -> Result<PlotData, String> {
-    let this = load(ws, p, store.clone(), run_id, plot, file);
-    let Some(other) = compare else {
-        return this.await;
-    };
-    let that = async {
-        load(ws, p, store.clone(), other, plot, file)
-            .await
-            .map_err(|e| format!("run {other}: {e}"))
-    };
-    let (a, b) = tokio::join!(this, that);
-    let (a, b) = (a?, b?);
-    if diff {
-        tokio::task::spawn_blocking(move || super::plots::difference_of(a, b))
-            .await
-            .map_err(|e| e.to_string())?
-    } else {
-        Ok(PlotData::Compare {
-            a: Box::new(a),
-            b: Box::new(b),
-            other: other.to_string(),
-        })
     }
 }
 
@@ -233,4 +364,50 @@ fn lines(
         out,
         how.size,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(d: &PlotData, c: usize) -> Vec<f64> {
+        match d {
+            PlotData::Series { series, .. } => series.values[c].clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A growing CSV is read from where the last read stopped: rows added, a line still being
+    /// written shown but read again, bytes before the stop never read again, and a file
+    /// rewritten shorter read whole.
+    #[tokio::test]
+    async fn a_growing_series_is_read_from_where_the_last_read_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.csv");
+        let src = Source::Dir(dir.path().to_path_buf());
+        let tails = Tails::default();
+        let write = |t: &str| std::fs::write(&f, t).unwrap();
+        write("t,v\n0,1\n1,2\n");
+        let d = load_series(&tails, &src, "s.csv").await.unwrap();
+        assert_eq!(column(&d, 1), [1.0, 2.0]);
+        // appended: a complete row and one being written
+        write("t,v\n0,1\n1,2\n2,3\n3,");
+        let d = load_series(&tails, &src, "s.csv").await.unwrap();
+        assert_eq!(column(&d, 0), [0.0, 1.0, 2.0, 3.0]);
+        assert!(column(&d, 1)[3].is_nan());
+        // the row is finished; an earlier row changed in place is not read again
+        write("t,v\n0,9\n1,2\n2,3\n3,4\n");
+        let d = load_series(&tails, &src, "s.csv").await.unwrap();
+        assert_eq!(column(&d, 1), [1.0, 2.0, 3.0, 4.0]);
+        let t = tails.lock().unwrap().values().next().unwrap().clone();
+        assert_eq!(t.offset, std::fs::metadata(&f).unwrap().len());
+        assert_eq!(t.series.rows(), 4);
+        // rewritten shorter: read whole
+        write("t,v\n5,6\n");
+        let d = load_series(&tails, &src, "s.csv").await.unwrap();
+        assert_eq!(column(&d, 1), [6.0]);
+        // nothing new: the same rows
+        let d = load_series(&tails, &src, "s.csv").await.unwrap();
+        assert_eq!(column(&d, 1), [6.0]);
+    }
 }

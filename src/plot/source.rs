@@ -148,6 +148,32 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The bytes of a file from `start` to its end (nothing when it is shorter): what was
+    /// appended since an earlier read.
+    pub async fn read_from(&self, file: &str, start: u64) -> Result<Vec<u8>, String> {
+        let name = self.name(file);
+        let r = match self {
+            Source::Dir(dir) => {
+                let path = dir.join(file);
+                tokio::task::spawn_blocking(move || read_range(&path, start..u64::MAX))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
+            }
+            Source::Store {
+                store,
+                bucket,
+                prefix,
+            } => store
+                .get_range(bucket, &format!("{prefix}{file}"), start..u64::MAX)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        r.map_err(|e| format!("{}: {e}", crate::observe::sanitize(&name)))
+    }
+}
+
 fn dir_files(dir: &Path, pattern: &str) -> Result<Vec<String>, String> {
     let full = dir.join(pattern);
     let paths = glob::glob(&full.to_string_lossy()).map_err(|e| format!("{pattern}: {e}"))?;

@@ -240,7 +240,9 @@ impl ObjectStore for LocalStore {
                 Err(e) => return Err(io(format!("reading {}", p.display()))(e)),
             };
             f.seek(SeekFrom::Start(range.start)).map_err(io("seek"))?;
-            let len = range.end.saturating_sub(range.start);
+            // clamped to the file: an open-ended range must not reserve memory it never reads
+            let size = f.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+            let len = range.end.min(size).saturating_sub(range.start);
             let mut buf = Vec::with_capacity(len.min(64 << 20) as usize);
             f.take(len)
                 .read_to_end(&mut buf)

@@ -277,7 +277,12 @@ impl ObjectStore for S3Store {
             .get_object()
             .bucket(bucket)
             .key(key)
-            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .range(if range.end == u64::MAX {
+                // to the end, however long
+                format!("bytes={}-", range.start)
+            } else {
+                format!("bytes={}-{}", range.start, range.end - 1)
+            })
             .send()
             .await;
         let out = match res {
