@@ -282,9 +282,9 @@ pub enum Cmd {
     Plot {
         file: String,
         /// Another file (or directory, glob, S3 URI; the same --snapshot) drawn beside FILE, or
-        /// overlaid on it for series, on one scale.
+        /// overlaid on it for series, on one scale. Series: repeat for up to three more.
         #[arg(long)]
-        compare: Option<String>,
+        compare: Vec<String>,
         /// With --compare: FILE's field minus the other's (coolwarm, centred on zero).
         #[arg(long, requires = "compare")]
         diff: bool,
@@ -920,28 +920,50 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                     Ok::<_, Exit>((data, shown, fetched))
                 }
             };
+            if compare.len() > 1 && (diff || kind != PlotKind::Line) {
+                return Err(Exit::bad(
+                    "fields and differences compare two files: give one --compare".to_string(),
+                ));
+            }
+            if compare.len() + 1 > crate::app::plots::OVERLAY {
+                return Err(Exit::bad(format!(
+                    "at most {} series overlaid: give up to {} --compare",
+                    crate::app::plots::OVERLAY,
+                    crate::app::plots::OVERLAY - 1
+                )));
+            }
             let (mut data, shown, fetched) = read(src, name).await?;
-            let mut label = shown.clone();
-            let mut vs = None;
-            if let Some(other) = compare {
-                let (src_b, name_b) = plot_file(g, &other, snapshot).await?;
+            let mut others = Vec::new();
+            for other in &compare {
+                let (src_b, name_b) = plot_file(g, other, snapshot).await?;
                 let (b, shown_b, _) = read(src_b, name_b).await?;
-                (label, vs) = short_labels(&shown, &shown_b);
+                others.push((shown_b, b));
+            }
+            let mut names = vec![shown.clone()];
+            names.extend(others.iter().map(|o| o.0.clone()));
+            let labels = short_labels(&names);
+            let label = labels[0].clone();
+            let title = match (&labels[1..], diff) {
+                ([], _) => title,
+                ([v], true) => format!("{label} − {v}"),
+                (vs, _) => format!("{label} vs {}", vs.join(" vs ")),
+            };
+            let mut others = labels[1..]
+                .iter()
+                .cloned()
+                .zip(others.into_iter().map(|o| o.1));
+            if let Some((other, b)) = others.next() {
                 data = if diff {
                     crate::app::plots::difference_of(data, b).map_err(Exit::bad)?
                 } else {
                     PlotData::Compare {
                         a: Box::new(data),
                         b: Box::new(b),
-                        other: vs.clone().unwrap_or_default(),
+                        other,
+                        more: others.collect(),
                     }
                 };
             }
-            let title = match (&vs, diff) {
-                (Some(v), true) => format!("{label} − {v}"),
-                (Some(v), false) => format!("{label} vs {v}"),
-                (None, _) => title,
-            };
             let how = crate::app::plotload::ExportAs {
                 label: &label,
                 diff,
@@ -1254,17 +1276,24 @@ fn one_snapshot(file: &str, n: Option<i64>) -> Result<(), Exit> {
     }
 }
 
-/// Two compared files named by what tells them apart: their names without the part they share.
-fn short_labels(a: &str, b: &str) -> (String, Option<String>) {
-    let common = a
-        .chars()
-        .zip(b.chars())
-        .take_while(|(x, y)| x == y)
-        .map(|(x, _)| x.len_utf8())
-        .sum::<usize>();
+/// Compared files named by what tells them apart: their names without the folders they share.
+fn short_labels(names: &[String]) -> Vec<String> {
+    let first = names.first().map(String::as_str).unwrap_or("");
+    let common = names[1..]
+        .iter()
+        .map(|n| {
+            first
+                .chars()
+                .zip(n.chars())
+                .take_while(|(x, y)| x == y)
+                .map(|(x, _)| x.len_utf8())
+                .sum::<usize>()
+        })
+        .min()
+        .unwrap_or(0);
     // back to a folder boundary, so a label starts at a whole name
-    let cut = a[..common].rfind('/').map_or(0, |j| j + 1);
-    (a[cut..].to_string(), Some(b[cut..].to_string()))
+    let cut = first[..common].rfind('/').map_or(0, |j| j + 1);
+    names.iter().map(|n| n[cut..].to_string()).collect()
 }
 
 fn tool(t: Tool) -> Result<(), Exit> {

@@ -729,5 +729,33 @@ fn plot_compares_two_files_side_by_side_as_a_difference_and_overlaid() {
         text.contains("#1F77B4") && text.contains("#D62728"),
         "{text}"
     );
+    // three runs' series overlaid; fields compare two only
+    std::fs::create_dir_all(d.join("c")).unwrap();
+    std::fs::write(d.join("c/s.csv"), "t,v\n0,2\n1,2\n2,2\n").unwrap();
+    let o = plot(&[
+        "a/s.csv",
+        "--compare",
+        "b/s.csv",
+        "--compare",
+        "c/s.csv",
+        "--out",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("v · c/s.csv") && text.contains("#2CA02C"));
+    let o = plot(&[
+        "a/f.csv",
+        "--kind",
+        "heatmap",
+        "--compare",
+        "b/f.csv",
+        "--compare",
+        "b/f.csv",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give one --compare"));
     assert!(text.contains("v · a/s.csv") && text.contains("v · b/s.csv"));
 }

@@ -1192,6 +1192,7 @@ fn e_exports_the_plot_on_screen_to_the_download_directory() {
             file: "snapshots/field_001.npy".into(),
             out: "/home/r/temperature_field-20261125-115900-abcd-field_001.png".into(),
             compare: None,
+            more: vec![],
             diff: false,
             hold: None,
         }]
@@ -1215,6 +1216,7 @@ fn e_exports_the_plot_on_screen_to_the_download_directory() {
             file: "snapshots/field_001.npy".into(),
             out: "/home/r/temperature_field-20261125-115900-abcd-minus-20261124-090000-beef-field_001.png".into(),
             compare: Some("20261124-090000-beef".into()),
+            more: vec![],
             diff: true,
             hold: Some((0.0, 2.0)),
         }]
@@ -1658,4 +1660,66 @@ fn line_plots_are_decimated_in_the_backend_for_the_width_and_zoom_in_view() {
         matches!(&c[..], [Command::DecimateLines { chart, .. }] if *chart == tandem::views::plots::chart_width(90)),
         "{c:?}"
     );
+}
+
+/// `C` on a line plot: one more older run overlaid each time (four runs at most), in the load
+/// and the export; on a heatmap it says fields compare two; `c` goes back to two.
+#[test]
+fn capital_c_overlays_more_runs_on_a_line_plot() {
+    let mut s = idle();
+    s.view = View::Plots;
+    s.plots.run_id = Some("20261125-115900-abcd".into());
+    s.plots.files = vec!["series.csv".into()];
+    s.plots.snapshot = 0;
+    s.runs.truncate(1);
+    let mut older = Vec::new();
+    for (i, id) in [
+        "20261124-000000-0001",
+        "20261123-000000-0002",
+        "20261122-000000-0003",
+        "20261121-000000-0004",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut r = common::run(id, RunState::Succeeded, RunState::Succeeded);
+        r.created = s.runs[0].created - chrono::Duration::hours(1 + i as i64);
+        s.runs.push(r);
+        older.push(id.to_string());
+    }
+    // a heatmap: two runs only
+    s.plots.plot = 0;
+    assert!(update(&mut s, key('C')).is_empty());
+    assert!(s
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("fields compare two"));
+    // a line plot: C starts comparing, then adds the next older runs
+    s.plots.plot = 2;
+    update(&mut s, key('C'));
+    assert_eq!(s.plots.compare.as_deref(), Some(older[0].as_str()));
+    update(&mut s, key('C'));
+    let c = update(&mut s, key('C'));
+    assert_eq!(s.plots.more, older[1..3]);
+    assert!(
+        matches!(&c[..], [Command::LoadPlot { compare: Some(c), more, .. }] if *c == older[0] && *more == older[1..3]),
+        "{c:?}"
+    );
+    assert!(update(&mut s, key('C')).is_empty(), "four runs at most");
+    assert!(s.status.as_ref().unwrap().text.contains("at most"));
+    match &update(&mut s, key('e'))[..] {
+        [Command::ExportPlot { more, out, .. }] => {
+            assert_eq!(*more, older[1..3]);
+            assert!(
+                out.contains(&format!("-vs-{}-vs-{}-vs-{}", older[0], older[1], older[2])),
+                "{out}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // c: back to comparing two
+    update(&mut s, key('c'));
+    assert!(s.plots.more.is_empty());
 }

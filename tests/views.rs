@@ -290,6 +290,7 @@ fn plots_compare_two_runs() {
         a: Box::new(fd(48, 1.0)),
         b: Box::new(fd(48, 0.5)),
         other: "20261124-090000-0001".into(),
+        more: vec![],
     });
     snap("plots_compare_fields", &s);
     // d: the difference arrives as one field and is drawn on coolwarm, like its image
@@ -341,6 +342,7 @@ fn plots_compare_two_runs() {
         a: Box::new(ser(1.0)),
         b: Box::new(ser(0.9)),
         other: "20261124-090000-0001".into(),
+        more: vec![],
     });
     snap("plots_compare_series", &s);
 }
@@ -744,4 +746,39 @@ fn plots_line_draws_the_lines_made_off_the_ui_task() {
     assert!(render(&s, 200, 40).backend().to_string().contains("cached"));
     // at another width they are not used
     assert!(!render(&s, 180, 40).backend().to_string().contains("cached"));
+}
+
+/// Three runs' series overlaid (`C`): the title names the other runs, the legend each line.
+#[test]
+fn plots_overlay_three_runs() {
+    use tandem::app::msg::PlotData;
+    let mut s = with_view(View::Plots);
+    s.plots.plot = 2;
+    let ser = |k: f64| PlotData::Series {
+        series: std::sync::Arc::new(tandem::plot::Series {
+            columns: vec![
+                "time".into(),
+                "total_energy".into(),
+                "max_temperature".into(),
+            ],
+            values: vec![
+                vec![0.0, 1.0, 2.0],
+                vec![k, k + 1.0, k + 3.0],
+                vec![1.0, 1.0, 1.0],
+            ],
+        }),
+        file: "series.csv".into(),
+    };
+    s.plots.data = Some(PlotData::Compare {
+        a: Box::new(ser(1.0)),
+        b: Box::new(ser(2.0)),
+        other: "20261124-090000-0001".into(),
+        more: vec![("20261123-090000-0002".into(), ser(3.0))],
+    });
+    let text = render(&s, 200, 60).backend().to_string();
+    assert!(
+        text.contains("over runs 20261124-090000-0001, 20261123-090000-0002"),
+        "{text}"
+    );
+    assert!(text.contains("total_energy (…090000-0002)"), "{text}");
 }

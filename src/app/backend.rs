@@ -690,6 +690,7 @@ impl Backend {
                 file,
                 out,
                 compare,
+                more,
                 diff,
                 hold,
             } => {
@@ -701,13 +702,16 @@ impl Backend {
                 tokio::spawn(async move {
                     let t0 = std::time::Instant::now();
                     let data = reader
-                        .load_compared(&run_id, plot, &file, compare.as_deref(), diff)
+                        .load_compared(&run_id, plot, &file, compare.as_deref(), &more, diff)
                         .await;
                     let r = tokio::task::spawn_blocking(move || {
                         let spec = p.plots.get(plot).ok_or("no such plot")?;
                         let vs = match (&compare, diff) {
                             (Some(o), true) => format!(" − {o}"),
-                            (Some(o), false) => format!(" vs {o}"),
+                            (Some(o), false) => std::iter::once(o)
+                                .chain(&more)
+                                .map(|r| format!(" vs {r}"))
+                                .collect(),
                             (None, _) => String::new(),
                         };
                         let title = format!("{} · {run_id}{vs} · {file}", spec.name);
@@ -739,6 +743,7 @@ impl Backend {
                 cells,
                 hold,
                 compare,
+                more,
                 diff,
                 window,
                 chart,
@@ -763,7 +768,7 @@ impl Backend {
                         })
                         .unwrap_or_default();
                     let mut result = reader
-                        .load_compared(&run_id, plot, &file, compare.as_deref(), diff)
+                        .load_compared(&run_id, plot, &file, compare.as_deref(), &more, diff)
                         .await;
                     let (result, image, lines) = tokio::task::spawn_blocking(move || {
                         // zoomed: the part in view, cut from the full field (its range stays

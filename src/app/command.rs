@@ -85,6 +85,8 @@ pub enum Command {
         file: String,
         out: String,
         compare: Option<String>,
+        /// Line plots: more runs overlaid too.
+        more: Vec<String>,
         diff: bool,
         hold: Option<(f64, f64)>,
     },
@@ -100,6 +102,8 @@ pub enum Command {
         hold: Option<(f64, f64)>,
         /// `c`: the run to compare with (the same file of its output), and `d`: as a difference.
         compare: Option<String>,
+        /// `C`: more runs whose series are overlaid too.
+        more: Vec<String>,
         diff: bool,
         /// `+`/`-`/Ctrl+arrows: the zoomed part of a field, cut from the full field.
         window: Option<crate::plot::Window>,

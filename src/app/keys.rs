@@ -438,6 +438,12 @@ pub fn table(view: View) -> Vec<Binding> {
             )
             .hint("compare"),
             b(
+                KeyCode::Char('C'),
+                "C",
+                Action::CompareMore,
+                "line plots: overlay one more older run too (up to four runs)",
+            ),
+            b(
                 KeyCode::Char('d'),
                 "d",
                 Action::Difference,

@@ -153,6 +153,8 @@ pub enum PlotData {
         a: Box<PlotData>,
         b: Box<PlotData>,
         other: String,
+        /// `C`: more runs' series overlaid too (series only), with their run ids.
+        more: Vec<(String, PlotData)>,
     },
 }
 
@@ -196,6 +198,7 @@ pub enum Action {
     Zoom(i8),
     /// Plots: compare with an older run / the difference of two fields.
     Compare,
+    CompareMore,
     Difference,
     PlaySlower,
     /// Metrics: open the CloudWatch metrics browser.

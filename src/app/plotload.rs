@@ -116,19 +116,31 @@ impl Reader {
         plot: usize,
         file: &str,
         compare: Option<&str>,
+        more: &[String],
         diff: bool,
     ) -> Result<PlotData, String> {
         let this = self.load(run_id, plot, file);
         let Some(other) = compare else {
             return this.await;
         };
-        let that = async {
-            self.load(other, plot, file)
-                .await
-                .map_err(|e| format!("run {other}: {e}"))
+        let run = |r: &str| {
+            let r = r.to_string();
+            async move {
+                self.load(&r, plot, file)
+                    .await
+                    .map(|d| (r.clone(), d))
+                    .map_err(|e| format!("run {r}: {e}"))
+            }
         };
-        let (a, b) = tokio::join!(this, that);
-        let (a, b) = (a?, b?);
+        // `more` overlays series only; a difference is of two fields
+        let more = if diff { &[][..] } else { more };
+        let (a, b, more) = tokio::join!(
+            this,
+            run(other),
+            futures::future::join_all(more.iter().map(|r| run(r)))
+        );
+        let (a, (_, b)) = (a?, b?);
+        let more = more.into_iter().collect::<Result<Vec<_>, _>>()?;
         if diff {
             tokio::task::spawn_blocking(move || super::plots::difference_of(a, b))
                 .await
@@ -138,6 +150,7 @@ impl Reader {
                 a: Box::new(a),
                 b: Box::new(b),
                 other: other.to_string(),
+                more,
             })
         }
     }
@@ -306,7 +319,7 @@ pub fn export(spec: &PlotSpec, data: &PlotData, how: &ExportAs, out: &Path) -> R
             out,
             how.size,
         ),
-        PlotData::Compare { a, b, other } => match (a.as_ref(), b.as_ref()) {
+        PlotData::Compare { a, b, other, more } => match (a.as_ref(), b.as_ref()) {
             (PlotData::Field { field: fa, .. }, PlotData::Field { field: fb, .. }) => export(
                 &Plot::Heatmap {
                     fields: &[(how.label, fa), (other, fb)],
@@ -318,7 +331,13 @@ pub fn export(spec: &PlotSpec, data: &PlotData, how: &ExportAs, out: &Path) -> R
                 how.size,
             ),
             (PlotData::Series { series: sa, .. }, PlotData::Series { series: sb, .. }) => {
-                lines(spec, &[(how.label, sa), (other, sb)], how, out)
+                let mut runs: Vec<(&str, &crate::plot::Series)> =
+                    vec![(how.label, sa), (other, sb)];
+                runs.extend(more.iter().filter_map(|(r, d)| match d {
+                    PlotData::Series { series, .. } => Some((r.as_str(), series.as_ref())),
+                    _ => None,
+                }));
+                lines(spec, &runs, how, out)
             }
             _ => return Err("a field and a series cannot be compared".into()),
         },

@@ -124,18 +124,17 @@ pub fn compare(s: &mut AppState) -> Vec<Command> {
     let Some(cur) = s.plots.run_id.clone() else {
         return vec![];
     };
-    // runs newest first, this one left out
-    let mut older: Vec<&crate::pipeline::Run> = s.runs.iter().filter(|r| r.id != cur).collect();
-    older.sort_by_key(|r| std::cmp::Reverse(r.created));
+    let older = other_runs(s, &cur);
     let next = match &s.plots.compare {
         None => older.first(),
         Some(c) => older
             .iter()
-            .position(|r| &r.id == c)
+            .position(|r| r == c)
             .and_then(|i| older.get(i + 1)),
     }
-    .map(|r| r.id.clone());
+    .cloned();
     s.plots.compare = next.clone();
+    s.plots.more.clear();
     if next.is_none() {
         s.plots.diff = false;
     }
@@ -149,6 +148,61 @@ pub fn compare(s: &mut AppState) -> Vec<Command> {
             ),
             None => "comparing: off".into(),
         },
+    );
+    load_plot(s)
+}
+
+/// Runs a plot can be compared with, newest first, this one left out.
+fn other_runs(s: &AppState, cur: &str) -> Vec<String> {
+    let mut older: Vec<&crate::pipeline::Run> = s.runs.iter().filter(|r| r.id != cur).collect();
+    older.sort_by_key(|r| std::cmp::Reverse(r.created));
+    older.into_iter().map(|r| r.id.clone()).collect()
+}
+
+/// How many runs' series a line plot overlays at most (one colour each).
+pub const OVERLAY: usize = 4;
+
+/// `C`: on a line plot, one more run's series drawn over this one's too (the next older than
+/// those compared; four runs at most). Fields compare two runs (`c`).
+pub fn compare_more(s: &mut AppState) -> Vec<Command> {
+    let heatmap = s
+        .project
+        .as_ref()
+        .ok()
+        .and_then(|p| p.plots.get(s.plots.plot))
+        .is_some_and(|p| p.kind == crate::project::PlotKind::Heatmap);
+    if heatmap {
+        set_status(s, Level::Info, "fields compare two runs: c".into());
+        return vec![];
+    }
+    let (Some(cur), Some(first)) = (s.plots.run_id.clone(), s.plots.compare.clone()) else {
+        return compare(s);
+    };
+    if 2 + s.plots.more.len() >= OVERLAY {
+        set_status(
+            s,
+            Level::Info,
+            format!("{OVERLAY} runs overlaid at most (c starts again)"),
+        );
+        return vec![];
+    }
+    let runs = other_runs(s, &cur);
+    let last = s.plots.more.last().unwrap_or(&first);
+    let next = runs
+        .iter()
+        .position(|r| r == last)
+        .and_then(|i| runs.get(i + 1))
+        .cloned();
+    let Some(next) = next else {
+        set_status(s, Level::Info, "no older run to overlay".into());
+        return vec![];
+    };
+    s.plots.more.push(next);
+    let n = 2 + s.plots.more.len();
+    set_status(
+        s,
+        Level::Info,
+        format!("overlaying {n} runs (c: back to two)"),
     );
     load_plot(s)
 }
@@ -252,13 +306,13 @@ pub struct Lines {
 }
 
 /// The lines of `spec`'s y columns against `xs` (this run's x column) in `series`, and of the
-/// same columns in `other` (a compared run's series, labelled with the run), in the part of x in
-/// `window`, each decimated (min/max) to `width` points.
+/// same columns in `others` (compared runs' series, labelled with their runs), in the part of x
+/// in `window`, each decimated (min/max) to `width` points.
 pub fn series_lines(
     spec: &crate::project::PlotSpec,
     xs: &[f64],
     series: &crate::plot::Series,
-    other: Option<(&crate::plot::Series, &str)>,
+    others: &[(&crate::plot::Series, &str)],
     window: Option<crate::plot::Window>,
     width: usize,
 ) -> Lines {
@@ -269,7 +323,7 @@ pub fn series_lines(
         None => (x0, x1),
     };
     let mut sources = vec![(series, String::new())];
-    if let Some((sb, r)) = other {
+    for (sb, r) in others {
         sources.push((sb, format!(" ({})", crate::views::plots::short_run(r))));
     }
     let (mut data, mut missing) = (Vec::new(), Vec::new());
@@ -318,21 +372,34 @@ pub fn lines_of(
     width: usize,
     req: u64,
 ) -> Option<Lines> {
-    let (series, other) = match data {
-        PlotData::Series { series, .. } => (series, None),
-        PlotData::Compare { a, b, other } => match (a.as_ref(), b.as_ref()) {
-            (PlotData::Series { series, .. }, PlotData::Series { series: sb, .. }) => {
-                (series, Some((sb.as_ref(), other.as_str())))
-            }
-            _ => return None,
-        },
-        PlotData::Field { .. } => return None,
-    };
+    let (series, others) = overlaid(data)?;
     let xs = series.column(spec.x.as_deref().unwrap_or("step"))?;
     Some(Lines {
         req,
-        ..series_lines(spec, xs, series, other, window, width)
+        ..series_lines(spec, xs, series, &others, window, width)
     })
+}
+
+/// A series, or series compared: this run's, and the others' with their runs.
+#[allow(clippy::type_complexity)]
+pub fn overlaid(
+    data: &PlotData,
+) -> Option<(&crate::plot::Series, Vec<(&crate::plot::Series, &str)>)> {
+    match data {
+        PlotData::Series { series, .. } => Some((series, vec![])),
+        PlotData::Compare { a, b, other, more } => match (a.as_ref(), b.as_ref()) {
+            (PlotData::Series { series, .. }, PlotData::Series { series: sb, .. }) => {
+                let mut others = vec![(sb.as_ref(), other.as_str())];
+                others.extend(more.iter().filter_map(|(r, d)| match d {
+                    PlotData::Series { series, .. } => Some((series.as_ref(), r.as_str())),
+                    _ => None,
+                }));
+                Some((series, others))
+            }
+            _ => None,
+        },
+        PlotData::Field { .. } => None,
+    }
 }
 
 /// Each field's area when two are compared side by side in a plot area of `cells`: half the
@@ -436,6 +503,7 @@ mod tests {
             a: Box::new(field(400, 400, |i| i as f64)),
             b: Box::new(field(400, 400, |i| i as f64)),
             other: "r".into(),
+            more: vec![],
         };
         fit_to_cells(&mut two, (81, 40));
         let (

@@ -347,6 +347,8 @@ pub struct PlotsState {
     pub play_rate: i8,
     /// `c`: the run whose same plot is shown beside (fields) or over (series) this one's.
     pub compare: Option<String>,
+    /// `C`: more runs whose series are drawn over this one's too (line plots).
+    pub more: Vec<String>,
     /// `d`: with `compare`, a field is shown as this run's minus the other's.
     pub diff: bool,
     /// `+`/`-`/`0`, Ctrl+arrows: the zoomed part of the plot (None: all of it).

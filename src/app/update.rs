@@ -433,10 +433,18 @@ fn export_plot(s: &mut AppState) -> Vec<Command> {
         .map(|x| x.to_string_lossy().into_owned())
         .unwrap_or_default();
     let compare = s.plots.compare.clone();
+    let more = if compare.is_some() {
+        s.plots.more.clone()
+    } else {
+        vec![]
+    };
     let diff = s.plots.diff && compare.is_some();
     let vs = match (&compare, diff) {
         (Some(o), true) => format!("-minus-{o}"),
-        (Some(o), false) => format!("-vs-{o}"),
+        (Some(o), false) => std::iter::once(o)
+            .chain(&more)
+            .map(|r| format!("-vs-{r}"))
+            .collect(),
         (None, _) => String::new(),
     };
     let out = format!("{}{name}-{run_id}{vs}-{stem}.png", s.download_dir);
@@ -447,6 +455,7 @@ fn export_plot(s: &mut AppState) -> Vec<Command> {
         file,
         out,
         compare,
+        more,
         diff,
         hold: s.plots.hold,
     }]
@@ -477,6 +486,11 @@ pub(crate) fn load_plot(s: &mut AppState) -> Vec<Command> {
         cells,
         hold: s.plots.hold,
         compare: s.plots.compare.clone(),
+        more: if s.plots.compare.is_some() {
+            s.plots.more.clone()
+        } else {
+            vec![]
+        },
         diff: s.plots.diff,
         window: s.plots.window,
         chart,
@@ -1258,6 +1272,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::ExportPlot => export_plot(s),
         Action::HoldRange => super::plots::hold_range(s),
         Action::Compare => super::plots::compare(s),
+        Action::CompareMore => super::plots::compare_more(s),
         Action::Zoom(z) => super::plots::zoom(s, z),
         Action::Difference => super::plots::difference(s),
         Action::PlayPause => super::plots::toggle_play(s),

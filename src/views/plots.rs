@@ -60,10 +60,12 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         (Some(PlotData::Field { field, file, stats }), _) => {
             heatmap(f, s, body, spec, field, stats, file)
         }
-        (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file, None),
-        (Some(PlotData::Compare { a, b, other }), _) => match (a.as_ref(), b.as_ref()) {
-            (PlotData::Series { series, file }, PlotData::Series { series: sb, .. }) => {
-                lines(f, s, body, spec, series, file, Some((sb, other)))
+        (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file, &[]),
+        (Some(d @ PlotData::Compare { a, b, other, .. }), _) => match (a.as_ref(), b.as_ref()) {
+            (PlotData::Series { file, .. }, PlotData::Series { .. }) => {
+                if let Some((series, others)) = crate::app::plots::overlaid(d) {
+                    lines(f, s, body, spec, series, file, &others)
+                }
             }
             (
                 PlotData::Field {
@@ -190,7 +192,7 @@ fn lines(
     spec: &PlotSpec,
     series: &crate::plot::Series,
     file: &str,
-    other: Option<(&crate::plot::Series, &str)>,
+    others: &[(&crate::plot::Series, &str)],
 ) {
     let t = &s.theme;
     let title = format!(
@@ -198,9 +200,17 @@ fn lines(
         spec.name,
         crate::observe::sanitize(file),
         series.rows(),
-        other
-            .map(|(_, r)| format!(" · over run {}", crate::observe::sanitize(r)))
-            .unwrap_or_default()
+        match others {
+            [] => String::new(),
+            [(_, r)] => format!(" · over run {}", crate::observe::sanitize(r)),
+            more => format!(
+                " · over runs {}",
+                more.iter()
+                    .map(|(_, r)| crate::observe::sanitize(r).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     );
     let x = spec.x.as_deref().unwrap_or("step");
     let Some(xs) = series.column(x) else {
@@ -221,7 +231,7 @@ fn lines(
     let lines = match s.plots.lines.as_ref() {
         Some(l) if l.req == s.plots.req && l.width == width && l.window == s.plots.window => l,
         _ => {
-            made = crate::app::plots::series_lines(spec, xs, series, other, s.plots.window, width);
+            made = crate::app::plots::series_lines(spec, xs, series, others, s.plots.window, width);
             &made
         }
     };
