@@ -66,6 +66,7 @@ until tmux -S "$SOCK" capture-pane -p -t b | grep -q "snapshot 12/12"; do
 done
 sleep 1
 : > "$WORK/frames.txt"
+tmux -S "$SOCK" pipe-pane -t b -o "cat >> $WORK/bytes.out"
 tmux -S "$SOCK" send-keys -t b Space
 tmux -S "$SOCK" send-keys -t b ">"
 end=$(( $(date +%s) + SECS ))
@@ -74,7 +75,10 @@ while [ "$(date +%s)" -lt "$end" ]; do
     sleep 0.1
 done
 tmux -S "$SOCK" send-keys -t b Space
+tmux -S "$SOCK" pipe-pane -t b
+BYTES=$(stat -c %s "$WORK/bytes.out" 2>/dev/null || echo 0)
 SHOWN=$(uniq "$WORK/shown.txt" | wc -l)
 FR=$(sort -g "$WORK/frames.txt" | awk '{a[NR]=$1} END {printf "%d frames, median %.2f ms, p99 %.2f ms, max %.2f ms", NR, a[int((NR+1)/2)]/1000, a[int(NR*0.99)]/1000, a[NR]/1000}')
 echo "playing ${SIDE}x${SIDE} f64 snapshots ($(( SIDE * SIDE * 8 / 1048576 )) MiB each) for ${SECS}s at 200x60: $SHOWN snapshot changes seen on screen"
 echo "frames (draw + flush to the terminal): $FR"
+echo "written to the terminal: $(( BYTES / 1024 )) KiB, $(( BYTES / 1024 / (SHOWN > 0 ? SHOWN : 1) )) KiB a snapshot"
