@@ -100,6 +100,16 @@ impl Reader {
         if spec.kind == PlotKind::Line {
             return load_series(&self.tails, &src, file).await;
         }
+        // a field on this machine: parsed as it is read, never held twice in memory
+        if let Source::Dir(dir) = &src {
+            let (path, file) = (dir.join(file), file.to_string());
+            return tokio::task::spawn_blocking(move || {
+                let field = crate::plot::read_field(&path).map_err(|e| e.to_string())?;
+                of_field(&spec, &file, field)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        }
         let fetched = src.read(file).await?;
         let (name, file) = (src.name(file), file.to_string());
         tokio::task::spawn_blocking(move || parse(&spec, &name, &file, &fetched.bytes))
@@ -253,15 +263,29 @@ fn append(
 pub fn parse(spec: &PlotSpec, name: &str, file: &str, bytes: &[u8]) -> Result<PlotData, String> {
     let path = Path::new(name);
     match spec.kind {
-        PlotKind::Heatmap => crate::plot::read::parse_field(path, bytes)
-            .map(|field| PlotData::Field {
-                stats: crate::plot::FieldStats::of(&field),
-                field,
+        PlotKind::Heatmap | PlotKind::Slice => of_field(
+            spec,
+            file,
+            crate::plot::read::parse_field(path, bytes).map_err(|e| e.to_string())?,
+        ),
+        PlotKind::Line => crate::plot::read::parse_series(path, bytes)
+            .map(|series| PlotData::Series {
+                series: Arc::new(series),
                 file: file.to_string(),
             })
             .map_err(|e| e.to_string()),
+    }
+}
+
+/// A heatmap or slice plot's data from its field.
+fn of_field(spec: &PlotSpec, file: &str, field: crate::plot::Field) -> Result<PlotData, String> {
+    match spec.kind {
+        PlotKind::Heatmap | PlotKind::Line => Ok(PlotData::Field {
+            stats: crate::plot::FieldStats::of(&field),
+            field,
+            file: file.to_string(),
+        }),
         PlotKind::Slice => {
-            let field = crate::plot::read::parse_field(path, bytes).map_err(|e| e.to_string())?;
             let series = field
                 .slice(spec.row, spec.col)
                 .map_err(|e| format!("{file}: {e}"))?;
@@ -274,12 +298,6 @@ pub fn parse(spec: &PlotSpec, name: &str, file: &str, bytes: &[u8]) -> Result<Pl
                 file: format!("{file} · {which} of {}x{}", field.cols, field.rows),
             })
         }
-        PlotKind::Line => crate::plot::read::parse_series(path, bytes)
-            .map(|series| PlotData::Series {
-                series: Arc::new(series),
-                file: file.to_string(),
-            })
-            .map_err(|e| e.to_string()),
     }
 }
 

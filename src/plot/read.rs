@@ -261,8 +261,12 @@ pub fn parse_matrix(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
 
 /// Parse a 2D (or the first 2D slice of a 3D) f32/f64/integer .npy field, C or Fortran order.
 pub fn parse_npy(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
-    let npy =
-        npyz::NpyFile::new(bytes).map_err(|e| bad(file, format!("not a readable .npy: {e}")))?;
+    parse_npy_from(file, bytes)
+}
+
+/// [`parse_npy`] reading as it goes (a file is not copied into memory first).
+pub fn parse_npy_from<R: std::io::Read>(file: &Path, r: R) -> Result<Field, ReadError> {
+    let npy = npyz::NpyFile::new(r).map_err(|e| bad(file, format!("not a readable .npy: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let order = npy.order();
     let (rows, cols) = match shape.as_slice() {
@@ -338,9 +342,23 @@ pub fn parse_npy(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
     Ok(Field { rows, cols, data })
 }
 
+/// A field from a file on this machine: a .npy parsed as it is read (its bytes are not held in
+/// memory beside the values), anything else as a CSV matrix.
 pub fn read_field(path: &Path) -> Result<Field, ReadError> {
-    let bytes = std::fs::read(path).map_err(|e| bad(path, e.to_string()))?;
-    parse_field(path, &bytes)
+    use std::io::{BufRead, Read};
+    let f = std::fs::File::open(path).map_err(|e| bad(path, e.to_string()))?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+    let npy = r
+        .fill_buf()
+        .map_err(|e| bad(path, e.to_string()))?
+        .starts_with(b"\x93NUMPY");
+    if npy {
+        return parse_npy_from(path, r);
+    }
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes)
+        .map_err(|e| bad(path, e.to_string()))?;
+    parse_matrix(path, &bytes)
 }
 
 #[cfg(test)]
