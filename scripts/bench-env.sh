@@ -21,3 +21,34 @@ bench_venv() {
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+# bench_project FILE NAME PREPROCESS SOLVE: a two-phase project file whose phases run the commands
+# PREPROCESS and SOLVE (TOML arrays) on the local target, with a one-file raw dataset under
+# $TANDEM_HOME's store. Append [[plots]] and the like to FILE as needed.
+bench_project() {
+    mkdir -p "$TANDEM_HOME/store/lake/$2/raw"
+    echo x > "$TANDEM_HOME/store/lake/$2/raw/a.csv"
+    cat > "$1" <<T
+[project]
+name = "$2"
+[storage]
+root = "lake/$2"
+[datasets.raw]
+path = "raw"
+[phases.preprocess]
+engine = "ray"
+inputs = ["raw"]
+output = "runs/{run}/prepared"
+[phases.preprocess.local]
+command = $3
+[phases.solve]
+engine = "slurm"
+inputs = ["handoff"]
+output = "runs/{run}/solution"
+[phases.solve.local]
+command = $4
+[handoff]
+from = "preprocess"
+to = "solve"
+T
+}

@@ -15,8 +15,7 @@ SAMPLER=""
 cleanup() { [ -z "$SAMPLER" ] || kill "$SAMPLER" 2>/dev/null || true; tmux -S "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 export TANDEM_HOME="$WORK/home"
-mkdir -p "$WORK/p" "$TANDEM_HOME/store/lake/chatty/raw"
-echo x > "$TANDEM_HOME/store/lake/chatty/raw/a.csv"
+mkdir -p "$WORK/p"
 cat > "$WORK/p/chatty.py" <<P
 import sys, time
 rate, secs = $RATE, $SECS + 10
@@ -31,29 +30,7 @@ while time.time() - start < secs:
         i += n
     time.sleep(0.005)
 P
-cat > "$WORK/p/tandem.toml" <<T
-[project]
-name = "chatty"
-[storage]
-root = "lake/chatty"
-[datasets.raw]
-path = "raw"
-[phases.preprocess]
-engine = "ray"
-inputs = ["raw"]
-output = "runs/{run}/prepared"
-[phases.preprocess.local]
-command = ["python3", "$WORK/p/chatty.py"]
-[phases.solve]
-engine = "slurm"
-inputs = ["handoff"]
-output = "runs/{run}/solution"
-[phases.solve.local]
-command = ["true"]
-[handoff]
-from = "preprocess"
-to = "solve"
-T
+bench_project "$WORK/p/tandem.toml" chatty "[\"python3\", \"$WORK/p/chatty.py\"]" '["true"]'
 tmux -S "$SOCK" -f /dev/null new-session -d -s b -x 120 -y 40 "bash --norc --noprofile"
 tmux -S "$SOCK" send-keys -t b "cd $WORK/p && TANDEM_HOME=$TANDEM_HOME TANDEM_FRAME_TIMES=$WORK/frames.txt exec $TANDEM" Enter
 until tmux -S "$SOCK" capture-pane -p -t b | grep -q "1 Pipeline"; do sleep 0.1; done

@@ -16,8 +16,7 @@ SOCK="$WORK/tmux.sock"
 cleanup() { tmux -S "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 export TANDEM_HOME="$WORK/home"
-mkdir -p "$WORK/p" "$WORK/snaps" "$TANDEM_HOME/store/lake/big/raw"
-echo x > "$TANDEM_HOME/store/lake/big/raw/a.csv"
+mkdir -p "$WORK/p" "$WORK/snaps"
 "$PY" - "$WORK/snaps" "$SIDE" <<'P'
 import sys, numpy as np
 out, n = sys.argv[1], int(sys.argv[2])
@@ -26,28 +25,9 @@ for k in range(12):
     f = np.exp(-((x - 0.2 - 0.05 * k) ** 2 + (y - 0.5) ** 2) * 40) + 0.01 * k
     np.save(f"{out}/field_{k:04d}.npy", f.astype(np.float64))
 P
-cat > "$WORK/p/tandem.toml" <<T
-[project]
-name = "big"
-[storage]
-root = "lake/big"
-[datasets.raw]
-path = "raw"
-[phases.preprocess]
-engine = "ray"
-inputs = ["raw"]
-output = "runs/{run}/prepared"
-[phases.preprocess.local]
-command = ["sh", "-c", "mkdir -p {output} && touch {output}/_SUCCESS"]
-[phases.solve]
-engine = "slurm"
-inputs = ["handoff"]
-output = "runs/{run}/solution"
-[phases.solve.local]
-command = ["sh", "-c", "mkdir -p {output}/snapshots && cp $WORK/snaps/*.npy {output}/snapshots/"]
-[handoff]
-from = "preprocess"
-to = "solve"
+bench_project "$WORK/p/tandem.toml" big '["sh", "-c", "mkdir -p {output} && touch {output}/_SUCCESS"]' \
+    "[\"sh\", \"-c\", \"mkdir -p {output}/snapshots && cp $WORK/snaps/*.npy {output}/snapshots/\"]"
+cat >> "$WORK/p/tandem.toml" <<T
 [[plots]]
 name = "field"
 kind = "heatmap"

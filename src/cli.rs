@@ -913,11 +913,10 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             let read = |src: crate::plot::source::Source, name: String| {
                 let spec = spec.clone();
                 async move {
-                    let fetched = src.read(&name).await.map_err(Exit::bad)?;
-                    let shown = src.name(&name);
-                    let data = crate::app::plotload::parse(&spec, &shown, &name, &fetched.bytes)
+                    let (data, read) = crate::app::plotload::read_data(&src, &spec, &name)
+                        .await
                         .map_err(Exit::bad)?;
-                    Ok::<_, Exit>((data, shown, fetched))
+                    Ok::<_, Exit>((data, src.name(&name), read))
                 }
             };
             if compare.len() > 1 && (diff || kind != PlotKind::Line) {
@@ -932,7 +931,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                     crate::app::plots::OVERLAY - 1
                 )));
             }
-            let (mut data, shown, fetched) = read(src, name).await?;
+            let (mut data, shown, stats) = read(src, name).await?;
             let mut others = Vec::new();
             for other in &compare {
                 let (src_b, name_b) = plot_file(g, other, snapshot).await?;
@@ -977,8 +976,8 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
                     "file": shown,
                     "out": out,
                     "ms": t0.elapsed().as_secs_f64() * 1000.0,
-                    "bytes_read": fetched.bytes.len(),
-                    "read_by_ranges": fetched.ranged,
+                    "bytes_read": stats.bytes,
+                    "read_by_ranges": stats.ranged,
                 }));
             } else {
                 eprintln!("wrote {}", out.display());

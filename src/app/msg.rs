@@ -158,6 +158,17 @@ pub enum PlotData {
     },
 }
 
+impl PlotData {
+    /// A field, or fields compared (as opposed to series).
+    pub fn is_field(&self) -> bool {
+        match self {
+            PlotData::Field { .. } => true,
+            PlotData::Compare { a, .. } => a.is_field(),
+            PlotData::Series { .. } => false,
+        }
+    }
+}
+
 /// What the user asked for. Key bindings map keys to these; the palette lists them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {

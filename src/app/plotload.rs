@@ -4,7 +4,7 @@
 
 use super::msg::PlotData;
 use crate::pipeline::{executor, Workspace};
-use crate::plot::source::Source;
+use crate::plot::source::{ReadStats, Source};
 use crate::project::{PlotKind, PlotSpec, Project};
 use crate::storage::ObjectStore;
 use std::collections::HashMap;
@@ -100,21 +100,7 @@ impl Reader {
         if spec.kind == PlotKind::Line {
             return load_series(&self.tails, &src, file).await;
         }
-        // a field on this machine: parsed as it is read, never held twice in memory
-        if let Source::Dir(dir) = &src {
-            let (path, file) = (dir.join(file), file.to_string());
-            return tokio::task::spawn_blocking(move || {
-                let field = crate::plot::read_field(&path).map_err(|e| e.to_string())?;
-                of_field(&spec, &file, field)
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        }
-        let fetched = src.read(file).await?;
-        let (name, file) = (src.name(file), file.to_string());
-        tokio::task::spawn_blocking(move || parse(&spec, &name, &file, &fetched.bytes))
-            .await
-            .map_err(|e| e.to_string())?
+        read_data(&src, &spec, file).await.map(|(d, _)| d)
     }
 
     /// One run's plot, or with `compare` the same file of another run too: side by side
@@ -256,6 +242,46 @@ fn append(
     let mut shown = (*tail.series).clone();
     add(&mut shown, with_header(&tail.header, partial)?);
     Ok((tail, Arc::new(shown)))
+}
+
+/// One file's plot data from `src`, and what reading it took: a field on this machine is parsed
+/// as it is read (never held in memory twice), anything else is fetched (a .npy by ranges) and
+/// parsed. Parsing runs off the async workers.
+pub async fn read_data(
+    src: &Source,
+    spec: &PlotSpec,
+    file: &str,
+) -> Result<(PlotData, ReadStats), String> {
+    enum Input {
+        File(std::path::PathBuf),
+        Bytes(crate::plot::source::Fetched),
+    }
+    let input = match src {
+        Source::Dir(dir) if spec.kind != PlotKind::Line => Input::File(dir.join(file)),
+        _ => Input::Bytes(src.read(file).await?),
+    };
+    let (spec, name, file) = (spec.clone(), src.name(file), file.to_string());
+    tokio::task::spawn_blocking(move || match input {
+        Input::File(path) => {
+            let size = std::fs::metadata(&path).map_or(u64::MAX, |m| m.len());
+            let (field, bytes) =
+                crate::plot::read::read_field_counted(&path).map_err(|e| e.to_string())?;
+            let read = ReadStats {
+                bytes,
+                ranged: bytes < size,
+            };
+            Ok((of_field(&spec, &file, field)?, read))
+        }
+        Input::Bytes(fetched) => {
+            let read = ReadStats {
+                bytes: fetched.bytes.len() as u64,
+                ranged: fetched.ranged,
+            };
+            Ok((parse(&spec, &name, &file, &fetched.bytes)?, read))
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
 
 /// A plot's data from a file's bytes; `name` is the file as messages show it, `file` as the

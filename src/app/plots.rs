@@ -159,19 +159,22 @@ fn other_runs(s: &AppState, cur: &str) -> Vec<String> {
     older.into_iter().map(|r| r.id.clone()).collect()
 }
 
+/// Whether the plot on screen is a heatmap (as its project entry says).
+pub fn is_heatmap(s: &AppState) -> bool {
+    s.project
+        .as_ref()
+        .ok()
+        .and_then(|p| p.plots.get(s.plots.plot))
+        .is_some_and(|p| p.kind == crate::project::PlotKind::Heatmap)
+}
+
 /// How many runs' series a line plot overlays at most (one colour each).
 pub const OVERLAY: usize = 4;
 
 /// `C`: on a line plot, one more run's series drawn over this one's too (the next older than
 /// those compared; four runs at most). Fields compare two runs (`c`).
 pub fn compare_more(s: &mut AppState) -> Vec<Command> {
-    let heatmap = s
-        .project
-        .as_ref()
-        .ok()
-        .and_then(|p| p.plots.get(s.plots.plot))
-        .is_some_and(|p| p.kind == crate::project::PlotKind::Heatmap);
-    if heatmap {
+    if is_heatmap(s) {
         set_status(s, Level::Info, "fields compare two runs: c".into());
         return vec![];
     }
@@ -450,16 +453,7 @@ pub fn zoom(s: &mut AppState, z: i8) -> Vec<Command> {
         return vec![];
     }
     s.plots.window = next;
-    let fields = match &s.plots.data {
-        Some(PlotData::Field { .. }) => true,
-        Some(PlotData::Compare { a, .. }) => matches!(a.as_ref(), PlotData::Field { .. }),
-        _ => false,
-    };
-    if fields {
-        load_plot(s)
-    } else {
-        super::update::decimate_lines(s)
-    }
+    super::update::replot(s)
 }
 
 #[cfg(test)]

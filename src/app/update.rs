@@ -17,23 +17,12 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::Resize(w, h) => {
             let before = s.size;
             s.size = (w, h);
-            // a heatmap is made for an area (an image, or the field averaged to its cells): a
-            // new size, made again (once, not per frame)
-            let heatmap = match &s.plots.data {
-                Some(super::msg::PlotData::Field { .. }) => true,
-                Some(super::msg::PlotData::Compare { a, .. }) => {
-                    matches!(a.as_ref(), super::msg::PlotData::Field { .. })
-                }
-                _ => false,
-            };
+            // a plot is made for an area (an image, a field averaged to its cells, a series
+            // decimated to the chart): a new size, made again (once, not per frame)
             if s.view != View::Plots || before == s.size {
                 return vec![];
             }
-            if heatmap {
-                load_plot(s)
-            } else {
-                decimate_lines(s)
-            }
+            replot(s)
         }
         Msg::PlotLines { req, lines } => {
             if req == s.plots.req {
@@ -433,11 +422,7 @@ fn export_plot(s: &mut AppState) -> Vec<Command> {
         .map(|x| x.to_string_lossy().into_owned())
         .unwrap_or_default();
     let compare = s.plots.compare.clone();
-    let more = if compare.is_some() {
-        s.plots.more.clone()
-    } else {
-        vec![]
-    };
+    let more = overlaid_more(s);
     let diff = s.plots.diff && compare.is_some();
     let vs = match (&compare, diff) {
         (Some(o), true) => format!("-minus-{o}"),
@@ -470,12 +455,7 @@ pub(crate) fn load_plot(s: &mut AppState) -> Vec<Command> {
     };
     s.plots.req += 1;
     s.plots.loading = true;
-    let heatmap = s
-        .project
-        .as_ref()
-        .ok()
-        .and_then(|p| p.plots.get(s.plots.plot))
-        .is_some_and(|p| p.kind == crate::project::PlotKind::Heatmap);
+    let heatmap = super::plots::is_heatmap(s);
     let cells = heatmap.then(|| crate::views::plot_cells(s.size));
     let chart = (!heatmap).then(|| crate::views::plots::chart_width(s.size.0));
     vec![Command::LoadPlot {
@@ -486,38 +466,43 @@ pub(crate) fn load_plot(s: &mut AppState) -> Vec<Command> {
         cells,
         hold: s.plots.hold,
         compare: s.plots.compare.clone(),
-        more: if s.plots.compare.is_some() {
-            s.plots.more.clone()
-        } else {
-            vec![]
-        },
+        more: overlaid_more(s),
         diff: s.plots.diff,
         window: s.plots.window,
         chart,
     }]
 }
 
-/// The loaded series decimated again for the window and the chart's width now (zoom, pan,
-/// resize), off the UI task; nothing when the plot is not a series or is decimated so already.
-pub(crate) fn decimate_lines(s: &mut AppState) -> Vec<Command> {
-    let Some(data) = s.plots.data.clone() else {
-        return vec![];
-    };
-    let series = match &data {
-        super::msg::PlotData::Series { .. } => true,
-        super::msg::PlotData::Compare { a, .. } => {
-            matches!(a.as_ref(), super::msg::PlotData::Series { .. })
-        }
-        super::msg::PlotData::Field { .. } => false,
-    };
+/// The runs overlaid beyond the compared one (`C`), while comparing.
+fn overlaid_more(s: &AppState) -> Vec<String> {
+    if s.plots.compare.is_some() {
+        s.plots.more.clone()
+    } else {
+        vec![]
+    }
+}
+
+/// The loaded plot made again for the area and window now (resize, zoom, pan), off the UI task:
+/// a field is read again (cut from the full field and averaged), a series decimated again.
+pub(crate) fn replot(s: &mut AppState) -> Vec<Command> {
+    match &s.plots.data {
+        Some(d) if d.is_field() => load_plot(s),
+        Some(_) => decimate_lines(s),
+        None => vec![],
+    }
+}
+
+/// The loaded series decimated again for the window and the chart's width now, off the UI
+/// task; nothing when it is decimated so already.
+fn decimate_lines(s: &mut AppState) -> Vec<Command> {
     let chart = crate::views::plots::chart_width(s.size.0);
     let fresh =
         s.plots.lines.as_ref().is_some_and(|l| {
             l.req == s.plots.req && l.width == chart && l.window == s.plots.window
         });
-    if !series || fresh {
+    let Some(data) = s.plots.data.clone().filter(|_| !fresh) else {
         return vec![];
-    }
+    };
     vec![Command::DecimateLines {
         req: s.plots.req,
         plot: s.plots.plot,

@@ -112,22 +112,9 @@ pub struct Answer {
     pub typed: Vec<u8>,
 }
 
-/// Ask the terminal on `out` which graphics it has (the kitty graphics query, device attributes
-/// for sixel, the cell size, then a status report that every terminal answers), then read its
-/// answer from `input` ([`read_answer`]).
-pub fn query_terminal(
-    input: impl std::os::fd::AsFd,
-    out: &mut impl std::io::Write,
-    is_tmux: bool,
-    timeout: std::time::Duration,
-) -> Answer {
-    match send_query(out, is_tmux) {
-        Ok(()) => read_answer(input, timeout),
-        Err(_) => Answer::default(),
-    }
-}
-
-/// The query of [`query_terminal`], wrapped for tmux passthrough inside tmux.
+/// Ask the terminal which graphics it has: the kitty graphics query, device attributes for sixel,
+/// the cell size, then a status report that every terminal answers (read the answer with
+/// [`read_answer`]); wrapped for passthrough inside tmux.
 pub fn send_query(out: &mut impl std::io::Write, is_tmux: bool) -> std::io::Result<()> {
     use ratatui_image::picker::cap_parser::{Parser, QueryStdioOptions};
     let q = Parser::query(is_tmux, QueryStdioOptions::default());
@@ -382,6 +369,21 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| m.get(k).cloned()
+    }
+
+    /// Ask the terminal on `out` which graphics it has (the kitty graphics query, device attributes
+    /// for sixel, the cell size, then a status report that every terminal answers), then read its
+    /// answer from `input` ([`read_answer`]).
+    fn query_terminal(
+        input: impl std::os::fd::AsFd,
+        out: &mut impl std::io::Write,
+        is_tmux: bool,
+        timeout: std::time::Duration,
+    ) -> Answer {
+        match send_query(out, is_tmux) {
+            Ok(()) => read_answer(input, timeout),
+            Err(_) => Answer::default(),
+        }
     }
 
     const KITTY_OK: &[u8] = b"\x1b_Gi=31;OK\x1b\\";

@@ -345,20 +345,36 @@ pub fn parse_npy_from<R: std::io::Read>(file: &Path, r: R) -> Result<Field, Read
 /// A field from a file on this machine: a .npy parsed as it is read (its bytes are not held in
 /// memory beside the values), anything else as a CSV matrix.
 pub fn read_field(path: &Path) -> Result<Field, ReadError> {
+    read_field_counted(path).map(|(f, _)| f)
+}
+
+/// [`read_field`], and how many bytes of the file it read (a .npy: its header and the values
+/// used, give or take the read-ahead).
+pub fn read_field_counted(path: &Path) -> Result<(Field, u64), ReadError> {
     use std::io::{BufRead, Read};
+    struct Counted<R>(R, u64);
+    impl<R: Read> Read for Counted<R> {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(b)?;
+            self.1 += n as u64;
+            Ok(n)
+        }
+    }
     let f = std::fs::File::open(path).map_err(|e| bad(path, e.to_string()))?;
-    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+    let mut r = std::io::BufReader::with_capacity(1 << 20, Counted(f, 0));
     let npy = r
         .fill_buf()
         .map_err(|e| bad(path, e.to_string()))?
         .starts_with(b"\x93NUMPY");
-    if npy {
-        return parse_npy_from(path, r);
-    }
-    let mut bytes = Vec::new();
-    r.read_to_end(&mut bytes)
-        .map_err(|e| bad(path, e.to_string()))?;
-    parse_matrix(path, &bytes)
+    let field = if npy {
+        parse_npy_from(path, &mut r)?
+    } else {
+        let mut bytes = Vec::new();
+        r.read_to_end(&mut bytes)
+            .map_err(|e| bad(path, e.to_string()))?;
+        parse_matrix(path, &bytes)?
+    };
+    Ok((field, r.get_ref().1))
 }
 
 #[cfg(test)]

@@ -24,6 +24,14 @@ pub enum Source {
     },
 }
 
+/// What reading a plot file took: the bytes read, and whether only part of the file was asked
+/// for (a .npy: its header and the values drawn).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadStats {
+    pub bytes: u64,
+    pub ranged: bool,
+}
+
 /// A file's bytes as read: for a .npy, only its header and the values the reader uses.
 #[derive(Debug)]
 pub struct Fetched {
