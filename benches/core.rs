@@ -236,6 +236,46 @@ fn plot_decimation(c: &mut Criterion) {
     g.bench_function("field_stats_4096x4096", |b| {
         b.iter(|| black_box(tandem::plot::FieldStats::of(&field).nonfinite))
     });
+    // a 4096² f64 snapshot (128 MiB .npy, in the page cache) read for the screen: straight to
+    // the block averages of a 200x60 heatmap with the whole field's range, on one core; and
+    // read whole (what zoomed-out exports and comparisons read)
+    let ndir = tempfile::tempdir().unwrap();
+    let npy = ndir.path().join("field.npy");
+    tandem::tools::heat2d::write_npy(&npy, side, side, &field.data).unwrap();
+    let fit = tandem::plot::Fit {
+        window: tandem::plot::Window::ALL,
+        within: (116, 200),
+    };
+    g.bench_function("read_npy_4096x4096_to_200x60", |b| {
+        b.iter(|| {
+            let (f, st, _) = tandem::plot::read::read_field_counted(&npy, Some(&fit)).unwrap();
+            black_box((f.data.len(), st.nonfinite))
+        })
+    });
+    // before: numpy's values read one by one through npyz's iterator, then the range counted
+    // and the field averaged (on every core)
+    g.bench_function("read_npy_4096x4096_to_200x60_value_by_value", |b| {
+        b.iter(|| {
+            let r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&npy).unwrap());
+            let data: Vec<f64> = npyz::NpyFile::new(r).unwrap().into_vec().unwrap();
+            let f = tandem::plot::Field {
+                rows: side,
+                cols: side,
+                data,
+            };
+            let st = tandem::plot::FieldStats::of(&f);
+            black_box((
+                tandem::plot::downsample(&f, 116, 116).data.len(),
+                st.nonfinite,
+            ))
+        })
+    });
+    g.bench_function("read_npy_4096x4096_whole", |b| {
+        b.iter(|| {
+            let (f, st, _) = tandem::plot::read::read_field_counted(&npy, None).unwrap();
+            black_box((f.data.len(), st.nonfinite))
+        })
+    });
     // a growing series CSV of 1M rows: read and parsed whole (what each refresh did before) and
     // 1,000 new rows read from where the last read stopped
     let rows: String = (0..1_000_000)

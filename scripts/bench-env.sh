@@ -6,7 +6,7 @@ CACHE="${TANDEM_BENCH_CACHE:-$HOME/.cache/tandem/bench}"
 mkdir -p "$CACHE"
 # TANDEM_BIN=PATH measures that binary instead of building one
 if [ -n "${TANDEM_BIN:-}" ]; then
-    TANDEM="$TANDEM_BIN"
+    TANDEM="$(realpath "$TANDEM_BIN")"
 else
     cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" >&2
     TANDEM="${CARGO_TARGET_DIR:-$ROOT/target}/release/tandem"

@@ -913,7 +913,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Exit> {
             let read = |src: crate::plot::source::Source, name: String| {
                 let spec = spec.clone();
                 async move {
-                    let (data, read) = crate::app::plotload::read_data(&src, &spec, &name)
+                    let (data, read) = crate::app::plotload::read_data(&src, &spec, &name, None)
                         .await
                         .map_err(Exit::bad)?;
                     Ok::<_, Exit>((data, src.name(&name), read))

@@ -702,7 +702,7 @@ impl Backend {
                 tokio::spawn(async move {
                     let t0 = std::time::Instant::now();
                     let data = reader
-                        .load_compared(&run_id, plot, &file, compare.as_deref(), &more, diff)
+                        .load_compared(&run_id, plot, &file, compare.as_deref(), &more, diff, None)
                         .await;
                     let r = tokio::task::spawn_blocking(move || {
                         let spec = p.plots.get(plot).ok_or("no such plot")?;
@@ -767,15 +767,25 @@ impl Backend {
                             )
                         })
                         .unwrap_or_default();
+                    // a heatmap is read straight to the part in view at the size it is shown
+                    // (its pixels on a graphics protocol, else two rows of blocks a cell)
+                    let fit = cells.map(|c| crate::plot::Fit {
+                        window: window.unwrap_or(crate::plot::Window::ALL),
+                        within: match &picker {
+                            Some(pk) => {
+                                let fs = pk.font_size();
+                                (
+                                    c.1 as usize * fs.height as usize,
+                                    c.0 as usize * fs.width as usize,
+                                )
+                            }
+                            None => (c.1 as usize * 2, c.0 as usize),
+                        },
+                    });
                     let mut result = reader
-                        .load_compared(&run_id, plot, &file, compare.as_deref(), &more, diff)
+                        .load_compared(&run_id, plot, &file, compare.as_deref(), &more, diff, fit)
                         .await;
                     let (result, image, lines) = tokio::task::spawn_blocking(move || {
-                        // zoomed: the part in view, cut from the full field (its range stays
-                        // the whole field's, so colours mean the same zoomed in or out)
-                        if let (Ok(data), Some(w)) = (&mut result, window) {
-                            crate::app::plots::crop(data, w);
-                        }
                         // a heatmap on a terminal with a pixel protocol: its image too, made here
                         // off the UI task, from the same field (no copy)
                         let image = match (&result, cells, &picker) {

@@ -127,7 +127,9 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     for c in initial_commands(&s) {
         backend.perform(c);
     }
-    // TANDEM_FRAME_TIMES=FILE: each frame's draw time in microseconds, one a line (benchmarks)
+    // TANDEM_FRAME_TIMES=FILE: a line a frame (benchmarks): its time on the UI task in
+    // microseconds (drawn and handed to the terminal writer), then the time the terminal took
+    // to take the frames written since the last line (the one before), and their bytes
     let mut frame_log = std::env::var_os("TANDEM_FRAME_TIMES")
         .and_then(|p| std::fs::File::create(p).ok())
         .map(std::io::BufWriter::new);
@@ -189,11 +191,17 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
             m = rx.recv() => m,
             _ = tick.tick(), if needs_tick => Some(Msg::Tick(chrono::Utc::now())),
             _ = wait_draw => {
+                // the terminal still taking the last frame: this one a little later
+                if crate::tui::writing() {
+                    last_draw = Instant::now() - FRAME + Duration::from_millis(2);
+                    continue;
+                }
                 let t0 = Instant::now();
                 term.draw(|f| crate::views::draw(f, &s))?;
                 if let Some(w) = frame_log.as_mut() {
                     use std::io::Write;
-                    let _ = writeln!(w, "{}", t0.elapsed().as_micros());
+                    let (bytes, wrote) = crate::tui::last_frame();
+                    let _ = writeln!(w, "{} {} {bytes}", t0.elapsed().as_micros(), wrote.as_micros());
                     let _ = w.flush();
                 }
                 last_draw = Instant::now();
@@ -222,10 +230,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                     continue;
                 }
                 if let Command::Copy { text } = &c {
-                    use std::io::Write;
-                    let mut out = std::io::stdout();
-                    let _ = out.write_all(logs::osc52(text).as_bytes());
-                    let _ = out.flush();
+                    crate::tui::send(logs::osc52(text).as_bytes());
                     continue;
                 }
                 backend.perform(c);

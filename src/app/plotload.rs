@@ -95,17 +95,31 @@ impl Reader {
     /// One file of plot `plot` in a run, read and parsed (parsing off the async workers). A
     /// line plot's CSV read before is read only from where that read stopped.
     pub async fn load(&self, run_id: &str, plot: usize, file: &str) -> Result<PlotData, String> {
+        self.load_fit(run_id, plot, file, None).await
+    }
+
+    /// [`Reader::load`], a heatmap's field read straight to what `fit` asks for.
+    async fn load_fit(
+        &self,
+        run_id: &str,
+        plot: usize,
+        file: &str,
+        fit: Option<crate::plot::Fit>,
+    ) -> Result<PlotData, String> {
         let spec = self.spec(plot)?.clone();
         let src = source(&self.ws, &self.project, self.store.clone(), run_id, &spec)?;
         if spec.kind == PlotKind::Line {
             return load_series(&self.tails, &src, file).await;
         }
-        read_data(&src, &spec, file).await.map(|(d, _)| d)
+        read_data(&src, &spec, file, fit).await.map(|(d, _)| d)
     }
 
     /// One run's plot, or with `compare` the same file of another run too: side by side
     /// (fields) or overlaid (series), or with `diff` this run's field minus the other's. Both
-    /// files are read at once.
+    /// files are read at once. With `fit` (the part in view and the size it is shown at), one
+    /// run's field is read straight to it; compared fields are read whole and cut to its window
+    /// (they are sized for the screen by whoever draws them, side by side).
+    #[allow(clippy::too_many_arguments)]
     pub async fn load_compared(
         &self,
         run_id: &str,
@@ -114,11 +128,12 @@ impl Reader {
         compare: Option<&str>,
         more: &[String],
         diff: bool,
+        fit: Option<crate::plot::Fit>,
     ) -> Result<PlotData, String> {
-        let this = self.load(run_id, plot, file);
         let Some(other) = compare else {
-            return this.await;
+            return self.load_fit(run_id, plot, file, fit).await;
         };
+        let this = self.load(run_id, plot, file);
         let run = |r: &str| {
             let r = r.to_string();
             async move {
@@ -137,18 +152,28 @@ impl Reader {
         );
         let (a, (_, b)) = (a?, b?);
         let more = more.into_iter().collect::<Result<Vec<_>, _>>()?;
-        if diff {
-            tokio::task::spawn_blocking(move || super::plots::difference_of(a, b))
-                .await
-                .map_err(|e| e.to_string())?
-        } else {
-            Ok(PlotData::Compare {
-                a: Box::new(a),
-                b: Box::new(b),
-                other: other.to_string(),
-                more,
-            })
-        }
+        let other = other.to_string();
+        let window = fit.map(|f| f.window);
+        tokio::task::spawn_blocking(move || {
+            let mut data = if diff {
+                super::plots::difference_of(a, b)?
+            } else {
+                PlotData::Compare {
+                    a: Box::new(a),
+                    b: Box::new(b),
+                    other,
+                    more,
+                }
+            };
+            // zoomed: the part in view (the range stays the whole fields', so colours mean the
+            // same zoomed in or out)
+            if let Some(w) = window.filter(|w| *w != crate::plot::Window::ALL) {
+                super::plots::crop(&mut data, w);
+            }
+            Ok(data)
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 }
 
@@ -246,11 +271,13 @@ fn append(
 
 /// One file's plot data from `src`, and what reading it took: a field on this machine is parsed
 /// as it is read (never held in memory twice), anything else is fetched (a .npy by ranges) and
-/// parsed. Parsing runs off the async workers.
+/// parsed. Parsing runs off the async workers. With `fit`, a heatmap's field is only what the
+/// screen shows of it (its stats are still the whole field's).
 pub async fn read_data(
     src: &Source,
     spec: &PlotSpec,
     file: &str,
+    fit: Option<crate::plot::Fit>,
 ) -> Result<(PlotData, ReadStats), String> {
     enum Input {
         File(std::path::PathBuf),
@@ -260,54 +287,57 @@ pub async fn read_data(
         Source::Dir(dir) if spec.kind != PlotKind::Line => Input::File(dir.join(file)),
         _ => Input::Bytes(src.read(file).await?),
     };
+    // a slice needs its whole row or column
+    let fit = fit.filter(|_| spec.kind == PlotKind::Heatmap);
     let (spec, name, file) = (spec.clone(), src.name(file), file.to_string());
     tokio::task::spawn_blocking(move || match input {
         Input::File(path) => {
             let size = std::fs::metadata(&path).map_or(u64::MAX, |m| m.len());
-            let (field, bytes) =
-                crate::plot::read::read_field_counted(&path).map_err(|e| e.to_string())?;
+            let (field, stats, bytes) = crate::plot::read::read_field_counted(&path, fit.as_ref())
+                .map_err(|e| e.to_string())?;
             let read = ReadStats {
                 bytes,
                 ranged: bytes < size,
             };
-            Ok((of_field(&spec, &file, field)?, read))
+            Ok((of_field(&spec, &file, field, stats)?, read))
         }
         Input::Bytes(fetched) => {
             let read = ReadStats {
                 bytes: fetched.bytes.len() as u64,
                 ranged: fetched.ranged,
             };
-            Ok((parse(&spec, &name, &file, &fetched.bytes)?, read))
+            let path = Path::new(&name);
+            let data = match spec.kind {
+                PlotKind::Heatmap | PlotKind::Slice => {
+                    let (field, stats) =
+                        crate::plot::read::read_field_from(path, &fetched.bytes[..], fit.as_ref())
+                            .map_err(|e| e.to_string())?;
+                    of_field(&spec, &file, field, stats)?
+                }
+                PlotKind::Line => crate::plot::read::parse_series(path, &fetched.bytes)
+                    .map(|series| PlotData::Series {
+                        series: Arc::new(series),
+                        file: file.to_string(),
+                    })
+                    .map_err(|e| e.to_string())?,
+            };
+            Ok((data, read))
         }
     })
     .await
     .map_err(|e| e.to_string())?
 }
 
-/// A plot's data from a file's bytes; `name` is the file as messages show it, `file` as the
-/// panel's title does (relative to the phase output).
-pub fn parse(spec: &PlotSpec, name: &str, file: &str, bytes: &[u8]) -> Result<PlotData, String> {
-    let path = Path::new(name);
-    match spec.kind {
-        PlotKind::Heatmap | PlotKind::Slice => of_field(
-            spec,
-            file,
-            crate::plot::read::parse_field(path, bytes).map_err(|e| e.to_string())?,
-        ),
-        PlotKind::Line => crate::plot::read::parse_series(path, bytes)
-            .map(|series| PlotData::Series {
-                series: Arc::new(series),
-                file: file.to_string(),
-            })
-            .map_err(|e| e.to_string()),
-    }
-}
-
-/// A heatmap or slice plot's data from its field.
-fn of_field(spec: &PlotSpec, file: &str, field: crate::plot::Field) -> Result<PlotData, String> {
+/// A heatmap or slice plot's data from its field and the whole field's stats.
+fn of_field(
+    spec: &PlotSpec,
+    file: &str,
+    field: crate::plot::Field,
+    stats: crate::plot::FieldStats,
+) -> Result<PlotData, String> {
     match spec.kind {
         PlotKind::Heatmap | PlotKind::Line => Ok(PlotData::Field {
-            stats: crate::plot::FieldStats::of(&field),
+            stats,
             field,
             file: file.to_string(),
         }),

@@ -52,11 +52,17 @@ fn anchors(name: &str) -> &'static [(u8, u8, u8)] {
     }
 }
 
-/// Colour of `t` in [0, 1] (clamped) in colour map `name` (inferno when unknown).
+/// How many colours a map has: 256, as matplotlib's maps do. Values that differ by less than a
+/// step get the same colour, so a snapshot that changed a little repaints only what changed
+/// (each cell repainted costs ~40 bytes on the terminal link).
+pub const LEVELS: f64 = 256.0;
+
+/// Colour of `t` in [0, 1] (clamped) in colour map `name` (inferno when unknown), one of
+/// [`LEVELS`].
 pub fn color(name: &str, t: f64) -> (u8, u8, u8) {
     let a = anchors(name);
     let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
+        (t.clamp(0.0, 1.0) * (LEVELS - 1.0)).round() / (LEVELS - 1.0)
     } else {
         0.0
     };

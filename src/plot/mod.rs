@@ -21,25 +21,10 @@ pub struct FieldStats {
 impl FieldStats {
     pub fn of(f: &Field) -> FieldStats {
         use rayon::prelude::*;
-        let (lo, hi, bad) = f
-            .data
-            .par_chunks(1 << 16)
-            .map(|c| {
-                c.iter().fold(
-                    (f64::INFINITY, f64::NEG_INFINITY, 0usize),
-                    |(lo, hi, n), &v| {
-                        if v.is_finite() {
-                            (lo.min(v), hi.max(v), n)
-                        } else {
-                            (lo, hi, n + 1)
-                        }
-                    },
-                )
-            })
-            .reduce(
-                || (f64::INFINITY, f64::NEG_INFINITY, 0),
-                |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 + b.2),
-            );
+        let (lo, hi, bad) = f.data.par_chunks(1 << 16).map(finite_bounds).reduce(
+            || (f64::INFINITY, f64::NEG_INFINITY, 0),
+            |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 + b.2),
+        );
         FieldStats {
             rows: f.rows,
             cols: f.cols,
@@ -58,11 +43,84 @@ impl FieldStats {
     }
 }
 
+/// The least and greatest finite value of `v` (infinity and minus infinity when there is none),
+/// and how many are NaN or infinite. Four lanes and no branch, so it vectorises: a large field's
+/// range costs about what reading it does.
+pub(crate) fn finite_bounds(v: &[f64]) -> (f64, f64, usize) {
+    let (mut lo, mut hi, mut bad) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4], [0usize; 4]);
+    let mut quads = v.chunks_exact(4);
+    for q in &mut quads {
+        for j in 0..4 {
+            let ok = q[j].is_finite();
+            let (a, b) = if ok {
+                (q[j], q[j])
+            } else {
+                (f64::INFINITY, f64::NEG_INFINITY)
+            };
+            lo[j] = if a < lo[j] { a } else { lo[j] };
+            hi[j] = if b > hi[j] { b } else { hi[j] };
+            bad[j] += !ok as usize;
+        }
+    }
+    for &x in quads.remainder() {
+        if x.is_finite() {
+            lo[0] = lo[0].min(x);
+            hi[0] = hi[0].max(x);
+        } else {
+            bad[0] += 1;
+        }
+    }
+    (
+        lo.iter().copied().fold(f64::INFINITY, f64::min),
+        hi.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        bad.iter().sum(),
+    )
+}
+
 /// Min and max of the finite values, or None when there are none.
 pub fn finite_range(v: &[f64]) -> Option<(f64, f64)> {
     let mut it = v.iter().copied().filter(|x| x.is_finite());
     let first = it.next()?;
     Some(it.fold((first, first), |(lo, hi), x| (lo.min(x), hi.max(x))))
+}
+
+/// The inputs `[a, b)` that output `i` of `out` averages, `n` inputs in all (`out` <= `n`: each
+/// input in exactly one output).
+pub(crate) fn block(i: usize, n: usize, out: usize) -> (usize, usize) {
+    let a = i * n / out;
+    (a, ((i + 1) * n / out).max(a + 1).min(n))
+}
+
+/// Add one row of a field into the running sums of an output row: `cols` holds each output
+/// column's input columns. NaN and inf are left out (they add 0 and count 0), so the sum has no
+/// branch and vectorises.
+pub(crate) fn add_row(line: &[f64], cols: &[(usize, usize)], sums: &mut [f64], counts: &mut [u32]) {
+    for ((sum, n), &(c0, c1)) in sums.iter_mut().zip(counts.iter_mut()).zip(cols) {
+        // four lanes: independent sums the compiler can keep in one vector register
+        let (mut s, mut k) = ([0.0f64; 4], [0u32; 4]);
+        let mut quads = line[c0..c1].chunks_exact(4);
+        for q in &mut quads {
+            for j in 0..4 {
+                let ok = q[j].is_finite();
+                s[j] += if ok { q[j] } else { 0.0 };
+                k[j] += ok as u32;
+            }
+        }
+        for &v in quads.remainder() {
+            let ok = v.is_finite();
+            s[0] += if ok { v } else { 0.0 };
+            k[0] += ok as u32;
+        }
+        *sum += (s[0] + s[1]) + (s[2] + s[3]);
+        *n += k.iter().sum::<u32>();
+    }
+}
+
+/// The averages of sums and counts: NaN where nothing finite was added.
+pub(crate) fn averages(sums: &[f64], counts: &[u32], out: &mut [f64]) {
+    for ((o, s), &n) in out.iter_mut().zip(sums).zip(counts) {
+        *o = if n > 0 { s / n as f64 } else { f64::NAN };
+    }
 }
 
 /// Block-average a `rows` x `cols` field down to `out_r` x `out_c` cells (never up); NaN and inf
@@ -72,50 +130,65 @@ pub fn downsample(f: &Field, out_r: usize, out_c: usize) -> Field {
     use rayon::prelude::*;
     let (out_r, out_c) = (out_r.clamp(1, f.rows.max(1)), out_c.clamp(1, f.cols.max(1)));
     let mut data = vec![f64::NAN; out_r * out_c];
-    let span = |i: usize, n: usize, out: usize| {
-        let a = i * n / out;
-        (a, ((i + 1) * n / out).max(a + 1).min(n))
-    };
     // each output column's input columns, computed once
-    let cols: Vec<(usize, usize)> = (0..out_c).map(|c| span(c, f.cols, out_c)).collect();
+    let cols: Vec<(usize, usize)> = (0..out_c).map(|c| block(c, f.cols, out_c)).collect();
     data.par_chunks_mut(out_c).enumerate().for_each(|(r, row)| {
-        let (r0, r1) = span(r, f.rows, out_r);
+        let (r0, r1) = block(r, f.rows, out_r);
         let mut sums = vec![0.0f64; out_c];
         let mut counts = vec![0u32; out_c];
-        // row by row through the band: each input row is read once, in order; the sum has no
-        // branch (a non-finite value adds 0 and counts 0), so it vectorises
+        // row by row through the band: each input row is read once, in order
         for rr in r0..r1 {
-            let line = &f.data[rr * f.cols..(rr + 1) * f.cols];
-            for ((sum, n), &(c0, c1)) in sums.iter_mut().zip(counts.iter_mut()).zip(&cols) {
-                // four lanes: independent sums the compiler can keep in one vector register
-                let (mut s, mut k) = ([0.0f64; 4], [0u32; 4]);
-                let mut quads = line[c0..c1].chunks_exact(4);
-                for q in &mut quads {
-                    for j in 0..4 {
-                        let ok = q[j].is_finite();
-                        s[j] += if ok { q[j] } else { 0.0 };
-                        k[j] += ok as u32;
-                    }
-                }
-                for &v in quads.remainder() {
-                    let ok = v.is_finite();
-                    s[0] += if ok { v } else { 0.0 };
-                    k[0] += ok as u32;
-                }
-                *sum += (s[0] + s[1]) + (s[2] + s[3]);
-                *n += k.iter().sum::<u32>();
-            }
+            add_row(
+                &f.data[rr * f.cols..(rr + 1) * f.cols],
+                &cols,
+                &mut sums,
+                &mut counts,
+            );
         }
-        for ((out, s), n) in row.iter_mut().zip(sums).zip(counts) {
-            if n > 0 {
-                *out = s / n as f64;
-            }
-        }
+        averages(&sums, &counts, row);
     });
     Field {
         rows: out_r,
         cols: out_c,
         data,
+    }
+}
+
+/// A field as the screen wants it: only the part in `window`, block-averaged to fit inside
+/// `within` (rows, columns: cells, half-block rows or pixels) with its aspect kept, never
+/// enlarged. A .npy is read straight into this (see [`read::read_npy`]): a snapshot of 4096² is
+/// never held whole just to be drawn at 200x60.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    pub window: Window,
+    pub within: (usize, usize),
+}
+
+impl Fit {
+    /// The size a `rows` x `cols` part is averaged to.
+    pub fn shape(&self, rows: usize, cols: usize) -> (usize, usize) {
+        let scale = (self.within.0 as f64 / rows.max(1) as f64)
+            .min(self.within.1 as f64 / cols.max(1) as f64);
+        if scale >= 1.0 {
+            return (rows, cols);
+        }
+        let sized = |n: usize| ((n as f64 * scale) as usize).clamp(1, n.max(1));
+        (sized(rows), sized(cols))
+    }
+
+    /// The same for a field already in memory: cut to the window, then averaged.
+    pub fn apply(&self, f: Field) -> Field {
+        let f = if self.window == Window::ALL {
+            f
+        } else {
+            f.crop(self.window)
+        };
+        let (r, c) = self.shape(f.rows, f.cols);
+        if (r, c) == (f.rows, f.cols) {
+            f
+        } else {
+            downsample(&f, r, c)
+        }
     }
 }
 

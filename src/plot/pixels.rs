@@ -60,14 +60,19 @@ pub fn choose(
     None
 }
 
-/// With `--graphics auto` on a terminal: ask it which graphics it has (written to stdout now;
-/// read the answer with [`read_answer`]). False when nothing was asked.
+/// With `--graphics auto` on a terminal: ask it which graphics it has (written to the terminal
+/// after the frames drawn so far; read the answer with [`read_answer`]). False when nothing was
+/// asked.
 pub fn ask(flag: Graphics) -> bool {
     use std::io::IsTerminal;
     flag == Graphics::Auto
         && std::io::stdin().is_terminal()
         && std::io::stdout().is_terminal()
-        && send_query(&mut std::io::stdout(), in_tmux(&|k| std::env::var(k).ok())).is_ok()
+        && send_query(
+            &mut crate::tui::FrameOut::default(),
+            in_tmux(&|k| std::env::var(k).ok()),
+        )
+        .is_ok()
 }
 
 /// The picker for `flag` on this terminal, or None when plots are drawn with characters. The

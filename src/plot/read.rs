@@ -75,6 +75,14 @@ impl Window {
         }
         .inside()
     }
+    /// The columns `[a, b)` of `n` it shows (at least one).
+    pub fn cols(&self, n: usize) -> (usize, usize) {
+        cut(self.x0, self.x1, n)
+    }
+    /// The rows `[a, b)` of `n` it shows (at least one).
+    pub fn rows(&self, n: usize) -> (usize, usize) {
+        cut(self.y0, self.y1, n)
+    }
     fn inside(self) -> Window {
         let fit = |a: f64, b: f64| {
             let w = (b - a).min(1.0);
@@ -85,6 +93,13 @@ impl Window {
         let (y0, y1) = fit(self.y0, self.y1);
         Window { x0, x1, y0, y1 }
     }
+}
+
+/// The part `[a, b)` of `n` that fractions `a` to `b` cover, at least one.
+fn cut(a: f64, b: f64, n: usize) -> (usize, usize) {
+    let lo = ((a.clamp(0.0, 1.0) * n as f64).floor() as usize).min(n.saturating_sub(1));
+    let hi = ((b.clamp(0.0, 1.0) * n as f64).ceil() as usize).clamp(lo + 1, n.max(lo + 1));
+    (lo, hi)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,13 +153,11 @@ impl Field {
     /// The part of the field in `window` (fractions of its width and height: x from the left,
     /// y from row 0), at least one cell.
     pub fn crop(&self, w: Window) -> Field {
-        let span = |a: f64, b: f64, n: usize| {
-            let lo = ((a.clamp(0.0, 1.0) * n as f64).floor() as usize).min(n.saturating_sub(1));
-            let hi = ((b.clamp(0.0, 1.0) * n as f64).ceil() as usize).clamp(lo + 1, n.max(lo + 1));
-            (lo, hi)
-        };
-        let (c0, c1) = span(w.x0, w.x1, self.cols);
-        let (r0, r1) = span(w.y0, w.y1, self.rows);
+        if self.data.is_empty() {
+            return self.clone();
+        }
+        let (c0, c1) = w.cols(self.cols);
+        let (r0, r1) = w.rows(self.rows);
         let mut data = Vec::with_capacity((r1 - r0) * (c1 - c0));
         for r in r0..r1 {
             data.extend_from_slice(&self.data[r * self.cols + c0..r * self.cols + c1]);
@@ -261,97 +274,342 @@ pub fn parse_matrix(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
 
 /// Parse a 2D (or the first 2D slice of a 3D) f32/f64/integer .npy field, C or Fortran order.
 pub fn parse_npy(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
-    parse_npy_from(file, bytes)
+    read_npy(file, bytes, None).map(|(f, _)| f)
 }
 
-/// [`parse_npy`] reading as it goes (a file is not copied into memory first).
-pub fn parse_npy_from<R: std::io::Read>(file: &Path, r: R) -> Result<Field, ReadError> {
-    let npy = npyz::NpyFile::new(r).map_err(|e| bad(file, format!("not a readable .npy: {e}")))?;
-    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let order = npy.order();
+/// The numbers a .npy may hold, as stored.
+#[derive(Clone, Copy)]
+enum Num {
+    F4,
+    F8,
+    I4,
+    I8,
+}
+
+impl Num {
+    fn size(self) -> usize {
+        match self {
+            Num::F4 | Num::I4 => 4,
+            Num::F8 | Num::I8 => 8,
+        }
+    }
+}
+
+/// Every `step`-th stored number of `bytes` (from the first), as f64, onto `out`.
+fn decode(num: Num, big: bool, bytes: &[u8], step: usize, out: &mut Vec<f64>) {
+    fn each<const N: usize>(bytes: &[u8], step: usize, out: &mut Vec<f64>, f: fn([u8; N]) -> f64) {
+        out.extend(bytes.chunks_exact(N * step).map(|c| {
+            let mut a = [0u8; N];
+            a.copy_from_slice(&c[..N]);
+            f(a)
+        }));
+    }
+    match (num, big) {
+        (Num::F8, false) => each::<8>(bytes, step, out, f64::from_le_bytes),
+        (Num::F8, true) => each::<8>(bytes, step, out, f64::from_be_bytes),
+        (Num::F4, false) => each::<4>(bytes, step, out, |a| f32::from_le_bytes(a).into()),
+        (Num::F4, true) => each::<4>(bytes, step, out, |a| f32::from_be_bytes(a).into()),
+        (Num::I4, false) => each::<4>(bytes, step, out, |a| i32::from_le_bytes(a).into()),
+        (Num::I4, true) => each::<4>(bytes, step, out, |a| i32::from_be_bytes(a).into()),
+        (Num::I8, false) => each::<8>(bytes, step, out, |a| i64::from_le_bytes(a) as f64),
+        (Num::I8, true) => each::<8>(bytes, step, out, |a| i64::from_be_bytes(a) as f64),
+    }
+}
+
+/// Read a 2D (or the first 2D slice of a 3D) f4/f8/i4/i8 .npy field, C or Fortran order, either
+/// byte order, as its values arrive from `r` (nothing is held but what is kept), with the whole
+/// field's stats counted on the way. With `fit`, only the part in its window is kept, averaged
+/// block by block to its size as the rows go past: what the screen shows of a large snapshot
+/// costs one pass over the file and a few KiB, not the field.
+pub fn read_npy<R: std::io::Read>(
+    file: &Path,
+    mut r: R,
+    fit: Option<&super::Fit>,
+) -> Result<(Field, super::FieldStats), ReadError> {
+    let h = npyz::NpyHeader::from_reader(&mut r)
+        .map_err(|e| bad(file, format!("not a readable .npy: {e}")))?;
+    let shape: Vec<usize> = h.shape().iter().map(|&d| d as usize).collect();
     let (rows, cols) = match shape.as_slice() {
-        [r, c] => (*r, *c),
-        [_, r, c] => (*r, *c),
+        [r, c] | [_, r, c] => (*r, *c),
         [n] => (1, *n),
         s => return Err(bad(file, format!("expected a 2D field, got shape {s:?}"))),
     };
-    let want = rows * cols;
-    // Fortran order interleaves a 3D array's slices: the first slice needs every value read
-    let fortran = order == npyz::Order::Fortran && shape.len() >= 2;
-    let read = if fortran {
-        shape.iter().product()
-    } else {
-        want
-    };
-    let dtype = npy.dtype();
-    let descr = match &dtype {
+    let descr = match h.dtype() {
         npyz::DType::Plain(ts) => ts.to_string(),
         other => return Err(bad(file, format!("unsupported dtype {other:?}"))),
     };
-    let vals: Vec<f64> = match &descr[1..] {
-        "f8" => npy
-            .data::<f64>()
-            .map_err(|e| bad(file, e.to_string()))?
-            .take(read)
-            .collect::<Result<_, _>>(),
-        "f4" => npy
-            .data::<f32>()
-            .map_err(|e| bad(file, e.to_string()))?
-            .take(read)
-            .map(|r| r.map(f64::from))
-            .collect(),
-        "i4" => npy
-            .data::<i32>()
-            .map_err(|e| bad(file, e.to_string()))?
-            .take(read)
-            .map(|r| r.map(f64::from))
-            .collect(),
-        "i8" => npy
-            .data::<i64>()
-            .map_err(|e| bad(file, e.to_string()))?
-            .take(read)
-            .map(|r| r.map(|v| v as f64))
-            .collect(),
+    let num = match &descr[1..] {
+        "f8" => Num::F8,
+        "f4" => Num::F4,
+        "i4" => Num::I4,
+        "i8" => Num::I8,
         d => {
             return Err(bad(
                 file,
                 format!("unsupported dtype `{descr}` ({d}); expected f4, f8, i4 or i8"),
             ))
         }
+    };
+    let big = descr.starts_with('>');
+    // How the values arrive: `lines` runs of `len` stored numbers, every `step`-th of them the
+    // field's. C order: a run is a row (the first slice of a 3D array comes first). Fortran
+    // order: a run is a column, and a 3D array's slices are interleaved, so element [0, r, c]
+    // sits at d0 * (r + rows * c) and every value has to be read.
+    let fortran = h.order() == npyz::Order::Fortran && shape.len() >= 2;
+    let d0 = if shape.len() == 3 { shape[0] } else { 1 };
+    let (lines, len, step) = if fortran {
+        (cols, rows.saturating_mul(d0), d0.max(1))
+    } else {
+        (rows, cols, 1)
+    };
+    let per_line = len / step;
+    let line_bytes = len
+        .checked_mul(num.size())
+        .filter(|b| b.checked_mul(lines).is_some())
+        .ok_or_else(|| bad(file, format!("shape {shape:?} is too large")))?;
+    let mut keep = Keep::new(fit, fortran, (rows, cols), (lines, per_line));
+    let (mut lo, mut hi, mut nonfinite) = (f64::INFINITY, f64::NEG_INFINITY, 0usize);
+    // whole lines at a time, about 1 MiB of them; a longer line in 1 MiB pieces
+    const PIECE: usize = 1 << 20;
+    let batch = (PIECE / line_bytes.max(1)).max(1);
+    let unit = num.size() * step;
+    let piece = (PIECE / unit).max(1) * unit;
+    let mut bytes = vec![0u8; piece.min(batch * line_bytes).max(unit)];
+    let mut vals: Vec<f64> = Vec::with_capacity(batch * per_line);
+    let mut line = 0;
+    let mut got = 0usize;
+    while line < lines {
+        let k = batch.min(lines - line);
+        vals.clear();
+        let mut left = k * line_bytes;
+        while left > 0 {
+            let want = left.min(piece);
+            let n = read_full(&mut r, &mut bytes[..want]).map_err(|e| bad(file, e.to_string()))?;
+            got += n;
+            if n < want {
+                return Err(bad(
+                    file,
+                    format!("truncated: {} of {} values", got / num.size(), lines * len),
+                ));
+            }
+            decode(num, big, &bytes[..want], step, &mut vals);
+            left -= want;
+        }
+        let (l, h, n) = super::finite_bounds(&vals);
+        (lo, hi, nonfinite) = (lo.min(l), hi.max(h), nonfinite + n);
+        for v in vals.chunks_exact(per_line.max(1)) {
+            keep.line(line, v);
+            line += 1;
+        }
+        if per_line == 0 {
+            line += k;
+        }
     }
-    .map_err(|e| bad(file, format!("truncated or unreadable data: {e}")))?;
-    if vals.len() < read {
-        return Err(bad(
-            file,
-            format!("truncated: {} of {read} values", vals.len()),
-        ));
+    let stats = super::FieldStats {
+        rows,
+        cols,
+        range: if lo <= hi { (lo, hi) } else { (0.0, 1.0) },
+        nonfinite,
+    };
+    Ok((keep.field(), stats))
+}
+
+/// Read until `buf` is full or the reader ends; how many bytes came.
+fn read_full<R: std::io::Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    let data = if fortran {
-        // element [0, r, c] (or [r, c]) of a Fortran-order array sits at 0 + d0 * (r + rows * c)
-        let d0 = if shape.len() == 3 { shape[0] } else { 1 };
-        let mut d = vec![0.0; want];
-        for r in 0..rows {
-            for c in 0..cols {
-                d[r * cols + c] = vals[d0 * (r + rows * c)];
+    Ok(n)
+}
+
+/// What [`read_npy`] keeps of the lines going past, in the order they arrive (rows, or with
+/// `transposed` columns of the field): all of them, or the block sums of the window's part.
+struct Keep {
+    transposed: bool,
+    how: Keeping,
+}
+
+enum Keeping {
+    /// Lines `[a, b)` and, of each, values `[v0, v1)`: as they are (NaN and inf too).
+    Cut {
+        span: (usize, usize),
+        vals: (usize, usize),
+        data: Vec<f64>,
+    },
+    Sums {
+        /// Lines `[a, b)` in the window, how many output lines they make, and the output line
+        /// being summed with the line that ends it.
+        span: (usize, usize),
+        out: usize,
+        at: (usize, usize),
+        /// Each output column's values, within a line.
+        cols: Vec<(usize, usize)>,
+        sums: Vec<f64>,
+        counts: Vec<u32>,
+    },
+}
+
+impl Keep {
+    fn new(
+        fit: Option<&super::Fit>,
+        transposed: bool,
+        (rows, cols): (usize, usize),
+        lines: (usize, usize),
+    ) -> Keep {
+        let how = match fit {
+            Some(fit) if rows > 0 && cols > 0 => {
+                let ((r0, r1), (c0, c1)) = (fit.window.rows(rows), fit.window.cols(cols));
+                let (out_r, out_c) = fit.shape(r1 - r0, c1 - c0);
+                // in the order the values arrive
+                let ((a, b), (v0, v1), (out_l, out_v)) = if transposed {
+                    ((c0, c1), (r0, r1), (out_c, out_r))
+                } else {
+                    ((r0, r1), (c0, c1), (out_r, out_c))
+                };
+                if (out_l, out_v) == (b - a, v1 - v0) {
+                    return Keep {
+                        transposed,
+                        how: Keeping::Cut {
+                            span: (a, b),
+                            vals: (v0, v1),
+                            data: Vec::with_capacity(out_l * out_v),
+                        },
+                    };
+                }
+                Keeping::Sums {
+                    span: (a, b),
+                    out: out_l,
+                    at: (0, a + super::block(0, b - a, out_l).1),
+                    cols: (0..out_v)
+                        .map(|o| {
+                            let (x0, x1) = super::block(o, v1 - v0, out_v);
+                            (v0 + x0, v0 + x1)
+                        })
+                        .collect(),
+                    sums: vec![0.0; out_l * out_v],
+                    counts: vec![0; out_l * out_v],
+                }
+            }
+            // a header may claim more than the file holds: memory grows with what arrives
+            _ => Keeping::Cut {
+                span: (0, lines.0),
+                vals: (0, lines.1),
+                data: Vec::with_capacity(lines.0.saturating_mul(lines.1).min(1 << 24)),
+            },
+        };
+        Keep { transposed, how }
+    }
+
+    fn line(&mut self, i: usize, v: &[f64]) {
+        match &mut self.how {
+            Keeping::Cut { span, vals, data } => {
+                if i >= span.0 && i < span.1 {
+                    data.extend_from_slice(&v[vals.0..vals.1]);
+                }
+            }
+            Keeping::Sums {
+                span,
+                out,
+                at,
+                cols,
+                sums,
+                counts,
+            } => {
+                if i < span.0 || i >= span.1 {
+                    return;
+                }
+                // lines arrive in order: the next output line once this one's are summed
+                while i >= at.1 && at.0 + 1 < *out {
+                    at.0 += 1;
+                    at.1 = span.0 + super::block(at.0, span.1 - span.0, *out).1;
+                }
+                let w = cols.len();
+                let o = at.0 * w;
+                super::add_row(v, cols, &mut sums[o..o + w], &mut counts[o..o + w]);
             }
         }
-        d
-    } else {
-        vals
-    };
-    Ok(Field { rows, cols, data })
+    }
+
+    /// The field kept, rows across (a transposed arrival turned back).
+    fn field(self) -> Field {
+        let (data, lines, per) = match self.how {
+            Keeping::Cut { span, vals, data } => (data, span.1 - span.0, vals.1 - vals.0),
+            Keeping::Sums {
+                cols, sums, counts, ..
+            } => {
+                let mut d = vec![0.0; sums.len()];
+                super::averages(&sums, &counts, &mut d);
+                let per = cols.len();
+                (d, sums.len() / per.max(1), per)
+            }
+        };
+        if !self.transposed {
+            return Field {
+                rows: lines,
+                cols: per,
+                data,
+            };
+        }
+        let mut t = vec![0.0; data.len()];
+        for (l, line) in data.chunks_exact(per.max(1)).enumerate() {
+            for (j, &x) in line.iter().enumerate() {
+                t[j * lines + l] = x;
+            }
+        }
+        Field {
+            rows: per,
+            cols: lines,
+            data: t,
+        }
+    }
+}
+
+/// A field from `r`: a .npy (by its magic bytes) read as it arrives, else a CSV matrix; with the
+/// whole field's stats. With `fit`, only what the screen shows of it (see [`super::Fit`]).
+pub fn read_field_from<R: std::io::BufRead>(
+    file: &Path,
+    mut r: R,
+    fit: Option<&super::Fit>,
+) -> Result<(Field, super::FieldStats), ReadError> {
+    let npy = r
+        .fill_buf()
+        .map_err(|e| bad(file, e.to_string()))?
+        .starts_with(b"\x93NUMPY");
+    if npy {
+        return read_npy(file, r, fit);
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut r, &mut bytes).map_err(|e| bad(file, e.to_string()))?;
+    let field = parse_matrix(file, &bytes)?;
+    let stats = super::FieldStats::of(&field);
+    Ok((
+        match fit {
+            Some(fit) => fit.apply(field),
+            None => field,
+        },
+        stats,
+    ))
 }
 
 /// A field from a file on this machine: a .npy parsed as it is read (its bytes are not held in
 /// memory beside the values), anything else as a CSV matrix.
 pub fn read_field(path: &Path) -> Result<Field, ReadError> {
-    read_field_counted(path).map(|(f, _)| f)
+    read_field_counted(path, None).map(|(f, _, _)| f)
 }
 
-/// [`read_field`], and how many bytes of the file it read (a .npy: its header and the values
-/// used, give or take the read-ahead).
-pub fn read_field_counted(path: &Path) -> Result<(Field, u64), ReadError> {
-    use std::io::{BufRead, Read};
+/// [`read_field_from`] a file on this machine, and how many bytes of it were read (a .npy: its
+/// header and the values used, give or take the read-ahead).
+pub fn read_field_counted(
+    path: &Path,
+    fit: Option<&super::Fit>,
+) -> Result<(Field, super::FieldStats, u64), ReadError> {
+    use std::io::Read;
     struct Counted<R>(R, u64);
     impl<R: Read> Read for Counted<R> {
         fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
@@ -361,20 +619,9 @@ pub fn read_field_counted(path: &Path) -> Result<(Field, u64), ReadError> {
         }
     }
     let f = std::fs::File::open(path).map_err(|e| bad(path, e.to_string()))?;
-    let mut r = std::io::BufReader::with_capacity(1 << 20, Counted(f, 0));
-    let npy = r
-        .fill_buf()
-        .map_err(|e| bad(path, e.to_string()))?
-        .starts_with(b"\x93NUMPY");
-    let field = if npy {
-        parse_npy_from(path, &mut r)?
-    } else {
-        let mut bytes = Vec::new();
-        r.read_to_end(&mut bytes)
-            .map_err(|e| bad(path, e.to_string()))?;
-        parse_matrix(path, &bytes)?
-    };
-    Ok((field, r.get_ref().1))
+    let mut r = std::io::BufReader::with_capacity(1 << 16, Counted(f, 0));
+    let (field, stats) = read_field_from(path, &mut r, fit)?;
+    Ok((field, stats, r.get_ref().1))
 }
 
 #[cfg(test)]
@@ -410,6 +657,167 @@ mod tests {
         assert_eq!(f.data[5], 6.0);
         let bytes = std::fs::read(&p).unwrap();
         assert!(parse_field(&p, &bytes[..bytes.len() - 9]).is_err());
+    }
+
+    /// A .npy of `shape` holding `stored` (in the order of `order`) as `descr`.
+    fn npy<T: npyz::Serialize + Copy>(
+        descr: &str,
+        order: npyz::Order,
+        shape: &[u64],
+        stored: &[T],
+    ) -> Vec<u8> {
+        use npyz::WriterBuilder;
+        let mut buf = Vec::new();
+        let mut w = npyz::WriteOptions::<T>::new()
+            .dtype(npyz::DType::Plain(descr.parse().unwrap()))
+            .order(order)
+            .shape(shape)
+            .writer(&mut buf)
+            .begin_nd()
+            .unwrap();
+        w.extend(stored.iter().copied()).unwrap();
+        w.finish().unwrap();
+        buf
+    }
+
+    fn same(a: &Field, b: &Field, what: &str) {
+        assert_eq!((a.rows, a.cols), (b.rows, b.cols), "{what}");
+        for (i, (x, y)) in a.data.iter().zip(&b.data).enumerate() {
+            let ok =
+                (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= 1e-9 * x.abs().max(1.0);
+            assert!(ok, "{what}: value {i}: {x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn a_npy_read_to_a_fit_is_the_whole_field_cut_and_averaged() {
+        use crate::plot::{FieldStats, Fit};
+        use npyz::Order;
+        let (rows, cols) = (37usize, 53usize);
+        let value = |r: usize, c: usize| match (r, c) {
+            (3, 4) => f64::NAN,
+            (20, 7) => f64::INFINITY,
+            _ => (r as f64 * 0.3).sin() * 10.0 + c as f64,
+        };
+        let c_order: Vec<f64> = (0..rows * cols)
+            .map(|i| value(i / cols, i % cols))
+            .collect();
+        let f_order: Vec<f64> = (0..rows * cols)
+            .map(|i| value(i % rows, i / rows))
+            .collect();
+        // a 3D cube [2, rows, cols] in Fortran order: its first slice interleaved with the other
+        let cube: Vec<f64> = (0..2 * rows * cols)
+            .map(|i| {
+                if i % 2 == 0 {
+                    value((i / 2) % rows, (i / 2) / rows)
+                } else {
+                    -1e6
+                }
+            })
+            .collect();
+        let files = [
+            (
+                "C",
+                npy("<f8", Order::C, &[rows as u64, cols as u64], &c_order),
+            ),
+            (
+                "F",
+                npy(">f8", Order::Fortran, &[rows as u64, cols as u64], &f_order),
+            ),
+            (
+                "3D F",
+                npy("<f8", Order::Fortran, &[2, rows as u64, cols as u64], &cube),
+            ),
+        ];
+        let whole = read_npy(Path::new("w.npy"), &files[0].1[..], None).unwrap();
+        assert_eq!(whole.0.data.len(), rows * cols);
+        assert!(whole.0.data[3 * cols + 4].is_nan() && whole.0.data[20 * cols + 7].is_infinite());
+        let stats = FieldStats::of(&whole.0);
+        assert_eq!(whole.1, stats, "stats counted while reading");
+        let windows = [
+            Window::ALL,
+            Window::ALL.scaled(2.0),
+            Window::ALL.scaled(4.0).panned(1.0, -1.0),
+            Window {
+                x0: 0.99,
+                x1: 1.0,
+                y0: 0.0,
+                y1: 0.01,
+            },
+        ];
+        for (name, bytes) in &files {
+            let (full, st) = read_npy(Path::new("f.npy"), &bytes[..], None).unwrap();
+            same(&full, &whole.0, name);
+            // (the 3D cube's other slice is read past, not counted)
+            assert_eq!(st, stats, "{name}");
+            for w in windows {
+                for within in [(7, 9), (12, 1000), (1000, 1000), (1, 1), (74, 53)] {
+                    let fit = Fit { window: w, within };
+                    let (got, st) = read_npy(Path::new("f.npy"), &bytes[..], Some(&fit)).unwrap();
+                    let want = fit.apply(whole.0.clone());
+                    same(&got, &want, &format!("{name} {w:?} {within:?}"));
+                    assert_eq!(st, stats, "the whole field's stats, zoomed or not");
+                    assert!(got.rows <= within.0.max(1) && got.cols <= within.1.max(1));
+                }
+            }
+        }
+        // C order is summed in the same order as downsample: equal to the bit
+        let fit = Fit {
+            window: Window::ALL,
+            within: (10, 10),
+        };
+        let (got, _) = read_npy(Path::new("f.npy"), &files[0].1[..], Some(&fit)).unwrap();
+        let want = fit.apply(whole.0.clone());
+        assert_eq!(
+            got.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn every_number_kind_and_byte_order_decodes_and_bad_headers_are_errors() {
+        use npyz::Order;
+        let vals: Vec<i32> = (0..12).map(|i| i * 7 - 30).collect();
+        let want: Vec<f64> = vals.iter().map(|&v| v as f64).collect();
+        let f4: Vec<f32> = vals.iter().map(|&v| v as f32).collect();
+        let i8: Vec<i64> = vals.iter().map(|&v| v as i64).collect();
+        let shape = [3u64, 4];
+        for bytes in [
+            npy("<i4", Order::C, &shape, &vals),
+            npy(">i4", Order::C, &shape, &vals),
+            npy("<f4", Order::C, &shape, &f4),
+            npy(">f4", Order::C, &shape, &f4),
+            npy("<i8", Order::C, &shape, &i8),
+            npy(">i8", Order::C, &shape, &i8),
+        ] {
+            let f = parse_npy(Path::new("k.npy"), &bytes).unwrap();
+            assert_eq!((f.rows, f.cols, &f.data), (3, 4, &want));
+        }
+        // a header that claims far more than the file holds: an error, not an allocation
+        let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (1073741824, 1073741824), }";
+        let text = format!("{dict:<117}\n");
+        let mut big = b"\x93NUMPY\x01\x00".to_vec();
+        big.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        big.extend_from_slice(text.as_bytes());
+        big.extend_from_slice(&[0u8; 64]);
+        let e = parse_npy(Path::new("big.npy"), &big)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("big.npy: truncated"), "{e}");
+        let fit = crate::plot::Fit {
+            window: Window::ALL,
+            within: (60, 200),
+        };
+        let e = read_npy(Path::new("big.npy"), &big[..], Some(&fit))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated"), "{e}");
+        // empty fields read as empty, fitted or not
+        let empty = npy("<f8", Order::C, &[0, 5], &[0.0f64; 0]);
+        assert_eq!(parse_npy(Path::new("e.npy"), &empty).unwrap().data.len(), 0);
+        let (f, _) = read_npy(Path::new("e.npy"), &empty[..], Some(&fit)).unwrap();
+        assert!(f.data.is_empty());
+        assert!(f.crop(Window::ALL.scaled(2.0)).data.is_empty());
     }
 
     #[test]
