@@ -70,6 +70,6 @@ P95=$(sort -g "$WORK/lag.txt" | awk '{a[NR]=$1} END {print a[int(NR*0.95)]}')
 awk -v a="$a" -v b="$b" -v hz="$HZ" -v s="$SECS" -v by="$BYTES" -v rss="$RSS" -v r="$RATE" -v lag="$LAG" -v p95="$P95" 'BEGIN {
   printf "following %d lines/s for %ds at 120x40: %.1f KB/s to the terminal, CPU %.1f%%, peak RSS %.1f MiB, lag write->screen median %d ms, p95 %d ms\n",
     r, s, by / s / 1000, 100 * (b - a) / hz / s, rss / 1024, lag, p95 }'
-echo "frames (draw + flush to the terminal): $FR"
+echo "frames on the UI task (drawn, handed to the terminal writer): $FR"
 echo "RSS during the run (MiB, every ~0.1 s): first $(head -1 "$WORK/rss.txt" | awk '{printf "%.1f", $1/1024}'), median $(median < "$WORK/rss.txt" | awk '{printf "%.1f", $1/1024}'), max $(sort -g "$WORK/rss.txt" | tail -1 | awk '{printf "%.1f", $1/1024}'), last $(tail -1 "$WORK/rss.txt" | awk '{printf "%.1f", $1/1024}')"
 awk 'NR == 1 {t0 = $1} {if ($2 > m) {m = $2; at = $1 - t0}} END {printf "RSS peak since start %.1f MiB, %.1f s after the first frame\n", m / 1024, at}' "$WORK/rss_all.txt"
