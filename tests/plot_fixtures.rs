@@ -66,6 +66,22 @@ fn every_dtype_order_and_byte_order_numpy_writes_reads_back_the_same_field() {
                 assert_eq!(f.data[r * 5 + c], (r * 5 + c) as f64, "{n} at ({r},{c})");
             }
         }
+        // read straight to a fit (its 2x2 part at rows 0..2, columns 1..3, in one cell): the same
+        // as cut and averaged
+        let fit = tandem::plot::Fit {
+            window: tandem::plot::Window {
+                x0: 0.2,
+                x1: 0.6,
+                y0: 0.0,
+                y1: 0.6,
+            },
+            within: (1, 2),
+        };
+        let (got, stats, _) =
+            tandem::plot::read::read_field_counted(&p(d.path(), n), Some(&fit)).unwrap();
+        assert_eq!(got, fit.apply(f.clone()), "{n}");
+        assert_eq!(got.data, [4.0], "{n}: the mean of 1, 2, 6 and 7");
+        assert_eq!(stats, tandem::plot::FieldStats::of(&f), "{n}");
         checked += 1;
     }
     assert_eq!(checked, 12);
@@ -75,6 +91,22 @@ fn every_dtype_order_and_byte_order_numpy_writes_reads_back_the_same_field() {
         assert_eq!((f.rows, f.cols), (3, 5), "{n}");
         let want: Vec<f64> = (0..15).map(f64::from).collect();
         assert_eq!(f.data, want, "{n}: the slice [0, :, :]");
+        let fit = tandem::plot::Fit {
+            window: tandem::plot::Window::ALL,
+            within: (1, 5),
+        };
+        let (got, stats, _) =
+            tandem::plot::read::read_field_counted(&p(d.path(), n), Some(&fit)).unwrap();
+        assert_eq!(
+            got.data,
+            [7.0],
+            "{n}: the mean of the slice, not of the cube"
+        );
+        assert_eq!(
+            stats.range,
+            (0.0, 14.0),
+            "{n}: the slice's range, not the cube's"
+        );
     }
     let line = tandem::plot::read_field(&p(d.path(), "line.npy")).unwrap();
     assert_eq!((line.rows, line.cols), (1, 7));

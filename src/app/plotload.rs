@@ -470,6 +470,57 @@ mod tests {
         }
     }
 
+    /// A heatmap's field read to a fit: the part in view at the size asked, on this machine
+    /// (parsed as it is read) and from a store (fetched by ranges); the stats are the whole
+    /// field's either way; a slice is read whole whatever the fit.
+    #[tokio::test]
+    async fn a_heatmap_is_read_to_its_fit_here_and_from_a_store() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("b/run/solve");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (rows, cols) = (48usize, 64usize);
+        let data: Vec<f64> = (0..rows * cols).map(|i| (i % cols) as f64).collect();
+        crate::tools::heat2d::write_npy(&dir.join("f.npy"), rows, cols, &data).unwrap();
+        let mut spec = PlotSpec {
+            name: "f".into(),
+            kind: PlotKind::Heatmap,
+            phase: crate::project::PhaseId::Solve,
+            file: "f.npy".into(),
+            x: None,
+            y: vec![],
+            log_y: false,
+            cmap: "viridis".into(),
+            row: None,
+            col: None,
+            range: None,
+        };
+        let store = Arc::new(crate::storage::local::LocalStore::new(
+            root.path().to_path_buf(),
+        ));
+        let fit = crate::plot::Fit {
+            window: crate::plot::Window::ALL.scaled(2.0),
+            within: (6, 100),
+        };
+        for src in [
+            Source::Dir(dir.clone()),
+            Source::store(store, "b/run/solve/").unwrap(),
+        ] {
+            let (d, _) = read_data(&src, &spec, "f.npy", Some(fit)).await.unwrap();
+            let PlotData::Field { field, stats, .. } = d else {
+                panic!("{d:?}")
+            };
+            // the middle half (24 x 32), fitted in 6 rows: 6 x 8, each cell its block's mean
+            assert_eq!((field.rows, field.cols), (6, 8), "{}", src.name("f.npy"));
+            assert_eq!(field.data[0], 17.5, "columns 16..20");
+            assert_eq!((stats.rows, stats.cols, stats.range), (48, 64, (0.0, 63.0)));
+        }
+        spec.kind = PlotKind::Slice;
+        let (d, _) = read_data(&Source::Dir(dir), &spec, "f.npy", Some(fit))
+            .await
+            .unwrap();
+        assert_eq!(column(&d, 1).len(), cols, "the whole middle row");
+    }
+
     /// A growing CSV is read from where the last read stopped: rows added, a line still being
     /// written shown but read again, bytes before the stop never read again, and a file
     /// rewritten shorter read whole.
