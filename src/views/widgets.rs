@@ -36,7 +36,16 @@ impl Widget for Heatmap<'_> {
             return;
         }
         let (cols, rows) = Heatmap::fit(self.field, area);
-        let d = downsample(self.field, rows as usize * 2, cols as usize);
+        // a field read for this area is drawn as it is: no averaging (and no waiting for rayon's
+        // threads) in the frame
+        let small = self.field.rows <= rows as usize * 2 && self.field.cols <= cols as usize;
+        let averaged;
+        let d = if small {
+            self.field
+        } else {
+            averaged = downsample(self.field, rows as usize * 2, cols as usize);
+            &averaged
+        };
         let (lo, hi) = self.range;
         let span = if hi > lo { hi - lo } else { 1.0 };
         let col = |v: f64| {
