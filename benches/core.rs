@@ -278,25 +278,19 @@ fn plot_decimation(c: &mut Criterion) {
     });
     // a growing series CSV of 1M rows: read and parsed whole (what each refresh did before) and
     // 1,000 new rows read from where the last read stopped
-    let rows: String = (0..1_000_000)
-        .map(|i| {
-            format!(
-                "{i},{:.6},{:.6}\n",
-                i as f64 * 1e-3,
-                (i as f64 * 1e-4).sin()
-            )
-        })
-        .collect();
-    let text = format!("step,time,residual\n{rows}");
-    let more: String = (1_000_000..1_001_000)
-        .map(|i| {
-            format!(
-                "{i},{:.6},{:.6}\n",
-                i as f64 * 1e-3,
-                (i as f64 * 1e-4).sin()
-            )
-        })
-        .collect();
+    let csv_rows = |steps: std::ops::Range<i32>| -> String {
+        steps
+            .map(|i| {
+                format!(
+                    "{i},{:.6},{:.6}\n",
+                    i as f64 * 1e-3,
+                    (i as f64 * 1e-4).sin()
+                )
+            })
+            .collect()
+    };
+    let text = format!("step,time,residual\n{}", csv_rows(0..1_000_000));
+    let more = csv_rows(1_000_000..1_001_000);
     let sdir = tempfile::tempdir().unwrap();
     let csv = sdir.path().join("series.csv");
     g.bench_function("series_csv_1M_rows_read_whole", |b| {

@@ -9,6 +9,7 @@ use crossterm::{
 };
 use ratatui::{backend::CrosstermBackend, Terminal};
 use std::io::{stdout, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 pub type Term = Terminal<CrosstermBackend<FrameOut>>;
 
@@ -43,15 +44,14 @@ impl Write for FrameOut {
     }
 }
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-
 /// Frames handed to the writer and not yet written.
 static PENDING: AtomicUsize = AtomicUsize::new(0);
 /// Set by [`restore`]: frames still queued then are dropped, never written over the user's shell.
 static CLOSED: AtomicBool = AtomicBool::new(false);
-/// The bytes, and the microseconds the terminal took to take them, of the frames written since
-/// [`last_frame`] was asked.
-static WRITTEN: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+/// The bytes of the frames written since [`last_frame`] was asked, and the microseconds the
+/// terminal took to take them.
+static WRITTEN_BYTES: AtomicU64 = AtomicU64::new(0);
+static WRITTEN_MICROS: AtomicU64 = AtomicU64::new(0);
 
 fn writer() -> &'static std::sync::mpsc::Sender<Vec<u8>> {
     static TX: std::sync::OnceLock<std::sync::mpsc::Sender<Vec<u8>>> = std::sync::OnceLock::new();
@@ -69,8 +69,8 @@ fn writer() -> &'static std::sync::mpsc::Sender<Vec<u8>> {
                             let _ = out.write_all(&frame).and_then(|_| out.flush());
                         }
                     }
-                    WRITTEN[0].fetch_add(frame.len() as u64, Relaxed);
-                    WRITTEN[1].fetch_add(t0.elapsed().as_micros() as u64, Relaxed);
+                    WRITTEN_BYTES.fetch_add(frame.len() as u64, Relaxed);
+                    WRITTEN_MICROS.fetch_add(t0.elapsed().as_micros() as u64, Relaxed);
                     PENDING.fetch_sub(1, Relaxed);
                 }
             });
@@ -90,8 +90,8 @@ pub fn writing() -> bool {
 /// The bytes written to the terminal since this was last asked, and how long writing them took.
 pub fn last_frame() -> (u64, std::time::Duration) {
     (
-        WRITTEN[0].swap(0, Relaxed),
-        std::time::Duration::from_micros(WRITTEN[1].swap(0, Relaxed)),
+        WRITTEN_BYTES.swap(0, Relaxed),
+        std::time::Duration::from_micros(WRITTEN_MICROS.swap(0, Relaxed)),
     )
 }
 
