@@ -28,7 +28,7 @@ fn frames(c: &mut Criterion) {
         });
     }
     let f = common::field(192);
-    base.plots.data = Some(tandem::app::msg::PlotData::Field {
+    base.plots.data = Some(tandem::plot::load::PlotData::Field {
         stats: tandem::plot::FieldStats::of(&f),
         field: f,
         file: "snapshots/field_0011.npy".into(),
@@ -62,12 +62,12 @@ fn frames(c: &mut Criterion) {
     let mut s = base.clone();
     s.view = View::Plots;
     s.plots.plot = 2;
-    let data = tandem::app::msg::PlotData::Series {
+    let data = tandem::plot::load::PlotData::Series {
         series: std::sync::Arc::new(series),
         file: "series.csv".into(),
     };
     let spec = s.project.as_ref().unwrap().plots[2].clone();
-    s.plots.lines = tandem::app::plots::lines_of(
+    s.plots.lines = tandem::plot::prepare::lines_of(
         &spec,
         &data,
         None,
@@ -308,25 +308,17 @@ fn plot_decimation(c: &mut Criterion) {
         b.iter_batched(
             || {
                 std::fs::write(&csv, &text).unwrap();
-                let tails = tandem::app::plotload::Tails::default();
-                rt.block_on(tandem::app::plotload::load_series(
-                    &tails,
-                    &src,
-                    "series.csv",
-                ))
-                .unwrap();
+                let tails = tandem::plot::load::Tails::default();
+                rt.block_on(tandem::plot::load::load_series(&tails, &src, "series.csv"))
+                    .unwrap();
                 use std::io::Write;
                 let mut f = std::fs::OpenOptions::new().append(true).open(&csv).unwrap();
                 f.write_all(more.as_bytes()).unwrap();
                 tails
             },
             |tails| {
-                rt.block_on(tandem::app::plotload::load_series(
-                    &tails,
-                    &src,
-                    "series.csv",
-                ))
-                .unwrap()
+                rt.block_on(tandem::plot::load::load_series(&tails, &src, "series.csv"))
+                    .unwrap()
             },
             criterion::BatchSize::PerIteration,
         )

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod cli;
 pub mod cluster;
 pub mod engine;
+pub mod fmt;
 pub mod observe;
 pub mod pipeline;
 pub mod plot;

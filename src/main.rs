@@ -26,17 +26,27 @@ fn main() {
     one_malloc_arena();
     let cli = Cli::parse();
     let code = match cli.cmd {
-        // the tools are the phases' own processes: no runtime, no journal
+        // the supervisor of a local phase's process: nothing else in this process
+        Some(cli::Cmd::Tool(cli::tool::Tool::Supervise { exit, command })) => {
+            tandem::pipeline::runner::supervise_exec(&exit, &command)
+        }
+        // what a listing costs the TUI: the Datasets view's own update path
+        Some(cli::Cmd::Tool(cli::tool::Tool::BenchListing { keys })) => {
+            let r = tandem::app::bench::listing(keys);
+            println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            0
+        }
+        // the tools are the phases' own processes: no journal
         Some(cli::Cmd::Tool(t)) => {
             finish(tokio_rt().block_on(cli::run_cmd(cli::Cmd::Tool(t), &cli.global)))
         }
         Some(cmd) => {
-            let ws = cli::workspace(&cli.global);
+            let ws = cli.global.workspace();
             init_logging(&ws.data_dir);
             finish(tokio_rt().block_on(cli::run_cmd(cmd, &cli.global)))
         }
         None => {
-            let ws = cli::workspace(&cli.global);
+            let ws = cli.global.workspace();
             init_logging(&ws.data_dir);
             let file = tandem::project::locate(cli.project.as_deref());
             let project = tandem::project::load(&file);
@@ -89,7 +99,7 @@ fn tokio_rt() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn finish(r: Result<(), cli::Exit>) -> i32 {
+fn finish(r: Result<(), cli::Failure>) -> i32 {
     match r {
         Ok(()) => 0,
         Err(e) => {

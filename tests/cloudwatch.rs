@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tandem::aws::AwsOpts;
-use tandem::observe::cloudwatch::{CwLogs, CwMetrics, Meter, MetricQuery, Tail, TailSpec};
+use tandem::observe::cloudwatch::{CwLogs, CwMetrics, GroupTail, Meter, TailSpec};
+use tandem::project::MetricQuery;
 
 fn moto() -> String {
     std::env::var("TANDEM_TEST_MOTO").unwrap_or_else(|_| {
@@ -134,7 +135,7 @@ async fn tail_gives_every_event_once_in_time_order_sanitised_and_capped() {
 
     let meter = Meter::default();
     let cw = CwLogs::new(&opts(region), meter.clone()).await;
-    let mut tail = Tail::new(TailSpec {
+    let mut tail = GroupTail::new(TailSpec {
         group: group.into(),
         start_ms: t0 - 1000,
         ..Default::default()
@@ -183,7 +184,7 @@ async fn tail_gives_every_event_once_in_time_order_sanitised_and_capped() {
     assert!(tail.poll(&cw).await.unwrap().is_empty());
 
     // only one stream, with a filter pattern
-    let mut only = Tail::new(TailSpec {
+    let mut only = GroupTail::new(TailSpec {
         group: group.into(),
         streams: vec!["compute-st-c5-1.slurmd".into()],
         pattern: Some("job".into()),

@@ -127,7 +127,7 @@ async fn jobs_api_submit_follow_fail_stop_duplicate_and_unknown() {
     .await
     .unwrap();
     let info = wait_end(&r, &bad).await;
-    let (state, msg) = info.run_state();
+    let (state, msg) = tandem::pipeline::phase::ray_state(&info);
     assert_eq!(state, tandem::pipeline::RunState::Failed);
     assert!(
         msg.as_deref().unwrap().starts_with("FAILED: exit code 3"),

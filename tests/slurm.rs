@@ -120,7 +120,11 @@ async fn follow(
             .unwrap();
         out.extend(&p.stdout);
         err.extend(&p.stderr);
-        if p.status.run_state().0.is_terminal() || until(&p) {
+        if tandem::pipeline::phase::slurm_state(&p.status)
+            .0
+            .is_terminal()
+            || until(&p)
+        {
             return (p, out, err);
         }
         assert!(
@@ -195,7 +199,7 @@ async fn slurm_lifecycle(t: &dyn Transport, dir: &Path) {
     // success: logs arrive whole, in ranges, each byte once
     let (p, out, err) = follow(&slurm, &ids[0], &ok, |_| false).await;
     assert_eq!(
-        p.status.run_state().0,
+        tandem::pipeline::phase::slurm_state(&p.status).0,
         RunState::Succeeded,
         "{:?}",
         p.status
@@ -209,7 +213,7 @@ async fn slurm_lifecycle(t: &dyn Transport, dir: &Path) {
 
     // a failing solver: the exit code is kept
     let (p, _, err) = follow(&slurm, &ids[1], &fail, |_| false).await;
-    let (st, msg) = p.status.run_state();
+    let (st, msg) = tandem::pipeline::phase::slurm_state(&p.status);
     assert_eq!(st, RunState::Failed);
     assert_eq!(msg.as_deref(), Some("FAILED: exit code 3"));
     assert_eq!(err, b"failing\n");
@@ -217,20 +221,26 @@ async fn slurm_lifecycle(t: &dyn Transport, dir: &Path) {
     // held: PENDING with its reason, then cancelled while pending
     let (p, _, _) = follow(&slurm, &ids[2], &held, |p| p.status.state == "PENDING").await;
     assert_eq!(
-        p.status.run_state(),
+        tandem::pipeline::phase::slurm_state(&p.status),
         (RunState::Submitted, Some("PENDING (JobHeldUser)".into()))
     );
     slurm.cancel(&ids[2], &c).await.unwrap();
     let (p, _, _) = follow(&slurm, &ids[2], &held, |_| false).await;
-    assert_eq!(p.status.run_state().0, RunState::Cancelled);
+    assert_eq!(
+        tandem::pipeline::phase::slurm_state(&p.status).0,
+        RunState::Cancelled
+    );
 
     // cancelled while running
     let (p, _, _) = follow(&slurm, &ids[3], &running, |p| p.status.state == "RUNNING").await;
-    assert_eq!(p.status.run_state().0, RunState::Running);
+    assert_eq!(
+        tandem::pipeline::phase::slurm_state(&p.status).0,
+        RunState::Running
+    );
     slurm.cancel(&ids[3], &c).await.unwrap();
     let (p, out, _) = follow(&slurm, &ids[3], &running, |_| false).await;
     assert_eq!(
-        p.status.run_state().0,
+        tandem::pipeline::phase::slurm_state(&p.status).0,
         RunState::Cancelled,
         "{:?}",
         p.status
@@ -240,7 +250,7 @@ async fn slurm_lifecycle(t: &dyn Transport, dir: &Path) {
     // over its time limit (one minute)
     let (p, _, _) = follow(&slurm, &ids[4], &over, |_| false).await;
     assert_eq!(
-        p.status.run_state(),
+        tandem::pipeline::phase::slurm_state(&p.status),
         (
             RunState::Failed,
             Some("TIMEOUT: the job ran over its time limit".into())

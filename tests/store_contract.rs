@@ -481,14 +481,13 @@ fn sample_pipeline_on_s3() {
             .iter()
             .position(|x| x.name == "temperature field")
             .unwrap();
-        let reader =
-            tandem::app::plotload::Reader::new(ws.clone(), Arc::new(p.clone()), Some(store));
+        let reader = tandem::plot::load::Reader::new(ws.clone(), Arc::new(p.clone()), Some(store));
         let files = reader.files(&run_id, heat).await.unwrap();
         assert_eq!(files.len(), 12, "{files:?}");
         assert!(files[0].starts_with("snapshots/field_"), "{files:?}");
         let data = reader.load(&run_id, heat, &files[11]).await.unwrap();
         match data {
-            tandem::app::msg::PlotData::Field { field, stats, .. } => {
+            tandem::plot::load::PlotData::Field { field, stats, .. } => {
                 assert!(field.rows > 1 && field.cols > 1);
                 assert_eq!(stats.nonfinite, 0);
             }
@@ -502,12 +501,12 @@ fn sample_pipeline_on_s3() {
             .unwrap();
         for _ in 0..2 {
             match reader.load(&run_id, energy, "series.csv").await.unwrap() {
-                tandem::app::msg::PlotData::Series { series, .. } => assert!(series.rows() > 1),
+                tandem::plot::load::PlotData::Series { series, .. } => assert!(series.rows() > 1),
                 other => panic!("{other:?}"),
             }
         }
         // without the store there is nothing to read
-        let err = tandem::app::plotload::Reader::new(ws.clone(), Arc::new(p.clone()), None)
+        let err = tandem::plot::load::Reader::new(ws.clone(), Arc::new(p.clone()), None)
             .files(&run_id, heat)
             .await
             .unwrap_err();

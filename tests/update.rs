@@ -105,7 +105,7 @@ fn a_new_run_becomes_current_and_is_followed() {
     let r = common::run("20261125-120500-ffff", RunState::Running, RunState::Pending);
     let cmds = update(&mut s, Msg::Run(RunEvent::Updated(Box::new(r))));
     assert_eq!(s.current.as_deref(), Some("20261125-120500-ffff"));
-    assert!(cmds.contains(&Command::Tail {
+    assert!(cmds.contains(&Command::FollowLogs {
         run_id: "20261125-120500-ffff".into()
     }));
     assert!(cmds.contains(&Command::LoadMetrics {
@@ -377,8 +377,8 @@ fn broken_project_only_allows_looking_and_leaving() {
 
 #[test]
 fn previews_by_kind() {
-    use tandem::app::msg::Preview;
-    use tandem::app::update::make_preview;
+    use tandem::storage::preview::make_preview;
+    use tandem::storage::preview::Preview;
     // NPY: header and statistics of the head, without the whole object
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("f.npy");
@@ -825,7 +825,7 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
         },
     );
     assert_eq!(s.logs.matched.len(), 101);
-    let rows = tandem::app::update::log_rows(&s);
+    let rows = tandem::app::layout::log_rows(&s);
     let shown = tandem::app::logs::visible(&s, rows);
     assert_eq!(
         shown.last(),
@@ -944,8 +944,8 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
 
 fn with_cloud_metrics(s: &mut AppState) {
     if let Ok(p) = &mut s.project {
-        p.targets.get_mut("local").unwrap().watch.metrics =
-            tandem::observe::cloudwatch::default_queries("i-0abc");
+        p.targets.get_mut("local").unwrap().cloudwatch.metrics =
+            tandem::project::default_queries("i-0abc");
     }
 }
 
@@ -1065,11 +1065,11 @@ fn cloudwatch_lines_join_the_timeline_at_their_own_time_under_the_filter() {
     update(&mut s, key('t'));
     update(&mut s, key('t'));
     update(&mut s, key('t'));
-    assert_eq!(s.logs.source, Source::Cloud);
+    assert_eq!(s.logs.source, LogSource::Cloud);
     let v = tandem::app::logs::visible(&s, 10);
     assert_eq!(v.len(), 1, "cw lines passing the filter");
     update(&mut s, key('t'));
-    assert_eq!(s.logs.source, Source::All);
+    assert_eq!(s.logs.source, LogSource::All);
 }
 
 #[test]
@@ -1306,7 +1306,7 @@ fn with_a_pixel_protocol_heatmaps_ask_for_an_image_of_the_plot_area_and_again_on
         &mut s,
         Msg::PlotLoaded {
             req,
-            result: Ok(tandem::app::msg::PlotData::Field {
+            result: Ok(tandem::plot::load::PlotData::Field {
                 stats: tandem::plot::FieldStats::of(&f),
                 field: f,
                 file: "x.npy".into(),
@@ -1335,7 +1335,7 @@ fn plots_play_the_snapshots_and_hold_the_colour_range() {
     s.plots.snapshot = 2;
     let f = common::field(16);
     let stats = tandem::plot::FieldStats::of(&f);
-    s.plots.data = Some(tandem::app::msg::PlotData::Field {
+    s.plots.data = Some(tandem::plot::load::PlotData::Field {
         stats,
         field: f,
         file: "f2.npy".into(),
@@ -1377,7 +1377,7 @@ fn plots_play_the_snapshots_and_hold_the_colour_range() {
 
 #[test]
 fn metrics_browser_lists_namespaces_then_metrics_and_adds_the_marked_ones() {
-    use tandem::observe::cloudwatch::MetricQuery;
+    use tandem::project::MetricQuery;
     let mut s = idle();
     with_cloud_metrics(&mut s);
     s.view = View::Metrics;
@@ -1467,7 +1467,7 @@ fn metrics_browser_lists_namespaces_then_metrics_and_adds_the_marked_ones() {
     p.targets
         .get_mut("local")
         .unwrap()
-        .watch
+        .cloudwatch
         .metrics
         .push(q("Solver", "Residual", "r1"));
     let c = update(&mut s, Msg::MetricsAdded(Ok((2, Box::new(p)))));
@@ -1575,7 +1575,7 @@ fn plots_zoom_and_pan_ask_for_the_part_in_view() {
 /// older request is dropped, and nothing is asked while the decimated lines are current.
 #[test]
 fn line_plots_are_decimated_in_the_backend_for_the_width_and_zoom_in_view() {
-    use tandem::app::msg::PlotData;
+    use tandem::plot::load::PlotData;
     let mut s = idle();
     s.view = View::Plots;
     s.plots.plot = 2; // "energy and peak temperature", a line plot
@@ -1614,7 +1614,7 @@ fn line_plots_are_decimated_in_the_backend_for_the_width_and_zoom_in_view() {
     };
     let p = s.project.as_ref().unwrap().clone();
     let req = s.plots.req;
-    let lines = tandem::app::plots::lines_of(&p.plots[2], &data, None, want, req).unwrap();
+    let lines = tandem::plot::prepare::lines_of(&p.plots[2], &data, None, want, req).unwrap();
     assert_eq!(lines.data.len(), 2);
     // an answer for an older request is dropped
     update(

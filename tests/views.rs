@@ -109,11 +109,17 @@ fn pipeline_names_the_slurm_job() {
         .find(|r| Some(&r.id) == s.current.as_ref())
         .unwrap();
     let solve = r.phase_mut(tandem::project::PhaseId::Solve).unwrap();
+    solve.placement = tandem::pipeline::Placement::Slurm {
+        via: "ssh head".into(),
+    };
     solve.engine_id = Some("4242".into());
     solve.message = Some("PENDING (Priority)".into());
     let term = render(&s, 200, 60);
     let text = term.backend().to_string();
-    assert!(text.contains("slurm on local · job 4242"), "{text}");
+    assert!(
+        text.contains("2 solve · slurm via ssh head · job 4242"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -263,7 +269,7 @@ fn plots_line() {
     let mut s = with_view(View::Plots);
     s.plots.plot = 2;
     let csv = "step,time,residual,total_energy,max_temperature\n0,0,0,25.5,67.3\n10,0.001,5e5,27.0,88.0\n20,0.002,2e5,28.1,91.0\n30,0.003,1e5,29.0,92.5\n";
-    s.plots.data = Some(tandem::app::msg::PlotData::Series {
+    s.plots.data = Some(tandem::plot::load::PlotData::Series {
         series: std::sync::Arc::new(
             tandem::plot::read::parse_series(std::path::Path::new("series.csv"), csv.as_bytes())
                 .unwrap(),
@@ -275,7 +281,7 @@ fn plots_line() {
 
 #[test]
 fn plots_compare_two_runs() {
-    use tandem::app::msg::PlotData;
+    use tandem::plot::load::PlotData;
     let mut s = with_view(View::Plots);
     let fd = |n: usize, k: f64| {
         let mut f = common::field(n);
@@ -351,7 +357,7 @@ fn plots_compare_two_runs() {
 fn plots_slice() {
     let mut s = with_view(View::Plots);
     s.plots.plot = 1;
-    s.plots.data = Some(tandem::app::msg::PlotData::Series {
+    s.plots.data = Some(tandem::plot::load::PlotData::Series {
         series: std::sync::Arc::new(common::field(48).slice(None, None).unwrap()),
         file: "snapshots/field_0011.npy · row 24 of 48x48".into(),
     });
@@ -610,7 +616,7 @@ fn logs_merged_with_cloudwatch_streams() {
 #[test]
 fn logs_cloudwatch_browser() {
     let mut s = with_view(View::Logs);
-    let mut b = tandem::app::watch::Browse {
+    let mut b = tandem::app::cloudwatch::Browse {
         group: Some("/aws/parallelcluster/pc-prod-202611".into()),
         list: tandem::app::picker::PickList {
             markable: true,
@@ -627,7 +633,7 @@ fn logs_cloudwatch_browser() {
     .iter()
     .enumerate()
     {
-        b.list.items.push(tandem::app::watch::stream_row(
+        b.list.items.push(tandem::app::cloudwatch::stream_row(
             &tandem::observe::cloudwatch::LogStream {
                 name: (*n).into(),
                 first_event_ms: None,
@@ -646,8 +652,8 @@ fn logs_cloudwatch_browser() {
 #[test]
 fn metrics_cloudwatch_browser() {
     let mut s = with_view(View::Metrics);
-    let charted = tandem::observe::cloudwatch::default_queries("i-0abc123");
-    let mut b = tandem::app::watch::MetricBrowse {
+    let charted = tandem::project::default_queries("i-0abc123");
+    let mut b = tandem::app::cloudwatch::MetricBrowse {
         namespace: Some("CWAgent".into()),
         list: tandem::app::picker::PickList {
             markable: true,
@@ -661,7 +667,7 @@ fn metrics_cloudwatch_browser() {
         ("nvidia_smi_utilization_gpu", "i-0def456"),
         ("hostile\\e]0;x\\x07", "i-0abc123"),
     ] {
-        let q = tandem::observe::cloudwatch::MetricQuery {
+        let q = tandem::project::MetricQuery {
             label: name.into(),
             namespace: "CWAgent".into(),
             name: name.into(),
@@ -670,7 +676,7 @@ fn metrics_cloudwatch_browser() {
         };
         b.list
             .items
-            .push(tandem::app::watch::metric_row(&q, &charted));
+            .push(tandem::app::cloudwatch::metric_row(&q, &charted));
     }
     b.list.marked.insert(b.list.items[2].0.clone());
     b.list.selected = 2;
@@ -683,7 +689,7 @@ fn plots_heatmap_as_an_image_when_the_terminal_has_a_protocol() {
     // the halfblocks protocol stands in for kitty/sixel here: it renders into the buffer
     let mut s = with_view(View::Plots);
     s.plots.pixels = Some("halfblocks".into());
-    let Some(tandem::app::msg::PlotData::Field { field, stats, .. }) = &s.plots.data else {
+    let Some(tandem::plot::load::PlotData::Field { field, stats, .. }) = &s.plots.data else {
         panic!("the fixture has a field")
     };
     let cells = tandem::views::plot_cells((80, 24));
@@ -714,7 +720,7 @@ fn plots_line_draws_the_lines_made_off_the_ui_task() {
     let mut s = with_view(View::Plots);
     s.plots.plot = 2;
     let csv = "step,time,residual,total_energy,max_temperature\n0,0,0,25.5,67.3\n10,0.001,5e5,27.0,88.0\n20,0.002,2e5,28.1,91.0\n";
-    let data = tandem::app::msg::PlotData::Series {
+    let data = tandem::plot::load::PlotData::Series {
         series: std::sync::Arc::new(
             tandem::plot::read::parse_series(std::path::Path::new("series.csv"), csv.as_bytes())
                 .unwrap(),
@@ -732,7 +738,8 @@ fn plots_line_draws_the_lines_made_off_the_ui_task() {
         40,
     );
     let width = tandem::views::plots::chart_width(200);
-    let mut lines = tandem::app::plots::lines_of(&spec, &data, None, width, s.plots.req).unwrap();
+    let mut lines =
+        tandem::plot::prepare::lines_of(&spec, &data, None, width, s.plots.req).unwrap();
     s.plots.data = Some(data);
     s.plots.lines = Some(lines.clone());
     // the same picture from the lines made elsewhere
@@ -751,7 +758,7 @@ fn plots_line_draws_the_lines_made_off_the_ui_task() {
 /// Three runs' series overlaid (`C`): the title names the other runs, the legend each line.
 #[test]
 fn plots_overlay_three_runs() {
-    use tandem::app::msg::PlotData;
+    use tandem::plot::load::PlotData;
     let mut s = with_view(View::Plots);
     s.plots.plot = 2;
     let ser = |k: f64| PlotData::Series {

@@ -67,7 +67,7 @@ impl ClustersState {
 fn ssm_targets(s: &AppState) -> Vec<String> {
     s.project
         .as_ref()
-        .map(crate::cluster::pick::ssm_targets)
+        .map(|p| p.ssm_targets())
         .unwrap_or_default()
 }
 
@@ -196,13 +196,13 @@ pub fn step(s: &mut AppState, a: &Action, page: usize) {
     let c = &mut s.clusters;
     if c.ray_mode {
         let n = c.ray.as_ref().map(|r| r.jobs.len()).unwrap_or(0);
-        super::update::move_sel(&mut c.ray_job, n, a, page);
+        super::layout::move_sel(&mut c.ray_job, n, a, page);
     } else if c.focus_nodes {
         let n = c.visible_nodes().len();
-        super::update::move_sel(&mut c.node, n, a, page);
+        super::layout::move_sel(&mut c.node, n, a, page);
     } else {
         let before = c.selected;
-        super::update::move_sel(&mut c.selected, c.clusters.len(), a, page);
+        super::layout::move_sel(&mut c.selected, c.clusters.len(), a, page);
         if before != c.selected {
             c.node = 0;
         }
@@ -217,7 +217,7 @@ pub fn focus(s: &mut AppState, nodes: bool) {
 pub fn cycle_target(s: &mut AppState) {
     let all = ssm_targets(s);
     if all.is_empty() {
-        super::update::set_status(
+        super::status::set_status(
             s,
             Level::Warn,
             "no ssm target in the project: add one with transport = \"ssm\" (see README)".into(),
@@ -242,7 +242,7 @@ pub fn ask_use(s: &mut AppState) -> Vec<Command> {
         .get(s.clusters.node)
         .map(|n| (n.instance_id.clone(), n.ssm_target.clone()));
     let Some((id, ssm)) = node.filter(|_| s.clusters.focus_nodes) else {
-        super::update::set_status(s, Level::Info, "select a node first (→ or l)".into());
+        super::status::set_status(s, Level::Info, "select a node first (→ or l)".into());
         return vec![];
     };
     if s.clusters.for_target.is_none() {
@@ -266,7 +266,7 @@ pub fn ask_use(s: &mut AppState) -> Vec<Command> {
 
 pub fn on_picked(s: &mut AppState, result: Result<(String, String), String>) -> Vec<Command> {
     match result {
-        Ok((target, ssm)) => super::update::set_status(
+        Ok((target, ssm)) => super::status::set_status(
             s,
             Level::Info,
             format!(
@@ -275,7 +275,7 @@ pub fn on_picked(s: &mut AppState, result: Result<(String, String), String>) -> 
                 sanitize(&ssm)
             ),
         ),
-        Err(e) => super::update::set_status(s, Level::Error, sanitize(&e).into_owned()),
+        Err(e) => super::status::set_status(s, Level::Error, sanitize(&e).into_owned()),
     }
     vec![]
 }

@@ -10,8 +10,8 @@ pub enum Command {
     CancelRun {
         run_id: String,
     },
-    /// Follow the logs of this run (replaces the previous tail).
-    Tail {
+    /// Follow the logs of this run (replaces the run followed before).
+    FollowLogs {
         run_id: String,
     },
     LoadMetrics {
@@ -41,7 +41,7 @@ pub enum Command {
     /// Add metric queries to a target in the project file (answers Msg::MetricsAdded).
     AddMetrics {
         target: String,
-        queries: Vec<crate::observe::cloudwatch::MetricQuery>,
+        queries: Vec<crate::project::MetricQuery>,
     },
     /// A target's CloudWatch metrics (answers Msg::CloudMetrics).
     LoadCloudMetrics {
@@ -115,14 +115,14 @@ pub enum Command {
     DecimateLines {
         req: u64,
         plot: usize,
-        data: super::msg::PlotData,
+        data: crate::plot::load::PlotData,
         window: Option<crate::plot::Window>,
         chart: usize,
     },
     /// Start (or restart) a download or upload; progress and the end come back as messages.
     Transfer {
         id: u64,
-        spec: super::transfers::TransferSpec,
+        spec: crate::storage::transfer::TransferSpec,
     },
     CancelTransfer {
         id: u64,

@@ -4,6 +4,8 @@
 use super::command::Command;
 use super::msg::Action;
 use super::state::{AppState, Level, Popup, View};
+use super::status::set_status;
+pub use crate::engine::slurm::JobLogChunk;
 use crate::engine::slurm::QueueJob;
 use chrono::{DateTime, Utc};
 
@@ -142,7 +144,7 @@ pub fn ask_cancel(s: &mut AppState) -> Vec<Command> {
                 action: Action::CancelJob(id),
             });
         }
-        _ => super::update::set_status(s, Level::Info, "no queued or running job selected".into()),
+        _ => super::status::set_status(s, Level::Info, "no queued or running job selected".into()),
     }
     vec![]
 }
@@ -150,7 +152,7 @@ pub fn ask_cancel(s: &mut AppState) -> Vec<Command> {
 pub fn cancel(s: &mut AppState, id: String) -> Vec<Command> {
     match s.jobs.target.clone() {
         Some(target) => {
-            super::update::set_status(s, Level::Warn, format!("scancel {id}…"));
+            super::status::set_status(s, Level::Warn, format!("scancel {id}…"));
             vec![Command::CancelJob { target, id }]
         }
         None => vec![],
@@ -177,6 +179,14 @@ pub fn sort_next(s: &mut AppState) {
     s.jobs.selected = 0;
 }
 
+/// Msg::Partitions: sinfo's lines, or why not.
+pub fn on_partitions(s: &mut AppState, r: Result<Vec<String>, String>) {
+    match r {
+        Ok(lines) => s.jobs.partitions = Some(lines),
+        Err(e) => set_status(s, Level::Error, crate::observe::sanitize(&e).into_owned()),
+    }
+}
+
 /// Lines of a followed job log kept in memory (the oldest go first).
 pub const LOG_LINES: usize = 20_000;
 /// How often an open job log is polled (one round trip: state and the new bytes of both files).
@@ -200,15 +210,6 @@ pub struct JobLog {
     pub at: Option<DateTime<Utc>>,
     /// The job ended and the last poll brought nothing new: polling stops.
     pub done: bool,
-}
-
-/// Bytes and state of one poll of a job log.
-#[derive(Debug, Clone, Default)]
-pub struct JobLogChunk {
-    pub paths: (String, String),
-    pub status: crate::engine::slurm::JobStatus,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
 }
 
 impl JobLog {
@@ -291,7 +292,7 @@ pub fn on_log(s: &mut AppState, id: String, result: Result<JobLogChunk, String>)
             l.offsets.1 += c.stderr.len() as u64;
             l.push(false, &c.stdout);
             l.push(true, &c.stderr);
-            let (state, _) = c.status.run_state();
+            let (state, _) = crate::pipeline::phase::slurm_state(&c.status);
             l.state = if c.status.state.is_empty() {
                 "gone".into()
             } else if c.status.reason.is_empty() || c.status.reason == "None" {

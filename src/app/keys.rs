@@ -1,7 +1,7 @@
 //! Key bindings: one table per view plus the global ones. The `?` help and the dispatcher both read
 //! these tables, so what help lists is what the keys do.
 
-use super::msg::Action;
+use super::msg::{Action, Pan, Zoom};
 use super::state::View;
 use crate::project::PhaseId;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -421,15 +421,15 @@ pub fn table(view: View) -> Vec<Binding> {
                 .hint("play"),
             b(KeyCode::Char('<'), "<", Action::PlaySlower, "play slower (1, 2, 4 a second)"),
             b(KeyCode::Char('>'), ">", Action::PlayFaster, "play faster"),
-            b(KeyCode::Char('+'), "+/-", Action::Zoom(1), "zoom in / out (around the centre)")
+            b(KeyCode::Char('+'), "+/-", Action::Zoom(Zoom::In), "zoom in / out (around the centre)")
                 .hint("zoom"),
-            b(KeyCode::Char('='), "", Action::Zoom(1), ""),
-            b(KeyCode::Char('-'), "", Action::Zoom(-1), ""),
-            b(KeyCode::Char('0'), "0", Action::Zoom(0), "all of the plot again"),
-            b(KeyCode::Left, "C-←→↑↓", Action::Zoom(2), "pan while zoomed").with(KeyModifiers::CONTROL),
-            b(KeyCode::Right, "", Action::Zoom(3), "").with(KeyModifiers::CONTROL),
-            b(KeyCode::Down, "", Action::Zoom(4), "").with(KeyModifiers::CONTROL),
-            b(KeyCode::Up, "", Action::Zoom(5), "").with(KeyModifiers::CONTROL),
+            b(KeyCode::Char('='), "", Action::Zoom(Zoom::In), ""),
+            b(KeyCode::Char('-'), "", Action::Zoom(Zoom::Out), ""),
+            b(KeyCode::Char('0'), "0", Action::Zoom(Zoom::All), "all of the plot again"),
+            b(KeyCode::Left, "C-←→↑↓", Action::Pan(Pan::Left), "pan while zoomed").with(KeyModifiers::CONTROL),
+            b(KeyCode::Right, "", Action::Pan(Pan::Right), "").with(KeyModifiers::CONTROL),
+            b(KeyCode::Down, "", Action::Pan(Pan::Down), "").with(KeyModifiers::CONTROL),
+            b(KeyCode::Up, "", Action::Pan(Pan::Up), "").with(KeyModifiers::CONTROL),
             b(
                 KeyCode::Char('c'),
                 "c",

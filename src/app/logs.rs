@@ -3,10 +3,71 @@
 //! extended as lines arrive, so neither following nor scrolling rescans the buffer.
 
 use super::command::Command;
+use super::layout::log_rows;
+use super::msg::Action;
 use super::state::{AppState, Level};
-use super::update::{log_rows, set_status, source_ok};
+use super::status::set_status;
 use crate::observe::filter::{looks_like_error, LineFilter};
-use crate::observe::logbuf::LogLine;
+use crate::observe::logbuf::{LogBuffer, LogLine};
+use crate::project::PhaseId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSource {
+    All,
+    Phase(PhaseId),
+    /// The CloudWatch streams of the run's target.
+    Cloud,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogsState {
+    pub run_id: Option<String>,
+    pub buf: LogBuffer,
+    pub follow: bool,
+    pub wrap: bool,
+    /// Sequence number of the top line when not following.
+    pub top: u64,
+    pub source: LogSource,
+    pub search: Option<String>,
+    /// Sequence of the current search hit, or the cursor of a selection.
+    pub hit: Option<u64>,
+    /// `v`: where a selection of lines started (it runs to `hit`).
+    pub sel: Option<u64>,
+    /// Lines that arrived while paused.
+    pub unseen: u64,
+    /// `&`: only lines matching (or, with `!`, not matching) this.
+    pub filter: Option<crate::observe::filter::LineFilter>,
+    /// With a filter: the sequence numbers of the lines that pass it, oldest first.
+    pub matched: std::collections::VecDeque<u64>,
+    /// `T`: show when each line was read.
+    pub stamps: bool,
+    /// Lines from CloudWatch have arrived (the source choice offers them).
+    pub cloud: bool,
+    /// `C`: the CloudWatch log group browser, when open.
+    pub browse: Option<super::cloudwatch::Browse>,
+}
+
+impl Default for LogsState {
+    fn default() -> Self {
+        LogsState {
+            run_id: None,
+            buf: LogBuffer::default(),
+            follow: true,
+            wrap: false,
+            top: 0,
+            source: LogSource::All,
+            search: None,
+            hit: None,
+            sel: None,
+            unseen: 0,
+            filter: None,
+            matched: Default::default(),
+            stamps: false,
+            cloud: false,
+            browse: None,
+        }
+    }
+}
 
 /// Whether a line is shown under the current source and filter.
 pub fn passes(s: &AppState, l: &LogLine) -> bool {
@@ -371,4 +432,129 @@ pub fn osc52(text: &str) -> String {
         "\x1b]52;c;{}\x07",
         base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
     )
+}
+
+pub fn source_ok(src: LogSource, l: &crate::observe::logbuf::LogLine) -> bool {
+    match src {
+        LogSource::All => true,
+        LogSource::Phase(q) => q == l.phase && l.tag.is_none(),
+        LogSource::Cloud => l.tag.is_some(),
+    }
+}
+
+/// Move to the next (or previous) search hit in the logs.
+pub fn search_step(s: &mut AppState, backwards: bool) {
+    let Some(q) = s.logs.search.clone() else {
+        return;
+    };
+    let q = q.to_lowercase();
+    let rows = log_rows(s) as u64;
+    let from = s.logs.hit.unwrap_or(if backwards || s.logs.follow {
+        s.logs.buf.end_seq()
+    } else {
+        s.logs.top
+    });
+    let matches =
+        |l: &crate::observe::logbuf::LogLine| passes(s, l) && l.text.to_lowercase().contains(&q);
+    let found = if backwards || s.logs.hit.is_none() {
+        s.logs
+            .buf
+            .iter()
+            .rev()
+            .find(|(seq, l)| *seq < from && matches(l))
+            .map(|(seq, _)| seq)
+    } else {
+        s.logs
+            .buf
+            .iter()
+            .find(|(seq, l)| *seq > from && matches(l))
+            .map(|(seq, _)| seq)
+    };
+    match found {
+        Some(seq) => {
+            s.logs.hit = Some(seq);
+            s.logs.follow = false;
+            s.logs.top = seq.saturating_sub(rows / 2).max(s.logs.buf.first_seq());
+        }
+        None => {
+            let q = s.logs.search.clone().unwrap_or_default();
+            set_status(
+                s,
+                Level::Warn,
+                format!(
+                    "no {} match for `{}`",
+                    if backwards || s.logs.hit.is_none() {
+                        "earlier"
+                    } else {
+                        "later"
+                    },
+                    q
+                ),
+            );
+        }
+    }
+}
+
+pub fn scroll_logs(s: &mut AppState, a: &Action) {
+    if move_cursor(s, a) || scroll_filtered(s, a) {
+        return;
+    }
+    let rows = log_rows(s) as u64;
+    let (first, end) = (s.logs.buf.first_seq(), s.logs.buf.end_seq());
+    let bottom_top = end.saturating_sub(rows).max(first);
+    if s.logs.follow {
+        s.logs.top = bottom_top;
+    }
+    let top = match a {
+        Action::Up => s.logs.top.saturating_sub(1),
+        Action::Down => s.logs.top + 1,
+        Action::PageUp => s.logs.top.saturating_sub(rows),
+        Action::PageDown => s.logs.top + rows,
+        Action::Top => first,
+        Action::Bottom => bottom_top,
+        _ => s.logs.top,
+    };
+    s.logs.top = top.clamp(first, bottom_top);
+    // reaching the bottom resumes following, like `less +F`
+    s.logs.follow =
+        s.logs.top >= bottom_top && !matches!(a, Action::Up | Action::PageUp | Action::Top);
+    if s.logs.follow {
+        s.logs.unseen = 0;
+    }
+}
+
+/// `t`: the next source shown (all, preprocess, solve, CloudWatch once its lines arrived).
+pub fn cycle_source(s: &mut AppState) {
+    s.logs.source = match s.logs.source {
+        LogSource::All => LogSource::Phase(PhaseId::Preprocess),
+        LogSource::Phase(PhaseId::Preprocess) => LogSource::Phase(PhaseId::Solve),
+        LogSource::Phase(PhaseId::Solve) if s.logs.cloud => LogSource::Cloud,
+        LogSource::Phase(PhaseId::Solve) | LogSource::Cloud => LogSource::All,
+    };
+    rebuild(s);
+}
+
+/// `f` / Space: follow the newest lines, or pause where the view is.
+pub fn toggle_follow(s: &mut AppState) {
+    s.logs.follow = !s.logs.follow;
+    if s.logs.follow {
+        s.logs.unseen = 0;
+        s.logs.hit = None;
+        s.logs.sel = None;
+    } else {
+        let rows = log_rows(s) as u64;
+        s.logs.top = s
+            .logs
+            .buf
+            .end_seq()
+            .saturating_sub(rows)
+            .max(s.logs.buf.first_seq());
+    }
+}
+
+/// Msg::LogLines: lines of the run followed (lines of another are dropped).
+pub fn on_lines(s: &mut AppState, run_id: &str, lines: Vec<LogLine>) {
+    if s.logs.run_id.as_deref() == Some(run_id) {
+        ingest(s, lines);
+    }
 }

@@ -1,23 +1,35 @@
-//! The TUI's heart: the event loop, and the backend that performs Commands.
+//! The TUI's heart: the event loop, the state and its one `update`, each screen's state and
+//! handlers in a file of its own, and the backend that performs Commands.
 //!
 //! One owner of state: terminal events and backend answers become `Msg`s that go through `update`.
 //! The loop redraws only when something changed, at most every 16 ms, and sleeps when idle: the clock
 //! ticks only while something on screen moves (a running phase, a listing in flight).
+//!
+//! Shared by the screens: `state` (AppState and the small types every screen uses), `msg`
+//! (Msg, Action), `command`, `keys` (the key tables), `status` (the status line), `layout` (screen
+//! geometry, moving a selection), `prompt` (popups and prompts).
 
 pub mod backend;
+pub mod bench;
+pub mod cloudwatch;
 pub mod clusters;
 pub mod command;
+pub mod datasets;
 pub mod jobs;
 pub mod keys;
+pub mod layout;
 pub mod logs;
+pub mod metrics;
 pub mod msg;
 pub mod picker;
-pub mod plotload;
+pub mod pipeline;
 pub mod plots;
+pub mod prompt;
+pub mod runs;
 pub mod state;
+pub mod status;
 pub mod transfers;
 pub mod update;
-pub mod watch;
 
 use crate::pipeline::Workspace;
 use crate::project::{Project, ProjectError};
@@ -139,6 +151,8 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let mut last_draw = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // SIGTERM, SIGHUP (the SSH session went away) and SIGINT from outside quit like `q`
+    let mut stop = stop_signals();
     loop {
         let needs_tick = s.needs_tick();
         let msg = if let Some(k) = typed.pop_front() {
@@ -182,13 +196,14 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
                 events = Some(crossterm::event::EventStream::new());
                 // a plot loaded before the protocol was known is asked for again, as an image
                 if s.plots.pixels.is_some() && !s.plots.files.is_empty() {
-                    for c in update::load_plot(&mut s) {
+                    for c in plots::load_plot(&mut s) {
                         backend.perform(c);
                     }
                 }
                 continue;
             }
             m = rx.recv() => m,
+            _ = stop.recv() => Some(Msg::Key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL))),
             _ = tick.tick(), if needs_tick => Some(Msg::Tick(chrono::Utc::now())),
             _ = wait_draw => {
                 // the terminal still taking the last frame: this one a little later
@@ -222,7 +237,11 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         for m in batch {
             for c in update::update(&mut s, m) {
                 if c == Command::Quit {
-                    backend.shutdown();
+                    // the terminal first (a quit should look instant), then local phases are
+                    // stopped and recorded before the process ends
+                    drop(term);
+                    crate::tui::restore();
+                    backend.shutdown().await;
                     return Ok(());
                 }
                 if let Command::Notify { text } = &c {
@@ -239,4 +258,26 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         backend.set_view(s.view);
         dirty = true;
     }
+}
+
+/// SIGTERM, SIGHUP and SIGINT, merged: each becomes a quit.
+fn stop_signals() -> mpsc::Receiver<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = mpsc::channel(1);
+    for kind in [
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+        SignalKind::interrupt(),
+    ] {
+        let Ok(mut s) = signal(kind) else { continue };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while s.recv().await.is_some() {
+                if tx.send(()).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    rx
 }

@@ -2,9 +2,11 @@
 //! the user asked for, after key bindings were applied.
 
 use crate::pipeline::runner::MetricSample;
-use crate::pipeline::{Run, RunEvent};
-use crate::plot::{Field, Series};
+use crate::pipeline::Run;
+use crate::pipeline::RunEvent;
+use crate::plot::load::PlotData;
 use crate::project::PhaseId;
+use crate::storage::preview::Preview;
 use crate::storage::{BucketInfo, Entry};
 use crate::theme::Theme;
 use chrono::{DateTime, Utc};
@@ -12,7 +14,7 @@ use crossterm::event::KeyEvent;
 
 use super::state::View;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
     Resize(u16, u16),
@@ -50,12 +52,12 @@ pub enum Msg {
         req: u64,
         result: Result<PlotData, String>,
     },
-    /// The heatmap as an image for the terminal's protocol.
     /// A line plot's points decimated for the chart (sent before its `PlotLoaded`).
     PlotLines {
         req: u64,
-        lines: Box<crate::app::plots::Lines>,
+        lines: Box<crate::plot::prepare::Lines>,
     },
+    /// The heatmap as an image for the terminal's protocol.
     PlotImage {
         req: u64,
         result: Result<crate::plot::pixels::PlotImage, String>,
@@ -75,11 +77,11 @@ pub enum Msg {
     },
     TransferProgress {
         id: u64,
-        progress: super::transfers::TransferProgress,
+        progress: crate::storage::transfer::TransferProgress,
     },
     TransferEnded {
         id: u64,
-        state: super::transfers::TransferState,
+        state: crate::storage::transfer::TransferState,
     },
     JobsLoaded {
         result: Result<Vec<crate::engine::slurm::QueueJob>, String>,
@@ -88,7 +90,7 @@ pub enum Msg {
     Partitions(Result<Vec<String>, String>),
     JobLog {
         id: String,
-        result: Result<super::jobs::JobLogChunk, String>,
+        result: Result<crate::engine::slurm::JobLogChunk, String>,
     },
     ClustersLoaded(Result<crate::cluster::Discovery, String>),
     RayLoaded {
@@ -98,7 +100,7 @@ pub enum Msg {
     /// ListMetrics answered for `namespace` (None: every namespace).
     MetricList {
         namespace: Option<String>,
-        result: Result<Vec<crate::observe::cloudwatch::MetricQuery>, String>,
+        result: Result<Vec<crate::project::MetricQuery>, String>,
     },
     /// Metric queries were added to the project file: how many, and the project as it now loads.
     MetricsAdded(Result<(usize, Box<crate::project::Project>), String>),
@@ -115,58 +117,6 @@ pub enum Msg {
     Error(String),
     /// Something worth a line in the status bar.
     Info(String),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Preview {
-    Text {
-        lines: Vec<String>,
-        truncated: bool,
-    },
-    Table {
-        header: Vec<String>,
-        rows: Vec<Vec<String>>,
-        truncated: bool,
-    },
-    Binary {
-        hex: Vec<String>,
-        size: u64,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum PlotData {
-    /// `field` may be a block-averaged copy sized for the screen; `stats` are the full field's.
-    Field {
-        field: Field,
-        file: String,
-        stats: crate::plot::FieldStats,
-    },
-    /// Shared: re-decimating it for a zoom sends the backend a pointer, not the points.
-    Series {
-        series: std::sync::Arc<Series>,
-        file: String,
-    },
-    /// `c`: the same plot of this run (`a`) and another (`b`, of run `other`): two fields side
-    /// by side on one colour scale, or series overlaid.
-    Compare {
-        a: Box<PlotData>,
-        b: Box<PlotData>,
-        other: String,
-        /// `C`: more runs' series overlaid too (series only), with their run ids.
-        more: Vec<(String, PlotData)>,
-    },
-}
-
-impl PlotData {
-    /// A field, or fields compared (as opposed to series).
-    pub fn is_field(&self) -> bool {
-        match self {
-            PlotData::Field { .. } => true,
-            PlotData::Compare { a, .. } => a.is_field(),
-            PlotData::Series { .. } => false,
-        }
-    }
 }
 
 /// What the user asked for. Key bindings map keys to these; the palette lists them.
@@ -205,8 +155,10 @@ pub enum Action {
     HoldRange,
     PlayPause,
     PlayFaster,
-    /// Plots: zoom in (1), out (-1), back to all (0); pan (2..=5: left, right, down, up).
-    Zoom(i8),
+    /// Plots: zoom in or out, back to all of it.
+    Zoom(Zoom),
+    /// Plots: move the zoomed part.
+    Pan(Pan),
     /// Plots: compare with an older run / the difference of two fields.
     Compare,
     CompareMore,
@@ -252,4 +204,21 @@ pub enum Action {
         target: String,
         ssm: String,
     },
+}
+
+/// Zooming a plot: in or out by 2 around the centre, or back to all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zoom {
+    In,
+    Out,
+    All,
+}
+
+/// Panning a zoomed plot by a quarter of the view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pan {
+    Left,
+    Right,
+    Down,
+    Up,
 }

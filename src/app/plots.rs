@@ -3,10 +3,47 @@
 //! they can be compared by eye.
 
 use super::command::Command;
-use super::msg::PlotData;
+use super::layout::move_sel;
+use super::msg::{Action, Pan, Zoom};
 use super::state::{AppState, Level, View};
-use super::update::{load_plot, set_status};
+use super::status::set_status;
 use crate::observe::sanitize;
+use crate::plot::load::PlotData;
+use crate::plot::prepare::{pick_range, Lines, OVERLAY};
+
+#[derive(Debug, Clone, Default)]
+pub struct PlotsState {
+    pub run_id: Option<String>,
+    pub plot: usize,
+    pub files: Vec<String>,
+    pub snapshot: usize,
+    pub data: Option<PlotData>,
+    pub error: Option<String>,
+    pub loading: bool,
+    pub req: u64,
+    /// The terminal's pixel protocol (kitty, sixel, iterm2), when plots are shown as images.
+    pub pixels: Option<String>,
+    /// The current heatmap as an image for that protocol (made off the UI task).
+    pub image: Option<crate::plot::pixels::PlotImage>,
+    /// The current line plot, decimated to the chart's width (made off the UI task).
+    pub lines: Option<Lines>,
+    /// `H`: the colour range held for the next snapshots (None: each snapshot's own, or the
+    /// plot's `range`).
+    pub hold: Option<(f64, f64)>,
+    /// `Space`: stepping through the snapshots on its own; `<`/`>` the rate (-1, 0, 1: 1, 2, 4
+    /// snapshots a second).
+    pub playing: bool,
+    pub play_rate: i8,
+    /// `c`: the run whose same plot is shown beside (fields) or over (series) this one's.
+    pub compare: Option<String>,
+    /// `C`: more runs whose series are drawn over this one's too (line plots).
+    pub more: Vec<String>,
+    /// `d`: with `compare`, a field is shown as this run's minus the other's.
+    pub diff: bool,
+    /// `+`/`-`/`0`, Ctrl+arrows: the zoomed part of the plot (None: all of it).
+    pub window: Option<crate::plot::Window>,
+    pub play_wait: u8,
+}
 
 /// Ticks (250 ms) per step, slowest first: 1, 2 and 4 snapshots a second.
 pub const PLAY_EVERY: [u8; 3] = [4, 2, 1];
@@ -78,8 +115,8 @@ pub fn hold_range(s: &mut AppState) -> Vec<Command> {
         Level::Info,
         format!(
             "colour range held at {} … {} for the next snapshots (H lets go)",
-            crate::views::widgets::fmt_num(range.0),
-            crate::views::widgets::fmt_num(range.1)
+            crate::fmt::sci(range.0),
+            crate::fmt::sci(range.1)
         ),
     );
     vec![]
@@ -97,25 +134,6 @@ pub fn shown_range(s: &AppState, stats: &crate::plot::FieldStats) -> (f64, f64) 
         .and_then(|p| p.range)
         .filter(|_| !difference);
     pick_range(s.plots.hold, fixed, stats)
-}
-
-/// The colour map a field is drawn with: the plot's own, or coolwarm for a difference (`d`), whose
-/// range is centred on zero.
-pub fn shown_cmap(spec_cmap: &str, difference: bool) -> &str {
-    if difference {
-        "coolwarm"
-    } else {
-        spec_cmap
-    }
-}
-
-/// The rule of [`shown_range`], for the backend that has the held and fixed ranges, not the state.
-pub fn pick_range(
-    hold: Option<(f64, f64)>,
-    fixed: Option<(f64, f64)>,
-    stats: &crate::plot::FieldStats,
-) -> (f64, f64) {
-    hold.or(fixed).unwrap_or(stats.range)
 }
 
 /// `c`: compare with the next older run than the one compared now (the first time: the newest run
@@ -167,9 +185,6 @@ pub fn is_heatmap(s: &AppState) -> bool {
         .and_then(|p| p.plots.get(s.plots.plot))
         .is_some_and(|p| p.kind == crate::project::PlotKind::Heatmap)
 }
-
-/// How many runs' series a line plot overlays at most (one colour each).
-pub const OVERLAY: usize = 4;
 
 /// `C`: on a line plot, one more run's series drawn over this one's too (the next older than
 /// those compared; four runs at most). Fields compare two runs (`c`).
@@ -225,204 +240,6 @@ pub fn difference(s: &mut AppState) -> Vec<Command> {
     load_plot(s)
 }
 
-/// This run's field minus the other's, on a colour range symmetric around zero.
-pub fn difference_of(a: PlotData, b: PlotData) -> Result<PlotData, String> {
-    match (a, b) {
-        (
-            PlotData::Field {
-                field: fa, file, ..
-            },
-            PlotData::Field { field: fb, .. },
-        ) => {
-            if (fa.rows, fa.cols) != (fb.rows, fb.cols) {
-                return Err(format!(
-                    "{file}: the fields differ in shape ({}x{} here, {}x{} there): no difference",
-                    fa.cols, fa.rows, fb.cols, fb.rows
-                ));
-            }
-            let data: Vec<f64> = fa.data.iter().zip(&fb.data).map(|(x, y)| x - y).collect();
-            let field = crate::plot::Field { data, ..fa };
-            let mut stats = crate::plot::FieldStats::of(&field);
-            let m = stats
-                .range
-                .0
-                .abs()
-                .max(stats.range.1.abs())
-                .max(f64::MIN_POSITIVE);
-            stats.range = (-m, m);
-            Ok(PlotData::Field {
-                field,
-                file: format!("{file} · this run − the other"),
-                stats,
-            })
-        }
-        _ => Err("a difference needs two fields; series are overlaid".into()),
-    }
-}
-
-/// Block-average fields to what `cells` (columns, rows) can show, so no frame averages a large
-/// field: one field fills the area, two compared share it side by side.
-pub fn fit_to_cells(data: &mut PlotData, cells: (u16, u16)) {
-    let (cols, rows) = match data {
-        PlotData::Compare { .. } => side_cells(cells),
-        _ => cells,
-    };
-    let shrink = |field: &mut crate::plot::Field| {
-        let (w, h) = crate::views::widgets::Heatmap::fit(
-            field,
-            ratatui::layout::Rect::new(0, 0, cols.max(1), rows.max(1)),
-        );
-        if field.rows > h as usize * 2 || field.cols > w as usize {
-            *field = crate::plot::downsample(field, h as usize * 2, w as usize);
-        }
-    };
-    match data {
-        PlotData::Field { field, .. } => shrink(field),
-        PlotData::Compare { a, b, .. } => {
-            for x in [a.as_mut(), b.as_mut()] {
-                if let PlotData::Field { field, .. } = x {
-                    shrink(field);
-                }
-            }
-        }
-        PlotData::Series { .. } => {}
-    }
-}
-
-/// A line plot ready to draw: each y column's points in the x range in view, decimated to the
-/// chart's width; made once per load and width off the UI task, so no frame filters or
-/// decimates a long series.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Lines {
-    /// The plot request it was made for.
-    pub req: u64,
-    /// The chart's width in braille dots.
-    pub width: usize,
-    /// The zoomed part it was made for.
-    pub window: Option<crate::plot::Window>,
-    /// The x range shown (all of it, or the zoomed part).
-    pub x: (f64, f64),
-    /// Name and points, this run's columns first, then (comparing) the other run's.
-    pub data: Vec<(String, Vec<(f64, f64)>)>,
-    /// Columns of `y` this run's series does not have.
-    pub missing: Vec<String>,
-}
-
-/// The lines of `spec`'s y columns against `xs` (this run's x column) in `series`, and of the
-/// same columns in `others` (compared runs' series, labelled with their runs), in the part of x
-/// in `window`, each decimated (min/max) to `width` points.
-pub fn series_lines(
-    spec: &crate::project::PlotSpec,
-    xs: &[f64],
-    series: &crate::plot::Series,
-    others: &[(&crate::plot::Series, &str)],
-    window: Option<crate::plot::Window>,
-    width: usize,
-) -> Lines {
-    let x = spec.x.as_deref().unwrap_or("step");
-    let (x0, x1) = crate::plot::finite_range(xs).unwrap_or((0.0, 1.0));
-    let (x0, x1) = match window {
-        Some(w) => (x0 + (x1 - x0) * w.x0, x0 + (x1 - x0) * w.x1),
-        None => (x0, x1),
-    };
-    let mut sources = vec![(series, String::new())];
-    for (sb, r) in others {
-        sources.push((sb, format!(" ({})", crate::views::plots::short_run(r))));
-    }
-    let (mut data, mut missing) = (Vec::new(), Vec::new());
-    for (src, suffix) in &sources {
-        let Some(xs) = src.column(x) else { continue };
-        for y in &spec.y {
-            match src.column(y) {
-                Some(col) => {
-                    let pts: Vec<(f64, f64)> = xs
-                        .iter()
-                        .zip(col)
-                        .filter(|(a, b)| {
-                            a.is_finite()
-                                && b.is_finite()
-                                && (!spec.log_y || **b > 0.0)
-                                && (x0..=x1).contains(*a)
-                        })
-                        .map(|(a, b)| (*a, if spec.log_y { b.log10() } else { *b }))
-                        .collect();
-                    data.push((
-                        format!("{y}{suffix}"),
-                        crate::plot::decimate_minmax(&pts, width),
-                    ));
-                }
-                None if suffix.is_empty() => missing.push(y.clone()),
-                None => {}
-            }
-        }
-    }
-    Lines {
-        req: 0,
-        width,
-        window,
-        x: (x0, x1),
-        data,
-        missing,
-    }
-}
-
-/// The lines of a loaded series (or two compared), for request `req`; None for fields or when
-/// the x column is missing (the view says so).
-pub fn lines_of(
-    spec: &crate::project::PlotSpec,
-    data: &PlotData,
-    window: Option<crate::plot::Window>,
-    width: usize,
-    req: u64,
-) -> Option<Lines> {
-    let (series, others) = overlaid(data)?;
-    let xs = series.column(spec.x.as_deref().unwrap_or("step"))?;
-    Some(Lines {
-        req,
-        ..series_lines(spec, xs, series, &others, window, width)
-    })
-}
-
-/// A series, or series compared: this run's, and the others' with their runs.
-#[allow(clippy::type_complexity)]
-pub fn overlaid(
-    data: &PlotData,
-) -> Option<(&crate::plot::Series, Vec<(&crate::plot::Series, &str)>)> {
-    match data {
-        PlotData::Series { series, .. } => Some((series, vec![])),
-        PlotData::Compare { a, b, other, more } => match (a.as_ref(), b.as_ref()) {
-            (PlotData::Series { series, .. }, PlotData::Series { series: sb, .. }) => {
-                let mut others = vec![(sb.as_ref(), other.as_str())];
-                others.extend(more.iter().filter_map(|(r, d)| match d {
-                    PlotData::Series { series, .. } => Some((series.as_ref(), r.as_str())),
-                    _ => None,
-                }));
-                Some((series, others))
-            }
-            _ => None,
-        },
-        PlotData::Field { .. } => None,
-    }
-}
-
-/// Each field's area when two are compared side by side in a plot area of `cells`: half the
-/// columns, and one row less (for its label).
-pub fn side_cells(cells: (u16, u16)) -> (u16, u16) {
-    ((cells.0 / 2).max(1), cells.1.saturating_sub(1).max(1))
-}
-
-/// Cut every field in `data` to window `w`.
-pub fn crop(data: &mut PlotData, w: crate::plot::Window) {
-    match data {
-        PlotData::Field { field, .. } => *field = field.crop(w),
-        PlotData::Compare { a, b, .. } => {
-            crop(a, w);
-            crop(b, w);
-        }
-        PlotData::Series { .. } => {}
-    }
-}
-
 /// The colour range two compared fields share: held, else the plot's own, else both together.
 pub fn shared_range(
     s: &AppState,
@@ -432,92 +249,275 @@ pub fn shared_range(
     shown_range(s, &a.joined(b))
 }
 
-/// `+` (1), `-` (-1), `0` (0): zoom in or out by 2 around the centre, or show all; Ctrl+arrows
-/// (2..=5: left, right, down, up) pan by a quarter of the view. A field is cut from the full
-/// field and averaged again off the UI task; a series is decimated again from all its points.
-pub fn zoom(s: &mut AppState, z: i8) -> Vec<Command> {
+/// `+`, `-`, `0`: zoom in or out by 2 around the centre, or show all. A field is cut from the
+/// full field and averaged again off the UI task; a series is decimated again from all its points.
+pub fn zoom(s: &mut AppState, z: Zoom) -> Vec<Command> {
     use crate::plot::Window;
     let w = s.plots.window.unwrap_or(Window::ALL);
     let next = match z {
-        0 => Window::ALL,
-        1 if w.zoom() < 4096.0 => w.scaled(2.0),
-        1 => w,
-        -1 => w.scaled(0.5),
-        2 => w.panned(-0.25, 0.0),
-        3 => w.panned(0.25, 0.0),
-        4 => w.panned(0.0, -0.25),
-        _ => w.panned(0.0, 0.25),
+        Zoom::All => Window::ALL,
+        Zoom::In if w.zoom() < 4096.0 => w.scaled(2.0),
+        Zoom::In => w,
+        Zoom::Out => w.scaled(0.5),
     };
+    set_window(s, next)
+}
+
+/// Ctrl+arrows: move the zoomed part by a quarter of the view.
+pub fn pan(s: &mut AppState, p: Pan) -> Vec<Command> {
+    let w = s.plots.window.unwrap_or(crate::plot::Window::ALL);
+    let next = match p {
+        Pan::Left => w.panned(-0.25, 0.0),
+        Pan::Right => w.panned(0.25, 0.0),
+        Pan::Down => w.panned(0.0, -0.25),
+        Pan::Up => w.panned(0.0, 0.25),
+    };
+    set_window(s, next)
+}
+
+fn set_window(s: &mut AppState, next: crate::plot::Window) -> Vec<Command> {
+    use crate::plot::Window;
     let next = (next != Window::ALL).then_some(next);
     if next == s.plots.window {
         return vec![];
     }
     s.plots.window = next;
-    super::update::replot(s)
+    replot(s)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plot::{Field, FieldStats};
+pub fn refresh_plots(s: &mut AppState) -> Vec<Command> {
+    let (Some(run_id), Ok(p)) = (s.plots.run_id.clone(), s.project.as_ref()) else {
+        return vec![];
+    };
+    if p.plots.is_empty() {
+        return vec![];
+    }
+    s.plots.plot = s.plots.plot.min(p.plots.len() - 1);
+    s.plots.req += 1;
+    s.plots.loading = true;
+    vec![Command::PlotFiles {
+        req: s.plots.req,
+        run_id,
+        plot: s.plots.plot,
+    }]
+}
 
-    fn field(rows: usize, cols: usize, v: impl Fn(usize) -> f64) -> PlotData {
-        let f = Field {
-            rows,
-            cols,
-            data: (0..rows * cols).map(v).collect(),
-        };
-        PlotData::Field {
-            stats: FieldStats::of(&f),
-            field: f,
-            file: "f.npy".into(),
+/// `e`: the plot on screen (its current snapshot) to a PNG in the download directory.
+pub fn export_plot(s: &mut AppState) -> Vec<Command> {
+    let (Some(run_id), Some(file), Ok(p)) = (
+        s.plots.run_id.clone(),
+        s.plots.files.get(s.plots.snapshot).cloned(),
+        &s.project,
+    ) else {
+        set_status(s, Level::Info, "no plot to export".into());
+        return vec![];
+    };
+    let name: String = p
+        .plots
+        .get(s.plots.plot)
+        .map(|x| x.name.as_str())
+        .unwrap_or("plot")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = std::path::Path::new(&file)
+        .file_stem()
+        .map(|x| x.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let compare = s.plots.compare.clone();
+    let more = overlaid_more(s);
+    let diff = s.plots.diff && compare.is_some();
+    let vs = match (&compare, diff) {
+        (Some(o), true) => format!("-minus-{o}"),
+        (Some(o), false) => std::iter::once(o)
+            .chain(&more)
+            .map(|r| format!("-vs-{r}"))
+            .collect(),
+        (None, _) => String::new(),
+    };
+    let out = format!("{}{name}-{run_id}{vs}-{stem}.png", s.download_dir);
+    set_status(s, Level::Info, format!("exporting to {}…", sanitize(&out)));
+    vec![Command::ExportPlot {
+        run_id,
+        plot: s.plots.plot,
+        file,
+        out,
+        compare,
+        more,
+        diff,
+        hold: s.plots.hold,
+    }]
+}
+
+pub fn load_plot(s: &mut AppState) -> Vec<Command> {
+    let (Some(run_id), Some(file)) = (
+        s.plots.run_id.clone(),
+        s.plots.files.get(s.plots.snapshot).cloned(),
+    ) else {
+        return vec![];
+    };
+    s.plots.req += 1;
+    s.plots.loading = true;
+    let heatmap = is_heatmap(s);
+    let cells = heatmap.then(|| super::layout::plot_cells(s.size));
+    let chart = (!heatmap).then(|| super::layout::chart_width(s.size.0));
+    vec![Command::LoadPlot {
+        req: s.plots.req,
+        run_id,
+        plot: s.plots.plot,
+        file,
+        cells,
+        hold: s.plots.hold,
+        compare: s.plots.compare.clone(),
+        more: overlaid_more(s),
+        diff: s.plots.diff,
+        window: s.plots.window,
+        chart,
+    }]
+}
+
+/// The runs overlaid beyond the compared one (`C`), while comparing.
+fn overlaid_more(s: &AppState) -> Vec<String> {
+    if s.plots.compare.is_some() {
+        s.plots.more.clone()
+    } else {
+        vec![]
+    }
+}
+
+/// The loaded plot made again for the area and window now (resize, zoom, pan), off the UI task:
+/// a field is read again (cut from the full field and averaged), a series decimated again.
+pub fn replot(s: &mut AppState) -> Vec<Command> {
+    match &s.plots.data {
+        Some(d) if d.is_field() => load_plot(s),
+        Some(_) => decimate_lines(s),
+        None => vec![],
+    }
+}
+
+/// The loaded series decimated again for the window and the chart's width now, off the UI
+/// task; nothing when it is decimated so already.
+fn decimate_lines(s: &mut AppState) -> Vec<Command> {
+    let chart = super::layout::chart_width(s.size.0);
+    let fresh =
+        s.plots.lines.as_ref().is_some_and(|l| {
+            l.req == s.plots.req && l.width == chart && l.window == s.plots.window
+        });
+    let Some(data) = s.plots.data.clone().filter(|_| !fresh) else {
+        return vec![];
+    };
+    vec![Command::DecimateLines {
+        req: s.plots.req,
+        plot: s.plots.plot,
+        data,
+        window: s.plots.window,
+        chart,
+    }]
+}
+
+/// Msg::PlotFiles: the files of the plot (snapshots in order): stay on the newest while following,
+/// else keep the index.
+pub fn on_files(s: &mut AppState, req: u64, files: Vec<String>) -> Vec<Command> {
+    if req != s.plots.req {
+        return vec![];
+    }
+    let at_end = s.plots.files.is_empty() || s.plots.snapshot + 1 >= s.plots.files.len();
+    s.plots.files = files;
+    if s.plots.files.is_empty() {
+        s.plots.loading = false;
+        s.plots.data = None;
+        s.plots.error = Some("no output yet: run the pipeline (r in the Pipeline view)".into());
+        return vec![];
+    }
+    s.plots.snapshot = if at_end {
+        s.plots.files.len() - 1
+    } else {
+        s.plots.snapshot.min(s.plots.files.len() - 1)
+    };
+    load_plot(s)
+}
+
+pub fn on_loaded(s: &mut AppState, req: u64, result: Result<PlotData, String>) {
+    if req == s.plots.req {
+        s.plots.loading = false;
+        match result {
+            Ok(d) => {
+                s.plots.data = Some(d);
+                s.plots.error = None;
+            }
+            Err(e) => {
+                s.plots.data = None;
+                s.plots.error = Some(sanitize(&e).into_owned());
+            }
         }
     }
+}
 
-    #[test]
-    fn differences_are_centred_on_zero_and_need_one_shape() {
-        let d = difference_of(field(2, 3, |i| i as f64), field(2, 3, |_| 1.0)).unwrap();
-        let PlotData::Field {
-            field: f, stats, ..
-        } = d
-        else {
-            panic!()
-        };
-        assert_eq!(f.data, [-1.0, 0.0, 1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(stats.range, (-4.0, 4.0));
-        let e = difference_of(field(2, 3, |_| 0.0), field(3, 2, |_| 0.0)).unwrap_err();
-        assert!(e.contains("differ in shape (3x2 here, 2x3 there)"), "{e}");
+pub fn on_lines(s: &mut AppState, req: u64, lines: Lines) {
+    if req == s.plots.req {
+        s.plots.lines = Some(lines);
     }
+}
 
-    #[test]
-    fn compared_fields_share_the_area() {
-        let mut one = field(400, 400, |i| i as f64);
-        fit_to_cells(&mut one, (81, 40));
-        let mut two = PlotData::Compare {
-            a: Box::new(field(400, 400, |i| i as f64)),
-            b: Box::new(field(400, 400, |i| i as f64)),
-            other: "r".into(),
-            more: vec![],
-        };
-        fit_to_cells(&mut two, (81, 40));
-        let (
-            PlotData::Field {
-                field: f1, stats, ..
-            },
-            PlotData::Compare { a, .. },
-        ) = (&one, &two)
-        else {
-            panic!()
-        };
-        let PlotData::Field { field: fa, .. } = a.as_ref() else {
-            panic!()
-        };
-        assert_eq!((f1.cols, f1.rows), (80, 80), "fits 40 rows of two cells");
-        assert_eq!((fa.cols, fa.rows), (40, 40), "half the columns each");
-        assert_eq!(
-            (stats.cols, stats.rows),
-            (400, 400),
-            "stats keep the full size"
-        );
+pub fn on_image(
+    s: &mut AppState,
+    req: u64,
+    result: Result<crate::plot::pixels::PlotImage, String>,
+) {
+    if req == s.plots.req {
+        match result {
+            Ok(img) => s.plots.image = Some(img),
+            Err(e) => {
+                s.plots.image = None;
+                set_status(s, Level::Warn, format!("{e}: drawn with characters"));
+            }
+        }
     }
+}
+
+/// A new terminal size: a plot is made for an area (an image, a field averaged to its cells, a
+/// series decimated to the chart), so it is made again (once, not per frame).
+pub fn on_resize(s: &mut AppState, before: (u16, u16)) -> Vec<Command> {
+    if s.view != View::Plots || before == s.size {
+        return vec![];
+    }
+    replot(s)
+}
+
+/// ←→ (and ↑↓, g, G, PgUp, PgDn): another snapshot.
+pub fn step(s: &mut AppState, a: &Action, page: usize) -> Vec<Command> {
+    let n = s.plots.files.len();
+    if n == 0 {
+        return vec![];
+    }
+    let before = s.plots.snapshot;
+    move_sel(&mut s.plots.snapshot, n, a, page);
+    if before != s.plots.snapshot {
+        load_plot(s)
+    } else {
+        vec![]
+    }
+}
+
+/// Tab / S-Tab: the next or previous plot of the project.
+pub fn next_plot(s: &mut AppState, forward: bool) -> Vec<Command> {
+    let n = s.project.as_ref().map(|p| p.plots.len()).unwrap_or(0);
+    if n == 0 {
+        return vec![];
+    }
+    s.plots.plot = if forward {
+        (s.plots.plot + 1) % n
+    } else {
+        (s.plots.plot + n - 1) % n
+    };
+    s.plots.files.clear();
+    s.plots.snapshot = 0;
+    s.plots.data = None;
+    refresh_plots(s)
 }

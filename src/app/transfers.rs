@@ -6,14 +6,9 @@ use super::command::Command;
 use super::msg::Action;
 use super::state::{AppState, Level, Popup, Prompt, RowKind};
 use crate::observe::sanitize;
+pub use crate::storage::transfer::{Direction, TransferProgress, TransferSpec, TransferState};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Down,
-    Up,
-}
 
 /// What a path prompt is asking for.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,48 +22,6 @@ pub enum PathFor {
         bucket: String,
         prefix: String,
     },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TransferSpec {
-    pub dir: Direction,
-    pub bucket: String,
-    /// Download: the object, or the prefix with `recursive`. Upload: the prefix to upload into.
-    pub key: String,
-    pub local: PathBuf,
-    pub recursive: bool,
-    pub overwrite: bool,
-}
-
-impl TransferSpec {
-    /// `from → to`, sanitised for the screen.
-    pub fn label(&self) -> (String, String) {
-        let remote = sanitize(&format!("{}/{}", self.bucket, self.key)).into_owned();
-        let local = sanitize(&self.local.display().to_string()).into_owned();
-        match self.dir {
-            Direction::Down => (remote, local),
-            Direction::Up => (local, remote),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum TransferState {
-    Running,
-    Done,
-    Failed(String),
-    Cancelled,
-    /// Refused because this local file exists; waiting for the user to allow replacing it.
-    Exists(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct TransferProgress {
-    pub done: u64,
-    pub total: u64,
-    pub files_done: u64,
-    pub files_total: u64,
-    pub elapsed_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,7 +84,7 @@ impl TransfersState {
 /// `d` in Datasets: ask where the selected object or folder goes.
 pub fn ask_download(s: &mut AppState) -> Vec<Command> {
     let Some(bucket) = s.datasets.bucket.clone() else {
-        super::update::set_status(s, Level::Info, "open a bucket first".into());
+        super::status::set_status(s, Level::Info, "open a bucket first".into());
         return vec![];
     };
     let vis = s.datasets.visible();
@@ -153,7 +106,7 @@ pub fn ask_download(s: &mut AppState) -> Vec<Command> {
 /// `u` in Datasets: ask which local file or directory goes into the current prefix.
 pub fn ask_upload(s: &mut AppState) -> Vec<Command> {
     let Some(bucket) = s.datasets.bucket.clone() else {
-        super::update::set_status(s, Level::Info, "open a bucket first".into());
+        super::status::set_status(s, Level::Info, "open a bucket first".into());
         return vec![];
     };
     s.prompt = Some(Prompt::Path {
@@ -223,7 +176,7 @@ fn start(s: &mut AppState, spec: TransferSpec) -> Vec<Command> {
     let id = s.transfers.next_id;
     s.transfers.next_id += 1;
     let (from, to) = spec.label();
-    super::update::set_status(
+    super::status::set_status(
         s,
         Level::Info,
         format!("{from} → {to} started (7 shows transfers)"),
@@ -268,20 +221,20 @@ pub fn on_ended(s: &mut AppState, id: u64, state: TransferState) -> Vec<Command>
                 "{from} → {to} failed: {} — R in Transfers retries",
                 sanitize(&e)
             );
-            super::update::set_status(s, Level::Error, msg);
+            super::status::set_status(s, Level::Error, msg);
             vec![]
         }
         TransferState::Cancelled => {
-            super::update::set_status(s, Level::Warn, format!("{from} → {to} cancelled"));
+            super::status::set_status(s, Level::Warn, format!("{from} → {to} cancelled"));
             vec![]
         }
         TransferState::Done => {
-            super::update::set_status(s, Level::Info, format!("{from} → {to} done"));
+            super::status::set_status(s, Level::Info, format!("{from} → {to} done"));
             // an upload into the listed prefix shows up at once
             let here = s.datasets.bucket.as_deref() == Some(spec.bucket.as_str())
                 && spec.key.starts_with(&s.datasets.prefix);
             if spec.dir == Direction::Up && here && !s.datasets.loading {
-                super::update::list_datasets(s)
+                super::datasets::list_datasets(s)
             } else {
                 vec![]
             }
@@ -324,7 +277,7 @@ pub fn ask_cancel(s: &mut AppState) -> Vec<Command> {
                 action: Action::CancelTransfer(t.id),
             });
         }
-        _ => super::update::set_status(s, Level::Info, "no running transfer selected".into()),
+        _ => super::status::set_status(s, Level::Info, "no running transfer selected".into()),
     }
     vec![]
 }

@@ -14,7 +14,7 @@
 //! Ray's errors become one message: a 404 names the job, a duplicate submission id (HTTP 500 with a
 //! Python traceback) says the id is taken, an unreachable dashboard says how to start one.
 
-use crate::transport::{quote, Transport};
+use crate::transport::{quote, Outgoing, Transport};
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -49,37 +49,7 @@ pub enum RayError {
 
 pub type Result<T> = std::result::Result<T, RayError>;
 
-/// How the dashboard is reached.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Reach {
-    /// HTTP from this machine.
-    #[default]
-    Direct,
-    /// curl on the head node, through the target's transport.
-    Transport,
-}
-
-/// A target's Ray settings (`ray_dashboard`, `ray_reach`, `ray_temp_dir` in tandem.toml).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RayConf {
-    /// `http://HOST:8265` (as seen from where requests are made).
-    pub dashboard: String,
-    pub reach: Reach,
-    /// Ray's temp dir on the head node (driver logs live under `session_latest/logs`).
-    pub temp_dir: String,
-    pub poll: Duration,
-}
-
-impl Default for RayConf {
-    fn default() -> Self {
-        RayConf {
-            dashboard: "http://127.0.0.1:8265".into(),
-            reach: Reach::Direct,
-            temp_dir: "/tmp/ray".into(),
-            poll: Duration::from_secs(1),
-        }
-    }
-}
+pub use crate::project::{RayConf, Reach};
 
 /// What is submitted.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -127,27 +97,6 @@ pub struct JobInfo {
 impl JobInfo {
     pub fn is_terminal(&self) -> bool {
         matches!(self.status.as_str(), "SUCCEEDED" | "FAILED" | "STOPPED")
-    }
-    /// The run state this means, and a message keeping Ray's detail.
-    pub fn run_state(&self) -> (crate::pipeline::RunState, Option<String>) {
-        use crate::pipeline::RunState;
-        let msg = self.message.clone().filter(|m| !m.is_empty());
-        match self.status.as_str() {
-            "PENDING" => (RunState::Submitted, msg),
-            "RUNNING" => (RunState::Running, None),
-            "SUCCEEDED" => (RunState::Succeeded, None),
-            "STOPPED" => (RunState::Cancelled, msg.or(Some("stopped".into()))),
-            "FAILED" => (
-                RunState::Failed,
-                Some(match (self.driver_exit_code, msg) {
-                    (Some(c), Some(m)) => format!("FAILED: exit code {c}: {m}"),
-                    (Some(c), None) => format!("FAILED: exit code {c}"),
-                    (None, Some(m)) => format!("FAILED: {m}"),
-                    (None, None) => "FAILED".into(),
-                }),
-            ),
-            other => (RunState::Running, Some(other.to_string())),
-        }
     }
 }
 
@@ -267,35 +216,6 @@ impl Answer {
 }
 
 const CURL_MARK: &str = "@@tandem-http-status@@";
-
-/// The Ray Jobs client of a project's target: direct, or through the target's transport
-/// (`ray_reach = "transport"`, which needs a target with one).
-pub async fn for_target(
-    project: &crate::project::Project,
-    target: &str,
-) -> std::result::Result<Ray, String> {
-    let rc = project
-        .targets
-        .get(target)
-        .and_then(|t| t.ray.clone())
-        .ok_or_else(|| {
-            format!(
-                "target {target} has no Ray dashboard: set `ray_dashboard` on it in tandem.toml"
-            )
-        })?;
-    Ok(match rc.reach {
-        Reach::Direct => Ray::direct(rc),
-        Reach::Transport => {
-            let st = project.slurm_target(target).ok_or_else(|| {
-                "ray_reach = \"transport\" needs a target with a transport".to_string()
-            })?;
-            let t = crate::transport::connect(&st.transport)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ray::via(rc, t)
-        }
-    })
-}
 
 impl Ray {
     /// Reach the dashboard from here.
@@ -468,14 +388,17 @@ impl Ray {
 
     /// What `submit(req)` would send, for `--dry-run`: the request, or the curl script run on
     /// the head node.
-    pub fn dry_submit(&self, req: &JobRequest) -> Result<serde_json::Value> {
+    pub fn dry_submit(&self, req: &JobRequest) -> Result<Outgoing> {
         let body = serde_json::to_vec(req).map_err(|e| RayError::Transport(e.to_string()))?;
         match &self.http {
-            Http::Direct(_) => Ok(serde_json::json!({
-                "method": "POST",
-                "url": self.url("/api/jobs/"),
-                "body": req,
-            })),
+            Http::Direct(_) => Ok(Outgoing::Http {
+                method: "POST".into(),
+                url: self.url("/api/jobs/"),
+                body: serde_json::to_value(req).ok(),
+                bytes: None,
+                when: None,
+                uri: None,
+            }),
             Http::Via(t) => t
                 .dry_run(&self.curl_script("POST", "/api/jobs/", Some(&body))?)
                 .map_err(|e| RayError::Transport(e.to_string())),
@@ -483,15 +406,16 @@ impl Ray {
     }
 
     /// What `stage_working_dir(dir)` would upload, for `--dry-run` (the package is made, not sent).
-    pub fn dry_stage(&self, dir: &Path) -> Result<serde_json::Value> {
+    pub fn dry_stage(&self, dir: &Path) -> Result<Outgoing> {
         let (name, bytes) = package(dir)?;
-        Ok(serde_json::json!({
-            "method": "PUT",
-            "url": self.url(&format!("/api/packages/gcs/{name}")),
-            "bytes": bytes.len(),
-            "when": "the package is not there yet (GET first)",
-            "uri": format!("gcs://{name}"),
-        }))
+        Ok(Outgoing::Http {
+            method: "PUT".into(),
+            url: self.url(&format!("/api/packages/gcs/{name}")),
+            body: None,
+            bytes: Some(bytes.len()),
+            when: Some("the package is not there yet (GET first)".into()),
+            uri: Some(format!("gcs://{name}")),
+        })
     }
 
     /// Submit; returns the submission id.
@@ -792,35 +716,6 @@ pub fn package(dir: &Path) -> Result<(String, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn states_keep_rays_detail() {
-        use crate::pipeline::RunState;
-        let j = |s: &str, c: Option<i32>, m: &str| JobInfo {
-            status: s.into(),
-            driver_exit_code: c,
-            message: Some(m.into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            j(
-                "FAILED",
-                Some(3),
-                "Job entrypoint command failed with exit code 3"
-            )
-            .run_state(),
-            (
-                RunState::Failed,
-                Some("FAILED: exit code 3: Job entrypoint command failed with exit code 3".into())
-            )
-        );
-        assert_eq!(
-            j("SUCCEEDED", Some(0), "").run_state().0,
-            RunState::Succeeded
-        );
-        assert_eq!(j("STOPPED", None, "").run_state().0, RunState::Cancelled);
-        assert_eq!(j("PENDING", None, "").run_state().0, RunState::Submitted);
-    }
 
     #[test]
     fn packages_are_named_by_content_and_skip_caches() {

@@ -7,23 +7,12 @@
 //! exists and `scontrol show job` otherwise once it has left the queue. The queue for the Jobs
 //! view uses `squeue --json` (Slurm 21.08+) and falls back to `squeue -o` on older ones.
 
-use crate::pipeline::RunState;
-use crate::transport::{quote, Result, Script, Transport, TransportError};
+pub use crate::project::SlurmConf;
+use crate::transport::{quote, quote_path, Result, Script, Transport, TransportError, Word};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// Where the Slurm commands are on the head node and how to reach the controller.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SlurmConf {
-    /// Directory of sbatch, squeue, ... (`/opt/slurm/bin` on ParallelCluster); else `PATH`.
-    pub bin: Option<String>,
-    /// SLURM_CONF for every command (SSH does not pass the caller's environment).
-    pub conf: Option<String>,
-    pub partition: Option<String>,
-    pub account: Option<String>,
-}
 
 impl SlurmConf {
     fn tool(&self, name: &str) -> String {
@@ -115,38 +104,44 @@ impl JobSpec {
             }
         }
     }
-    /// sbatch's options, each one word.
+    /// sbatch's options, as a person reads them.
     pub fn sbatch_args(&self) -> Vec<String> {
+        self.sbatch_words().iter().map(Word::text).collect()
+    }
+
+    /// sbatch's options, each one word; the run directory's paths may be under `~/`.
+    pub fn sbatch_words(&self) -> Vec<Word> {
+        let arg = |s: String| Word::Arg(s);
         let mut a = vec![
-            "--parsable".to_string(),
-            format!("--job-name={}", self.name),
-            format!("--chdir={}", self.run_dir),
-            format!("--output={}", self.stdout_path()),
-            format!("--error={}", self.stderr_path()),
+            arg("--parsable".to_string()),
+            arg(format!("--job-name={}", self.name)),
+            Word::Opt("--chdir=", self.run_dir.clone()),
+            Word::Opt("--output=", self.stdout_path()),
+            Word::Opt("--error=", self.stderr_path()),
         ];
         if let Some(n) = self.nodes {
-            a.push(format!("--nodes={n}"));
+            a.push(arg(format!("--nodes={n}")));
         }
         if let Some(n) = self.tasks_per_node {
-            a.push(format!("--ntasks-per-node={n}"));
+            a.push(arg(format!("--ntasks-per-node={n}")));
         }
         if let Some(n) = self.cpus_per_task {
-            a.push(format!("--cpus-per-task={n}"));
+            a.push(arg(format!("--cpus-per-task={n}")));
         }
         if let Some(m) = self.memory_gb {
-            a.push(format!("--mem={}M", (m * 1024.0).round() as u64));
+            a.push(arg(format!("--mem={}M", (m * 1024.0).round() as u64)));
         }
         if let Some(t) = &self.time_limit {
-            a.push(format!("--time={t}"));
+            a.push(arg(format!("--time={t}")));
         }
         if let Some(p) = &self.partition {
-            a.push(format!("--partition={p}"));
+            a.push(arg(format!("--partition={p}")));
         }
         if let Some(p) = &self.account {
-            a.push(format!("--account={p}"));
+            a.push(arg(format!("--account={p}")));
         }
         if self.hold {
-            a.push("--hold".into());
+            a.push(arg("--hold".into()));
         }
         a
     }
@@ -165,59 +160,18 @@ pub struct JobStatus {
     pub nodes: String,
 }
 
-impl JobStatus {
-    /// The run state this means, and a message that keeps Slurm's detail.
-    pub fn run_state(&self) -> (RunState, Option<String>) {
-        let st = self.state.as_str();
-        let reason = if self.reason.is_empty() || self.reason == "None" {
-            String::new()
-        } else {
-            format!(" ({})", self.reason)
-        };
-        match st {
-            "PENDING" | "REQUEUED" | "RESV_DEL_HOLD" | "REQUEUE_HOLD" | "REQUEUE_FED" => {
-                (RunState::Submitted, Some(format!("PENDING{reason}")))
-            }
-            "RUNNING" | "COMPLETING" | "CONFIGURING" | "SUSPENDED" | "STAGE_OUT" | "SIGNALING"
-            | "RESIZING" => (RunState::Running, (st != "RUNNING").then(|| st.to_string())),
-            "COMPLETED" => (RunState::Succeeded, None),
-            "CANCELLED" => (RunState::Cancelled, Some(format!("CANCELLED{reason}"))),
-            "FAILED" => (
-                RunState::Failed,
-                Some(match self.exit_code {
-                    Some(c) => format!("FAILED: exit code {c}"),
-                    None => format!("FAILED{reason}"),
-                }),
-            ),
-            "TIMEOUT" => (
-                RunState::Failed,
-                Some("TIMEOUT: the job ran over its time limit".into()),
-            ),
-            "OUT_OF_MEMORY" => (
-                RunState::Failed,
-                Some("OUT_OF_MEMORY: the job ran out of memory".into()),
-            ),
-            "NODE_FAIL" => (
-                RunState::Failed,
-                Some("NODE_FAIL: a node of the job failed".into()),
-            ),
-            "PREEMPTED" => (
-                RunState::Failed,
-                Some("PREEMPTED: the job was preempted".into()),
-            ),
-            "BOOT_FAIL" | "DEADLINE" => (RunState::Failed, Some(st.to_string())),
-            "" => (
-                RunState::Lost,
-                Some("Slurm no longer knows this job".into()),
-            ),
-            other => (RunState::Running, Some(other.to_string())),
-        }
-    }
-}
-
 /// One poll's answer: state and the new bytes of stdout and stderr.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Poll {
+    pub status: JobStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Bytes and state of one poll of a job's log (the Jobs view's), with where the log is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobLogChunk {
+    pub paths: (String, String),
     pub status: JobStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -253,18 +207,18 @@ impl<'a> Slurm<'a> {
         }
         let dir = spec.run_dir.trim_end_matches('/');
         let file = format!("{dir}/job.sbatch");
-        let mut argv = vec![self.conf.tool("sbatch")];
+        let mut argv = vec![Word::Arg(self.conf.tool("sbatch"))];
         let mut spec = spec.clone();
         spec.partition = spec.partition.or(self.conf.partition.clone());
         spec.account = spec.account.or(self.conf.account.clone());
-        argv.extend(spec.sbatch_args());
-        argv.push(file.clone());
+        argv.extend(spec.sbatch_words());
+        argv.push(Word::Path(file.clone()));
         Ok(s.raw("set -e")
-            .cmd(&["mkdir", "-p", dir])?
-            .env("TANDEM_SUBMIT", &format!("{dir}/.tandem-submit"))?
+            .words(&[Word::Arg("mkdir".into()), Word::Arg("-p".into()), Word::Path(dir.into())], "")?
+            .env_path("TANDEM_SUBMIT", &format!("{dir}/.tandem-submit"))?
             .raw("if mkdir \"$TANDEM_SUBMIT\" 2>/dev/null; then")
             .write_file(&file, &spec.batch_script()?)?
-            .cmd_then(
+            .words(
                 &argv,
                 "> \"$TANDEM_SUBMIT/id\" || { rm -rf \"$TANDEM_SUBMIT\"; exit 1; }",
             )?
@@ -318,7 +272,7 @@ impl<'a> Slurm<'a> {
         text.push_str(&format!(
             "q=$({squeue} -h -j {job_q} -o '%i|%T|%r|%M|%D' 2>/dev/null | head -n 1)\n\
              if [ -n \"$q\" ]; then echo \"Q|$q\"; else\n\
-             a=$({sacct} -X -n -P -j {job_q} -o JobID,State,ExitCode,Elapsed,NNodes 2>/dev/null | head -n 1)\n\
+             a=$({sacct} -X -n -P -j {job_q} -o JobID,State,ExitCode,Elapsed,NNodes,Reason 2>/dev/null | head -n 1)\n\
              if [ -n \"$a\" ]; then echo \"A|$a\"; else echo \"C|$({scontrol} show job -o {job_q} 2>/dev/null | head -n 1)\"; fi\n\
              fi\n"
         ));
@@ -327,7 +281,7 @@ impl<'a> Slurm<'a> {
             text.push_str(&format!(
                 "echo {mark}; tail -c +{} {} 2>/dev/null | head -c {max}\n",
                 off + 1,
-                quote(path)?
+                quote_path(path)?
             ));
         }
         Ok(text)
@@ -387,6 +341,32 @@ impl<'a> Slurm<'a> {
             let e = f.get("StdErr").unwrap_or(o);
             (o.clone(), e.clone())
         }))
+    }
+
+    /// One poll of any job's log (the Jobs view follows a job it did not submit): the paths from
+    /// scontrol when not known yet, then its state and the new bytes from the offsets.
+    pub async fn log_poll(
+        &self,
+        id: &str,
+        paths: Option<(String, String)>,
+        offsets: (u64, u64),
+        cancel: &CancellationToken,
+    ) -> Result<JobLogChunk> {
+        let paths = match paths {
+            Some(x) => x,
+            None => self.log_paths(id, cancel).await?.ok_or_else(|| {
+                TransportError::Refused(format!(
+                    "Slurm no longer knows job {id}: where its log is cannot be asked"
+                ))
+            })?,
+        };
+        let poll = self.poll(id, &paths.0, &paths.1, offsets, cancel).await?;
+        Ok(JobLogChunk {
+            paths,
+            status: poll.status,
+            stdout: poll.stdout,
+            stderr: poll.stderr,
+        })
     }
 
     /// Release a held job.
@@ -471,11 +451,12 @@ pub fn parse_poll(job: &str, out: &[u8]) -> Poll {
                 p.status.nodes = f[5].to_string();
             }
             Some("A") if f.len() >= 6 => {
-                // JobID|State|ExitCode|Elapsed|NNodes; State may read "CANCELLED by 0"
+                // JobID|State|ExitCode|Elapsed|NNodes|Reason; State may read "CANCELLED by 0"
                 p.status.state = f[2].split_whitespace().next().unwrap_or("").to_string();
                 p.status.exit_code = f[3].split(':').next().and_then(|c| c.parse().ok());
                 p.status.elapsed = f[4].to_string();
                 p.status.nodes = f[5].to_string();
+                p.status.reason = f.get(6).map(|r| r.to_string()).unwrap_or_default();
             }
             Some("C") => {
                 let kv = scontrol_fields(line.trim_start_matches("C|"));
@@ -619,27 +600,14 @@ mod tests {
         assert_eq!(p.status.reason, "JobHeldUser");
         assert_eq!(p.stdout, b"hello\nwor");
         assert_eq!(p.stderr, b"oops");
-        let (st, msg) = p.status.run_state();
-        assert_eq!(
-            (st, msg.as_deref()),
-            (RunState::Submitted, Some("PENDING (JobHeldUser)"))
-        );
         let c = parse_poll(
             "7",
             b"C|JobId=7 JobName=x JobState=TIMEOUT Reason=TimeLimit ExitCode=0:15 RunTime=00:01:02 NumNodes=1\n@@tandem-stdout@@\n@@tandem-stderr@@\n",
         );
         assert_eq!(c.status.state, "TIMEOUT");
-        assert_eq!(c.status.run_state().0, RunState::Failed);
         let f = parse_poll("8", b"A|8|FAILED|3:0|00:00:01|1\n");
         assert_eq!(f.status.exit_code, Some(3));
-        assert_eq!(
-            f.status.run_state().1.as_deref(),
-            Some("FAILED: exit code 3")
-        );
-        assert_eq!(
-            parse_poll("9", b"C|\n").status.run_state().0,
-            RunState::Lost
-        );
+        assert_eq!(parse_poll("9", b"C|\n").status.state, "");
     }
 
     #[test]

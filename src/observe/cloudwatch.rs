@@ -5,6 +5,7 @@
 //! Everything that comes back (messages, stream names, metric labels) is sanitised here, once.
 
 use crate::aws::{explain, AwsOpts, FailureKind};
+pub use crate::project::MetricQuery;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -249,7 +250,7 @@ pub struct TailSpec {
 /// A tail of FilterLogEvents: every poll asks from a little before the newest event seen (the
 /// look-back catches events that land late or out of order) and drops the events it has already
 /// given by their event id.
-pub struct Tail {
+pub struct GroupTail {
     pub spec: TailSpec,
     /// Event ids given, with their timestamps (pruned behind the look-back window).
     seen: HashMap<String, i64>,
@@ -264,9 +265,9 @@ pub struct Tail {
 /// group is very busy; nothing is skipped).
 const PAGES_PER_POLL: usize = 20;
 
-impl Tail {
-    pub fn new(spec: TailSpec) -> Tail {
-        Tail {
+impl GroupTail {
+    pub fn new(spec: TailSpec) -> GroupTail {
+        GroupTail {
             newest: spec.start_ms,
             spec,
             seen: HashMap::new(),
@@ -423,18 +424,6 @@ pub fn clean_message(m: &str) -> String {
 // ---------------------------------------------------------------------------------------------------
 // CloudWatch metrics.
 
-/// One metric to chart: what CloudWatch calls a MetricStat, with a label.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct MetricQuery {
-    pub label: String,
-    pub namespace: String,
-    pub name: String,
-    #[serde(default)]
-    pub dimensions: Vec<(String, String)>,
-    /// Average, Maximum, Minimum, Sum, SampleCount, p99, ...
-    pub stat: String,
-}
-
 /// One query's answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Series {
@@ -472,6 +461,9 @@ pub fn local_series(
         }),
     ]
 }
+
+/// How many metrics a listing of every namespace reads (ListMetrics gives 500 a call).
+pub const NAMESPACE_SCAN: usize = 2000;
 
 /// The statistics tandem cycles through.
 pub const STATS: &[&str] = &["Average", "Maximum", "Minimum", "Sum", "p99"];
@@ -648,48 +640,6 @@ impl CwMetrics {
     }
 }
 
-/// The metrics to suggest for a cluster head node or HyperPod node `instance` (an EC2 instance id):
-/// CPU and network from AWS/EC2, memory and disk from the CloudWatch agent (CWAgent, which
-/// ParallelCluster installs), and GPU use when the agent's nvidia_gpu plugin runs.
-pub fn default_queries(instance: &str) -> Vec<MetricQuery> {
-    let q = |label: &str, ns: &str, name: &str, stat: &str| MetricQuery {
-        label: label.into(),
-        namespace: ns.into(),
-        name: name.into(),
-        dimensions: vec![("InstanceId".into(), instance.into())],
-        stat: stat.into(),
-    };
-    vec![
-        q("CPU %", "AWS/EC2", "CPUUtilization", "Average"),
-        q("net in B", "AWS/EC2", "NetworkIn", "Sum"),
-        q("net out B", "AWS/EC2", "NetworkOut", "Sum"),
-        q("mem %", "CWAgent", "mem_used_percent", "Average"),
-        q("disk %", "CWAgent", "disk_used_percent", "Average"),
-        q("GPU %", "CWAgent", "nvidia_smi_utilization_gpu", "Average"),
-    ]
-}
-
-/// FSx for Lustre throughput of file system `fs` (fs-…).
-pub fn fsx_queries(fs: &str) -> Vec<MetricQuery> {
-    ["DataReadBytes", "DataWriteBytes"]
-        .iter()
-        .map(|n| MetricQuery {
-            label: format!(
-                "FSx {}",
-                if n.contains("Read") {
-                    "read B"
-                } else {
-                    "write B"
-                }
-            ),
-            namespace: "AWS/FSx".into(),
-            name: (*n).into(),
-            dimensions: vec![("FileSystemId".into(), fs.into())],
-            stat: "Sum".into(),
-        })
-        .collect()
-}
-
 /// The log groups ParallelCluster and HyperPod write, to suggest for a target: ParallelCluster's
 /// `/aws/parallelcluster/CLUSTER-…` and HyperPod's `/aws/sagemaker/Clusters/CLUSTER/ID`.
 pub const SUGGESTED_GROUP_PREFIXES: &[&str] =
@@ -726,7 +676,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let mut t = Tail::new(TailSpec::default());
+        let mut t = GroupTail::new(TailSpec::default());
         assert_eq!(t.next_delay(Duration::from_secs(2)), Duration::from_secs(2));
         t.throttled = 3;
         assert_eq!(

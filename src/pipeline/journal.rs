@@ -90,7 +90,7 @@ pub enum Claim {
 /// file once they were written. Committed together, so a restarted tandem cuts the local file back
 /// to `*_local` and reads on from `*_remote`: nothing lost, nothing twice.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Tail {
+pub struct LogOffsets {
     pub out_remote: u64,
     pub out_local: u64,
     pub err_remote: u64,
@@ -273,7 +273,7 @@ impl Journal {
             let (id, json) = row.map_err(|e| self.err(e))?;
             match serde_json::from_str::<Run>(&json) {
                 Ok(mut r) => {
-                    mark_lost(&mut r);
+                    mark_lost(&mut r, self.path.parent().unwrap_or(Path::new(".")));
                     out.runs.push(r);
                 }
                 Err(e) => out
@@ -293,13 +293,41 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
-    /// A run by id or unique prefix (the newest when several match).
+    /// A run by id or unique prefix (the newest when several match): one row read, not the
+    /// journal.
     pub fn get(&self, id: &str) -> std::io::Result<Option<Run>> {
-        Ok(self
-            .load()?
-            .runs
-            .into_iter()
-            .find(|r| r.id == id || r.id.starts_with(id)))
+        let c = self.open()?;
+        // the id itself, else the newest whose id starts with it (LIKE's wildcards escaped)
+        let like = format!(
+            "{}%",
+            id.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let exact: Option<String> = c
+            .query_row("SELECT record FROM runs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let row = match exact {
+            Some(j) => Some(j),
+            None => c
+                .query_row(
+                    "SELECT record FROM runs WHERE id LIKE ?1 ESCAPE '\\' \
+                     ORDER BY created DESC, id DESC LIMIT 1",
+                    [like],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?,
+        };
+        let Some(json) = row else {
+            return Ok(None);
+        };
+        let mut r: Run = serde_json::from_str(&json).map_err(|e| {
+            std::io::Error::other(format!("{}: run {id}: {e}", self.path.display()))
+        })?;
+        mark_lost(&mut r, self.path.parent().unwrap_or(Path::new(".")));
+        Ok(Some(r))
     }
 
     /// Take the lease of a run for `me`: free when nobody holds it, when the holder's process on
@@ -442,7 +470,7 @@ impl Journal {
     }
 
     /// Commit where a phase's log tails stand.
-    pub fn save_tail(&self, run_id: &str, phase: PhaseId, t: Tail) -> std::io::Result<()> {
+    pub fn save_tail(&self, run_id: &str, phase: PhaseId, t: LogOffsets) -> std::io::Result<()> {
         let c = self.open()?;
         c.execute(
             "UPDATE phases SET out_remote=?3, out_local=?4, err_remote=?5, err_local=?6,
@@ -462,7 +490,7 @@ impl Journal {
     }
 
     /// Where a phase's log tails stood at the last commit; `None` before the first.
-    pub fn tail(&self, run_id: &str, phase: PhaseId) -> std::io::Result<Option<Tail>> {
+    pub fn tail(&self, run_id: &str, phase: PhaseId) -> std::io::Result<Option<LogOffsets>> {
         let c = self.open()?;
         let t = c
             .query_row(
@@ -470,7 +498,7 @@ impl Journal {
                  WHERE run_id=?1 AND phase=?2 AND tail_saved=1",
                 params![run_id, phase.as_str()],
                 |r| {
-                    Ok(Tail {
+                    Ok(LogOffsets {
                         out_remote: r.get::<_, i64>(0)? as u64,
                         out_local: r.get::<_, i64>(1)? as u64,
                         err_remote: r.get::<_, i64>(2)? as u64,
@@ -488,12 +516,13 @@ impl Journal {
         &self,
         run_id: &str,
         phase: PhaseId,
-        manifest: &serde_json::Value,
+        manifest: &super::manifest::Manifest,
     ) -> std::io::Result<()> {
         let c = self.open()?;
+        let text = serde_json::to_string(manifest).map_err(std::io::Error::other)?;
         c.execute(
             "UPDATE phases SET manifest=?3 WHERE run_id=?1 AND phase=?2",
-            params![run_id, phase.as_str(), manifest.to_string()],
+            params![run_id, phase.as_str(), text],
         )
         .map_err(|e| self.err(e))?;
         Ok(())
@@ -503,7 +532,7 @@ impl Journal {
         &self,
         run_id: &str,
         phase: PhaseId,
-    ) -> std::io::Result<Option<serde_json::Value>> {
+    ) -> std::io::Result<Option<super::manifest::Manifest>> {
         let c = self.open()?;
         let m: Option<Option<String>> = c
             .query_row(
@@ -558,12 +587,22 @@ impl Journal {
     }
 }
 
-fn mark_lost(r: &mut Run) {
+/// A local phase recorded running whose process is gone and left no record of its end (its
+/// supervisor writes one, unless it was killed too) is lost; one that is alive, or that ended while
+/// no tandem watched and said how, stays for the next tandem to follow or to finish.
+fn mark_lost(r: &mut Run, data_dir: &Path) {
     let mut changed = false;
     for p in &mut r.phases {
-        if p.state.is_active() && p.engine_id.is_none() && !p.pid.is_some_and(pid_alive) {
+        if !p.state.is_active() || p.placement.on_cluster() {
+            continue;
+        }
+        let Some(pid) = p.pid else {
+            continue;
+        };
+        let exit = super::workspace::exit_file(data_dir, &r.id, p.phase);
+        if !super::runner::same_process(pid, p.pid_start) && !exit.exists() {
             p.state = RunState::Lost;
-            p.message = Some("tandem stopped while this phase ran; its process is gone".into());
+            p.message = Some(super::runner::gone_without_a_trace(pid));
             changed = true;
         }
     }
@@ -596,18 +635,14 @@ mod tests {
             created: Utc::now(),
             state: RunState::Running,
             phases: vec![PhaseRun {
-                phase: PhaseId::Preprocess,
                 state: RunState::Running,
-                engine: "local".into(),
-                output: "o".into(),
-                input: None,
-                command: vec![],
                 pid: Some(u32::MAX - 1),
-                engine_id: None,
                 started: Some(Utc::now()),
-                ended: None,
-                exit_code: None,
-                message: None,
+                ..PhaseRun::new(
+                    PhaseId::Preprocess,
+                    crate::pipeline::Placement::Local,
+                    "o".into(),
+                )
             }],
             tandem_version: "0".into(),
         }
@@ -684,7 +719,7 @@ mod tests {
             j.claim(&r.id, PhaseId::Preprocess, &me).unwrap(),
             Claim::Again
         );
-        let t = Tail {
+        let t = LogOffsets {
             out_remote: 10,
             out_local: 25,
             err_remote: 3,

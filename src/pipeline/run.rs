@@ -1,5 +1,6 @@
 //! Runs: one launch of a phase or of the whole pipeline, with a state per phase.
 
+use super::placement::Placement;
 use crate::project::PhaseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -59,21 +60,23 @@ impl std::fmt::Display for RunState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "PhaseRecord", into = "PhaseRecord")]
 pub struct PhaseRun {
     pub phase: PhaseId,
     pub state: RunState,
-    pub engine: String,
+    /// Where the phase runs: decided when the run was prepared, never again.
+    pub placement: Placement,
     /// Store location of the phase's output: `bucket/key/`.
     pub output: String,
     /// Input location handed to the phase.
-    #[serde(default)]
     pub input: Option<String>,
-    #[serde(default)]
     pub command: Vec<String>,
-    #[serde(default)]
+    /// A local phase's process (its process group has the same id).
     pub pid: Option<u32>,
+    /// When that process started, in clock ticks since boot (`/proc/PID/stat`): with the pid, it
+    /// tells the process from a later one that got the same pid.
+    pub pid_start: Option<u64>,
     /// The engine's id of the phase: the Slurm job id, the Ray submission id.
-    #[serde(default)]
     pub engine_id: Option<String>,
     pub started: Option<DateTime<Utc>>,
     pub ended: Option<DateTime<Utc>>,
@@ -81,7 +84,96 @@ pub struct PhaseRun {
     pub message: Option<String>,
 }
 
+/// A phase as the journal and `--json` have it: the placement, and beside it the label made from
+/// it (`engine`, what earlier versions kept instead of a placement).
+#[derive(Serialize, Deserialize)]
+struct PhaseRecord {
+    phase: PhaseId,
+    state: RunState,
+    #[serde(default)]
+    placement: Option<Placement>,
+    #[serde(default)]
+    engine: String,
+    output: String,
+    #[serde(default)]
+    input: Option<String>,
+    #[serde(default)]
+    command: Vec<String>,
+    #[serde(default)]
+    pid: Option<u32>,
+    #[serde(default)]
+    pid_start: Option<u64>,
+    #[serde(default)]
+    engine_id: Option<String>,
+    started: Option<DateTime<Utc>>,
+    ended: Option<DateTime<Utc>>,
+    exit_code: Option<i32>,
+    message: Option<String>,
+}
+
+impl From<PhaseRecord> for PhaseRun {
+    fn from(r: PhaseRecord) -> PhaseRun {
+        PhaseRun {
+            placement: r
+                .placement
+                .unwrap_or_else(|| Placement::from_old_label(&r.engine)),
+            phase: r.phase,
+            state: r.state,
+            output: r.output,
+            input: r.input,
+            command: r.command,
+            pid: r.pid,
+            pid_start: r.pid_start,
+            engine_id: r.engine_id,
+            started: r.started,
+            ended: r.ended,
+            exit_code: r.exit_code,
+            message: r.message,
+        }
+    }
+}
+
+impl From<PhaseRun> for PhaseRecord {
+    fn from(p: PhaseRun) -> PhaseRecord {
+        PhaseRecord {
+            engine: p.placement.label(),
+            placement: Some(p.placement),
+            phase: p.phase,
+            state: p.state,
+            output: p.output,
+            input: p.input,
+            command: p.command,
+            pid: p.pid,
+            pid_start: p.pid_start,
+            engine_id: p.engine_id,
+            started: p.started,
+            ended: p.ended,
+            exit_code: p.exit_code,
+            message: p.message,
+        }
+    }
+}
+
 impl PhaseRun {
+    /// A phase about to run, nothing done yet.
+    pub fn new(phase: PhaseId, placement: Placement, output: String) -> PhaseRun {
+        PhaseRun {
+            phase,
+            state: RunState::Pending,
+            placement,
+            output,
+            input: None,
+            command: Vec::new(),
+            pid: None,
+            pid_start: None,
+            engine_id: None,
+            started: None,
+            ended: None,
+            exit_code: None,
+            message: None,
+        }
+    }
+
     pub fn duration(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
         let start = self.started?;
         Some(self.ended.unwrap_or(now) - start)
@@ -122,6 +214,20 @@ impl Run {
         let s = self.started()?;
         Some(self.ended().unwrap_or(now) - s)
     }
+    /// The phase the run is on now: the first that has not ended.
+    pub fn current_phase(&self) -> Option<&PhaseRun> {
+        self.phases.iter().find(|p| !p.state.is_terminal())
+    }
+
+    /// Whether stopping tandem must stop this run: the phase it is on now runs here, as a local
+    /// process. A phase on a cluster goes on without tandem, and the next tandem re-attaches.
+    pub fn stops_with_tandem(&self) -> bool {
+        !self.state.is_terminal()
+            && self
+                .current_phase()
+                .is_none_or(|p| !p.placement.on_cluster())
+    }
+
     /// The overall state from the phases': failed/cancelled wins, then running, then all succeeded.
     pub fn derive_state(&mut self) {
         let st: Vec<RunState> = self.phases.iter().map(|p| p.state).collect();
@@ -150,37 +256,14 @@ pub fn new_run_id(now: DateTime<Utc>) -> String {
     format!("{}-{r:04x}", now.format("%Y%m%d-%H%M%S"))
 }
 
-/// Format a duration as `1h02m`, `3m07s` or `4.2s`.
-pub fn fmt_duration(d: chrono::Duration) -> String {
-    let ms = d.num_milliseconds().max(0);
-    let s = ms / 1000;
-    if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, s / 60 % 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}.{}s", s, (ms % 1000) / 100)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pr(phase: PhaseId, state: RunState) -> PhaseRun {
         PhaseRun {
-            phase,
             state,
-            engine: "local".into(),
-            output: String::new(),
-            input: None,
-            command: vec![],
-            pid: None,
-            engine_id: None,
-            started: None,
-            ended: None,
-            exit_code: None,
-            message: None,
+            ..PhaseRun::new(phase, Placement::Local, String::new())
         }
     }
 
@@ -208,12 +291,5 @@ mod tests {
         r.phases[1].state = RunState::Succeeded;
         r.derive_state();
         assert_eq!(r.state, RunState::Succeeded);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(fmt_duration(chrono::Duration::milliseconds(4200)), "4.2s");
-        assert_eq!(fmt_duration(chrono::Duration::seconds(187)), "3m07s");
-        assert_eq!(fmt_duration(chrono::Duration::seconds(3720)), "1h02m");
     }
 }

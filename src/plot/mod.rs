@@ -2,11 +2,24 @@
 
 pub mod colormap;
 pub mod export;
+pub mod load;
+pub mod npy;
 pub mod pixels;
+pub mod prepare;
 pub mod read;
 pub mod source;
 
 pub use read::{read_field, read_series, Field, Series, Window};
+
+/// The character cells (columns, rows) a field occupies inside `width` x `height` cells drawn
+/// with half blocks (two field rows a cell), its aspect kept.
+pub fn cells_for(field: &Field, width: u16, height: u16) -> (u16, u16) {
+    let (w, h2) = (width as f64, height as f64 * 2.0);
+    let scale = (w / field.cols.max(1) as f64).min(h2 / field.rows.max(1) as f64);
+    let cols = ((field.cols as f64 * scale).floor() as u16).clamp(1, width.max(1));
+    let rows2 = ((field.rows as f64 * scale).floor() as u16).clamp(2, (height * 2).max(2));
+    (cols, rows2.div_ceil(2))
+}
 
 /// What the views say about a field, computed once when it is read (off the UI task), not per
 /// frame: its full size, the range of its finite values, and how many are NaN or infinite.

@@ -295,6 +295,29 @@ impl Num {
     }
 }
 
+impl Num {
+    /// The number a dtype string (`<f8`, `>i4`) stores, and whether it is big-endian.
+    fn of(descr: &str) -> Option<(Num, bool)> {
+        let num = match descr.get(1..)? {
+            "f8" => Num::F8,
+            "f4" => Num::F4,
+            "i4" => Num::I4,
+            "i8" => Num::I8,
+            _ => return None,
+        };
+        Some((num, descr.starts_with('>')))
+    }
+}
+
+/// The values of a dtype tandem reads, decoded from raw bytes (a whole number of them); `None` for
+/// another dtype.
+pub fn decode_values(descr: &str, bytes: &[u8]) -> Option<Vec<f64>> {
+    let (num, big) = Num::of(descr)?;
+    let mut out = Vec::with_capacity(bytes.len() / num.size());
+    decode(num, big, bytes, 1, &mut out);
+    Some(out)
+}
+
 /// Every `step`-th stored number of `bytes` (from the first), as f64, onto `out`.
 fn decode(num: Num, big: bool, bytes: &[u8], step: usize, out: &mut Vec<f64>) {
     fn each<const N: usize>(bytes: &[u8], step: usize, out: &mut Vec<f64>, f: fn([u8; N]) -> f64) {
@@ -326,36 +349,31 @@ pub fn read_npy<R: std::io::Read>(
     mut r: R,
     fit: Option<&super::Fit>,
 ) -> Result<(Field, super::FieldStats), ReadError> {
-    let h = npyz::NpyHeader::from_reader(&mut r)
-        .map_err(|e| bad(file, format!("not a readable .npy: {e}")))?;
-    let shape: Vec<usize> = h.shape().iter().map(|&d| d as usize).collect();
+    let h = super::npy::Header::read(&mut r).map_err(|e| bad(file, e.to_string()))?;
+    let shape: Vec<usize> = h.shape.iter().map(|&d| d as usize).collect();
     let (rows, cols) = match shape.as_slice() {
         [r, c] | [_, r, c] => (*r, *c),
         [n] => (1, *n),
         s => return Err(bad(file, format!("expected a 2D field, got shape {s:?}"))),
     };
-    let descr = match h.dtype() {
+    let descr = match &h.dtype {
         npyz::DType::Plain(ts) => ts.to_string(),
         other => return Err(bad(file, format!("unsupported dtype {other:?}"))),
     };
-    let num = match &descr[1..] {
-        "f8" => Num::F8,
-        "f4" => Num::F4,
-        "i4" => Num::I4,
-        "i8" => Num::I8,
-        d => {
-            return Err(bad(
-                file,
-                format!("unsupported dtype `{descr}` ({d}); expected f4, f8, i4 or i8"),
-            ))
-        }
+    let Some((num, big)) = Num::of(&descr) else {
+        return Err(bad(
+            file,
+            format!(
+                "unsupported dtype `{descr}` ({}); expected f4, f8, i4 or i8",
+                descr.get(1..).unwrap_or_default()
+            ),
+        ));
     };
-    let big = descr.starts_with('>');
     // How the values arrive: `lines` runs of `len` stored numbers, every `step`-th of them the
     // field's. C order: a run is a row (the first slice of a 3D array comes first). Fortran
     // order: a run is a column, and a 3D array's slices are interleaved, so element [0, r, c]
     // sits at d0 * (r + rows * c) and every value has to be read.
-    let fortran = h.order() == npyz::Order::Fortran && shape.len() >= 2;
+    let fortran = h.fortran && shape.len() >= 2;
     let d0 = if shape.len() == 3 { shape[0] } else { 1 };
     let (lines, len, step) = if fortran {
         (cols, rows.saturating_mul(d0), d0.max(1))

@@ -238,24 +238,7 @@ where
 /// the first 2D slice (of a C-order 3D array; a Fortran-order one interleaves its slices, so all
 /// of it). `None` when `head` is not a .npy or does not hold all of its header.
 pub fn npy_needed(head: &[u8]) -> Option<u64> {
-    if !head.starts_with(b"\x93NUMPY") || head.len() < 12 {
-        return None;
-    }
-    let header_end = match head[6] {
-        1 => 10 + u64::from(u16::from_le_bytes([head[8], head[9]])),
-        _ => 12 + u64::from(u32::from_le_bytes([head[8], head[9], head[10], head[11]])),
-    };
-    if header_end > head.len() as u64 {
-        return None;
-    }
-    let npy = npyz::NpyFile::new(head).ok()?;
-    let item = npy.dtype().num_bytes()? as u64;
-    let shape = npy.shape();
-    let values: u64 = match shape {
-        [_, r, c] if npy.order() == npyz::Order::C => r * c,
-        s => s.iter().product(),
-    };
-    Some(header_end + values * item)
+    super::npy::Header::parse(head).ok()?.needed()
 }
 
 #[cfg(test)]

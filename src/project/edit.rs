@@ -2,7 +2,7 @@
 //! the file's comments and layout, the new text must load before it replaces the old one (written
 //! to a temporary file beside it and renamed), and the project as it now loads is returned.
 
-use crate::observe::cloudwatch::MetricQuery;
+use crate::project::MetricQuery;
 use crate::project::{self, Project, ProjectError};
 use std::path::Path;
 
@@ -116,20 +116,20 @@ pub fn add_metrics(
         let fsx = entry
             .get("fsx_id")
             .and_then(|v| v.as_str())
-            .map(crate::observe::cloudwatch::fsx_queries)
+            .map(crate::project::fsx_queries)
             .unwrap_or_default();
         let mut write: Vec<&MetricQuery> = Vec::new();
         if !named {
             // the defaults in use (not the FSx ones, which `fsx_id` keeps adding)
             write.extend(
-                t.watch
+                t.cloudwatch
                     .metrics
                     .iter()
                     .filter(|m| !fsx.iter().any(|f| same(f, m))),
             );
         }
         for q in queries {
-            let known = t.watch.metrics.iter().any(|m| same(m, q)) && named;
+            let known = t.cloudwatch.metrics.iter().any(|m| same(m, q)) && named;
             if !known && !write.iter().any(|m| same(m, q)) {
                 write.push(q);
                 added += 1;
@@ -232,10 +232,7 @@ host = "h"
         assert!(text.contains("# a comment that must survive"));
         assert!(text.contains("# the head node"));
         assert!(text.contains("region = \"us-east-1\""));
-        assert_eq!(
-            crate::cluster::pick::ssm_targets(&p),
-            vec!["pc".to_string()]
-        );
+        assert_eq!(p.ssm_targets(), vec!["pc".to_string()]);
         let e = set_head_node(&f, "box", "x").unwrap_err().to_string();
         assert!(e.contains("transport `ssh`"), "{e}");
         let e = set_head_node(&f, "nope", "x").unwrap_err().to_string();
@@ -258,11 +255,11 @@ host = "h"
             stat: "Maximum".into(),
         };
         let before = crate::project::parse(&f, TOML).unwrap();
-        let defaults = before.targets["pc"].watch.metrics.clone();
+        let defaults = before.targets["pc"].cloudwatch.metrics.clone();
         assert_eq!(defaults.len(), 6, "the EC2 head node's defaults");
         let (p, n) = add_metrics(&f, "pc", std::slice::from_ref(&q)).unwrap();
         assert_eq!(n, 1);
-        let m = &p.targets["pc"].watch.metrics;
+        let m = &p.targets["pc"].cloudwatch.metrics;
         assert_eq!(m.len(), 7, "the defaults were written too: {m:?}");
         assert_eq!(m[..6], defaults[..]);
         assert_eq!(m[6], q);
@@ -271,12 +268,12 @@ host = "h"
         assert!(text.contains("[[targets.pc.metrics]]"), "{text}");
         // again: nothing new
         let (p, n) = add_metrics(&f, "pc", std::slice::from_ref(&q)).unwrap();
-        assert_eq!((n, p.targets["pc"].watch.metrics.len()), (0, 7));
+        assert_eq!((n, p.targets["pc"].cloudwatch.metrics.len()), (0, 7));
         // an inline target gets inline tables
         let il = "[project]\nname = \"t\"\n[storage]\nroot = \"lake\"\n[phases.preprocess]\nengine = \"ray\"\noutput = \"o/{run}/p\"\nlocal = { command = [\"true\"] }\n[phases.solve]\nengine = \"slurm\"\ninputs = [\"handoff\"]\noutput = \"o/{run}/s\"\nlocal = { command = [\"true\"] }\n[handoff]\nfrom = \"preprocess\"\nto = \"solve\"\n[targets]\nbox = { kind = \"slurm\", transport = \"ssh\", host = \"h\" }\n";
         std::fs::write(&f, il).unwrap();
         let (p, n) = add_metrics(&f, "box", std::slice::from_ref(&q)).unwrap();
-        assert_eq!((n, p.targets["box"].watch.metrics.len()), (1, 1));
+        assert_eq!((n, p.targets["box"].cloudwatch.metrics.len()), (1, 1));
         let e = add_metrics(&f, "nope", &[q]).unwrap_err().to_string();
         assert!(e.contains("no target `nope`"), "{e}");
     }

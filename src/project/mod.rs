@@ -6,10 +6,15 @@
 
 pub mod edit;
 mod model;
+mod raw;
+mod target;
 mod template;
+mod validate;
 
 pub use model::*;
+pub use target::*;
 pub use template::{render, Vars, PLACEHOLDERS};
+pub use validate::expand_tilde;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -148,7 +153,7 @@ pub fn load(path: &Path) -> Result<Project, ProjectError> {
 
 /// Parse and validate project text; `path` is used for messages and to resolve relative paths.
 pub fn parse(path: &Path, src: &str) -> Result<Project, ProjectError> {
-    let raw: model::RawProject = toml::from_str(src).map_err(|e| {
+    let raw: raw::RawProject = toml::from_str(src).map_err(|e| {
         let pos = e.span().map(|s| pos_of(src, s.start));
         ProjectError {
             file: path.to_path_buf(),
@@ -157,7 +162,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Project, ProjectError> {
             message: e.message().trim().to_string(),
         }
     })?;
-    model::validate(path, src, raw)
+    validate::validate(path, src, raw)
 }
 
 #[cfg(test)]

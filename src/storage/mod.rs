@@ -5,6 +5,7 @@
 
 pub mod local;
 pub mod parquet;
+pub mod preview;
 pub mod s3;
 pub mod transfer;
 

@@ -566,6 +566,138 @@ async fn multipart_upload(
     }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// One transfer as the TUI asks for it.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Down,
+    Up,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferSpec {
+    pub dir: Direction,
+    pub bucket: String,
+    /// Download: the object, or the prefix with `recursive`. Upload: the prefix to upload into.
+    pub key: String,
+    pub local: PathBuf,
+    pub recursive: bool,
+    pub overwrite: bool,
+}
+
+impl TransferSpec {
+    /// `from → to`, sanitised for the screen.
+    pub fn label(&self) -> (String, String) {
+        let remote =
+            crate::observe::sanitize(&format!("{}/{}", self.bucket, self.key)).into_owned();
+        let local = crate::observe::sanitize(&self.local.display().to_string()).into_owned();
+        match self.dir {
+            Direction::Down => (remote, local),
+            Direction::Up => (local, remote),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransferState {
+    Running,
+    Done,
+    Failed(String),
+    Cancelled,
+    /// Refused because this local file exists; waiting for the user to allow replacing it.
+    Exists(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TransferProgress {
+    pub done: u64,
+    pub total: u64,
+    pub files_done: u64,
+    pub files_total: u64,
+    pub elapsed_ms: u64,
+}
+
+impl Progress {
+    /// The counters now, with the time since the transfer began.
+    pub fn reading(&self, t0: std::time::Instant) -> TransferProgress {
+        use std::sync::atomic::Ordering::Relaxed;
+        TransferProgress {
+            done: self.done.load(Relaxed),
+            total: self.total.load(Relaxed),
+            files_done: self.files_done.load(Relaxed),
+            files_total: self.files_total.load(Relaxed),
+            elapsed_ms: t0.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// Plan and run one transfer (a download of an object or a folder, which lands in a directory of
+/// its own name; an upload of a file or a directory, which goes up as a folder of its own name);
+/// how it ended.
+pub async fn perform(
+    store: Arc<dyn ObjectStore>,
+    spec: &TransferSpec,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> TransferState {
+    use super::transfer as xfer;
+    use super::StoreError;
+    let t = xfer::Tuning::default();
+    let r = match spec.dir {
+        Direction::Down => {
+            // a folder lands in a directory of its own name inside the one chosen
+            let dest = if spec.recursive {
+                let name = spec
+                    .key
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("");
+                spec.local.join(name)
+            } else {
+                spec.local.clone()
+            };
+            match xfer::plan_download(
+                &*store,
+                &spec.bucket,
+                &spec.key,
+                &dest,
+                spec.recursive,
+                spec.overwrite,
+            )
+            .await
+            {
+                Ok(items) => xfer::download(store, &spec.bucket, &items, t, progress, cancel).await,
+                Err(e) => Err(e),
+            }
+        }
+        Direction::Up => {
+            // a directory goes up as a folder of its own name inside the prefix
+            let mut key = spec.key.clone();
+            if spec.local.is_dir() {
+                if let Some(name) = spec.local.file_name() {
+                    key = format!("{key}{}/", name.to_string_lossy());
+                }
+            }
+            let (src, rec) = (spec.local.clone(), spec.recursive);
+            match tokio::task::spawn_blocking(move || xfer::plan_upload(&src, &key, rec)).await {
+                Ok(Ok(items)) => {
+                    xfer::upload(store, &spec.bucket, &items, t, progress, cancel).await
+                }
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(StoreError::Network(e.to_string())),
+            }
+        }
+    };
+    match r {
+        Ok(()) => TransferState::Done,
+        Err(StoreError::Cancelled) => TransferState::Cancelled,
+        Err(StoreError::Exists(path)) => TransferState::Exists(path.display().to_string()),
+        Err(e) => TransferState::Failed(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,12 +69,46 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
         0
     }
     /// What `run(script)` would send, for `--dry-run`: nothing is sent.
-    fn dry_run(&self, script: &str) -> Result<serde_json::Value> {
-        Ok(serde_json::json!({
-            "transport": self.describe(),
-            "argv": ["sh", "-c", script],
-        }))
+    fn dry_run(&self, script: &str) -> Result<Outgoing> {
+        Ok(Outgoing::Command {
+            transport: self.describe(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+        })
     }
+}
+
+/// A request a dry run shows instead of sending it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Outgoing {
+    /// A command line run on this machine: `sh -c SCRIPT`, `ssh … SCRIPT`.
+    Command {
+        transport: String,
+        argv: Vec<String>,
+    },
+    /// An AWS API call, its request as the API documents it (SSM's SendCommand).
+    Aws {
+        transport: String,
+        api: String,
+        #[serde(flatten)]
+        request: serde_json::Map<String, serde_json::Value>,
+    },
+    /// An HTTP request made from this machine.
+    Http {
+        method: String,
+        url: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<serde_json::Value>,
+        /// The size of an uploaded body that is not shown.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        bytes: Option<usize>,
+        /// When it is sent, if not always.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        when: Option<String>,
+        /// What the uploaded body is called once there.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        uri: Option<String>,
+    },
 }
 
 /// The transport a target names, ready to use (an SSM client is built from the SDK's default chain,
@@ -100,6 +134,64 @@ pub fn quote(s: &str) -> Result<String> {
         .map_err(|_| TransportError::Refused(format!("a value holds a NUL byte: {s:?}")))
 }
 
+/// A path on the head node quoted for `sh`: `~/rest` (under the login's home, expanded there) as
+/// `"$HOME"/'rest'`, anything else as one quoted word.
+pub fn quote_path(p: &str) -> Result<String> {
+    if p == "~" {
+        return Ok("\"$HOME\"".into());
+    }
+    match p.strip_prefix("~/") {
+        Some(rest) => Ok(format!("\"$HOME\"/{}", quote(rest)?)),
+        None => quote(p),
+    }
+}
+
+/// One word of a command line: a value, a path on the head node (`~/…` expanded there), or an
+/// option whose value is such a path (`--chdir=PATH`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Word {
+    Arg(String),
+    Path(String),
+    Opt(&'static str, String),
+}
+
+impl Word {
+    /// The word quoted for `sh`.
+    pub fn quoted(&self) -> Result<String> {
+        match self {
+            Word::Arg(a) => quote(a),
+            Word::Path(p) => quote_path(p),
+            // one word as before unless the path is under the home, which sh must expand
+            Word::Opt(o, p) if p == "~" || p.starts_with("~/") => {
+                Ok(format!("{}{}", quote(o)?, quote_path(p)?))
+            }
+            Word::Opt(o, p) => quote(&format!("{o}{p}")),
+        }
+    }
+    /// The word as a person reads it (`~/…` left unexpanded).
+    pub fn text(&self) -> String {
+        match self {
+            Word::Arg(a) | Word::Path(a) => a.clone(),
+            Word::Opt(o, p) => format!("{o}{p}"),
+        }
+    }
+}
+
+/// `name` when it is a shell identifier.
+fn env_name(name: &str) -> Result<&str> {
+    let ok = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(TransportError::Refused(format!(
+            "`{}` is not an environment variable name",
+            crate::observe::sanitize(name)
+        )))
+    }
+}
+
 /// A shell script assembled from quoted parts; only tandem's own fixed text goes in unquoted.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
@@ -112,16 +204,8 @@ impl Script {
     }
     /// `export NAME=value`; the name must be a shell identifier.
     pub fn env(mut self, name: &str, value: &str) -> Result<Script> {
-        let ok = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(TransportError::Refused(format!(
-                "`{}` is not an environment variable name",
-                crate::observe::sanitize(name)
-            )));
-        }
-        self.lines.push(format!("export {name}={}", quote(value)?));
+        self.lines
+            .push(format!("export {}={}", env_name(name)?, quote(value)?));
         Ok(self)
     }
     /// A command line: every word quoted.
@@ -137,6 +221,24 @@ impl Script {
         self.lines.push(format!("{} {tail}", words?.join(" ")));
         Ok(self)
     }
+    /// A command line of typed words (paths under `~/` expanded on the head node), then tandem's
+    /// own fixed shell text (`tail` holds no user data; may be empty).
+    pub fn words(mut self, words: &[Word], tail: &'static str) -> Result<Script> {
+        let w: Result<Vec<String>> = words.iter().map(Word::quoted).collect();
+        let mut line = w?.join(" ");
+        if !tail.is_empty() {
+            line.push(' ');
+            line.push_str(tail);
+        }
+        self.lines.push(line);
+        Ok(self)
+    }
+    /// `export NAME=PATH` for a path on the head node (`~/…` expanded there).
+    pub fn env_path(mut self, name: &str, path: &str) -> Result<Script> {
+        self.lines
+            .push(format!("export {}={}", env_name(name)?, quote_path(path)?));
+        Ok(self)
+    }
     /// tandem's own fixed shell text (never user data).
     pub fn raw(mut self, text: &'static str) -> Script {
         self.lines.push(text.to_string());
@@ -147,7 +249,7 @@ impl Script {
         self.lines.push(format!(
             "printf '%s' {} > {}",
             quote(content)?,
-            quote(path)?
+            quote_path(path)?
         ));
         Ok(self)
     }
@@ -204,5 +306,32 @@ mod tests {
             as_user("id -u", Some("ec2 user")).unwrap(),
             "runuser -l 'ec2 user' -c 'id -u'"
         );
+    }
+
+    #[test]
+    fn paths_under_the_home_are_expanded_on_the_head_node_and_stay_quoted() {
+        assert_eq!(quote_path("~/runs/a b").unwrap(), "\"$HOME\"/'runs/a b'");
+        assert_eq!(quote_path("~").unwrap(), "\"$HOME\"");
+        assert_eq!(quote_path("/fsx/x").unwrap(), "/fsx/x");
+        assert_eq!(quote_path("~user/x").unwrap(), "'~user/x'");
+        let w = Word::Opt("--chdir=", "~/$(id)".into());
+        assert_eq!(w.quoted().unwrap(), "'--chdir='\"$HOME\"/'$(id)'");
+        assert_eq!(
+            Word::Opt("--chdir=", "/fsx/a b".into()).quoted().unwrap(),
+            "'--chdir=/fsx/a b'"
+        );
+        assert_eq!(w.text(), "--chdir=~/$(id)");
+        let s = Script::new().env_path("D", "~/x y").unwrap().build();
+        assert_eq!(s, "export D=\"$HOME\"/'x y'\n");
+        // the shell does expand it, and only $HOME
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "HOME=/h; printf %s {}",
+                quote_path("~/$(touch /tmp/x)").unwrap()
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "/h/$(touch /tmp/x)");
     }
 }

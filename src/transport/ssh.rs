@@ -4,22 +4,10 @@
 
 use super::local::run_process;
 use super::{quote, Output, Result, Transport, TransportError};
+pub use crate::project::SshConfig;
 use async_trait::async_trait;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SshConfig {
-    pub host: String,
-    pub port: Option<u16>,
-    pub user: Option<String>,
-    pub identity_file: Option<PathBuf>,
-    /// `strict` (the default: the host must be known), `accept-new`, or `off`.
-    pub known_hosts: Option<String>,
-    /// A known_hosts file instead of ~/.ssh/known_hosts.
-    pub known_hosts_file: Option<PathBuf>,
-}
 
 #[derive(Debug)]
 pub struct Ssh {
@@ -142,10 +130,13 @@ impl Transport for Ssh {
             c.port.map(|p| format!(":{p}")).unwrap_or_default()
         )
     }
-    fn dry_run(&self, script: &str) -> Result<serde_json::Value> {
+    fn dry_run(&self, script: &str) -> Result<super::Outgoing> {
         let mut argv = vec!["ssh".to_string()];
         argv.extend(self.argv(script)?);
-        Ok(serde_json::json!({"transport": self.describe(), "argv": argv}))
+        Ok(super::Outgoing::Command {
+            transport: self.describe(),
+            argv,
+        })
     }
     async fn run(
         &self,

@@ -9,25 +9,13 @@
 //! reached with `runuser -l USER -c ...` because the agent runs as root.
 
 use super::{as_user, Output, Result, Transport, TransportError};
+pub use crate::project::SsmConfig;
 use async_trait::async_trait;
 use aws_sdk_ssm::types::CommandInvocationStatus;
 use aws_sdk_ssm::Client;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SsmConfig {
-    /// `i-…` for an EC2 head node, or `sagemaker-cluster:<cluster-id>_<group>-<instance-id>`.
-    pub target: String,
-    pub user: Option<String>,
-    pub profile: Option<String>,
-    pub region: Option<String>,
-    pub endpoint: Option<String>,
-    /// CloudWatch Logs group for the command output, when set.
-    pub log_group: Option<String>,
-    pub max_attempts: Option<u32>,
-}
 
 #[derive(Debug)]
 pub struct Ssm {
@@ -95,15 +83,21 @@ impl Transport for Ssm {
     fn api_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
-    fn dry_run(&self, script: &str) -> Result<serde_json::Value> {
-        Ok(serde_json::json!({
-            "transport": self.describe(),
-            "api": "ssm:SendCommand",
+    fn dry_run(&self, script: &str) -> Result<super::Outgoing> {
+        let request = serde_json::json!({
             "DocumentName": "AWS-RunShellScript",
             "InstanceIds": [self.cfg.target],
             "Parameters": {"commands": [self.command_text(script)?]},
             "CloudWatchOutputConfig": self.cfg.log_group.as_ref().map(|g| serde_json::json!({"CloudWatchLogGroupName": g, "CloudWatchOutputEnabled": true})),
-        }))
+        });
+        Ok(super::Outgoing::Aws {
+            transport: self.describe(),
+            api: "ssm:SendCommand".into(),
+            request: match request {
+                serde_json::Value::Object(m) => m,
+                _ => Default::default(),
+            },
+        })
     }
     async fn run(
         &self,

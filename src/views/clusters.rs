@@ -465,10 +465,10 @@ fn draw_ray(f: &mut Frame, s: &AppState, area: Rect) {
                 j.start_time.filter(|x| *x > 0),
                 j.end_time.filter(|x| *x > 0),
             ) {
-                (Some(a), Some(b)) => crate::pipeline::fmt_duration(
-                    chrono::Duration::milliseconds(b.saturating_sub(a) as i64),
-                ),
-                (Some(a), None) => crate::pipeline::fmt_duration(chrono::Duration::milliseconds(
+                (Some(a), Some(b)) => {
+                    crate::fmt::duration(chrono::Duration::milliseconds(b.saturating_sub(a) as i64))
+                }
+                (Some(a), None) => crate::fmt::duration(chrono::Duration::milliseconds(
                     now_ms.saturating_sub(a) as i64,
                 )),
                 _ => String::new(),

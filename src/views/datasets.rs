@@ -1,8 +1,9 @@
 //! The Datasets view: buckets, prefixes as folders, objects; a preview of the selected object.
 
-use super::{human_bytes, panel, spinner};
-use crate::app::msg::Preview;
+use super::{panel, spinner};
 use crate::app::state::{AppState, RowKind, SortBy};
+use crate::fmt::bytes as human_bytes;
+use crate::storage::preview::Preview;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};

@@ -3,8 +3,8 @@
 
 use super::{panel, spinner};
 use crate::app::state::AppState;
+use crate::fmt::duration as fmt_duration;
 use crate::observe::sanitize;
-use crate::pipeline::fmt_duration;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};

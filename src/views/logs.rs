@@ -2,7 +2,8 @@
 //! visible lines are turned into text for the frame.
 
 use super::panel;
-use crate::app::state::{AppState, Source};
+use crate::app::logs::LogSource;
+use crate::app::state::AppState;
 use crate::observe::logbuf::LogLine;
 use crate::project::PhaseId;
 use ratatui::layout::Rect;
@@ -19,9 +20,9 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     }
     let run = l.run_id.clone().unwrap_or_else(|| "no run".into());
     let src = match l.source {
-        Source::All => "all".to_string(),
-        Source::Phase(p) => p.to_string(),
-        Source::Cloud => "cloudwatch".to_string(),
+        LogSource::All => "all".to_string(),
+        LogSource::Phase(p) => p.to_string(),
+        LogSource::Cloud => "cloudwatch".to_string(),
     };
     let mode = if l.follow {
         Span::styled(" ● following ", Style::default().fg(t.ok))
@@ -183,7 +184,7 @@ fn highlight(text: &str, q: &str, base: Style, hl: Style) -> Vec<Span<'static>> 
 }
 
 /// `C`: the CloudWatch log groups of the target's account and region, or one group's streams.
-fn draw_browse(f: &mut Frame, s: &AppState, b: &crate::app::watch::Browse, area: Rect) {
+fn draw_browse(f: &mut Frame, s: &AppState, b: &crate::app::cloudwatch::Browse, area: Rect) {
     let l = &b.list;
     match &b.group {
         None => super::picker::draw_pick(

@@ -122,8 +122,8 @@ fn chart(
 fn draw_cloud(f: &mut Frame, s: &AppState, area: Rect) {
     let t = &s.theme;
     let m = &s.metrics;
-    let period = crate::app::watch::period(s);
-    let stat = crate::app::watch::stat(s).unwrap_or("own statistic");
+    let period = crate::app::metrics::period(s);
+    let stat = crate::app::metrics::stat(s).unwrap_or("own statistic");
     let title = format!(
         "cloudwatch · target {} · {period} s · {stat}{}",
         s.target,
@@ -221,7 +221,7 @@ fn cloud_chart(
     };
     let last = series
         .last()
-        .map(crate::cli::fmt_num)
+        .map(crate::fmt::si)
         .unwrap_or_else(|| "no data".into());
     let marks: Vec<Vec<(f64, f64)>> = events
         .iter()
@@ -281,15 +281,15 @@ fn cloud_chart(
                 .style(t.muted())
                 .bounds([lo, hi])
                 .labels(vec![
-                    Line::from(crate::cli::fmt_num(lo)),
-                    Line::from(crate::cli::fmt_num(hi)),
+                    Line::from(crate::fmt::si(lo)),
+                    Line::from(crate::fmt::si(hi)),
                 ]),
         );
     f.render_widget(c, area);
 }
 
 /// `a`: the namespaces CloudWatch has for the target's account, or one namespace's metrics.
-fn draw_browse(f: &mut Frame, s: &AppState, b: &crate::app::watch::MetricBrowse, area: Rect) {
+fn draw_browse(f: &mut Frame, s: &AppState, b: &crate::app::cloudwatch::MetricBrowse, area: Rect) {
     let l = &b.list;
     match &b.namespace {
         None => super::picker::draw_pick(
@@ -312,7 +312,7 @@ fn draw_browse(f: &mut Frame, s: &AppState, b: &crate::app::watch::MetricBrowse,
                 } else {
                     format!("{} marked", l.marked.len())
                 },
-                crate::app::watch::stat(s).unwrap_or("Average")
+                crate::app::metrics::stat(s).unwrap_or("Average")
             ),
             "adds to tandem.toml",
             "No metrics in this namespace.",

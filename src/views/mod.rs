@@ -22,14 +22,7 @@ use ratatui::Frame;
 
 const SPINNER: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
 
-/// The cells of the Plots view's map area at terminal size `size` (what an image is made for):
-/// the body less the header, tabs, footer, plot tabs and borders, and the colour bar.
-pub fn plot_cells(size: (u16, u16)) -> (u16, u16) {
-    (
-        size.0.saturating_sub(2 + 12).max(1),
-        size.1.saturating_sub(3 + 1 + 2).max(1),
-    )
-}
+pub use crate::app::layout::plot_cells;
 
 pub fn spinner(s: &AppState) -> &'static str {
     SPINNER[s.spinner % SPINNER.len()]
@@ -186,7 +179,7 @@ fn footer(f: &mut Frame, s: &AppState, area: Rect) {
         },
     };
     // the cost of watching, right-aligned, when tandem is calling AWS for it
-    match crate::app::watch::cost_note(s) {
+    match crate::app::status::cost_note(s) {
         Some(note) if area.width as usize > note.chars().count() + 20 => {
             let w = note.chars().count() as u16 + 2;
             let [left, right] =
@@ -246,8 +239,4 @@ pub fn panel<'a>(s: &AppState, title: impl Into<String>, focused: bool) -> Block
         .borders(Borders::ALL)
         .border_style(s.theme.border(focused))
         .title(Span::styled(format!(" {} ", title.into()), s.theme.title()))
-}
-
-pub fn human_bytes(n: u64) -> String {
-    humansize::format_size(n, humansize::BINARY)
 }

@@ -2,8 +2,9 @@
 
 use super::{panel, spinner};
 use crate::app::state::AppState;
+use crate::fmt::duration as fmt_duration;
 use crate::observe::sanitize;
-use crate::pipeline::{fmt_duration, RunState};
+use crate::pipeline::RunState;
 use crate::project::PhaseId;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -156,11 +157,17 @@ fn arrow(f: &mut Frame, s: &AppState, area: Rect) {
 fn phase_box(f: &mut Frame, s: &AppState, area: Rect, phase: PhaseId) {
     let Ok(p) = &s.project else { return };
     let t = &s.theme;
-    let spec = p.phase(phase);
     let pr = s.current_run().and_then(|r| r.phase(phase));
     let state = pr.map(|x| x.state);
     let n = if phase == PhaseId::Preprocess { 1 } else { 2 };
-    let mut title = format!("{n} {phase} · {} on {}", spec.engine.as_str(), s.target);
+    // where it ran (the run's placement), or where it would run on the target now
+    let placement = pr
+        .map(|x| x.placement.clone())
+        .unwrap_or_else(|| crate::pipeline::Placement::decide(p, &s.target, phase));
+    let mut title = format!(
+        "{n} {phase} · {}",
+        crate::observe::sanitize(&placement.label())
+    );
     // the engine's own id: the Slurm job, with its state detail (PENDING (Priority), ...)
     if let Some(id) = pr.and_then(|x| x.engine_id.as_deref()) {
         title.push_str(&format!(" · job {}", crate::observe::sanitize(id)));
@@ -195,7 +202,7 @@ fn phase_box(f: &mut Frame, s: &AppState, area: Rect, phase: PhaseId) {
                 format!(
                     " cpu {:.0}% rss {} ",
                     last.cpu_pct,
-                    super::human_bytes(last.rss_bytes)
+                    crate::fmt::bytes(last.rss_bytes)
                 ),
                 Style::default().fg(t.accent),
             ),
@@ -247,9 +254,13 @@ fn phase_box(f: &mut Frame, s: &AppState, area: Rect, phase: PhaseId) {
         ]));
     }
     if lines.is_empty() {
-        let out = pr
-            .map(|x| x.output.clone())
-            .unwrap_or_else(|| format!("{}/{}", p.storage.bucket, p.storage.key(&spec.output)));
+        let out = pr.map(|x| x.output.clone()).unwrap_or_else(|| {
+            format!(
+                "{}/{}",
+                p.storage.bucket,
+                p.storage.key(&p.phase(phase).output)
+            )
+        });
         lines.push(Line::from(Span::styled(
             format!("output {}", sanitize(&out)),
             t.muted(),

@@ -1,10 +1,11 @@
 //! The Plots view: the project's plots of the current run. Heatmaps of field snapshots (half-block
 //! cells, colour bar, keys to step through snapshots) and line charts of the series (braille).
 
-use super::widgets::{fmt_num, ColorBar, Heatmap};
+use super::widgets::{ColorBar, Heatmap};
 use super::{panel, spinner};
-use crate::app::msg::PlotData;
 use crate::app::state::AppState;
+use crate::fmt::sci as fmt_num;
+use crate::plot::load::PlotData;
 use crate::project::PlotSpec;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -63,7 +64,7 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file, &[]),
         (Some(d @ PlotData::Compare { a, b, other, .. }), _) => match (a.as_ref(), b.as_ref()) {
             (PlotData::Series { file, .. }, PlotData::Series { .. }) => {
-                if let Some((series, others)) = crate::app::plots::overlaid(d) {
+                if let Some((series, others)) = crate::plot::prepare::overlaid(d) {
                     lines(f, s, body, spec, series, file, &others)
                 }
             }
@@ -157,7 +158,7 @@ fn heatmap(
         Layout::horizontal([Constraint::Min(4), Constraint::Length(12)]).areas(inner);
     let range = crate::app::plots::shown_range(s, stats);
     // `d`: the difference of two runs' fields, on a diverging map (the image uses the same)
-    let cmap = crate::app::plots::shown_cmap(&spec.cmap, pl.diff && pl.compare.is_some());
+    let cmap = crate::plot::prepare::shown_cmap(&spec.cmap, pl.diff && pl.compare.is_some());
     // an image for this snapshot and this area: drawn by the terminal's pixel protocol
     let image = pl
         .image
@@ -231,7 +232,8 @@ fn lines(
     let lines = match s.plots.lines.as_ref() {
         Some(l) if l.req == s.plots.req && l.width == width && l.window == s.plots.window => l,
         _ => {
-            made = crate::app::plots::series_lines(spec, xs, series, others, s.plots.window, width);
+            made =
+                crate::plot::prepare::series_lines(spec, xs, series, others, s.plots.window, width);
             &made
         }
     };
@@ -324,21 +326,7 @@ fn lines(
     f.render_widget(chart, area);
 }
 
-/// The width in braille dots of a line chart drawn in a body `body_width` columns wide.
-pub fn chart_width(body_width: u16) -> usize {
-    (body_width as usize).saturating_sub(12).max(10) * 2
-}
-
-/// A run id's distinctive end (run ids start with the date): `…115900-abcd`.
-pub(crate) fn short_run(r: &str) -> String {
-    let r = crate::observe::sanitize(r);
-    let n = r.chars().count();
-    if n > 12 {
-        std::iter::once('…').chain(r.chars().skip(n - 11)).collect()
-    } else {
-        r.into_owned()
-    }
-}
+pub use crate::app::layout::chart_width;
 
 /// `c` on a heatmap: this run's field and the other run's side by side, one colour scale.
 #[allow(clippy::too_many_arguments)]
@@ -376,7 +364,7 @@ fn side_by_side(
     let [maps, bar_area] =
         Layout::horizontal([Constraint::Min(2), Constraint::Length(12)]).areas(inner);
     // each half as the backend sized its image and its averaging (app::plots::side_cells)
-    let (half, _) = crate::app::plots::side_cells((maps.width, maps.height));
+    let (half, _) = crate::plot::prepare::side_cells((maps.width, maps.height));
     let [left, right] =
         Layout::horizontal([Constraint::Length(half), Constraint::Length(half)]).areas(maps);
     // images of both fields, made for this area: drawn by the terminal's pixel protocol
@@ -391,7 +379,7 @@ fn side_by_side(
         (
             fb,
             sb,
-            format!("run {}", short_run(other)),
+            format!("run {}", crate::fmt::short_id(other)),
             right,
             image.map(|i| i.1),
         ),

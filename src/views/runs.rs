@@ -2,7 +2,7 @@
 
 use super::panel;
 use crate::app::state::AppState;
-use crate::pipeline::fmt_duration;
+use crate::fmt::duration as fmt_duration;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};

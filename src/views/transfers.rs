@@ -1,10 +1,11 @@
 //! The Transfers view: every download and upload of this session with a gauge, throughput, ETA and
 //! how it ended; the total over the running ones in the title.
 
-use super::{human_bytes, panel};
+use super::panel;
 use crate::app::state::AppState;
 use crate::app::transfers::{Direction, Transfer, TransferState};
-use crate::pipeline::fmt_duration;
+use crate::fmt::bytes as human_bytes;
+use crate::fmt::duration as fmt_duration;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};

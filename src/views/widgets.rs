@@ -22,11 +22,7 @@ pub struct Heatmap<'a> {
 impl Heatmap<'_> {
     /// The terminal cells the field occupies inside `area` (aspect kept).
     pub fn fit(field: &Field, area: Rect) -> (u16, u16) {
-        let (w, h2) = (area.width as f64, area.height as f64 * 2.0);
-        let scale = (w / field.cols.max(1) as f64).min(h2 / field.rows.max(1) as f64);
-        let cols = ((field.cols as f64 * scale).floor() as u16).clamp(1, area.width.max(1));
-        let rows2 = ((field.rows as f64 * scale).floor() as u16).clamp(2, (area.height * 2).max(2));
-        (cols, rows2.div_ceil(2))
+        crate::plot::cells_for(field, area.width, area.height)
     }
 }
 
@@ -83,14 +79,6 @@ pub struct ColorBar<'a> {
     pub label_style: Style,
 }
 
-pub fn fmt_num(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-2) {
-        format!("{v:.2e}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
 impl Widget for ColorBar<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         if area.height == 0 || area.width < 2 {
@@ -118,7 +106,7 @@ impl Widget for ColorBar<'_> {
                 buf.set_stringn(
                     area.x + 3,
                     area.y + y as u16,
-                    fmt_num(v),
+                    crate::fmt::sci(v),
                     lw as usize,
                     self.label_style,
                 );

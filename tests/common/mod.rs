@@ -2,13 +2,14 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, TimeZone, Utc};
-use tandem::app::msg::{PlotData, Preview};
 use tandem::app::state::*;
 use tandem::observe::logbuf::LogLine;
 use tandem::pipeline::runner::MetricSample;
 use tandem::pipeline::{PhaseRun, Run, RunState};
+use tandem::plot::load::PlotData;
 use tandem::plot::Field;
 use tandem::project::PhaseId;
+use tandem::storage::preview::Preview;
 use tandem::theme::Theme;
 
 pub fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
@@ -28,14 +29,7 @@ pub fn phase(
     PhaseRun {
         phase: p,
         state,
-        engine: format!(
-            "{} (local)",
-            if p == PhaseId::Preprocess {
-                "ray"
-            } else {
-                "slurm"
-            }
-        ),
+        placement: tandem::pipeline::Placement::Local,
         output: format!(
             "lake/heat-diffusion/runs/20261125-115900-abcd/{}/",
             if p == PhaseId::Preprocess {
@@ -47,6 +41,7 @@ pub fn phase(
         input: None,
         command: vec![],
         pid: None,
+        pid_start: None,
         engine_id: None,
         started: start,
         ended: end,

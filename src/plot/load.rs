@@ -1,15 +1,49 @@
-//! Reading a run's plots for the backend: where a phase's output is (on this machine, or in the
-//! project's S3 store when it is not), its snapshot files, and one file read (a .npy by ranges)
-//! and parsed off the UI task.
+//! Reading a run's plots, for the TUI's Plots view and `tandem plot` alike: where a phase's output
+//! is (on this machine, or in the project's S3 store when it is not), its snapshot files, one file
+//! read (a .npy by ranges, straight to what the screen shows) and parsed off the async workers, two
+//! runs' outputs compared, and what is on screen drawn to a PNG or SVG.
 
-use super::msg::PlotData;
-use crate::pipeline::{executor, Workspace};
-use crate::plot::source::{ReadStats, Source};
+use super::prepare::{crop, difference_of, shown_cmap};
+use super::source::{ReadStats, Source};
+use super::{Field, FieldStats, Series};
+use crate::pipeline::Workspace;
 use crate::project::{PlotKind, PlotSpec, Project};
 use crate::storage::ObjectStore;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlotData {
+    /// `field` may be a block-averaged copy sized for the screen; `stats` are the full field's.
+    Field {
+        field: Field,
+        file: String,
+        stats: FieldStats,
+    },
+    /// Shared: re-decimating it for a zoom sends the backend a pointer, not the points.
+    Series { series: Arc<Series>, file: String },
+    /// `c`: the same plot of this run (`a`) and another (`b`, of run `other`): two fields side
+    /// by side on one colour scale, or series overlaid.
+    Compare {
+        a: Box<PlotData>,
+        b: Box<PlotData>,
+        other: String,
+        /// `C`: more runs' series overlaid too (series only), with their run ids.
+        more: Vec<(String, PlotData)>,
+    },
+}
+
+impl PlotData {
+    /// A field, or fields compared (as opposed to series).
+    pub fn is_field(&self) -> bool {
+        match self {
+            PlotData::Field { .. } => true,
+            PlotData::Compare { a, .. } => a.is_field(),
+            PlotData::Series { .. } => false,
+        }
+    }
+}
 
 /// Where the output of a plot's phase in a run is: a directory on this machine (the local
 /// runner's, or the staged copy of an S3 run), else its prefix in the project's S3 store (a run
@@ -27,7 +61,7 @@ pub fn source(
         .ok()
         .flatten()
         .ok_or_else(|| format!("run {run_id} is not in the journal"))?;
-    if let Some(d) = executor::output_dir(ws, p, &run, spec.phase) {
+    if let Some(d) = crate::pipeline::phase::output_dir(ws, p, &run, spec.phase) {
         return Ok(Source::Dir(d));
     }
     let location = run.phase(spec.phase).map(|x| x.output.clone());
@@ -50,14 +84,14 @@ pub struct Reader {
 }
 
 /// Series read so far, by file (as [`Source::name`] names it).
-pub type Tails = Arc<std::sync::Mutex<HashMap<String, Tail>>>;
+pub type Tails = Arc<std::sync::Mutex<HashMap<String, SeriesTail>>>;
 
 /// How many growing series are remembered (the ones on screen and compared).
 const TAILS: usize = 8;
 
 /// A series CSV read up to `offset` (just past its last complete line): its header line and rows.
 #[derive(Clone, Debug)]
-pub struct Tail {
+pub struct SeriesTail {
     pub offset: u64,
     pub header: Vec<u8>,
     pub series: Arc<crate::plot::Series>,
@@ -156,7 +190,7 @@ impl Reader {
         let window = fit.map(|f| f.window);
         tokio::task::spawn_blocking(move || {
             let mut data = if diff {
-                super::plots::difference_of(a, b)?
+                difference_of(a, b)?
             } else {
                 PlotData::Compare {
                     a: Box::new(a),
@@ -168,7 +202,7 @@ impl Reader {
             // zoomed: the part in view (the range stays the whole fields', so colours mean the
             // same zoomed in or out)
             if let Some(w) = window.filter(|w| *w != crate::plot::Window::ALL) {
-                super::plots::crop(&mut data, w);
+                crop(&mut data, w);
             }
             Ok(data)
         })
@@ -213,10 +247,10 @@ pub async fn load_series(tails: &Tails, src: &Source, file: &str) -> Result<Plot
 /// `bytes` (a whole CSV, or with `base` what follows its complete lines) parsed: the new tail
 /// (complete lines only) and the series to show (with a last line not yet complete, if any).
 fn append(
-    base: Option<Tail>,
+    base: Option<SeriesTail>,
     name: &str,
     bytes: &[u8],
-) -> Result<(Tail, Arc<crate::plot::Series>), String> {
+) -> Result<(SeriesTail, Arc<crate::plot::Series>), String> {
     use crate::plot::read::parse_series;
     let path = Path::new(name);
     let with_header = |header: &[u8], rows: &[u8]| {
@@ -237,7 +271,7 @@ fn append(
             if complete > 0 {
                 add(&mut s, with_header(&t.header, &bytes[..complete])?);
             }
-            let tail = Tail {
+            let tail = SeriesTail {
                 offset: t.offset + complete as u64,
                 header: t.header,
                 series: Arc::new(s),
@@ -250,7 +284,7 @@ fn append(
                 .position(|b| *b == b'\n')
                 .map_or(bytes.len(), |i| i + 1);
             let end = complete.max(header_end);
-            let tail = Tail {
+            let tail = SeriesTail {
                 offset: end as u64,
                 header: bytes[..header_end].to_vec(),
                 series: Arc::new(parse_series(path, &bytes[..end]).map_err(|e| e.to_string())?),
@@ -381,7 +415,7 @@ pub fn export(spec: &PlotSpec, data: &PlotData, how: &ExportAs, out: &Path) -> R
     } else {
         how.hold.or(spec.range)
     };
-    let cmap = super::plots::shown_cmap(&spec.cmap, how.diff);
+    let cmap = shown_cmap(&spec.cmap, how.diff);
     let drawn = match data {
         PlotData::Field { field, .. } => export(
             &Plot::Heatmap {

@@ -1,0 +1,165 @@
+//! `tandem cp SRC DST`: objects or prefixes between a store (`s3://b/k`, `local://b/k`) and local
+//! files: concurrent ranged GETs and multipart uploads, progress on a terminal, Ctrl-C stops.
+
+use super::{is_store_uri, open_store, print_json, store_failure, Failure, Global};
+use crate::storage::Location;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    src: String,
+    dst: String,
+    #[arg(long, short)]
+    recursive: bool,
+    /// Replace existing files.
+    #[arg(long)]
+    force: bool,
+    /// Multipart part size in MiB.
+    #[arg(long, default_value_t = 8)]
+    part_size_mb: u64,
+    /// Parts (or files) in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    #[arg(long)]
+    project: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+impl CpArgs {
+    pub async fn run(self, g: &Global) -> Result<(), Failure> {
+        let t = crate::storage::transfer::Tuning {
+            part_size: self.part_size_mb.max(5) << 20,
+            concurrency: self.concurrency.max(1),
+        };
+        copy(
+            g,
+            &self.src,
+            &self.dst,
+            self.recursive,
+            self.force,
+            t,
+            self.project.as_deref(),
+            self.json,
+        )
+        .await
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn copy(
+    g: &Global,
+    src: &str,
+    dst: &str,
+    recursive: bool,
+    force: bool,
+    t: crate::storage::transfer::Tuning,
+    project: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
+    use crate::storage::transfer::{download, plan_download, plan_upload, upload, Progress};
+    let progress = Arc::new(Progress::default());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    let t0 = std::time::Instant::now();
+    let ticker = tokio::spawn(show_progress(progress.clone(), json));
+    let result = match (is_store_uri(src), is_store_uri(dst)) {
+        (true, false) => {
+            let loc = Location::parse(src);
+            let bucket = loc
+                .bucket
+                .clone()
+                .ok_or_else(|| Failure::bad(format!("`{src}`: no bucket")))?;
+            let store = open_store(g, &loc, project, None).await?;
+            let items = plan_download(
+                store.as_ref(),
+                &bucket,
+                &loc.key,
+                Path::new(dst),
+                recursive,
+                force,
+            )
+            .await
+            .map_err(store_failure)?;
+            download(store, &bucket, &items, t, progress.clone(), cancel)
+                .await
+                .map(|_| items.len())
+        }
+        (false, true) => {
+            let loc = Location::parse(dst);
+            let bucket = loc
+                .bucket
+                .clone()
+                .ok_or_else(|| Failure::bad(format!("`{dst}`: no bucket")))?;
+            let store = open_store(g, &loc, project, None).await?;
+            let items = plan_upload(Path::new(src), &loc.key, recursive).map_err(store_failure)?;
+            upload(store, &bucket, &items, t, progress.clone(), cancel)
+                .await
+                .map(|_| items.len())
+        }
+        _ => return Err(Failure::bad(
+            "cp copies between a store (s3://bucket/key or local://bucket/key) and a local path",
+        )),
+    };
+    ticker.abort();
+    let (done, _) = progress.snapshot();
+    let secs = t0.elapsed().as_secs_f64();
+    match result {
+        Ok(files) => {
+            if json {
+                print_json(
+                    &serde_json::json!({"files": files, "bytes": done, "seconds": secs, "mib_per_s": done as f64 / 1048576.0 / secs.max(1e-9)}),
+                );
+            } else {
+                eprintln!(
+                    "\r\x1b[2K{files} file(s), {} in {secs:.1}s ({}/s)",
+                    crate::fmt::bytes(done),
+                    crate::fmt::bytes((done as f64 / secs.max(1e-9)) as u64)
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!();
+            Err(store_failure(e))
+        }
+    }
+}
+
+/// A progress line on stderr, ten times a second, when stderr is a terminal.
+async fn show_progress(p: Arc<crate::storage::transfer::Progress>, json: bool) {
+    use std::io::IsTerminal;
+    if json || !std::io::stderr().is_terminal() {
+        return;
+    }
+    let t0 = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (done, total) = p.snapshot();
+        let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-3);
+        let eta = if rate > 0.0 {
+            (total.saturating_sub(done)) as f64 / rate
+        } else {
+            0.0
+        };
+        let files = (
+            p.files_done.load(std::sync::atomic::Ordering::Relaxed),
+            p.files_total.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        eprint!(
+            "\r\x1b[2K{} / {}  {}/s  ETA {eta:.0}s  {}/{} files",
+            crate::fmt::bytes(done),
+            crate::fmt::bytes(total),
+            crate::fmt::bytes(rate as u64),
+            files.0,
+            files.1
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! `tandem runs`: the journal's runs; `runs show RUN` one run's manifests; `runs resume [RUN]`
+//! picks up what a stopped tandem left unfinished.
+
+use super::run::{drive, print_phase_changes, print_run_end};
+use super::{journal_run, print_json, Failure, Global};
+use crate::fmt::duration as fmt_duration;
+use crate::pipeline::resume;
+use crate::pipeline::{Manifest, RunState, MANIFEST};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    cmd: Option<RunsCmd>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum RunsCmd {
+    /// One run's manifests (what each phase wrote next to its outputs as tandem-manifest.json: the
+    /// project's hash, input ETags, commands, engine ids, version, times), else its journal record.
+    Show {
+        /// Run id (a unique prefix is enough; `last` is the newest).
+        run: String,
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pick up a run that a stopped tandem left unfinished (re-attach to its jobs, follow their
+    /// logs from where they stood, submit what is left, each phase once). Without RUN, every such
+    /// run. When another live tandem drives the run, follow it until it ends instead.
+    Resume {
+        /// Run id (a unique prefix is enough; `last` is the newest).
+        run: Option<String>,
+        /// The project file (default: the one each run was started from).
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl RunsArgs {
+    pub async fn run(self, g: &Global) -> Result<(), Failure> {
+        match self.cmd {
+            Some(RunsCmd::Show { run, project, json }) => {
+                show(g, &run, project.as_deref(), json).await
+            }
+            Some(RunsCmd::Resume { run, project, json }) => {
+                resume_runs(g, run.as_deref(), project.as_deref(), json).await
+            }
+            None => list(g, self.json),
+        }
+    }
+}
+
+fn list(g: &Global, json: bool) -> Result<(), Failure> {
+    let ws = g.workspace();
+    let l = ws
+        .journal
+        .load()
+        .map_err(|e| Failure::failed(format!("reading {}: {e}", ws.journal.path().display())))?;
+    for s in &l.skipped {
+        eprintln!("warning: skipped {s}");
+    }
+    if json {
+        print_json(&l.runs);
+        return Ok(());
+    }
+    if l.runs.is_empty() {
+        println!("no runs yet");
+        return Ok(());
+    }
+    let now = chrono::Utc::now();
+    println!(
+        "{:<22} {:<10} {:<26} {:<9} {:<8} project",
+        "id", "state", "phases", "took", "target"
+    );
+    for r in &l.runs {
+        let ph: Vec<String> = r
+            .phases
+            .iter()
+            .map(|p| format!("{}:{}", p.phase, p.state))
+            .collect();
+        println!(
+            "{:<22} {:<10} {:<26} {:<9} {:<8} {}",
+            r.id,
+            r.state.as_str(),
+            ph.join(" "),
+            r.duration(now).map(fmt_duration).unwrap_or_default(),
+            r.target,
+            crate::observe::sanitize(&r.project)
+        );
+    }
+    Ok(())
+}
+
+async fn show(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Result<(), Failure> {
+    let ws = g.workspace();
+    let r = journal_run(&ws, run)?;
+    // the manifests as written next to the outputs; the journal's view where none was written
+    let p = resume::project_of(&r, None)
+        .or_else(|_| resume::project_of(&r, Some(&crate::project::locate(project))));
+    let store = match &p {
+        Ok((p, _)) => Some(ws.open_store(p, &r.target, &g.s3()).await),
+        Err(_) => None,
+    };
+    let mut out = Vec::new();
+    for ph in &r.phases {
+        let (b, k) = ph.output.split_once('/').unwrap_or((&ph.output, ""));
+        let key = format!("{}/{MANIFEST}", k.trim_end_matches('/'));
+        let written = match &store {
+            Some(s) => match s.head(b, &key).await {
+                Ok(meta) => s
+                    .get_range(b, &key, 0..meta.size)
+                    .await
+                    .ok()
+                    .and_then(|d| serde_json::from_slice::<Manifest>(&d).ok()),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        out.push(written.unwrap_or_else(|| Manifest::of(&r, ph.phase, vec![])));
+    }
+    if json {
+        print_json(&serde_json::json!({"run": r.id, "phases": out}));
+        return Ok(());
+    }
+    for m in &out {
+        println!(
+            "{} {} · {} · {} · engine id {} · {} inputs · project hash {}",
+            r.id,
+            m.phase,
+            m.state.map(|s| s.as_str()).unwrap_or_default(),
+            crate::observe::sanitize(m.engine.as_deref().unwrap_or_default()),
+            crate::observe::sanitize(m.engine_id.as_deref().unwrap_or("-")),
+            m.inputs.len(),
+            m.project_hash,
+        );
+    }
+    Ok(())
+}
+
+/// `tandem runs resume [RUN]`.
+async fn resume_runs(
+    g: &Global,
+    run: Option<&str>,
+    project: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
+    let ws = g.workspace();
+    let runs = match run {
+        Some(id) => vec![journal_run(&ws, id)?],
+        None => ws
+            .journal
+            .orphans()
+            .map_err(|e| Failure::failed(format!("reading the journal: {e}")))?,
+    };
+    if runs.is_empty() && !json {
+        eprintln!(
+            "nothing to resume: every run in the journal ended or is driven by a live tandem"
+        );
+    }
+    let mut ok = true;
+    for r in runs {
+        if r.state.is_terminal() {
+            if !json {
+                eprintln!("run {} already {}", r.id, r.state);
+            }
+            print_run_end(&r, json);
+            ok &= r.state == RunState::Succeeded;
+            continue;
+        }
+        let id = r.id.clone();
+        let r = loop {
+            if let Ok(Some(who)) = ws.journal.driver(&id) {
+                if !json {
+                    eprintln!("run {id} is driven by {who}: following it");
+                }
+                let mut last = Default::default();
+                let end =
+                    resume::follow_driven(&ws, &id, |r| print_phase_changes(r, &mut last, json))
+                        .await
+                        .map_err(|e| Failure::failed(format!("reading the journal: {e}")))?;
+                match end {
+                    Some(end) => {
+                        print_run_end(&end, json);
+                        break end;
+                    }
+                    // its driver stopped: take it over
+                    None => continue,
+                }
+            }
+            let r = journal_run(&ws, &id)?;
+            let (p, changed) =
+                resume::project_of(&r, project).map_err(|e| Failure::bad(e.to_string()))?;
+            if changed && !json {
+                eprintln!(
+                    "note: {} changed since run {id} started; its current settings are used",
+                    p.file.display()
+                );
+            }
+            if !json {
+                eprintln!(
+                    "resuming run {id} · {} · target {} · logs in {}",
+                    p.name,
+                    r.target,
+                    ws.run_dir(&id).display()
+                );
+            }
+            let p = Arc::new(p);
+            let store = ws.open_store(&p, &r.target, &g.s3()).await;
+            let end = drive(ws.clone(), p, store, r, json).await?;
+            if end.state.is_terminal() {
+                break end;
+            }
+            // another tandem took the lease between our look and our try: follow it
+        };
+        ok &= r.state == RunState::Succeeded;
+    }
+    match ok {
+        true => Ok(()),
+        false => Err(Failure::failed(String::new())),
+    }
+}

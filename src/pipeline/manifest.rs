@@ -1,0 +1,117 @@
+//! The manifest of a finished phase, written next to its outputs (`tandem-manifest.json`) and kept
+//! in the journal: what ran, on what, with which inputs, where its outputs are.
+
+use super::phase::Exec;
+use super::placement::Placement;
+use super::run::{Run, RunState};
+use crate::project::PhaseId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The manifest's name beside each phase's outputs.
+pub const MANIFEST: &str = "tandem-manifest.json";
+/// Input objects listed in a manifest (a prefix with more says so with `inputs_truncated`).
+const MANIFEST_INPUTS: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub tandem_version: String,
+    pub run: String,
+    pub project: String,
+    pub project_file: String,
+    pub project_hash: String,
+    pub target: String,
+    pub phase: PhaseId,
+    pub state: Option<RunState>,
+    /// Where the phase ran, as a label (`local process`, `slurm via ssh head`, …).
+    pub engine: Option<String>,
+    #[serde(default)]
+    pub placement: Option<Placement>,
+    pub engine_id: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub input: Option<String>,
+    pub inputs_truncated: bool,
+    pub inputs: Vec<InputObject>,
+    pub output: Option<String>,
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    pub exit_code: Option<i32>,
+}
+
+/// One object a phase read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputObject {
+    /// `bucket/key`.
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+}
+
+impl Manifest {
+    /// The manifest of `phase` of `run`, with the input objects it read.
+    pub fn of(run: &Run, phase: PhaseId, inputs: Vec<InputObject>) -> Manifest {
+        let p = run.phase(phase);
+        Manifest {
+            tandem_version: run.tandem_version.clone(),
+            run: run.id.clone(),
+            project: run.project.clone(),
+            project_file: run.project_file.clone(),
+            project_hash: run.project_hash.clone(),
+            target: run.target.clone(),
+            phase,
+            state: p.map(|p| p.state),
+            engine: p.map(|p| p.placement.label()),
+            placement: p.map(|p| p.placement.clone()),
+            engine_id: p.and_then(|p| p.engine_id.clone()),
+            command: p.map(|p| p.command.clone()),
+            input: p.and_then(|p| p.input.clone()),
+            inputs_truncated: inputs.len() >= MANIFEST_INPUTS,
+            inputs,
+            output: p.map(|p| p.output.clone()),
+            started: p.and_then(|p| p.started),
+            ended: p.and_then(|p| p.ended),
+            exit_code: p.and_then(|p| p.exit_code),
+        }
+    }
+}
+
+impl Exec<'_> {
+    /// Write the manifest next to a finished phase's outputs, and keep it in the journal.
+    pub(crate) async fn write_manifest(&mut self, phase: PhaseId) {
+        if self.dry.is_some() {
+            return;
+        }
+        let inputs = match self.input_prefix(phase) {
+            Some((b, k)) => {
+                let prefix = format!("{}/", k.trim_end_matches('/'));
+                crate::storage::list_all(self.store.as_ref(), &b, &prefix)
+                    .await
+                    .map(|objs| {
+                        objs.into_iter()
+                            .take(MANIFEST_INPUTS)
+                            .map(|o| InputObject {
+                                key: format!("{b}/{}", o.key),
+                                size: o.size,
+                                etag: o.etag,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+            None => vec![],
+        };
+        let m = Manifest::of(&self.run, phase, inputs);
+        if let Err(e) = self.ws.journal.save_manifest(&self.run.id, phase, &m) {
+            tracing::error!("journal: {e}");
+        }
+        let Some(p) = self.run.phase(phase) else {
+            return;
+        };
+        let (b, k) = p.output.split_once('/').unwrap_or((&p.output, ""));
+        let key = format!("{}/{MANIFEST}", k.trim_end_matches('/'));
+        let data = serde_json::to_vec_pretty(&m).unwrap_or_default();
+        if let Err(e) = self.store.put(b, &key, data).await {
+            self.note(phase, &format!("writing {b}/{key}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! A phase as a process on this machine: its inputs made local, its command started under the
+//! supervisor in a process group of its own (pid and start time journalled), followed to its end
+//! with a metric sample a second, stopped on cancel (SIGTERM, then SIGKILL after the grace
+//! period), its outputs uploaded when the store is not a local directory. A process that a killed
+//! tandem left behind is found again by its pid and start time.
+
+use super::super::plan::{Planned, Step};
+use super::super::run::RunState;
+use super::super::runner::{self, Exit, ProcessSpec, Supervisor};
+use super::Exec;
+use crate::project::{render, PhaseId};
+use chrono::Utc;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Where a local phase writes: its output directory, and the store prefix it is uploaded to when
+/// that directory is a staged copy.
+struct Output {
+    dir: PathBuf,
+    upload: Option<(String, String)>,
+}
+
+impl Exec<'_> {
+    fn local_output(&self, phase: PhaseId) -> Output {
+        let loc = self
+            .run
+            .phase(phase)
+            .map(|p| p.output.clone())
+            .unwrap_or_default();
+        let (b, k) = loc.split_once('/').unwrap_or((&loc, ""));
+        // a directory store is written in place; any other is staged, then uploaded on success
+        match self.dir_of(b, k) {
+            Some(dir) => Output { dir, upload: None },
+            None => Output {
+                dir: self.ws.stage_dir(&self.run.id, phase, "output"),
+                upload: Some((b.to_string(), k.to_string())),
+            },
+        }
+    }
+
+    fn grace(&self, phase: PhaseId) -> Duration {
+        Duration::from_secs(
+            self.project
+                .phase(phase)
+                .local
+                .as_ref()
+                .map_or(5, |l| l.grace_seconds),
+        )
+    }
+
+    pub(super) async fn run_local(
+        &mut self,
+        phase: PhaseId,
+        cancel: &CancellationToken,
+    ) -> RunState {
+        let Some(local) = self.project.phase(phase).local.clone() else {
+            return self
+                .fail(phase, "this phase has no `local` section".into())
+                .await;
+        };
+        let input = match self.input_of(phase).await {
+            Ok(i) => i,
+            Err(e) => return self.fail(phase, e).await,
+        };
+        let out = self.local_output(phase);
+        if self.dry.is_none() {
+            let _ = std::fs::create_dir_all(&out.dir);
+        }
+        let vars = self.vars(
+            &input.display().to_string(),
+            &out.dir.display().to_string(),
+            &self.ws.run_dir(&self.run.id).display().to_string(),
+        );
+        let argv: Vec<String> = local.command.iter().map(|a| render(a, &vars)).collect();
+        let env = local
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), render(v, &vars)))
+            .collect();
+        let spec = ProcessSpec {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            env,
+            cwd: self.project.dir.clone(),
+            stdout: self.ws.log_path(&self.run.id, phase, false),
+            stderr: self.ws.log_path(&self.run.id, phase, true),
+            grace: Duration::from_secs(local.grace_seconds),
+            supervisor: Some(Supervisor {
+                exe: self.ws.exe.clone(),
+                exit_file: self.ws.exit_path(&self.run.id, phase),
+            }),
+        };
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.input = Some(input.display().to_string());
+            p.command = argv.clone();
+        }
+        if let Some(d) = self.dry.as_mut() {
+            d.push(Step {
+                phase,
+                planned: Planned::Local {
+                    engine: "local",
+                    argv,
+                    env: spec.env.clone(),
+                    cwd: spec.cwd.clone(),
+                    output: out.dir.clone(),
+                },
+            });
+            return RunState::Succeeded;
+        }
+        if let Err(e) = self.claim(phase) {
+            return self.fail(phase, e).await;
+        }
+        self.note(phase, &format!("starting {}", argv.join(" ")));
+        let child = match runner::spawn(&spec) {
+            Ok(c) => c,
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        };
+        // running is journalled with its pid and start time, so that a restarted tandem can tell
+        // a running phase from a lost one, and its process from a later one with the same pid
+        let pid = child.id();
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.pid = pid;
+            p.pid_start = pid.and_then(runner::start_time);
+            p.state = RunState::Running;
+            p.started = Some(Utc::now());
+        }
+        self.publish().await;
+        let mut metrics = self.metric_sink(phase);
+        let result = runner::supervise(child, &spec, cancel, &mut metrics).await;
+        self.finish_local(phase, result.map(Some), &out).await
+    }
+
+    /// A local phase a stopped tandem left running: followed while its process lives (found by
+    /// pid and start time), then ended as its supervisor recorded; never called gone while alive.
+    pub(super) async fn reattach_local(
+        &mut self,
+        phase: PhaseId,
+        cancel: &CancellationToken,
+    ) -> RunState {
+        let (pid, start) = match self.run.phase(phase) {
+            Some(p) => (p.pid, p.pid_start),
+            None => (None, None),
+        };
+        let Some(pid) = pid else {
+            return self
+                .lost(
+                    phase,
+                    "tandem stopped before this phase's process was recorded; it did not start",
+                )
+                .await;
+        };
+        let out = self.local_output(phase);
+        let exit_file = self.ws.exit_path(&self.run.id, phase);
+        if runner::same_process(pid, start) {
+            self.note(
+                phase,
+                &format!("re-attaching to process {pid}, which a tandem that stopped left running"),
+            );
+            let grace = self.grace(phase);
+            let mut metrics = self.metric_sink(phase);
+            let stopped = runner::follow_orphan(pid, start, grace, cancel, &mut metrics).await;
+            if stopped == Some(Exit::Cancelled) {
+                return self.finish_local(phase, Ok(stopped), &out).await;
+            }
+        }
+        match runner::read_exit(&exit_file) {
+            Some(e) => {
+                self.note(
+                    phase,
+                    &format!("process {pid} ended while no tandem followed it: {e:?}"),
+                );
+                self.finish_local(phase, Ok(Some(e.into())), &out).await
+            }
+            None => self.lost(phase, &runner::gone_without_a_trace(pid)).await,
+        }
+    }
+
+    /// Each metric sample appended to the phase's metrics file and sent to the UI.
+    fn metric_sink(&self, phase: PhaseId) -> impl FnMut(runner::MetricSample) {
+        let path = self.ws.metrics_path(&self.run.id, phase);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .ok();
+        let (run_id, events) = (self.run.id.clone(), self.events.clone());
+        move |sample| {
+            if let Some(f) = file.as_mut() {
+                let _ = serde_json::to_writer(&mut *f, &sample);
+                let _ = f.write_all(b"\n");
+            }
+            let _ = events.try_send(super::super::RunEvent::Metric {
+                run_id: run_id.clone(),
+                phase,
+                sample,
+            });
+        }
+    }
+
+    /// The end of a local process: its state from how it ended (a SIGTERM or SIGINT from outside
+    /// is a cancel too), its outputs uploaded when staged.
+    async fn finish_local(
+        &mut self,
+        phase: PhaseId,
+        result: std::io::Result<Option<Exit>>,
+        out: &Output,
+    ) -> RunState {
+        use nix::sys::signal::Signal;
+        let (state, code, msg) = match result {
+            Ok(Some(Exit::Code(0))) => (RunState::Succeeded, Some(0), None),
+            Ok(Some(Exit::Code(c))) => (
+                RunState::Failed,
+                Some(c),
+                Some(
+                    self.last_error_line(phase)
+                        .unwrap_or_else(|| format!("exited with code {c}")),
+                ),
+            ),
+            Ok(Some(Exit::Signal(s)))
+                if s == Signal::SIGTERM as i32 || s == Signal::SIGINT as i32 =>
+            {
+                (
+                    RunState::Cancelled,
+                    None,
+                    Some(format!("stopped by signal {s} from outside this tandem")),
+                )
+            }
+            Ok(Some(Exit::Signal(s))) => (
+                RunState::Failed,
+                None,
+                Some(format!("killed by signal {s}")),
+            ),
+            Ok(Some(Exit::Cancelled)) => (RunState::Cancelled, None, Some("cancelled".into())),
+            Ok(None) => (
+                RunState::Lost,
+                None,
+                Some("its process ended and left no exit status".into()),
+            ),
+            Err(e) => (RunState::Failed, None, Some(e.to_string())),
+        };
+        let (state, msg) = match (state, &out.upload) {
+            (RunState::Succeeded, Some((b, k))) => {
+                match self.upload_output(phase, &out.dir, b, k).await {
+                    Ok(()) => (state, msg),
+                    Err(e) => (RunState::Failed, Some(e)),
+                }
+            }
+            _ => (state, msg),
+        };
+        self.end(phase, state, code, msg).await
+    }
+}
