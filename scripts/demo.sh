@@ -9,14 +9,9 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 t0=$(date +%s.%N)
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(date +%s.%N)"; }
+source scripts/services.sh
+trap stop_services EXIT
 
-have() { command -v "$1" >/dev/null 2>&1; }
-apt_install() {
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
-}
 have curl || apt_install curl
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 if ! have slurmctld || ! have munged; then
@@ -31,8 +26,6 @@ if [ -z "$TANDEM" ]; then
 fi
 TANDEM="$(cd "$(dirname "$TANDEM")" && pwd)/$(basename "$TANDEM")"
 
-source scripts/services.sh
-trap stop_services EXIT
 echo "== starting Slurm and Ray on 127.0.0.1"
 start_slurm
 start_ray

@@ -5,6 +5,14 @@ TOOLS="${TANDEM_TOOLS:-$HOME/.cache/tandem/tools}"
 RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/tandem-services.XXXXXX")"
 PIDS=()
 
+have() { command -v "$1" >/dev/null 2>&1; }
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 wait_port() { # port, name, pid

@@ -3,14 +3,8 @@
 # Nothing is skipped: a test whose tool or service is missing fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-have() { command -v "$1" >/dev/null 2>&1; }
-apt_install() {
-    local sudo=""
-    [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
-}
+source scripts/services.sh
+trap stop_services EXIT
 
 # tmux drives the end-to-end TUI test; python3-venv makes the moto environment
 have tmux || apt_install tmux
@@ -22,8 +16,6 @@ if ! have slurmctld || ! have munged || [ ! -x /usr/sbin/sshd ] || ! have ssh; t
     apt_install slurm-wlm munge openssh-server openssh-client
 fi
 
-source scripts/services.sh
-trap stop_services EXIT
 start_s3s
 start_moto
 start_slurm

@@ -111,7 +111,7 @@ async fn show(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Resu
     };
     let mut out = Vec::new();
     for ph in &r.phases {
-        let (b, k) = ph.output.split_once('/').unwrap_or((&ph.output, ""));
+        let (b, k) = ph.output_at();
         let key = format!("{}/{MANIFEST}", k.trim_end_matches('/'));
         let written = match &store {
             Some(s) => match s.head(b, &key).await {

@@ -8,7 +8,6 @@ use super::runner;
 use crate::engine::Connections;
 use crate::project::{PhaseId, Project};
 use serde::Serialize;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// What was done to one phase.
@@ -36,13 +35,7 @@ pub async fn cancel_run(project: &Project, run: &Run, conns: &Connections) -> Ve
         };
         done.push(match (&ph.placement, &ph.engine_id, ph.pid) {
             (Placement::Local, _, Some(pid)) => {
-                let grace = Duration::from_secs(
-                    project
-                        .phase(ph.phase)
-                        .local
-                        .as_ref()
-                        .map_or(5, |l| l.grace_seconds),
-                );
+                let grace = project.phase(ph.phase).grace();
                 let alive = runner::stop_group(pid, ph.pid_start, grace).await;
                 stopped(
                     format!("SIGTERM to process group {pid}"),

@@ -107,7 +107,7 @@ impl Exec<'_> {
         let Some(p) = self.run.phase(phase) else {
             return;
         };
-        let (b, k) = p.output.split_once('/').unwrap_or((&p.output, ""));
+        let (b, k) = p.output_at();
         let key = format!("{}/{MANIFEST}", k.trim_end_matches('/'));
         let data = serde_json::to_vec_pretty(&m).unwrap_or_default();
         if let Err(e) = self.store.put(b, &key, data).await {

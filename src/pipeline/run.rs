@@ -174,6 +174,11 @@ impl PhaseRun {
         }
     }
 
+    /// Where the phase writes: its output location's bucket and key prefix.
+    pub fn output_at(&self) -> (&str, &str) {
+        crate::storage::split_location(&self.output)
+    }
+
     pub fn duration(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
         let start = self.started?;
         Some(self.ended.unwrap_or(now) - start)

@@ -130,29 +130,34 @@ impl Header {
     }
 }
 
+/// An f64 .npy of `shape` holding 0, 1, 2, … in file order (tests write these).
+#[cfg(test)]
+pub(crate) fn counting(shape: &[u64], fortran: bool) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut out = Vec::new();
+    let mut w = npyz::WriteOptions::<f64>::new()
+        .default_dtype()
+        .shape(shape)
+        .order(if fortran {
+            npyz::Order::Fortran
+        } else {
+            npyz::Order::C
+        })
+        .writer(&mut out)
+        .begin_nd()
+        .unwrap();
+    w.extend((0..shape.iter().product::<u64>()).map(|i| i as f64))
+        .unwrap();
+    w.finish().unwrap();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn npy(shape: &[u64], fortran: bool) -> Vec<u8> {
-        use npyz::WriterBuilder;
-        let mut out = Vec::new();
-        let mut w = npyz::WriteOptions::<f64>::new()
-            .default_dtype()
-            .shape(shape)
-            .order(if fortran {
-                npyz::Order::Fortran
-            } else {
-                npyz::Order::C
-            })
-            .writer(&mut out)
-            .begin_nd()
-            .unwrap();
-        for i in 0..shape.iter().product::<u64>() {
-            w.push(&(i as f64)).unwrap();
-        }
-        w.finish().unwrap();
-        out
+        counting(shape, fortran)
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct Fetched {
 impl Source {
     /// An object store prefix (`bucket/prefix`, as the journal keeps a phase's output).
     pub fn store(store: Arc<dyn ObjectStore>, location: &str) -> Option<Source> {
-        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        let (bucket, prefix) = crate::storage::split_location(location);
         let prefix = prefix.trim_end_matches('/');
         Some(Source::Store {
             store,
@@ -245,23 +245,10 @@ pub fn npy_needed(head: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// `values` is the shape's product: every value is written.
     fn npy(shape: &[u64], fortran: bool, values: usize) -> Vec<u8> {
-        use npyz::WriterBuilder;
-        let mut out = Vec::new();
-        let mut w = npyz::WriteOptions::<f64>::new()
-            .default_dtype()
-            .shape(shape)
-            .order(if fortran {
-                npyz::Order::Fortran
-            } else {
-                npyz::Order::C
-            })
-            .writer(&mut out)
-            .begin_nd()
-            .unwrap();
-        w.extend((0..values).map(|i| i as f64)).unwrap();
-        w.finish().unwrap();
-        out
+        assert_eq!(values as u64, shape.iter().product::<u64>());
+        crate::plot::npy::counting(shape, fortran)
     }
 
     #[test]

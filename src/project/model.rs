@@ -206,6 +206,13 @@ pub struct PlotSpec {
     pub range: Option<(f64, f64)>,
 }
 
+impl Phase {
+    /// How long a local process of this phase gets between SIGTERM and SIGKILL.
+    pub fn grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.local.as_ref().map_or(5, |l| l.grace_seconds))
+    }
+}
+
 impl Project {
     pub fn phase(&self, id: PhaseId) -> &Phase {
         &self.phases[id as usize]

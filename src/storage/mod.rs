@@ -198,6 +198,11 @@ pub async fn list_tree(
     }
 }
 
+/// A `bucket/key` location (how runs record their outputs) as its bucket and key.
+pub fn split_location(loc: &str) -> (&str, &str) {
+    loc.split_once('/').unwrap_or((loc, ""))
+}
+
 /// A location in a store: `s3://bucket/key`, `local://bucket/key` (the directory store), or
 /// `bucket/key` (the project's store).
 #[derive(Debug, Clone, PartialEq, Eq)]

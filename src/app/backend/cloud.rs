@@ -23,7 +23,7 @@ pub(super) struct Cloud {
     /// Groups tailed from the browser (stopped when another run is followed).
     group_tails: Vec<JoinHandle<()>>,
     /// Whether the Logs view is on screen (the groups are polled slower when it is not).
-    pub logs_visible: Arc<AtomicBool>,
+    logs_visible: Arc<AtomicBool>,
     /// The meter's reporter runs (started with the first CloudWatch client).
     reporting: bool,
 }
@@ -88,6 +88,19 @@ impl Cloud {
             logs: self.logs.clone(),
             metrics: self.metrics.clone(),
         }
+    }
+
+    /// How often the log groups are polled: every 5 s while the Logs view is on screen, every
+    /// 30 s when it is not.
+    pub fn every(&self) -> Every {
+        let visible = self.logs_visible.clone();
+        Arc::new(move || {
+            if visible.load(Ordering::Relaxed) {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_secs(30)
+            }
+        })
     }
 
     pub fn set_logs_visible(&self, yes: bool) {
@@ -168,7 +181,7 @@ impl Backend {
         streams: Vec<String>,
         into: String,
     ) {
-        let (tx, cw, visible) = (self.tx.clone(), self.cw(), self.cloud.logs_visible.clone());
+        let (tx, cw, every) = (self.tx.clone(), self.cw(), self.cloud.every());
         let spec = TailSpec {
             group,
             streams,
@@ -179,33 +192,8 @@ impl Backend {
             let Some(c) = cw.logs(&target).await else {
                 return;
             };
-            let every: Every = Arc::new(move || {
-                if visible.load(Ordering::Relaxed) {
-                    Duration::from_secs(5)
-                } else {
-                    Duration::from_secs(30)
-                }
-            });
-            let mut f = Follow::groups(c, vec![spec], every);
-            let mut reported: Option<String> = None;
-            while let Some(b) = f.next().await {
-                for e in b.errors {
-                    let e = e.to_string();
-                    if reported.as_deref() != Some(e.as_str()) {
-                        let _ = tx.send(Msg::Error(e.clone())).await;
-                        reported = Some(e);
-                    }
-                }
-                if !b.lines.is_empty() {
-                    let m = Msg::LogLines {
-                        run_id: into.clone(),
-                        lines: b.lines,
-                    };
-                    if tx.send(m).await.is_err() {
-                        return;
-                    }
-                }
-            }
+            let f = Follow::groups(c, vec![spec], every);
+            super::logs::forward(f, &into, &tx, false).await;
         }));
     }
 

@@ -5,10 +5,8 @@
 
 use super::{Backend, Msg};
 use crate::observe::cloudwatch::TailSpec;
-use crate::pipeline::follow::{Every, Follow};
+use crate::pipeline::follow::Follow;
 use crate::project::PhaseId;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -32,6 +30,43 @@ impl Logs {
     }
 }
 
+/// Each batch of a follower to the Logs view as lines of `into` (its errors once each, until they
+/// change), until the follower ends or the loop is gone; with `backpressure`, a batch that left
+/// more to read waits until the UI has taken most of what was sent.
+pub(super) async fn forward(
+    mut f: Follow,
+    into: &str,
+    tx: &tokio::sync::mpsc::Sender<Msg>,
+    backpressure: bool,
+) {
+    let mut reported: Option<String> = None;
+    while let Some(b) = f.next().await {
+        for e in b.errors {
+            let e = e.to_string();
+            if reported.as_deref() != Some(e.as_str()) {
+                let _ = tx.send(Msg::Error(e.clone())).await;
+                reported = Some(e);
+            }
+        }
+        if !b.lines.is_empty() {
+            reported = None;
+            let m = Msg::LogLines {
+                run_id: into.to_string(),
+                lines: b.lines,
+            };
+            if tx.send(m).await.is_err() {
+                return;
+            }
+        }
+        if backpressure && b.behind {
+            // read on only while the UI keeps up
+            while tx.max_capacity() - tx.capacity() > QUEUED {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+}
+
 impl Backend {
     /// Follow run `run_id`'s logs into the Logs view (the run followed before is dropped, and so
     /// are the log groups tailed from the browser into it).
@@ -44,7 +79,7 @@ impl Backend {
             self.project.get(),
             self.cloud.handle(&self.project, &self.aws),
         );
-        let visible = self.cloud.logs_visible.clone();
+        let every = self.cloud.every();
         if project.as_ref().is_some_and(|p| {
             p.targets
                 .values()
@@ -76,43 +111,10 @@ impl Backend {
                             ..Default::default()
                         })
                         .collect();
-                    let every: Every = Arc::new(move || {
-                        if visible.load(Ordering::Relaxed) {
-                            Duration::from_secs(5)
-                        } else {
-                            Duration::from_secs(30)
-                        }
-                    });
                     f = f.with_cloud(cw, specs, every, Duration::from_secs(120));
                 }
             }
-            let mut reported: Option<String> = None;
-            while let Some(b) = f.next().await {
-                // each error once, until it changes
-                for e in b.errors {
-                    let e = e.to_string();
-                    if reported.as_deref() != Some(e.as_str()) {
-                        let _ = tx.send(Msg::Error(e.clone())).await;
-                        reported = Some(e);
-                    }
-                }
-                if !b.lines.is_empty() {
-                    reported = None;
-                    let m = Msg::LogLines {
-                        run_id: run_id.clone(),
-                        lines: b.lines,
-                    };
-                    if tx.send(m).await.is_err() {
-                        return;
-                    }
-                }
-                if b.behind {
-                    // back-pressure: read on only while the UI keeps up
-                    while tx.max_capacity() - tx.capacity() > QUEUED {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-            }
+            forward(f, &run_id, &tx, true).await;
         }));
     }
 

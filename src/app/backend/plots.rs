@@ -2,7 +2,7 @@
 //! outputs compared) read straight to what the screen shows, its image made for a pixel protocol,
 //! a series decimated to the chart, and the plot on screen exported to a PNG.
 
-use super::{Backend, Msg};
+use super::{Backend, Command, Msg};
 use crate::plot::load::{ExportAs, PlotData, Reader, Tails};
 use crate::plot::prepare::{fit_to_cells, lines_of, pick_range, shown_cmap, side_cells};
 
@@ -12,33 +12,6 @@ pub(super) struct Plots {
     pub picker: Option<crate::plot::pixels::Picker>,
     /// Series CSVs read so far (a growing one is read from where it stopped).
     tails: Tails,
-}
-
-/// A plot asked for (Command::LoadPlot's fields).
-pub(super) struct Ask {
-    pub req: u64,
-    pub run_id: String,
-    pub plot: usize,
-    pub file: String,
-    pub cells: Option<(u16, u16)>,
-    pub hold: Option<(f64, f64)>,
-    pub compare: Option<String>,
-    pub more: Vec<String>,
-    pub diff: bool,
-    pub window: Option<crate::plot::Window>,
-    pub chart: Option<usize>,
-}
-
-/// An export asked for (Command::ExportPlot's fields).
-pub(super) struct Export {
-    pub run_id: String,
-    pub plot: usize,
-    pub file: String,
-    pub out: String,
-    pub compare: Option<String>,
-    pub more: Vec<String>,
-    pub diff: bool,
-    pub hold: Option<(f64, f64)>,
 }
 
 impl Backend {
@@ -68,8 +41,10 @@ impl Backend {
         });
     }
 
-    pub(super) fn load_plot(&mut self, ask: Ask) {
-        let Ask {
+    /// Command::LoadPlot: one snapshot (or two runs' outputs) read to what the screen shows, its
+    /// image made when a pixel protocol shows it, a series decimated to the chart.
+    pub(super) fn load_plot(&mut self, c: Command) {
+        let Command::LoadPlot {
             req,
             run_id,
             plot,
@@ -81,7 +56,10 @@ impl Backend {
             diff,
             window,
             chart,
-        } = ask;
+        } = c
+        else {
+            return;
+        };
         let (Some(reader), Some(p), tx) = (self.plot_reader(), self.project.get(), self.tx.clone())
         else {
             return;
@@ -207,8 +185,9 @@ impl Backend {
         });
     }
 
-    pub(super) fn export_plot(&mut self, e: Export) {
-        let Export {
+    /// Command::ExportPlot: the plot on screen drawn to a PNG, off the UI task.
+    pub(super) fn export_plot(&mut self, c: Command) {
+        let Command::ExportPlot {
             run_id,
             plot,
             file,
@@ -217,7 +196,10 @@ impl Backend {
             more,
             diff,
             hold,
-        } = e;
+        } = c
+        else {
+            return;
+        };
         let (Some(reader), Some(p), tx) = (self.plot_reader(), self.project.get(), self.tx.clone())
         else {
             return;

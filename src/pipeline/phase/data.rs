@@ -174,7 +174,7 @@ impl Exec<'_> {
                 "no handoff: no successful `{from}` run yet; run the pipeline or `{from}` first"
             )
         })?;
-        let (bucket, key) = loc.split_once('/').unwrap_or((&loc, ""));
+        let (bucket, key) = crate::storage::split_location(&loc);
         let mut missing = Vec::new();
         for f in &self.project.handoff.require {
             let k = format!("{}/{f}", key.trim_end_matches('/'));
@@ -249,13 +249,13 @@ impl Exec<'_> {
     /// Where a phase's output goes as the cluster sees it: the directory store's path, the FSx
     /// mapping, or the S3 URI.
     pub(super) fn remote_output(&self, phase: PhaseId) -> String {
-        let loc = self
-            .run
-            .phase(phase)
-            .map(|p| p.output.clone())
-            .unwrap_or_default();
-        let (b, k) = loc.split_once('/').unwrap_or((&loc, ""));
+        let (b, k) = self.output_at(phase);
         self.remote_path(b, k)
+    }
+
+    /// The bucket and key prefix a phase of this run writes to.
+    pub(super) fn output_at(&self, phase: PhaseId) -> (&str, &str) {
+        self.run.phase(phase).map_or(("", ""), |p| p.output_at())
     }
 
     /// What a dry run names as a phase's input: where the real run would read it (nothing is
@@ -268,7 +268,7 @@ impl Exec<'_> {
                 let from = self.project.handoff.from;
                 match self.run.phase(from) {
                     Some(p) => {
-                        let (b, k) = p.output.split_once('/').unwrap_or((&p.output, ""));
+                        let (b, k) = p.output_at();
                         self.remote_path(b, k)
                     }
                     None => format!("(the newest successful {from} output)"),

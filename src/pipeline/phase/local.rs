@@ -24,12 +24,7 @@ struct Output {
 
 impl Exec<'_> {
     fn local_output(&self, phase: PhaseId) -> Output {
-        let loc = self
-            .run
-            .phase(phase)
-            .map(|p| p.output.clone())
-            .unwrap_or_default();
-        let (b, k) = loc.split_once('/').unwrap_or((&loc, ""));
+        let (b, k) = self.output_at(phase);
         // a directory store is written in place; any other is staged, then uploaded on success
         match self.dir_of(b, k) {
             Some(dir) => Output { dir, upload: None },
@@ -38,16 +33,6 @@ impl Exec<'_> {
                 upload: Some((b.to_string(), k.to_string())),
             },
         }
-    }
-
-    fn grace(&self, phase: PhaseId) -> Duration {
-        Duration::from_secs(
-            self.project
-                .phase(phase)
-                .local
-                .as_ref()
-                .map_or(5, |l| l.grace_seconds),
-        )
     }
 
     pub(super) async fn run_local(
@@ -158,7 +143,7 @@ impl Exec<'_> {
                 phase,
                 &format!("re-attaching to process {pid}, which a tandem that stopped left running"),
             );
-            let grace = self.grace(phase);
+            let grace = self.project.phase(phase).grace();
             let mut metrics = self.metric_sink(phase);
             let stopped = runner::follow_orphan(pid, start, grace, cancel, &mut metrics).await;
             if stopped == Some(Exit::Cancelled) {
