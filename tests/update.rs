@@ -11,6 +11,14 @@ use tandem::pipeline::{RunEvent, RunState};
 use tandem::project::PhaseId;
 use tandem::storage::{Entry, ObjectMeta};
 
+/// A CloudWatch failure with this message.
+fn cw(msg: &str) -> tandem::observe::cloudwatch::CwError {
+    tandem::observe::cloudwatch::CwError {
+        kind: tandem::aws::FailureKind::Service,
+        msg: msg.into(),
+    }
+}
+
 fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
@@ -284,7 +292,9 @@ fn a_failed_listing_keeps_its_rows_and_r_continues_from_the_page_that_failed() {
         &mut s,
         Msg::StoreError {
             req,
-            error: "lake/heat-diffusion/: cannot reach S3 (connection refused)".into(),
+            error: tandem::storage::StoreError::Network(
+                "lake/heat-diffusion/: cannot reach S3 (connection refused)".into(),
+            ),
         },
     );
     assert!(!s.datasets.loading);
@@ -982,7 +992,7 @@ fn metrics_view_fetches_cloudwatch_when_due_and_only_while_on_screen() {
     );
     update(
         &mut s,
-        Msg::CloudMetrics(Err("GetMetricData: Throttling — slowed down".into())),
+        Msg::CloudMetrics(Err(cw("GetMetricData: Throttling — slowed down"))),
     );
     assert!(s
         .metrics
@@ -1153,10 +1163,9 @@ fn cloudwatch_browser_opens_groups_marks_streams_and_tails_them_into_the_timelin
     update(&mut s, key('C'));
     update(
         &mut s,
-        Msg::CloudGroups(Err(
-            "DescribeLogGroups: AccessDeniedException — the profile's role lacks this permission"
-                .into(),
-        )),
+        Msg::CloudGroups(Err(cw(
+            "DescribeLogGroups: AccessDeniedException — the profile's role lacks this permission",
+        ))),
     );
     assert!(s
         .logs
@@ -1481,7 +1490,7 @@ fn metrics_browser_lists_namespaces_then_metrics_and_adds_the_marked_ones() {
         &mut s,
         Msg::MetricList {
             namespace: None,
-            result: Err("ListMetrics: AccessDenied \u{1b}[2J".into()),
+            result: Err(cw("ListMetrics: AccessDenied \u{1b}[2J")),
         },
     );
     let e = s

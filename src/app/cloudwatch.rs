@@ -8,7 +8,8 @@ use super::metrics::{load, stat};
 use super::picker::{Pick, PickList, Row};
 use super::state::{AppState, Level, View};
 use super::status::set_status;
-use crate::observe::cloudwatch::{LogGroup, LogStream, NAMESPACE_SCAN};
+use crate::observe::cloudwatch::{CwError, LogGroup, LogStream, NAMESPACE_SCAN};
+use crate::project::edit::EditError;
 use crate::project::MetricQuery;
 use crossterm::event::KeyEvent;
 
@@ -54,7 +55,8 @@ pub fn toggle_browse(s: &mut AppState) -> Vec<Command> {
     }]
 }
 
-pub fn on_groups(s: &mut AppState, r: Result<Vec<LogGroup>, String>) -> Vec<Command> {
+pub fn on_groups(s: &mut AppState, r: Result<Vec<LogGroup>, CwError>) -> Vec<Command> {
+    let r = r.map_err(|e| e.to_string());
     if let Some(b) = &mut s.logs.browse {
         if b.group.is_none() {
             b.list.set(r.map(|v| v.iter().map(group_row).collect()));
@@ -66,8 +68,9 @@ pub fn on_groups(s: &mut AppState, r: Result<Vec<LogGroup>, String>) -> Vec<Comm
 pub fn on_streams(
     s: &mut AppState,
     group: String,
-    r: Result<Vec<LogStream>, String>,
+    r: Result<Vec<LogStream>, CwError>,
 ) -> Vec<Command> {
+    let r = r.map_err(|e| e.to_string());
     if let Some(b) = &mut s.logs.browse {
         if b.group.as_deref() == Some(&group) {
             b.list.set(r.map(|v| v.iter().map(stream_row).collect()));
@@ -198,8 +201,9 @@ pub fn open_metric_browse(s: &mut AppState) -> Vec<Command> {
 pub fn on_metric_list(
     s: &mut AppState,
     namespace: Option<String>,
-    r: Result<Vec<MetricQuery>, String>,
+    r: Result<Vec<MetricQuery>, CwError>,
 ) -> Vec<Command> {
+    let r = r.map_err(|e| e.to_string());
     let have = charted(s);
     let Some(b) = &mut s.metrics.browse else {
         return vec![];
@@ -290,8 +294,9 @@ pub fn metric_browse_key(s: &mut AppState, k: KeyEvent) -> Option<Vec<Command>> 
 
 pub fn on_metrics_added(
     s: &mut AppState,
-    r: Result<(usize, Box<crate::project::Project>), String>,
+    r: Result<(usize, Box<crate::project::Project>), EditError>,
 ) -> Vec<Command> {
+    let r = r.map_err(|e| e.to_string());
     match r {
         Ok((n, p)) => {
             let file = p.file.display().to_string();

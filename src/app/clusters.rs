@@ -100,9 +100,10 @@ pub fn toggle_ray(s: &mut AppState) -> Vec<Command> {
 
 pub fn on_ray_loaded(
     s: &mut AppState,
-    result: Result<crate::engine::ray::RayCluster, String>,
+    result: Result<crate::engine::ray::RayCluster, crate::engine::EngineError>,
     requests: u64,
 ) -> Vec<Command> {
+    let result = result.map_err(|e| e.to_string());
     let c = &mut s.clusters;
     c.ray_loading = false;
     c.ray_loaded_at = Some(s.now);
@@ -170,7 +171,11 @@ pub fn on_tick(s: &mut AppState) -> Vec<Command> {
     }
 }
 
-pub fn on_loaded(s: &mut AppState, result: Result<Discovery, String>) -> Vec<Command> {
+pub fn on_loaded(
+    s: &mut AppState,
+    result: Result<Discovery, crate::cluster::hyperpod::DiscoverError>,
+) -> Vec<Command> {
+    let result = result.map_err(|e| e.to_string());
     let c = &mut s.clusters;
     c.loading = false;
     c.loaded_at = Some(s.now);
@@ -264,7 +269,11 @@ pub fn ask_use(s: &mut AppState) -> Vec<Command> {
     vec![]
 }
 
-pub fn on_picked(s: &mut AppState, result: Result<(String, String), String>) -> Vec<Command> {
+pub fn on_picked(
+    s: &mut AppState,
+    result: Result<(String, String), crate::project::edit::EditError>,
+) -> Vec<Command> {
+    let result = result.map_err(|e| e.to_string());
     match result {
         Ok((target, ssm)) => super::status::set_status(
             s,

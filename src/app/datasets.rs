@@ -9,7 +9,7 @@ use super::state::{AppState, Level, View};
 use super::status::set_status;
 use crate::observe::sanitize;
 use crate::storage::preview::Preview;
-use crate::storage::{BucketInfo, Entry};
+use crate::storage::{BucketInfo, Entry, StoreError};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +157,7 @@ impl DatasetsState {
 }
 
 /// Msg::Buckets: the store's buckets, when the view is at the top.
-pub fn on_buckets(s: &mut AppState, r: Result<Vec<BucketInfo>, String>) {
+pub fn on_buckets(s: &mut AppState, r: Result<Vec<BucketInfo>, StoreError>) {
     if s.datasets.bucket.is_some() {
         return;
     }
@@ -173,7 +173,7 @@ pub fn on_buckets(s: &mut AppState, r: Result<Vec<BucketInfo>, String>) {
                 })
                 .collect();
         }
-        Err(e) => s.datasets.error = Some(e),
+        Err(e) => s.datasets.error = Some(sanitize(&e.to_string()).into_owned()),
     }
 }
 
@@ -223,7 +223,7 @@ pub fn on_page(
 }
 
 /// Msg::StoreError: the listing stopped; `R` retries or continues.
-pub fn on_error(s: &mut AppState, req: u64, error: String) {
+pub fn on_error(s: &mut AppState, req: u64, error: StoreError) {
     if req == s.datasets.req {
         s.datasets.loading = false;
         let more = if s.datasets.rows.is_empty() {
@@ -231,12 +231,12 @@ pub fn on_error(s: &mut AppState, req: u64, error: String) {
         } else {
             "R continues from here"
         };
-        s.datasets.error = Some(format!("{} — {more}", sanitize(&error)));
+        s.datasets.error = Some(format!("{} — {more}", sanitize(&error.to_string())));
     }
 }
 
-pub fn on_preview(s: &mut AppState, key: String, result: Result<Preview, String>) {
-    s.datasets.preview = Some((key, result));
+pub fn on_preview(s: &mut AppState, key: String, result: Result<Preview, StoreError>) {
+    s.datasets.preview = Some((key, result.map_err(|e| e.to_string())));
 }
 
 /// The view comes on screen: the project's storage root, listed, the first time.

@@ -107,9 +107,10 @@ pub fn on_tick(s: &mut AppState) -> Vec<Command> {
 
 pub fn on_loaded(
     s: &mut AppState,
-    result: Result<Vec<QueueJob>, String>,
+    result: Result<Vec<QueueJob>, crate::engine::EngineError>,
     api_calls: u64,
 ) -> Vec<Command> {
+    let result = result.map_err(|e| e.to_string());
     s.jobs.loading = false;
     s.jobs.loaded_at = Some(s.now);
     s.jobs.api_calls = api_calls;
@@ -180,8 +181,8 @@ pub fn sort_next(s: &mut AppState) {
 }
 
 /// Msg::Partitions: sinfo's lines, or why not.
-pub fn on_partitions(s: &mut AppState, r: Result<Vec<String>, String>) {
-    match r {
+pub fn on_partitions(s: &mut AppState, r: Result<Vec<String>, crate::engine::EngineError>) {
+    match r.map_err(|e| e.to_string()) {
         Ok(lines) => s.jobs.partitions = Some(lines),
         Err(e) => set_status(s, Level::Error, crate::observe::sanitize(&e).into_owned()),
     }
@@ -277,7 +278,12 @@ pub fn on_log_tick(s: &mut AppState) -> Vec<Command> {
     }
 }
 
-pub fn on_log(s: &mut AppState, id: String, result: Result<JobLogChunk, String>) -> Vec<Command> {
+pub fn on_log(
+    s: &mut AppState,
+    id: String,
+    result: Result<JobLogChunk, crate::engine::EngineError>,
+) -> Vec<Command> {
+    let result = result.map_err(|e| e.to_string());
     let now = s.now;
     let Some(l) = s.jobs.log.as_mut().filter(|l| l.id == id) else {
         return vec![]; // closed, or another job's answer

@@ -137,7 +137,11 @@ pub fn on_tick(s: &mut AppState) -> Vec<Command> {
     }
 }
 
-pub fn on_loaded(s: &mut AppState, result: Result<Vec<Series>, String>) -> Vec<Command> {
+pub fn on_loaded(
+    s: &mut AppState,
+    result: Result<Vec<Series>, crate::observe::cloudwatch::CwError>,
+) -> Vec<Command> {
+    let result = result.map_err(|e| e.to_string());
     let m = &mut s.metrics;
     m.cw_loading = false;
     m.cw_loaded_at = Some(s.now);

@@ -1,13 +1,16 @@
 //! Msg: everything that reaches `update` (keys, answers from backends, the clock), and Action: what
 //! the user asked for, after key bindings were applied.
 
+use crate::engine::EngineError;
+use crate::observe::cloudwatch::CwError;
 use crate::pipeline::runner::MetricSample;
 use crate::pipeline::Run;
 use crate::pipeline::RunEvent;
 use crate::plot::load::PlotData;
+use crate::project::edit::EditError;
 use crate::project::PhaseId;
 use crate::storage::preview::Preview;
-use crate::storage::{BucketInfo, Entry};
+use crate::storage::{BucketInfo, Entry, StoreError};
 use crate::theme::Theme;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
@@ -29,7 +32,7 @@ pub enum Msg {
         run_id: String,
         lines: Vec<crate::observe::logbuf::LogLine>,
     },
-    Buckets(Result<Vec<BucketInfo>, String>),
+    Buckets(Result<Vec<BucketInfo>, StoreError>),
     StorePage {
         req: u64,
         entries: Vec<Entry>,
@@ -38,11 +41,11 @@ pub enum Msg {
     },
     StoreError {
         req: u64,
-        error: String,
+        error: StoreError,
     },
     Preview {
         key: String,
-        result: Result<Preview, String>,
+        result: Result<Preview, StoreError>,
     },
     PlotFiles {
         req: u64,
@@ -62,11 +65,11 @@ pub enum Msg {
         req: u64,
         result: Result<crate::plot::pixels::PlotImage, String>,
     },
-    CloudMetrics(Result<Vec<crate::observe::cloudwatch::Series>, String>),
-    CloudGroups(Result<Vec<crate::observe::cloudwatch::LogGroup>, String>),
+    CloudMetrics(Result<Vec<crate::observe::cloudwatch::Series>, CwError>),
+    CloudGroups(Result<Vec<crate::observe::cloudwatch::LogGroup>, CwError>),
     CloudStreams {
         group: String,
-        result: Result<Vec<crate::observe::cloudwatch::LogStream>, String>,
+        result: Result<Vec<crate::observe::cloudwatch::LogStream>, CwError>,
     },
     /// The meter of AWS calls made for watching.
     AwsRate(crate::observe::cloudwatch::Rate),
@@ -84,29 +87,29 @@ pub enum Msg {
         state: crate::storage::transfer::TransferState,
     },
     JobsLoaded {
-        result: Result<Vec<crate::engine::slurm::QueueJob>, String>,
+        result: Result<Vec<crate::engine::slurm::QueueJob>, EngineError>,
         api_calls: u64,
     },
-    Partitions(Result<Vec<String>, String>),
+    Partitions(Result<Vec<String>, EngineError>),
     JobLog {
         id: String,
-        result: Result<crate::engine::slurm::JobLogChunk, String>,
+        result: Result<crate::engine::slurm::JobLogChunk, EngineError>,
     },
-    ClustersLoaded(Result<crate::cluster::Discovery, String>),
+    ClustersLoaded(Result<crate::cluster::Discovery, crate::cluster::hyperpod::DiscoverError>),
     RayLoaded {
-        result: Result<crate::engine::ray::RayCluster, String>,
+        result: Result<crate::engine::ray::RayCluster, EngineError>,
         requests: u64,
     },
     /// ListMetrics answered for `namespace` (None: every namespace).
     MetricList {
         namespace: Option<String>,
-        result: Result<Vec<crate::project::MetricQuery>, String>,
+        result: Result<Vec<crate::project::MetricQuery>, CwError>,
     },
     /// Metric queries were added to the project file: how many, and the project as it now loads.
-    MetricsAdded(Result<(usize, Box<crate::project::Project>), String>),
+    MetricsAdded(Result<(usize, Box<crate::project::Project>), EditError>),
     /// A target was pointed at a node: (target, SSM target), and the project as it now loads.
     HeadPicked {
-        result: Result<(String, String), String>,
+        result: Result<(String, String), EditError>,
         project: Option<Box<crate::project::Project>>,
     },
     ThemeLoaded {

@@ -26,6 +26,16 @@ pub enum EditError {
     Io { file: String, msg: String },
 }
 
+impl EditError {
+    /// The edit's task ended before it finished (the runtime is shutting down).
+    pub fn interrupted(file: &Path, e: impl std::fmt::Display) -> EditError {
+        EditError::Io {
+            file: file.display().to_string(),
+            msg: format!("the edit was interrupted: {e}"),
+        }
+    }
+}
+
 /// Read `file`, let `edit` change the document (it sees the project as it loads now), check the
 /// result loads, and write it in place.
 fn rewrite(

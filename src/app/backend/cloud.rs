@@ -153,7 +153,7 @@ impl Backend {
             let Some(c) = cw.logs(&target).await else {
                 return;
             };
-            let r = c.groups(None, 1000).await.map_err(|e| e.to_string());
+            let r = c.groups(None, 1000).await;
             let _ = tx.send(Msg::CloudGroups(r)).await;
         });
     }
@@ -164,10 +164,7 @@ impl Backend {
             let Some(c) = cw.logs(&target).await else {
                 return;
             };
-            let result = c
-                .streams(&group, None, 1000)
-                .await
-                .map_err(|e| e.to_string());
+            let result = c.streams(&group, None, 1000).await;
             let _ = tx.send(Msg::CloudStreams { group, result }).await;
         });
     }
@@ -225,8 +222,7 @@ impl Backend {
                     end - since_secs * 1000,
                     end,
                 )
-                .await
-                .map_err(|e| e.to_string());
+                .await;
             let _ = tx.send(Msg::CloudMetrics(r)).await;
             let _ = tx.send(Msg::AwsRate(meter.rate())).await;
         });
@@ -245,8 +241,7 @@ impl Backend {
             };
             let result = client
                 .list(namespace.as_deref(), None, "Average", limit)
-                .await
-                .map_err(|e| e.to_string());
+                .await;
             let _ = tx.send(Msg::MetricList { namespace, result }).await;
         });
     }
@@ -263,15 +258,12 @@ impl Backend {
             let r = tokio::task::spawn_blocking(move || {
                 crate::project::edit::add_metrics(&file, &target, &queries)
             })
-            .await;
-            let msg = match r {
-                Ok(Ok((newp, n))) => {
-                    cell.set(newp.clone());
-                    Msg::MetricsAdded(Ok((n, Box::new(newp))))
-                }
-                Ok(Err(e)) => Msg::MetricsAdded(Err(e.to_string())),
-                Err(e) => Msg::MetricsAdded(Err(e.to_string())),
-            };
+            .await
+            .unwrap_or_else(|e| Err(crate::project::edit::EditError::interrupted(&p.file, e)));
+            if let Ok((newp, _)) = &r {
+                cell.set(newp.clone());
+            }
+            let msg = Msg::MetricsAdded(r.map(|(newp, n)| (n, Box::new(newp))));
             let _ = tx.send(msg).await;
         });
     }

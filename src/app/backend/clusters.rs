@@ -25,9 +25,7 @@ impl Backend {
             let client = cell
                 .get_or_init(|| crate::cluster::hyperpod::client(&opts.aws))
                 .await;
-            let r = crate::cluster::discover(client, &opts)
-                .await
-                .map_err(|e| e.message);
+            let r = crate::cluster::discover(client, &opts).await;
             let _ = tx.send(Msg::ClustersLoaded(r)).await;
         });
     }
@@ -40,14 +38,14 @@ impl Backend {
             let msg = match conns.ray(&p, &target).await {
                 Ok(r) => {
                     let before = r.requests();
-                    let result = r.cluster().await.map_err(|e| e.to_string());
+                    let result = r.cluster().await.map_err(Into::into);
                     Msg::RayLoaded {
                         result,
                         requests: r.requests() - before,
                     }
                 }
                 Err(e) => Msg::RayLoaded {
-                    result: Err(e.to_string()),
+                    result: Err(e),
                     requests: 0,
                 },
             };
@@ -66,21 +64,18 @@ impl Backend {
             let r = tokio::task::spawn_blocking(move || {
                 crate::project::edit::set_head_node(&file, &t, &n)
             })
-            .await;
+            .await
+            .unwrap_or_else(|e| Err(crate::project::edit::EditError::interrupted(&p.file, e)));
             let msg = match r {
-                Ok(Ok(newp)) => {
+                Ok(newp) => {
                     cell.set(newp.clone());
                     Msg::HeadPicked {
                         result: Ok((target, ssm)),
                         project: Some(Box::new(newp)),
                     }
                 }
-                Ok(Err(e)) => Msg::HeadPicked {
-                    result: Err(e.to_string()),
-                    project: None,
-                },
                 Err(e) => Msg::HeadPicked {
-                    result: Err(e.to_string()),
+                    result: Err(e),
                     project: None,
                 },
             };

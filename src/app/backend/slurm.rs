@@ -27,7 +27,6 @@ impl Backend {
             let cluster = match conns.slurm(&p, &target).await {
                 Ok(c) => c,
                 Err(e) => {
-                    let e = e.to_string();
                     let _ = match ask {
                         Ask::Queue => {
                             tx.send(Msg::JobsLoaded {
@@ -36,7 +35,7 @@ impl Backend {
                             })
                             .await
                         }
-                        Ask::Cancel(_) => tx.send(Msg::Error(e)).await,
+                        Ask::Cancel(_) => tx.send(Msg::Error(e.to_string())).await,
                         Ask::Partitions => tx.send(Msg::Partitions(Err(e))).await,
                         Ask::Log { id, .. } => tx.send(Msg::JobLog { id, result: Err(e) }).await,
                     };
@@ -47,7 +46,7 @@ impl Backend {
             let c = CancellationToken::new();
             match ask {
                 Ask::Partitions => {
-                    let r = slurm.sinfo(&c).await.map_err(|e| e.to_string());
+                    let r = slurm.sinfo(&c).await.map_err(Into::into);
                     let _ = tx.send(Msg::Partitions(r)).await;
                     return;
                 }
@@ -60,13 +59,13 @@ impl Backend {
                     let result = slurm
                         .log_poll(&id, paths, offsets, &c)
                         .await
-                        .map_err(|e| e.to_string());
+                        .map_err(Into::into);
                     let _ = tx.send(Msg::JobLog { id, result }).await;
                     return;
                 }
                 Ask::Queue => {}
             }
-            let result = slurm.queue(&c).await.map_err(|e| e.to_string());
+            let result = slurm.queue(&c).await.map_err(Into::into);
             let _ = tx
                 .send(Msg::JobsLoaded {
                     result,

@@ -33,7 +33,7 @@ impl Backend {
             return;
         };
         tokio::spawn(async move {
-            let r = store.list_buckets().await.map_err(|e| e.to_string());
+            let r = store.list_buckets().await;
             let _ = tx.send(Msg::Buckets(r)).await;
         });
     }
@@ -64,8 +64,7 @@ impl Backend {
                             return;
                         }
                     }
-                    Err(e) => {
-                        let error = e.to_string();
+                    Err(error) => {
                         let _ = tx.send(Msg::StoreError { req, error }).await;
                         return;
                     }
@@ -85,9 +84,7 @@ impl Backend {
             return;
         };
         tokio::spawn(async move {
-            let result = crate::storage::preview::preview(&*store, &bucket, &key)
-                .await
-                .map_err(|e| e.to_string());
+            let result = crate::storage::preview::preview(&*store, &bucket, &key).await;
             let _ = tx.send(Msg::Preview { key, result }).await;
         });
     }
