@@ -23,6 +23,7 @@ fn frames(c: &mut Criterion) {
                 "heat2d: step {i} t={:.5} residual=2.113e3 energy=34.1182 max=93.807",
                 f64::from(i) * 1e-5
             ),
+            look: None,
             at: 0,
             tag: None,
         });
@@ -32,6 +33,7 @@ fn frames(c: &mut Criterion) {
         stats: tandem::plot::FieldStats::of(&f),
         field: f,
         file: "snapshots/field_0011.npy".into(),
+        about: None,
     });
     for v in View::ALL {
         let mut s = base.clone();
@@ -124,24 +126,33 @@ fn preprocess(c: &mut Criterion) {
 }
 
 fn log_ingest(c: &mut Criterion) {
-    let line = "heat2d: step 1400 t=0.00854 residual=2.113e3 energy=34.1182 max=93.807 \u{1b}[31mred\u{1b}[0m".to_string();
+    // as a file's lines are read: interpreted (colours to styles, redraws to their last state),
+    // into the ring buffer
+    let plain = b"heat2d: step 1400 t=0.00854 residual=2.113e3 energy=34.1182 max=93.807".to_vec();
+    let coloured = "\u{1b}[32mtrain\u{1b}[0m epoch 3:  45%|\u{1b}[36m████▌     \u{1b}[0m| 450/1000 [00:01<00:01, 400it/s]\r\u{1b}[32mtrain\u{1b}[0m epoch 3: 100%|\u{1b}[36m██████████\u{1b}[0m| 1000/1000 [00:02<00:00, 410it/s] \u{1b}[1;31mloss=0.25\u{1b}[0m"
+        .as_bytes()
+        .to_vec();
     let mut g = c.benchmark_group("logs");
     g.throughput(Throughput::Elements(10_000));
-    g.bench_function("sanitize_and_push_10k_lines", |b| {
-        let mut buf = tandem::observe::logbuf::LogBuffer::default();
-        b.iter(|| {
-            for _ in 0..10_000 {
-                let text = tandem::observe::sanitize(&line).into_owned();
-                buf.push(tandem::observe::logbuf::LogLine {
-                    phase: tandem::project::PhaseId::Solve,
-                    stderr: false,
-                    text,
-                    at: 0,
-                    tag: None,
-                });
-            }
-        })
-    });
+    for (name, line) in [
+        ("read_and_push_10k_plain_lines", &plain),
+        ("read_and_push_10k_coloured_progress_lines", &coloured),
+    ] {
+        g.bench_function(name, |b| {
+            let mut buf = tandem::observe::logbuf::LogBuffer::default();
+            b.iter(|| {
+                for _ in 0..10_000 {
+                    let shown = tandem::observe::ansi::log_line(black_box(line));
+                    buf.push(tandem::observe::logbuf::LogLine::read(
+                        tandem::project::PhaseId::Solve,
+                        false,
+                        shown,
+                        0,
+                    ));
+                }
+            })
+        });
+    }
     g.finish();
 }
 
@@ -164,6 +175,7 @@ fn log_filter(c: &mut Criterion) {
                     ""
                 }
             ),
+            look: None,
             at: 0,
             tag: None,
         });
@@ -248,7 +260,11 @@ fn plot_decimation(c: &mut Criterion) {
     };
     g.bench_function("read_npy_4096x4096_to_200x60", |b| {
         b.iter(|| {
-            let (f, st, _) = tandem::plot::read::read_field_counted(&npy, Some(&fit)).unwrap();
+            let pick = Default::default();
+            let (a, _) = tandem::plot::read::read_field_counted(&npy, Some(&fit), &pick).unwrap();
+            let tandem::plot::read::Array::Field(f, st, _) = a else {
+                unreachable!()
+            };
             black_box((f.data.len(), st.nonfinite))
         })
     });
@@ -272,7 +288,11 @@ fn plot_decimation(c: &mut Criterion) {
     });
     g.bench_function("read_npy_4096x4096_whole", |b| {
         b.iter(|| {
-            let (f, st, _) = tandem::plot::read::read_field_counted(&npy, None).unwrap();
+            let pick = Default::default();
+            let (a, _) = tandem::plot::read::read_field_counted(&npy, None, &pick).unwrap();
+            let tandem::plot::read::Array::Field(f, st, _) = a else {
+                unreachable!()
+            };
             black_box((f.data.len(), st.nonfinite))
         })
     });

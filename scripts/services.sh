@@ -68,10 +68,11 @@ start_moto() {
 # (the dashboard URL), TANDEM_TEST_RAY_TMP and TANDEM_RAY_PYTHON (the venv's python).
 start_ray() {
     local venv="${TANDEM_RAY_VENV:-$HOME/.cache/tandem/ray-venv}"
-    if [ ! -x "$venv/bin/ray" ]; then
-        echo "== installing ray[default,data] into $venv (once, about a minute)"
+    # numpy and pyarrow (with ray[data]) and polars write the plot and Parquet fixtures
+    if [ ! -x "$venv/bin/ray" ] || ! "$venv/bin/python" -c 'import polars, pyarrow, numpy' 2>/dev/null; then
+        echo "== installing ray[default,data] and polars into $venv (once, about a minute)"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check 'ray[default,data]'
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'ray[default,data]' polars
     fi
     local gcs dash client agent; gcs=$(free_port); dash=$(free_port); client=$(free_port); agent=$(free_port)
     mkdir -p "$RUN_DIR/ray"

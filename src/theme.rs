@@ -276,6 +276,98 @@ impl Theme {
     }
 }
 
+/// How many colours the terminal shows: 24-bit when it says so (`COLORTERM=truecolor`), else
+/// the 256-colour palette.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorDepth {
+    #[default]
+    Palette256,
+    TrueColor,
+}
+
+impl ColorDepth {
+    pub fn from_env() -> ColorDepth {
+        match std::env::var("COLORTERM").as_deref() {
+            Ok("truecolor" | "24bit") => ColorDepth::TrueColor,
+            _ => ColorDepth::Palette256,
+        }
+    }
+}
+
+impl Theme {
+    /// A log line's own style (what the program asked for) on top of `base`: the colours that
+    /// have a role in the theme take the theme's (red errors, green ok, yellow warnings, blue
+    /// accents, black muted, white text), the others the terminal's palette; 24-bit colours are
+    /// brought into the 256-colour palette where the terminal has no more.
+    pub fn log_style(
+        &self,
+        depth: ColorDepth,
+        base: Style,
+        st: &crate::observe::ansi::Style,
+    ) -> Style {
+        use crate::observe::ansi::{self, Color as A};
+        let colour = |c: A| -> Color {
+            match c {
+                A::Basic(n) => match n % 8 {
+                    0 => self.muted,
+                    1 => self.error,
+                    2 => self.ok,
+                    3 => self.warn,
+                    4 => self.accent,
+                    7 => self.fg,
+                    _ => Color::Indexed(n),
+                },
+                A::Indexed(n) => Color::Indexed(n),
+                A::Rgb(r, g, b) if depth == ColorDepth::TrueColor => Color::Rgb(r, g, b),
+                A::Rgb(r, g, b) => Color::Indexed(palette_index(r, g, b)),
+            }
+        };
+        let mut out = base;
+        if let Some(c) = st.fg {
+            out = out.fg(colour(c));
+        }
+        if let Some(c) = st.bg {
+            out = out.bg(colour(c));
+        }
+        for (bit, m) in [
+            (ansi::BOLD, Modifier::BOLD),
+            (ansi::DIM, Modifier::DIM),
+            (ansi::ITALIC, Modifier::ITALIC),
+            (ansi::UNDERLINE, Modifier::UNDERLINED),
+            (ansi::REVERSE, Modifier::REVERSED),
+            (ansi::STRIKE, Modifier::CROSSED_OUT),
+        ] {
+            if st.attrs & bit != 0 {
+                out = out.add_modifier(m);
+            }
+        }
+        out
+    }
+}
+
+/// The nearest colour of the 256-colour palette: a grey of its ramp where the channels are
+/// close, else its 6x6x6 cube.
+pub fn palette_index(r: u8, g: u8, b: u8) -> u8 {
+    let spread = r.max(g).max(b) - r.min(g).min(b);
+    if spread < 12 {
+        let avg = (r as u16 + g as u16 + b as u16) / 3;
+        return match avg {
+            0..8 => 16,
+            239.. => 231,
+            _ => 232 + ((avg - 8) / 10).min(23) as u8,
+        };
+    }
+    // the cube's levels are 0, 95, 135, 175, 215, 255
+    let level = |v: u8| -> u8 {
+        match v {
+            0..48 => 0,
+            48..115 => 1,
+            _ => (v - 35) / 40,
+        }
+    };
+    16 + 36 * level(r) + 6 * level(g) + level(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,5 +408,37 @@ mod tests {
         let e = e.unwrap();
         assert_eq!((e.line, e.col), (3, 6));
         assert_eq!(t, Theme::embedded("dark"));
+    }
+
+    #[test]
+    fn log_colours_take_the_theme_and_fit_the_terminal() {
+        use crate::observe::ansi::{Color as A, Style as S, BOLD};
+        let t = Theme::embedded("dark");
+        let red = S {
+            fg: Some(A::Basic(1)),
+            bg: None,
+            attrs: BOLD,
+        };
+        let st = t.log_style(ColorDepth::Palette256, Style::default(), &red);
+        assert_eq!(st.fg, Some(t.error));
+        assert!(st.add_modifier.contains(Modifier::BOLD));
+        let rgb = S {
+            fg: Some(A::Rgb(255, 135, 0)),
+            ..S::default()
+        };
+        assert_eq!(
+            t.log_style(ColorDepth::Palette256, Style::default(), &rgb)
+                .fg,
+            Some(Color::Indexed(208))
+        );
+        assert_eq!(
+            t.log_style(ColorDepth::TrueColor, Style::default(), &rgb)
+                .fg,
+            Some(Color::Rgb(255, 135, 0))
+        );
+        assert_eq!(palette_index(0, 0, 0), 16);
+        assert_eq!(palette_index(255, 255, 255), 231);
+        assert_eq!(palette_index(128, 128, 128), 244);
+        assert_eq!(palette_index(0, 0, 255), 21);
     }
 }

@@ -3,6 +3,8 @@
 //! next tandem finds it alive by its pid and start time and follows it to its end (or learns how
 //! it ended while no tandem watched, from what its supervisor wrote). Never "gone" while alive.
 
+mod common;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -11,46 +13,16 @@ use std::time::{Duration, Instant};
 
 /// A project whose solve phase is a local loop printing `solve N` every 50 ms, `n` times.
 fn project(dir: &Path, n: u32) -> PathBuf {
-    let p = dir.join("proj");
-    std::fs::create_dir_all(&p).unwrap();
-    std::fs::write(
-        p.join("tandem.toml"),
-        format!(
-            r#"[project]
-name = "loops"
-
-[storage]
-root = "lake/loops"
-
-[datasets.raw]
-path = "raw"
-generate = {{ seed = 1, size_mb = 0.01, files = 1 }}
-
-[phases.preprocess]
-engine = "ray"
-inputs = ["raw"]
-output = "runs/{{run}}/prepared"
-
-[phases.preprocess.local]
-command = ["sh", "-c", "mkdir -p {{output}} && touch {{output}}/_SUCCESS"]
-
-[phases.solve]
-engine = "slurm"
-inputs = ["handoff"]
-output = "runs/{{run}}/solution"
-
-[phases.solve.local]
-command = ["sh", "-c", "for i in $(seq 1 {n}); do echo solve $i; sleep 0.05; done; touch {{output}}/done"]
-grace_seconds = 2
-
-[handoff]
-from = "preprocess"
-to = "solve"
-"#
+    common::local_project(
+        dir,
+        "loops",
+        "mkdir -p {output} && touch {output}/_SUCCESS",
+        &format!(
+            "for i in $(seq 1 {n}); do echo solve $i; sleep 0.05; done; touch {{output}}/done"
         ),
+        "grace_seconds = 2",
     )
-    .unwrap();
-    p.join("tandem.toml")
+    .join("tandem.toml")
 }
 
 fn tandem(home: &Path) -> Command {

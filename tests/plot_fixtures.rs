@@ -1,6 +1,8 @@
 //! The .npy and CSV readers against files written by numpy itself (the Ray virtual environment's
-//! numpy, started by scripts/test.sh, which exports TANDEM_RAY_PYTHON): every dtype and order
-//! tandem reads, 1D, 2D and 3D, both byte orders, NaN and inf, plus broken files.
+//! numpy, started by scripts/test.sh, which exports TANDEM_RAY_PYTHON): every numeric dtype numpy
+//! writes, both byte orders, C and Fortran order, format versions 1.0 to 3.0, 0-D to 4-D,
+//! structured and object arrays, empty ones, NaN and inf, plus broken files; each compared with
+//! the values numpy itself computes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,26 +13,58 @@ fn python() -> String {
     })
 }
 
-/// Write the fixtures with numpy into `dir`; returns the names written.
+/// Write the fixtures with numpy into `dir`; returns the names written. Beside each array
+/// numpy also writes `NAME.want.npy`: the float64 values tandem should draw (of a complex array
+/// its magnitude, of an N-D array the slice named in the file name, of a structured array its
+/// field `u`), as numpy computes them.
 fn write_fixtures(dir: &Path) -> Vec<String> {
     let script = r#"
 import sys, numpy as np
+from numpy.lib import format as fmt
 d = sys.argv[1]
 names = []
-base = np.arange(3 * 5, dtype=np.float64).reshape(3, 5)
-for dt in ["<f4", "<f8", ">f8", "<i4", "<i8", ">i4"]:
-    for order in ["C", "F"]:
-        a = np.array(base, dtype=dt, order=order)
-        n = f"m_{dt[1:]}_{'be' if dt[0] == '>' else 'le'}_{order}.npy"
-        np.save(f"{d}/{n}", a); names.append(n)
-cube = np.arange(2 * 3 * 5, dtype=np.float64).reshape(2, 3, 5)
-np.save(f"{d}/cube_C.npy", cube); names.append("cube_C.npy")
-np.save(f"{d}/cube_F.npy", np.asfortranarray(cube)); names.append("cube_F.npy")
-np.save(f"{d}/line.npy", np.arange(7, dtype=np.float32)); names.append("line.npy")
+def save(n, a, want=None, version=None):
+    with open(f"{d}/{n}", "wb") as f:
+        if version is None:
+            np.save(f, a)
+        else:
+            fmt.write_array(f, a, version=version)
+    if want is not None:
+        np.save(f"{d}/{n}.want.npy", np.asarray(want, dtype=np.float64))
+    names.append(n)
+base = (np.arange(3 * 5).reshape(3, 5) % 7).astype(np.float64)
+for t in ["f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1", "c8", "c16"]:
+    for bo in (["|"] if t in ("i1", "u1", "b1") else ["<", ">"]):
+        for order in ["C", "F"]:
+            src = base - 3 if t[0] in "if" else base
+            if t == "b1":
+                src = base > 3
+            if t[0] == "c":
+                src = (base - 3) + 1j * base
+            a = np.array(src, dtype=np.dtype(bo + t if bo != "|" else t), order=order)
+            want = np.abs(a) if t[0] == "c" else a.astype(np.float64)
+            save(f"m_{t}_{'be' if bo == '>' else 'le'}_{order}.npy", a, want)
+for v in [(1, 0), (2, 0), (3, 0)]:
+    save(f"v{v[0]}.npy", base, base, version=v)
+big = np.arange(3 * 5 * 4 * 6, dtype=np.float64).reshape(3, 5, 4, 6)
+for order in ["C", "F"]:
+    a = np.array(big, order=order)
+    save(f"nd_{order}_0_0.npy", a, a[0, 0])
+    save(f"nd_{order}_2_3.npy", a, a[2, 3])
+save("line.npy", np.arange(7, dtype=np.float32) * 1.5)
+save("scalar.npy", np.array(2.5))
+rec = np.zeros((3, 4), dtype=[("u", "<f4"), ("name", "S4"), ("v", ">i2")])
+rec["u"] = np.arange(12).reshape(3, 4) * 0.5
+rec["v"] = -np.arange(12).reshape(3, 4)
+save("rec.npy", rec, rec["u"])
+table = np.zeros(5, dtype=[("t", "<f8"), ("e", "<f4"), ("label", "U3")])
+table["t"] = np.arange(5); table["e"] = np.arange(5) ** 2
+save("table.npy", table)
+save("objects.npy", np.array([{"a": 1}, None], dtype=object))
+save("empty.npy", np.zeros((0, 5)))
+save("zero_axis.npy", np.zeros((4, 0, 3)))
 bad = np.array(base); bad[0, 1] = np.nan; bad[2, 4] = np.inf; bad[1, 1] = -np.inf
-np.save(f"{d}/nonfinite.npy", bad); names.append("nonfinite.npy")
-np.save(f"{d}/complex.npy", base.astype(np.complex128)); names.append("complex.npy")
-np.save(f"{d}/bool.npy", base > 3); names.append("bool.npy")
+save("nonfinite.npy", bad)
 print(" ".join(names))
 "#;
     let out = Command::new(python())
@@ -53,21 +87,54 @@ fn p(dir: &Path, n: &str) -> PathBuf {
     dir.join(n)
 }
 
+use tandem::plot::read::{read_field_counted, Array};
+use tandem::project::{ArrayPick, ComplexPart};
+
+/// What tandem reads of `n` with `pick`, and of `n.want.npy` (numpy's float64 answer).
+fn read(dir: &Path, n: &str, pick: &ArrayPick) -> (Array, Option<tandem::plot::Field>) {
+    let got = read_field_counted(&p(dir, n), None, pick)
+        .unwrap_or_else(|e| panic!("{n}: {e}"))
+        .0;
+    let want = p(dir, &format!("{n}.want.npy"));
+    (
+        got,
+        want.exists()
+            .then(|| tandem::plot::read_field(&want).unwrap()),
+    )
+}
+
+fn field(a: Array, n: &str) -> tandem::plot::Field {
+    match a {
+        Array::Field(f, ..) => f,
+        other => panic!("{n}: {other:?}"),
+    }
+}
+
+fn same(got: &tandem::plot::Field, want: &tandem::plot::Field, n: &str) {
+    assert_eq!((got.rows, got.cols), (want.rows, want.cols), "{n}");
+    for (i, (a, b)) in got.data.iter().zip(&want.data).enumerate() {
+        // f2 and f4 round; numpy's own magnitude of a c8 is of f4 parts
+        assert!(
+            (a - b).abs() <= 1e-3 * b.abs().max(1.0),
+            "{n}: value {i}: {a} vs numpy's {b}"
+        );
+    }
+}
+
 #[test]
-fn every_dtype_order_and_byte_order_numpy_writes_reads_back_the_same_field() {
+fn every_dtype_order_byte_order_and_version_numpy_writes_reads_back_as_numpy_reads_it() {
     let d = tempfile::tempdir().unwrap();
     let names = write_fixtures(d.path());
     let mut checked = 0;
-    for n in names.iter().filter(|n| n.starts_with("m_")) {
-        let f = tandem::plot::read_field(&p(d.path(), n)).unwrap_or_else(|e| panic!("{n}: {e}"));
-        assert_eq!((f.rows, f.cols), (3, 5), "{n}");
-        for r in 0..3 {
-            for c in 0..5 {
-                assert_eq!(f.data[r * 5 + c], (r * 5 + c) as f64, "{n} at ({r},{c})");
-            }
-        }
-        // read straight to a fit (its 2x2 part at rows 0..2, columns 1..3, in one cell): the same
-        // as cut and averaged
+    for n in names
+        .iter()
+        .filter(|n| n.starts_with("m_") || n.starts_with('v'))
+    {
+        let (got, want) = read(d.path(), n, &ArrayPick::default());
+        same(&field(got, n), &want.unwrap(), n);
+        // read straight to a fit (its 2x2 part at rows 0..2, columns 1..3, in one cell): the
+        // same as cut and averaged
+        let whole = tandem::plot::read_field(&p(d.path(), n)).unwrap();
         let fit = tandem::plot::Fit {
             window: tandem::plot::Window {
                 x0: 0.2,
@@ -77,39 +144,157 @@ fn every_dtype_order_and_byte_order_numpy_writes_reads_back_the_same_field() {
             },
             within: (1, 2),
         };
-        let (got, stats, _) =
-            tandem::plot::read::read_field_counted(&p(d.path(), n), Some(&fit)).unwrap();
-        assert_eq!(got, fit.apply(f.clone()), "{n}");
-        assert_eq!(got.data, [4.0], "{n}: the mean of 1, 2, 6 and 7");
-        assert_eq!(stats, tandem::plot::FieldStats::of(&f), "{n}");
+        let (Array::Field(got, stats, _), _) =
+            read_field_counted(&p(d.path(), n), Some(&fit), &ArrayPick::default()).unwrap()
+        else {
+            panic!("{n}")
+        };
+        assert_eq!(got, fit.apply(whole.clone()), "{n}");
+        assert_eq!(stats, tandem::plot::FieldStats::of(&whole), "{n}");
         checked += 1;
     }
-    assert_eq!(checked, 12);
-    // 3D: the first 2D slice, whatever the order
-    for n in ["cube_C.npy", "cube_F.npy"] {
-        let f = tandem::plot::read_field(&p(d.path(), n)).unwrap();
-        assert_eq!((f.rows, f.cols), (3, 5), "{n}");
-        let want: Vec<f64> = (0..15).map(f64::from).collect();
-        assert_eq!(f.data, want, "{n}: the slice [0, :, :]");
-        let fit = tandem::plot::Fit {
-            window: tandem::plot::Window::ALL,
-            within: (1, 5),
+    // 14 dtypes: 3 of one byte in 2 orders, 11 in 2 byte orders and 2 orders; 3 versions
+    assert_eq!(checked, 3 * 2 + 11 * 4 + 3);
+    // a complex field's other parts
+    for (part, f) in [
+        (
+            ComplexPart::Re,
+            (|re: f64, _im: f64| re) as fn(f64, f64) -> f64,
+        ),
+        (ComplexPart::Im, |_, im| im),
+        (ComplexPart::Arg, |re, im| im.atan2(re)),
+    ] {
+        let pick = ArrayPick {
+            complex: part,
+            ..Default::default()
         };
-        let (got, stats, _) =
-            tandem::plot::read::read_field_counted(&p(d.path(), n), Some(&fit)).unwrap();
-        assert_eq!(
-            got.data,
-            [7.0],
-            "{n}: the mean of the slice, not of the cube"
-        );
-        assert_eq!(
-            stats.range,
-            (0.0, 14.0),
-            "{n}: the slice's range, not the cube's"
+        let got = field(read(d.path(), "m_c16_be_F.npy", &pick).0, "c16");
+        for r in 0..3 {
+            for c in 0..5 {
+                let v = ((r * 5 + c) % 7) as f64;
+                let want = f(v - 3.0, v);
+                assert!(
+                    (got.data[r * 5 + c] - want).abs() < 1e-12,
+                    "{part:?} ({r},{c})"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn n_d_arrays_slice_1_d_plot_as_a_line_and_0_d_says_its_value() {
+    let d = tempfile::tempdir().unwrap();
+    write_fixtures(d.path());
+    for order in ["C", "F"] {
+        for (slice, n) in [(vec![], "0_0"), (vec![2, 3], "2_3")] {
+            let name = format!("nd_{order}_{n}.npy");
+            let pick = ArrayPick {
+                slice,
+                ..Default::default()
+            };
+            let (got, want) = read(d.path(), &name, &pick);
+            let Array::Field(f, stats, about) = got else {
+                panic!("{name}")
+            };
+            same(&f, &want.unwrap(), &name);
+            assert_eq!((stats.rows, stats.cols), (4, 6));
+            let about = about.unwrap();
+            assert_eq!(about.shape, [3, 5, 4, 6]);
+            assert!(about.label().contains("of 3×5×4×6"), "{}", about.label());
+        }
+        // past an axis: said, not a panic
+        let pick = ArrayPick {
+            slice: vec![3, 0],
+            ..Default::default()
+        };
+        let e = read_field_counted(&p(d.path(), &format!("nd_{order}_0_0.npy")), None, &pick)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("slice index 3 is past axis 0, which has 3"),
+            "{e}"
         );
     }
-    let line = tandem::plot::read_field(&p(d.path(), "line.npy")).unwrap();
-    assert_eq!((line.rows, line.cols), (1, 7));
+    // the slices of the 4-D array stepped through, wrapping
+    let about = tandem::plot::npy::About {
+        shape: vec![3, 5, 4, 6],
+        pick: ArrayPick {
+            slice: vec![0, 4],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(about.step_slice(false), Some(vec![1, 0]));
+    assert_eq!(about.step_slice(true), Some(vec![0, 3]));
+    let (line, _) = read(d.path(), "line.npy", &ArrayPick::default());
+    let Array::Series(s) = line else {
+        panic!("{line:?}")
+    };
+    assert_eq!(s.columns, ["index", "value"]);
+    assert_eq!(s.column("value").unwrap()[6], 9.0);
+    let (v, _) = read(d.path(), "scalar.npy", &ArrayPick::default());
+    assert_eq!(v, Array::Value(2.5));
+}
+
+#[test]
+fn structured_arrays_draw_a_field_objects_are_refused_empty_arrays_said() {
+    let d = tempfile::tempdir().unwrap();
+    write_fixtures(d.path());
+    let e = read_field_counted(&p(d.path(), "rec.npy"), None, &ArrayPick::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("name a field") && e.contains("u (f4), v (i2)"),
+        "{e}"
+    );
+    assert!(!e.contains("Record("), "no debug dump: {e}");
+    let pick = |f: &str| ArrayPick {
+        field: Some(f.into()),
+        ..Default::default()
+    };
+    let (got, want) = read(d.path(), "rec.npy", &pick("u"));
+    let Array::Field(f, _, about) = got else {
+        panic!()
+    };
+    same(&f, &want.unwrap(), "rec u");
+    assert_eq!(about.unwrap().fields, ["u", "v"], "the numeric fields");
+    let v = field(read(d.path(), "rec.npy", &pick("v")).0, "rec v");
+    assert_eq!(v.data[5], -5.0, "big-endian i2 after a 4-byte string");
+    let e = read_field_counted(&p(d.path(), "rec.npy"), None, &pick("name"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no field `name`"), "{e}");
+    // a 1-D table: every numeric field a column
+    let (t, _) = read(d.path(), "table.npy", &ArrayPick::default());
+    let Array::Series(s) = t else { panic!("{t:?}") };
+    assert_eq!(s.columns, ["index", "t", "e"]);
+    assert_eq!(s.column("e").unwrap()[4], 16.0);
+    let e = read_field_counted(&p(d.path(), "objects.npy"), None, &ArrayPick::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("Python objects") && e.contains("never unpickles"),
+        "{e}"
+    );
+    for n in ["empty.npy", "zero_axis.npy"] {
+        let e = read_field_counted(&p(d.path(), n), None, &ArrayPick::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(n) && e.contains("the array is empty"), "{e}");
+    }
+    // and the drawing of nothing never indexes it
+    let img = tandem::plot::pixels::field_image(
+        &tandem::plot::Field {
+            rows: 0,
+            cols: 0,
+            data: vec![],
+        },
+        "viridis",
+        (0.0, 1.0),
+        (10, 10),
+    );
+    assert_eq!(img.dimensions(), (10, 10));
 }
 
 #[test]
@@ -120,22 +305,10 @@ fn nonfinite_values_are_kept_and_counted_and_bad_files_say_what_is_wrong() {
     assert!(f.data[1].is_nan() && f.data[14] == f64::INFINITY && f.data[6] == f64::NEG_INFINITY);
     assert_eq!(f.data.iter().filter(|v| !v.is_finite()).count(), 3);
     // the range ignores them
-    assert_eq!(tandem::plot::finite_range(&f.data), Some((0.0, 13.0)));
-
-    let e = tandem::plot::read_field(&p(d.path(), "complex.npy"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("complex.npy") && e.contains("unsupported dtype"),
-        "{e}"
-    );
-    let e = tandem::plot::read_field(&p(d.path(), "bool.npy"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("bool.npy") && e.contains("dtype"), "{e}");
+    assert_eq!(tandem::plot::finite_range(&f.data), Some((0.0, 6.0)));
 
     // truncated: numpy's file cut short
-    let bytes = std::fs::read(p(d.path(), "m_f8_le_C.npy")).unwrap();
+    let bytes = std::fs::read(p(d.path(), "m_f8_be_C.npy")).unwrap();
     let cut = p(d.path(), "cut.npy");
     std::fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
     let e = tandem::plot::read_field(&cut).unwrap_err().to_string();

@@ -155,6 +155,7 @@ fn paused_logs_count_new_lines() {
             phase: PhaseId::Solve,
             stderr: false,
             text: "x".into(),
+            look: None,
             at: 0,
             tag: None,
         };
@@ -165,6 +166,7 @@ fn paused_logs_count_new_lines() {
         Msg::LogLines {
             run_id: "20261125-115900-abcd".into(),
             lines,
+            live: vec![],
         },
     );
     assert_eq!(s.logs.unseen, 3);
@@ -178,6 +180,7 @@ fn paused_logs_count_new_lines() {
         Msg::LogLines {
             run_id: "other".into(),
             lines: vec![],
+            live: vec![],
         },
     );
 }
@@ -806,6 +809,7 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
         },
         stderr,
         text: format!("{i} {text}"),
+        look: None,
         at: 0,
         tag: None,
     };
@@ -817,6 +821,7 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
         Msg::LogLines {
             run_id: "r".into(),
             lines: batch,
+            live: vec![],
         },
     );
     // & opens the prompt with the current filter; typing filters as it goes
@@ -832,6 +837,7 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
         Msg::LogLines {
             run_id: "r".into(),
             lines: vec![line(1000, false, "warn again"), line(1001, false, "fine")],
+            live: vec![],
         },
     );
     assert_eq!(s.logs.matched.len(), 101);
@@ -887,6 +893,7 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
                 line(1002, false, "Traceback (most recent call last):"),
                 line(1003, true, "boom"),
             ],
+            live: vec![],
         },
     );
     update(&mut s, key('E'));
@@ -1039,6 +1046,7 @@ fn cloudwatch_lines_join_the_timeline_at_their_own_time_under_the_filter() {
         phase: PhaseId::Solve,
         stderr: false,
         text: text.into(),
+        look: None,
         at,
         tag: tag.map(Into::into),
     };
@@ -1047,6 +1055,7 @@ fn cloudwatch_lines_join_the_timeline_at_their_own_time_under_the_filter() {
         Msg::LogLines {
             run_id: run.clone(),
             lines: vec![line(1000, "step 1", None), line(3000, "step 3", None)],
+            live: vec![],
         },
     );
     tandem::app::logs::set_filter(&mut s, "step|job".into());
@@ -1060,6 +1069,7 @@ fn cloudwatch_lines_join_the_timeline_at_their_own_time_under_the_filter() {
                 line(2000, "job 7 started", Some("cw:pc/head")),
                 line(4000, "noise", Some("cw:pc/head")),
             ],
+            live: vec![],
         },
     );
     let texts: Vec<&str> = s.logs.buf.iter().map(|(_, l)| l.text.as_str()).collect();
@@ -1204,6 +1214,7 @@ fn e_exports_the_plot_on_screen_to_the_download_directory() {
             more: vec![],
             diff: false,
             hold: None,
+            pick: None,
         }]
     );
     assert!(s
@@ -1228,6 +1239,7 @@ fn e_exports_the_plot_on_screen_to_the_download_directory() {
             more: vec![],
             diff: true,
             hold: Some((0.0, 2.0)),
+            pick: None,
         }]
     );
 }
@@ -1319,6 +1331,7 @@ fn with_a_pixel_protocol_heatmaps_ask_for_an_image_of_the_plot_area_and_again_on
                 stats: tandem::plot::FieldStats::of(&f),
                 field: f,
                 file: "x.npy".into(),
+                about: None,
             }),
         },
     );
@@ -1348,6 +1361,7 @@ fn plots_play_the_snapshots_and_hold_the_colour_range() {
         stats,
         field: f,
         file: "f2.npy".into(),
+        about: None,
     });
     // H holds the range on screen; the next loads carry it
     update(&mut s, key('H'));

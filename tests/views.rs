@@ -290,6 +290,7 @@ fn plots_compare_two_runs() {
             stats: tandem::plot::FieldStats::of(&f),
             field: f,
             file: "snapshots/field_0011.npy".into(),
+            about: None,
         }
     };
     s.plots.data = Some(PlotData::Compare {
@@ -604,6 +605,7 @@ fn logs_merged_with_cloudwatch_streams() {
             phase: tandem::project::PhaseId::Solve,
             stderr: false,
             text: (*text).into(),
+            look: None,
             at: at + 1 + i as i64,
             tag: Some((*stream).into()),
         });

@@ -89,6 +89,8 @@ pub enum Command {
         more: Vec<String>,
         diff: bool,
         hold: Option<(f64, f64)>,
+        /// Of an array: the slice, field and complex part shown instead of the plot's own.
+        pick: Option<crate::project::ArrayPick>,
     },
     LoadPlot {
         req: u64,
@@ -109,6 +111,8 @@ pub enum Command {
         window: Option<crate::plot::Window>,
         /// Line plots: the chart's width in braille dots, to decimate the series to.
         chart: Option<usize>,
+        /// Of an array: the slice, field and complex part shown instead of the plot's own.
+        pick: Option<crate::project::ArrayPick>,
     },
     /// A loaded series decimated again (zoom, pan, resize) off the UI task; `data` shares the
     /// points (they are behind an Arc), it does not copy them.

@@ -115,6 +115,8 @@ pub struct DatasetsState {
     pub filter: String,
     pub sort: SortBy,
     pub preview: Option<(String, Result<Preview, String>)>,
+    /// `<`/`>`: the first column of a table preview shown (wide files scroll by column).
+    pub preview_col: usize,
     pub error: Option<String>,
     /// The page a listing stopped before (failed or cancelled); `R` continues from it.
     pub next: Option<String>,
@@ -132,6 +134,7 @@ impl Default for DatasetsState {
             filter: String::new(),
             sort: SortBy::Name,
             preview: None,
+            preview_col: 0,
             error: None,
             next: None,
         }
@@ -236,7 +239,28 @@ pub fn on_error(s: &mut AppState, req: u64, error: StoreError) {
 }
 
 pub fn on_preview(s: &mut AppState, key: String, result: Result<Preview, StoreError>) {
+    s.datasets.preview_col = 0;
     s.datasets.preview = Some((key, result.map_err(|e| e.to_string())));
+}
+
+/// `<`/`>` (Shift+←/→): a table preview scrolled by a column.
+pub fn scroll_columns(s: &mut AppState, back: bool) -> Vec<Command> {
+    let n = match &s.datasets.preview {
+        Some((_, Ok(Preview::Table { header, rows, .. }))) => rows
+            .iter()
+            .map(Vec::len)
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0),
+        _ => return vec![],
+    };
+    let c = &mut s.datasets.preview_col;
+    *c = if back {
+        c.saturating_sub(1)
+    } else {
+        (*c + 1).min(n.saturating_sub(1))
+    };
+    vec![]
 }
 
 /// The view comes on screen: the project's storage root, listed, the first time.

@@ -121,6 +121,16 @@ pub fn table(view: View) -> Vec<Binding> {
                 b(KeyCode::Left, "←/Bksp", Action::Back, "up one level").hint("up"),
                 b(KeyCode::Backspace, "", Action::Back, ""),
                 b(
+                    KeyCode::Char('>'),
+                    "</> S-←→",
+                    Action::ScrollColumns(false),
+                    "a table preview: scroll left / right by a column",
+                ),
+                b(KeyCode::Char('<'), "", Action::ScrollColumns(true), ""),
+                b(KeyCode::Right, "", Action::ScrollColumns(false), "")
+                    .with(KeyModifiers::SHIFT),
+                b(KeyCode::Left, "", Action::ScrollColumns(true), "").with(KeyModifiers::SHIFT),
+                b(
                     KeyCode::Char('/'),
                     "/",
                     Action::Filter,
@@ -327,6 +337,12 @@ pub fn table(view: View) -> Vec<Binding> {
                     "timestamps on / off",
                 ),
                 b(
+                    KeyCode::Char('R'),
+                    "R",
+                    Action::ToggleRaw,
+                    "raw: every byte as written, escaped (colours and progress redraws not interpreted)",
+                ),
+                b(
                     KeyCode::Char('y'),
                     "y",
                     Action::CopyLine,
@@ -455,6 +471,12 @@ pub fn table(view: View) -> Vec<Binding> {
                 Action::HoldRange,
                 "hold this colour range for the next snapshots / let go",
             ),
+            b(KeyCode::Down, "↓/j ↑/k", Action::StepSlice(false), "an N-D array: next / previous 2-D slice"),
+            b(KeyCode::Char('j'), "", Action::StepSlice(false), ""),
+            b(KeyCode::Up, "", Action::StepSlice(true), ""),
+            b(KeyCode::Char('k'), "", Action::StepSlice(true), ""),
+            b(KeyCode::Char('f'), "f", Action::NextField, "a structured array: next numeric field"),
+            b(KeyCode::Char('m'), "m", Action::NextComplexPart, "a complex array: magnitude, real, imaginary, phase"),
             b(KeyCode::Char('R'), "R", Action::Refresh, "reload"),
         ],
     };
@@ -495,11 +517,13 @@ pub fn global() -> Vec<Binding> {
 
 /// The action a key means in `view`.
 pub fn lookup(view: View, key: &KeyEvent) -> Option<Action> {
-    let mods = key.modifiers - KeyModifiers::SHIFT;
-    table(view)
-        .into_iter()
-        .find(|bd| bd.code == key.code && bd.mods == mods)
-        .map(|bd| bd.action)
+    // a binding with Shift (Shift+←) first; else Shift is part of the character (`G`, `<`)
+    let t = table(view);
+    let loose = key.modifiers - KeyModifiers::SHIFT;
+    t.iter()
+        .find(|bd| bd.code == key.code && bd.mods == key.modifiers)
+        .or_else(|| t.iter().find(|bd| bd.code == key.code && bd.mods == loose))
+        .map(|bd| bd.action.clone())
 }
 
 /// Entries of the `:` palette: a label and what it does.
@@ -523,6 +547,7 @@ pub fn palette() -> Vec<(String, Action)> {
         ("run: cancel".to_string(), Action::Cancel),
         ("logs: toggle wrap".to_string(), Action::ToggleWrap),
         ("logs: timestamps".to_string(), Action::ToggleStamps),
+        ("logs: raw bytes".to_string(), Action::ToggleRaw),
         ("logs: first error".to_string(), Action::FirstError),
         ("logs: copy line".to_string(), Action::CopyLine),
         ("logs: select lines".to_string(), Action::SelectLines),

@@ -41,6 +41,8 @@ pub struct LogsState {
     pub matched: std::collections::VecDeque<u64>,
     /// `T`: show when each line was read.
     pub stamps: bool,
+    /// `R`: every byte as written, escaped, instead of colours and redraws interpreted.
+    pub raw: bool,
     /// Lines from CloudWatch have arrived (the source choice offers them).
     pub cloud: bool,
     /// `C`: the CloudWatch log group browser, when open.
@@ -63,6 +65,7 @@ impl Default for LogsState {
             filter: None,
             matched: Default::default(),
             stamps: false,
+            raw: false,
             cloud: false,
             browse: None,
         }
@@ -552,9 +555,22 @@ pub fn toggle_follow(s: &mut AppState) {
     }
 }
 
-/// Msg::LogLines: lines of the run followed (lines of another are dropped).
-pub fn on_lines(s: &mut AppState, run_id: &str, lines: Vec<LogLine>) {
+/// Msg::LogLines: lines of the run followed (lines of another are dropped), and the lines in the
+/// writing that changed.
+pub fn on_lines(s: &mut AppState, run_id: &str, lines: Vec<LogLine>, live: Vec<LogLine>) {
     if s.logs.run_id.as_deref() == Some(run_id) {
         ingest(s, lines);
+        for l in live {
+            s.logs.buf.set_live(l);
+        }
     }
+}
+
+/// The lines in the writing shown under the others: while following, of the sources shown.
+pub fn live_shown(s: &AppState) -> Vec<&LogLine> {
+    let l = &s.logs;
+    if !l.follow {
+        return Vec::new();
+    }
+    l.buf.live().iter().filter(|x| passes(s, x)).collect()
 }

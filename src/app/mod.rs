@@ -91,6 +91,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         chrono::Utc::now(),
     );
     s.logs.buf = crate::observe::logbuf::LogBuffer::new(opts.log_lines.max(100));
+    s.color_depth = crate::theme::ColorDepth::from_env();
     if let Ok(d) = std::env::current_dir() {
         s.download_dir = format!("{}/", d.display());
     }

@@ -31,6 +31,8 @@ pub enum Msg {
     LogLines {
         run_id: String,
         lines: Vec<crate::observe::logbuf::LogLine>,
+        /// Lines in the writing that changed (a progress bar redrawn in place).
+        live: Vec<crate::observe::logbuf::LogLine>,
     },
     Buckets(Result<Vec<BucketInfo>, StoreError>),
     StorePage {
@@ -148,6 +150,8 @@ pub enum Action {
     ToggleWrap,
     /// Logs: show when each line was read.
     ToggleStamps,
+    /// Logs: every byte as it came, escaped, instead of colours and redraws interpreted.
+    ToggleRaw,
     /// Logs: jump to the first error line.
     FirstError,
     /// Logs: copy a line to the clipboard (OSC 52).
@@ -156,6 +160,14 @@ pub enum Action {
     SelectLines,
     /// Plots: hold the colour range / play the snapshots / play faster or slower.
     HoldRange,
+    /// Datasets: a table preview scrolled by a column (`true`: back).
+    ScrollColumns(bool),
+    /// Plots, an N-D array: the next 2-D slice (`true`: the one before).
+    StepSlice(bool),
+    /// Plots, a structured array: the next numeric field.
+    NextField,
+    /// Plots, a complex array: the next part drawn (abs, re, im, arg).
+    NextComplexPart,
     PlayPause,
     PlayFaster,
     /// Plots: zoom in or out, back to all of it.

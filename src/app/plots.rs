@@ -40,6 +40,9 @@ pub struct PlotsState {
     pub more: Vec<String>,
     /// `d`: with `compare`, a field is shown as this run's minus the other's.
     pub diff: bool,
+    /// `↓`/`↑`, `f`, `m`: the slice, field and complex part of an array shown instead of the
+    /// plot's own (None: its own).
+    pub pick: Option<crate::project::ArrayPick>,
     /// `+`/`-`/`0`, Ctrl+arrows: the zoomed part of the plot (None: all of it).
     pub window: Option<crate::plot::Window>,
     pub play_wait: u8,
@@ -352,6 +355,7 @@ pub fn export_plot(s: &mut AppState) -> Vec<Command> {
         more,
         diff,
         hold: s.plots.hold,
+        pick: s.plots.pick.clone(),
     }]
 }
 
@@ -366,7 +370,8 @@ pub fn load_plot(s: &mut AppState) -> Vec<Command> {
     s.plots.loading = true;
     let heatmap = is_heatmap(s);
     let cells = heatmap.then(|| super::layout::plot_cells(s.size));
-    let chart = (!heatmap).then(|| super::layout::chart_width(s.size.0));
+    // a series, or an array that turns out to be 1-D
+    let chart = Some(super::layout::chart_width(s.size.0));
     vec![Command::LoadPlot {
         req: s.plots.req,
         run_id,
@@ -379,6 +384,7 @@ pub fn load_plot(s: &mut AppState) -> Vec<Command> {
         diff: s.plots.diff,
         window: s.plots.window,
         chart,
+        pick: s.plots.pick.clone(),
     }]
 }
 
@@ -519,5 +525,61 @@ pub fn next_plot(s: &mut AppState, forward: bool) -> Vec<Command> {
     s.plots.files.clear();
     s.plots.snapshot = 0;
     s.plots.data = None;
+    s.plots.pick = None;
     refresh_plots(s)
+}
+
+/// What the array keys step through.
+pub enum ArrayStep {
+    /// The next 2-D slice (`true`: the one before).
+    Slice(bool),
+    Field,
+    Complex,
+}
+
+/// `↓`/`↑`, `f`, `m`: the heatmap's array read again with its next slice, field or complex
+/// part (kept for the next snapshots, until another plot is chosen).
+pub fn step_array(s: &mut AppState, step: ArrayStep) -> Vec<Command> {
+    let about = match &s.plots.data {
+        Some(PlotData::Field { about: Some(a), .. }) => a.clone(),
+        Some(PlotData::Compare { a, .. }) => match a.as_ref() {
+            PlotData::Field { about: Some(a), .. } => a.clone(),
+            _ => return not_an_array(s),
+        },
+        _ => return not_an_array(s),
+    };
+    let mut pick = about.pick.clone();
+    let said = match step {
+        ArrayStep::Slice(back) => match about.step_slice(back) {
+            Some(slice) => {
+                pick.slice = slice;
+                None
+            }
+            None => Some("this array has two axes: no other slice"),
+        },
+        ArrayStep::Field => match about.next_field() {
+            Some(f) => {
+                pick.field = Some(f);
+                None
+            }
+            None => Some("not a structured array: no fields to step through"),
+        },
+        ArrayStep::Complex if about.complex => {
+            pick.complex = pick.complex.next();
+            None
+        }
+        ArrayStep::Complex => Some("not a complex array"),
+    };
+    if let Some(m) = said {
+        set_status(s, Level::Info, m.into());
+        return vec![];
+    }
+    s.plots.pick = Some(pick);
+    s.plots.hold = None;
+    load_plot(s)
+}
+
+fn not_an_array(s: &mut AppState) -> Vec<Command> {
+    set_status(s, Level::Info, "no .npy array on screen".into());
+    vec![]
 }

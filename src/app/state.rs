@@ -124,6 +124,8 @@ pub struct AppState {
     /// Where downloads go unless the prompt is edited (the directory tandem was started in).
     pub download_dir: String,
     pub theme: Theme,
+    /// How many colours the terminal shows (what log lines' own colours are brought into).
+    pub color_depth: crate::theme::ColorDepth,
     pub size: (u16, u16),
     pub quit: bool,
     /// Frames drawn a second ago etc. are not state; this counts spinner steps.
@@ -161,6 +163,7 @@ impl AppState {
             clusters: Default::default(),
             download_dir: "./".into(),
             theme,
+            color_depth: Default::default(),
             size: (80, 24),
             quit: false,
             spinner: 0,

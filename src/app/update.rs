@@ -37,8 +37,12 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         }
         Msg::Run(ev) => pipeline::on_run_event(s, ev),
         Msg::RunsLoaded { runs, skipped } => runs::on_loaded(s, runs, skipped),
-        Msg::LogLines { run_id, lines } => {
-            logs::on_lines(s, &run_id, lines);
+        Msg::LogLines {
+            run_id,
+            lines,
+            live,
+        } => {
+            logs::on_lines(s, &run_id, lines, live);
             vec![]
         }
         Msg::Buckets(r) => {
@@ -362,6 +366,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             s.logs.stamps = !s.logs.stamps;
             vec![]
         }
+        Action::ToggleRaw => {
+            s.logs.raw = !s.logs.raw;
+            vec![]
+        }
         Action::FirstError => logs::first_error(s),
         Action::CopyLine => logs::copy(s),
         Action::SelectLines => logs::toggle_select(s),
@@ -399,6 +407,10 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::ToggleCloud => metrics::toggle(s),
         Action::ExportPlot => plots::export_plot(s),
         Action::HoldRange => plots::hold_range(s),
+        Action::ScrollColumns(back) => datasets::scroll_columns(s, back),
+        Action::StepSlice(back) => plots::step_array(s, plots::ArrayStep::Slice(back)),
+        Action::NextField => plots::step_array(s, plots::ArrayStep::Field),
+        Action::NextComplexPart => plots::step_array(s, plots::ArrayStep::Complex),
         Action::Compare => plots::compare(s),
         Action::CompareMore => plots::compare_more(s),
         Action::Zoom(z) => plots::zoom(s, z),

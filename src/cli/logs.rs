@@ -49,31 +49,92 @@ pub struct LogsArgs {
     poll: f64,
     #[arg(long, short)]
     follow: bool,
+    /// Every byte as written, escaped (colours and progress redraws not interpreted); with
+    /// --json, a `raw` field beside `line`.
+    #[arg(long)]
+    raw: bool,
     #[arg(long)]
     project: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
 
-/// One line as printed: time, source (`pre`, `sol`, a CloudWatch stream), `!` for stderr, text.
-fn print_line(l: &LogLine, json: bool) {
-    let source = match &l.tag {
-        Some(t) => t.to_string(),
-        None => l.phase.as_str()[..3].to_string(),
-    };
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"at": l.at, "source": source, "stream": if l.stderr {"stderr"} else {"stdout"}, "line": l.text})
-        );
-    } else {
-        println!(
+/// How lines are printed: as JSON (the text a person sees, styles stripped; the raw form with
+/// `--raw`), or as text, coloured with SGR made from the line's styles when stdout is a terminal,
+/// a line in the writing (a progress bar) redrawn in place there.
+struct Printer {
+    json: bool,
+    raw: bool,
+    tty: bool,
+    /// A line in the writing is on the terminal's last row.
+    live: bool,
+}
+
+impl Printer {
+    fn new(json: bool, raw: bool) -> Printer {
+        use std::io::IsTerminal;
+        let tty = !json && std::io::stdout().is_terminal();
+        Printer {
+            json,
+            raw,
+            tty,
+            live: false,
+        }
+    }
+
+    /// One line: time, source (`pre`, `sol`, a CloudWatch stream), `!` for stderr, text.
+    fn line(&mut self, l: &LogLine) {
+        let source = match &l.tag {
+            Some(t) => t.to_string(),
+            None => l.phase.as_str()[..3].to_string(),
+        };
+        if self.json {
+            let mut j = serde_json::json!({"at": l.at, "source": source, "stream": if l.stderr {"stderr"} else {"stdout"}, "line": l.text});
+            if self.raw {
+                j["raw"] = l.raw().into();
+            }
+            println!("{j}");
+            return;
+        }
+        self.clear_live();
+        println!("{}", self.text_of(l, &source));
+    }
+
+    /// A line in the writing: on a terminal, drawn over the last one; elsewhere not printed (it
+    /// is printed once it ends).
+    fn live(&mut self, l: &LogLine) {
+        if !self.tty || self.raw {
+            return;
+        }
+        let source = l.phase.as_str()[..3].to_string();
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\r\x1b[2K{}", self.text_of(l, &source));
+        let _ = out.flush();
+        self.live = true;
+    }
+
+    fn clear_live(&mut self) {
+        if std::mem::take(&mut self.live) {
+            print!("\r\x1b[2K");
+        }
+    }
+
+    fn text_of(&self, l: &LogLine, source: &str) -> String {
+        let text = if self.raw {
+            l.raw().to_string()
+        } else if self.tty {
+            crate::observe::ansi::to_sgr(&l.text, l.spans())
+        } else {
+            l.text.clone()
+        };
+        format!(
             "{} {}{} {}",
             stamp(l.at),
             source,
             if l.stderr { "!" } else { " " },
-            l.text
-        );
+            text
+        )
     }
 }
 
@@ -114,6 +175,7 @@ impl LogsArgs {
             ),
         };
         follow = follow.follow(self.follow);
+        let mut out = Printer::new(self.json, self.raw);
         while let Some(b) = follow.next().await {
             for e in &b.errors {
                 match e {
@@ -130,12 +192,15 @@ impl LogsArgs {
             }
             let mut lines = b.lines;
             lines.sort_by_key(|l| l.at);
-            for l in lines {
-                if filter.as_ref().is_none_or(|f| f.matches(&l.text)) {
-                    print_line(&l, self.json);
-                }
+            let shown = |l: &LogLine| filter.as_ref().is_none_or(|f| f.matches(&l.text));
+            for l in lines.iter().filter(|l| shown(l)) {
+                out.line(l);
+            }
+            if let Some(l) = b.live.iter().rev().find(|l| shown(l)) {
+                out.live(l);
             }
         }
+        out.clear_live();
         Ok(())
     }
 

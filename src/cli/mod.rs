@@ -14,6 +14,7 @@ mod logs;
 mod ls;
 mod metrics;
 mod plot;
+mod preview;
 mod ray;
 mod run;
 mod runs;
@@ -129,6 +130,10 @@ pub enum Cmd {
     Cancel(cancel::CancelArgs),
     /// Print the head of an object (a ranged GET: the object is never read whole).
     Cat(cat::CatArgs),
+    /// The Datasets preview of an object or file, headless: a CSV as a table (its delimiter
+    /// sniffed), a .npy's dtype, shape and first values, a Parquet file's schema and first rows
+    /// (ranged reads of just the column chunks they need), JSON pretty, text, else hex.
+    Preview(preview::PreviewArgs),
     /// Copy objects or prefixes between S3 (or the local store) and files: `s3://b/k` <-> PATH.
     Cp(cp::CpArgs),
     /// List buckets, prefixes and objects: `s3://bucket/prefix`, or `local://bucket/prefix` in the
@@ -158,6 +163,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Failure> {
         Cmd::Clusters(a) => a.run(g).await,
         Cmd::Cancel(a) => a.run(g).await,
         Cmd::Cat(a) => a.run(g).await,
+        Cmd::Preview(a) => a.run(g).await,
         Cmd::Cp(a) => a.run(g).await,
         Cmd::Ls(a) => a.run(g).await,
         Cmd::Plot(a) => a.run(g).await,

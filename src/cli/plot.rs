@@ -45,12 +45,44 @@ pub struct PlotArgs {
     /// Slice: the column to draw.
     #[arg(long, conflicts_with = "row")]
     col: Option<usize>,
+    /// A structured array's field to draw.
+    #[arg(long)]
+    field: Option<String>,
+    /// An N-D array's 2-D slice: the index of each axis but the last two (comma-separated;
+    /// default 0,0,…: the first slice).
+    #[arg(long, value_delimiter = ',')]
+    slice: Vec<u64>,
+    /// A complex array's part drawn.
+    #[arg(long, value_enum, default_value_t = ComplexArg::Abs)]
+    complex: ComplexArg,
     #[arg(long, default_value_t = 1200)]
     width: u32,
     #[arg(long, default_value_t = 800)]
     height: u32,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ComplexArg {
+    /// The magnitude.
+    Abs,
+    Re,
+    Im,
+    /// The phase angle, in radians.
+    Arg,
+}
+
+impl From<ComplexArg> for crate::project::ComplexPart {
+    fn from(c: ComplexArg) -> Self {
+        use crate::project::ComplexPart as P;
+        match c {
+            ComplexArg::Abs => P::Abs,
+            ComplexArg::Re => P::Re,
+            ComplexArg::Im => P::Im,
+            ComplexArg::Arg => P::Arg,
+        }
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -77,6 +109,9 @@ impl PlotArgs {
             range,
             row,
             col,
+            field,
+            slice,
+            complex,
             width,
             height,
             json,
@@ -129,6 +164,11 @@ impl PlotArgs {
             row,
             col,
             range,
+            pick: crate::project::ArrayPick {
+                field,
+                slice,
+                complex: complex.into(),
+            },
         };
         let read = |src: crate::plot::source::Source, name: String| {
             let spec = spec.clone();

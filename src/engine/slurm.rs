@@ -552,16 +552,15 @@ pub fn parse_queue(out: &[u8]) -> std::result::Result<Vec<QueueJob>, String> {
         .iter()
         .map(|j| {
             let state = word(&j["job_state"]);
-            let start = num(&j["start_time"]).unwrap_or(0);
+            let (start, end) = (
+                num(&j["start_time"]).unwrap_or(0),
+                num(&j["end_time"]).unwrap_or(0),
+            );
             QueueJob {
                 id: num(&j["job_id"]).map(|n| n.to_string()).unwrap_or_default(),
                 name: word(&j["name"]),
                 user: word(&j["user_name"]),
-                elapsed_s: if state == "RUNNING" && start > 0 {
-                    now.saturating_sub(start)
-                } else {
-                    0
-                },
+                elapsed_s: elapsed_of(&state, start, end, now),
                 state,
                 reason: word(&j["state_reason"]),
                 nodes: num(&j["node_count"]).unwrap_or(0) as u32,
@@ -570,6 +569,24 @@ pub fn parse_queue(out: &[u8]) -> std::result::Result<Vec<QueueJob>, String> {
             }
         })
         .collect())
+}
+
+/// How long a job has run, from its start and end times (seconds since the epoch, 0 when not
+/// set): a running (or suspended, completing) job since its start, a finished one from its start
+/// to its end, a pending one not at all.
+pub fn elapsed_of(state: &str, start: u64, end: u64, now: u64) -> u64 {
+    if start == 0 {
+        return 0;
+    }
+    match state {
+        "PENDING" => 0,
+        "RUNNING" | "SUSPENDED" | "COMPLETING" | "CONFIGURING" | "RESIZING" | "STAGE_OUT" => {
+            now.saturating_sub(start)
+        }
+        // finished: the end Slurm gives (an end before the start is a job that never ran)
+        _ if end >= start => end - start,
+        _ => 0,
+    }
 }
 
 /// `[D-]HH:MM:SS`, `MM:SS` to seconds.
@@ -649,5 +666,44 @@ mod tests {
         assert!(spec
             .sbatch_args()
             .contains(&"--output=/tmp/r un/slurm-%j.out".to_string()));
+    }
+
+    #[test]
+    fn finished_jobs_show_end_minus_start_in_every_release() {
+        for (ver, json) in [
+            (
+                "21.08",
+                include_str!("../../tests/fixtures/slurm/squeue-21.08.json"),
+            ),
+            (
+                "22.05",
+                include_str!("../../tests/fixtures/slurm/squeue-22.05.json"),
+            ),
+            (
+                "23.02",
+                include_str!("../../tests/fixtures/slurm/squeue-23.02.json"),
+            ),
+            (
+                "23.11",
+                include_str!("../../tests/fixtures/slurm/squeue-23.11.json"),
+            ),
+            (
+                "24.05",
+                include_str!("../../tests/fixtures/slurm/squeue-24.05.json"),
+            ),
+        ] {
+            let q = parse_queue(json.as_bytes()).unwrap();
+            let by = |id: &str| q.iter().find(|j| j.id == id).unwrap();
+            assert_eq!(
+                (by("101").state.as_str(), by("101").elapsed_s),
+                ("COMPLETED", 125),
+                "{ver}"
+            );
+            assert_eq!(by("102").elapsed_s, 3, "{ver} FAILED");
+            assert_eq!(by("103").elapsed_s, 3600, "{ver} TIMEOUT");
+            assert!(by("104").elapsed_s > 1000, "{ver} RUNNING: since its start");
+            assert_eq!(by("105").elapsed_s, 0, "{ver} PENDING");
+            assert_eq!(by("101").nodes, 1, "{ver}");
+        }
     }
 }

@@ -126,10 +126,6 @@ pub struct CwEvent {
     pub message: String,
 }
 
-/// The longest line kept from one event (CloudWatch allows 256 KiB events; a longer message is cut
-/// with a note of what was left out, so one event cannot stall a view).
-pub const MAX_LINE: usize = 16 * 1024;
-
 /// A CloudWatch Logs client with its meter.
 #[derive(Clone)]
 pub struct CwLogs {
@@ -354,7 +350,7 @@ impl GroupTail {
                         .into_owned(),
                     timestamp: ts,
                     ingested: ev.ingestion_time().unwrap_or(0),
-                    message: clean_message(ev.message().unwrap_or_default()),
+                    message: ev.message().unwrap_or_default().to_string(),
                 });
             }
             match r.next_token() {
@@ -380,7 +376,7 @@ impl GroupTail {
 pub fn event_lines(
     group: &str,
     evs: Vec<CwEvent>,
-) -> impl Iterator<Item = (std::sync::Arc<str>, i64, String)> {
+) -> impl Iterator<Item = (std::sync::Arc<str>, i64, crate::observe::ansi::Shown)> {
     let short = group.rsplit('/').next().unwrap_or(group).to_string();
     let mut tags: HashMap<String, std::sync::Arc<str>> = HashMap::new();
     evs.into_iter().flat_map(move |e| {
@@ -388,37 +384,14 @@ pub fn event_lines(
             .entry(e.stream.clone())
             .or_insert_with(|| format!("cw:{short}/{}", e.stream).into())
             .clone();
-        e.message
-            .split('\n')
+        let m = e.message.strip_suffix('\n').unwrap_or(&e.message);
+        m.split('\n')
             .map(|t| {
-                (
-                    tag.clone(),
-                    e.timestamp,
-                    t.trim_end_matches('\r').to_string(),
-                )
+                let shown = crate::observe::ansi::log_line(t.as_bytes());
+                (tag.clone(), e.timestamp, shown)
             })
             .collect::<Vec<_>>()
     })
-}
-
-/// An event's message as shown: trailing newline dropped, control sequences neutralised, cut at
-/// [`MAX_LINE`] bytes with a note of the rest.
-pub fn clean_message(m: &str) -> String {
-    let m = m.strip_suffix('\n').unwrap_or(m);
-    let m = m.strip_suffix('\r').unwrap_or(m);
-    if m.len() > MAX_LINE {
-        let mut cut = MAX_LINE;
-        while !m.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!(
-            "{} … [{} more bytes]",
-            crate::observe::sanitize(&m[..cut]),
-            m.len() - cut
-        )
-    } else {
-        crate::observe::sanitize(m).into_owned()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -650,14 +623,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_are_cleaned_and_capped() {
-        assert_eq!(clean_message("ok\n"), "ok");
-        let m = clean_message("\x1b]0;title\x07x\x1b[2J");
-        assert!(!m.contains('\x1b'), "{m:?}");
+    fn messages_are_read_as_log_lines() {
+        let ev = |m: &str| CwEvent {
+            id: "1".into(),
+            stream: "s".into(),
+            timestamp: 5,
+            ingested: 5,
+            message: m.into(),
+        };
+        let lines: Vec<_> = event_lines(
+            "/g",
+            vec![
+                ev("ok\n"),
+                ev("Traceback:\r\n  line 1\n\x1b]0;title\x07x\x1b[2J"),
+            ],
+        )
+        .map(|(_, _, s)| s.text)
+        .collect();
+        assert_eq!(lines, ["ok", "Traceback:", "  line 1", "\\e]0;title\\x07x"]);
+        // CloudWatch allows 256 KiB events: a line is cut as a file's line is
+        use crate::observe::ansi::MAX_LINE;
         let big = "é".repeat(MAX_LINE);
-        let c = clean_message(&big);
-        assert!(c.len() < MAX_LINE + 64, "{}", c.len());
-        assert!(c.ends_with(&format!("[{} more bytes]", big.len() - MAX_LINE)));
+        let (_, _, c) = event_lines("/g", vec![ev(&big)]).next().unwrap();
+        assert!(c.text.len() < MAX_LINE + 64, "{}", c.text.len());
+        assert!(c
+            .text
+            .ends_with(&format!("[{} more bytes]", big.len() - MAX_LINE)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A bounded ring buffer of log lines with stable sequence numbers.
 
+use super::ansi::{Look, Shown, Span};
 use crate::project::PhaseId;
 use std::collections::VecDeque;
 
@@ -7,8 +8,11 @@ use std::collections::VecDeque;
 pub struct LogLine {
     pub phase: PhaseId,
     pub stderr: bool,
-    /// Already sanitised.
+    /// What a person sees (colours and redraws interpreted, anything else escaped): what search
+    /// and filters match.
     pub text: String,
+    /// Its styles and raw form where the line held more than plain text.
+    pub look: Option<Box<Look>>,
     /// When tandem read it, or a CloudWatch event's own time: milliseconds since the epoch (0:
     /// unknown).
     pub at: i64,
@@ -17,9 +21,38 @@ pub struct LogLine {
     pub tag: Option<std::sync::Arc<str>>,
 }
 
+impl LogLine {
+    /// A phase's line as read.
+    pub fn read(phase: PhaseId, stderr: bool, shown: Shown, at: i64) -> LogLine {
+        LogLine {
+            phase,
+            stderr,
+            text: shown.text,
+            look: shown.look,
+            at,
+            tag: None,
+        }
+    }
+    /// The styled parts of `text`.
+    pub fn spans(&self) -> &[Span] {
+        self.look.as_ref().map_or(&[], |l| &l.spans)
+    }
+    /// The line with every byte that is not plain text escaped, nothing acted on.
+    pub fn raw(&self) -> &str {
+        self.look.as_ref().map_or(&self.text, |l| &l.raw)
+    }
+    /// Whether `o` comes from the same place (phase, stream, CloudWatch stream).
+    fn same_source(&self, o: &LogLine) -> bool {
+        self.phase == o.phase && self.stderr == o.stderr && self.tag == o.tag
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LogBuffer {
     lines: VecDeque<LogLine>,
+    /// The line each source is writing now (a progress bar redrawn in place), not yet ended by a
+    /// newline: shown after the lines, replaced as it changes, gone when it ends.
+    live: Vec<LogLine>,
     cap: usize,
     /// Sequence number of `lines[0]`.
     first_seq: u64,
@@ -37,11 +70,15 @@ impl LogBuffer {
     pub fn new(cap: usize) -> LogBuffer {
         LogBuffer {
             lines: VecDeque::new(),
+            live: Vec::new(),
             cap: cap.max(1),
             first_seq: 0,
         }
     }
     pub fn push(&mut self, l: LogLine) {
+        if !self.live.is_empty() {
+            self.live.retain(|x| !x.same_source(&l));
+        }
         if self.lines.len() == self.cap {
             self.lines.pop_front();
             self.first_seq += 1;
@@ -103,6 +140,18 @@ impl LogBuffer {
     pub fn clear(&mut self) {
         self.first_seq = self.end_seq();
         self.lines.clear();
+        self.live.clear();
+    }
+    /// A source's line in the writing, in place of the one it had.
+    pub fn set_live(&mut self, l: LogLine) {
+        match self.live.iter_mut().find(|x| x.same_source(&l)) {
+            Some(x) => *x = l,
+            None => self.live.push(l),
+        }
+    }
+    /// The lines in the writing, one per source at most.
+    pub fn live(&self) -> &[LogLine] {
+        &self.live
     }
     /// The newest line of a phase.
     pub fn last_of(&self, phase: PhaseId) -> Option<&LogLine> {
@@ -125,6 +174,7 @@ mod tests {
                 phase: PhaseId::Solve,
                 stderr: false,
                 text: i.to_string(),
+                look: None,
                 at: 0,
                 tag: None,
             });
@@ -142,6 +192,7 @@ mod tests {
             phase: PhaseId::Solve,
             stderr: false,
             text: at.to_string(),
+            look: None,
             at,
             tag: None,
         };
@@ -156,5 +207,32 @@ mod tests {
         let order: Vec<i64> = b.iter().map(|(_, x)| x.at).collect();
         assert_eq!(order, [20, 25, 30, 30]);
         assert_eq!(b.first_seq(), 1);
+    }
+
+    #[test]
+    fn a_line_in_the_writing_is_replaced_then_ended() {
+        let mut b = LogBuffer::new(8);
+        let shown = |t: &[u8]| crate::observe::ansi::log_line(t);
+        b.set_live(LogLine::read(PhaseId::Solve, true, shown(b" 10%|#"), 1));
+        b.set_live(LogLine::read(
+            PhaseId::Solve,
+            true,
+            shown(b" 10%|#\r 50%|#####"),
+            2,
+        ));
+        b.set_live(LogLine::read(PhaseId::Preprocess, false, shown(b"pre"), 2));
+        assert_eq!(b.live().len(), 2);
+        assert_eq!(b.live()[0].text, " 50%|#####");
+        assert_eq!(b.live()[0].raw(), " 10%|#\\r 50%|#####");
+        // the line ends: pushed, and no longer in the writing
+        b.push(LogLine::read(
+            PhaseId::Solve,
+            true,
+            shown(b"100%|##########"),
+            3,
+        ));
+        assert_eq!(b.live().len(), 1);
+        assert_eq!(b.live()[0].phase, PhaseId::Preprocess);
+        assert_eq!(b.get(0).unwrap().text, "100%|##########");
     }
 }

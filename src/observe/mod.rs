@@ -1,5 +1,6 @@
 //! Observing runs: the sanitiser, log buffers and tailing.
 
+pub mod ansi;
 pub mod cloudwatch;
 pub mod filter;
 pub mod logbuf;

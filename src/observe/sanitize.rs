@@ -18,6 +18,24 @@ fn is_hostile(c: char) -> bool {
     )
 }
 
+/// How a control character is shown: `\e`, `\n`, `\r`, `\xNN` below 0x80, else `\u{NNNN}`.
+pub fn escape_into(c: char, out: &mut String) {
+    match c {
+        '\u{1b}' => out.push_str("\\e"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        c if (c as u32) < 0x80 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+}
+
+/// Where tabs stop: every this many columns.
+pub const TAB_STOP: usize = 4;
+
 /// Neutralise terminal control sequences; tabs become spaces. Borrowed when nothing needed changing.
 pub fn sanitize(s: &str) -> Cow<'_, str> {
     if !s.chars().any(|c| c == '\t' || is_hostile(c)) {
@@ -27,24 +45,14 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     let mut col = 0usize;
     for c in s.chars() {
         if c == '\t' {
-            let n = 4 - col % 4;
+            let n = TAB_STOP - col % TAB_STOP;
             out.extend(std::iter::repeat_n(' ', n));
             col += n;
             continue;
         }
         if is_hostile(c) {
             let before = out.len();
-            match c {
-                '\u{1b}' => out.push_str("\\e"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                c if (c as u32) < 0x80 => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c => {
-                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
-                }
-            }
+            escape_into(c, &mut out);
             col += out.len() - before;
         } else {
             out.push(c);

@@ -8,11 +8,12 @@ pub struct FileTail {
     pub path: PathBuf,
     offset: u64,
     partial: Vec<u8>,
+    /// Bytes went onto `partial` since [`FileTail::live`] last looked.
+    grew: bool,
 }
 
-/// A line longer than this is cut (the rest is dropped with a marker) so one runaway line cannot
-/// stall the view.
-pub const MAX_LINE: usize = 64 * 1024;
+use super::ansi::MAX_LINE;
+use super::ansi::{log_line, Shown};
 
 impl FileTail {
     pub fn new(path: PathBuf) -> FileTail {
@@ -20,6 +21,7 @@ impl FileTail {
             path,
             offset: 0,
             partial: Vec::new(),
+            grew: false,
         }
     }
 
@@ -27,9 +29,9 @@ impl FileTail {
         self.offset
     }
 
-    /// New complete lines since the last call (sanitised), at most `max_bytes` read per call.
-    /// With `flush`, a trailing partial line is returned too.
-    pub fn poll(&mut self, max_bytes: u64, flush: bool) -> std::io::Result<Vec<String>> {
+    /// New complete lines since the last call, as they show ([`log_line`]), at most `max_bytes`
+    /// read per call. With `flush`, a trailing partial line is returned too.
+    pub fn poll(&mut self, max_bytes: u64, flush: bool) -> std::io::Result<Vec<Shown>> {
         let mut out = Vec::new();
         let mut f = match std::fs::File::open(&self.path) {
             Ok(f) => f,
@@ -51,31 +53,35 @@ impl FileTail {
             for nl in memchr::memchr_iter(b'\n', &buf) {
                 let mut line = std::mem::take(&mut self.partial);
                 line.extend_from_slice(&buf[start..nl]);
-                out.push(finish(&line));
+                out.push(log_line(&line));
                 start = nl + 1;
             }
             self.partial.extend_from_slice(&buf[start..]);
+            self.grew |= start < buf.len();
             if self.partial.len() > MAX_LINE {
-                out.push(finish(&self.partial));
+                // a progress bar redrawn for long without a newline: its last redraw is what
+                // shows
+                if let Some(cr) = memchr::memrchr(b'\r', &self.partial).filter(|cr| *cr > 0) {
+                    self.partial.drain(..cr);
+                }
+            }
+            if self.partial.len() > MAX_LINE {
+                out.push(log_line(&self.partial));
                 self.partial.clear();
             }
         }
         if flush && !self.partial.is_empty() {
-            out.push(finish(&self.partial));
+            out.push(log_line(&self.partial));
             self.partial.clear();
         }
         Ok(out)
     }
-}
 
-fn finish(line: &[u8]) -> String {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.len() > MAX_LINE {
-        let mut s = super::sanitize_bytes(&line[..MAX_LINE]);
-        s.push_str(&format!(" … [{} more bytes]", line.len() - MAX_LINE));
-        s
-    } else {
-        super::sanitize_bytes(line)
+    /// The line being written now (a progress bar redrawn with carriage returns, no newline
+    /// yet) as it shows, when it changed since the last look.
+    pub fn live(&mut self) -> Option<Shown> {
+        let grew = std::mem::take(&mut self.grew);
+        (grew && !self.partial.is_empty()).then(|| log_line(&self.partial))
     }
 }
 
@@ -91,10 +97,45 @@ mod tests {
         let mut f = std::fs::File::create(&p).unwrap();
         let mut t = FileTail::new(p.clone());
         f.write_all(b"one\ntw").unwrap();
-        assert_eq!(t.poll(1 << 20, false).unwrap(), ["one"]);
+        let texts = |t: &mut FileTail| -> Vec<String> {
+            t.poll(1 << 20, false)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.text)
+                .collect()
+        };
+        assert_eq!(texts(&mut t), ["one"]);
         f.write_all(b"o\n\x1b[2Jthree\n").unwrap();
-        assert_eq!(t.poll(1 << 20, false).unwrap(), ["two", "\\e[2Jthree"]);
+        // erase-display only redraws: dropped, the text kept
+        assert_eq!(texts(&mut t), ["two", "three"]);
         assert_eq!(t.offset(), 18);
+        assert!(texts(&mut t).is_empty());
+    }
+
+    #[test]
+    fn a_progress_bar_is_seen_while_it_is_redrawn() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.log");
+        let mut f = std::fs::File::create(&p).unwrap();
+        let mut t = FileTail::new(p.clone());
+        f.write_all(b"start\n  0%|    | 0/4").unwrap();
+        assert_eq!(t.poll(1 << 20, false).unwrap().len(), 1);
+        assert_eq!(t.live().unwrap().text, "  0%|    | 0/4");
+        assert!(t.live().is_none(), "unchanged");
+        f.write_all(b"\r 50%|##  | 2/4").unwrap();
         assert!(t.poll(1 << 20, false).unwrap().is_empty());
+        assert_eq!(t.live().unwrap().text, " 50%|##  | 2/4");
+        f.write_all(b"\r100%|####| 4/4\n").unwrap();
+        let done = t.poll(1 << 20, false).unwrap();
+        assert_eq!(done[0].text, "100%|####| 4/4");
+        assert!(t.live().is_none());
+        // redrawn past the longest line without a newline: the last redraw is kept
+        let mut bar = Vec::new();
+        for i in 0..20_000 {
+            bar.extend_from_slice(format!("\r{i:>6}/20000").as_bytes());
+        }
+        f.write_all(&bar).unwrap();
+        assert!(t.poll(1 << 20, false).unwrap().is_empty());
+        assert_eq!(t.live().unwrap().text, " 19999/20000");
     }
 }

@@ -17,6 +17,9 @@ use tokio::time::Instant;
 #[derive(Debug, Default)]
 pub struct Batch {
     pub lines: Vec<LogLine>,
+    /// Lines in the writing that changed (a progress bar redrawn in place): each replaces its
+    /// source's last one until the line ends.
+    pub live: Vec<LogLine>,
     /// A file gave a whole chunk: more is waiting (a caller that applies back-pressure waits
     /// before asking again; the others just ask).
     pub behind: bool,
@@ -154,7 +157,7 @@ impl Follow {
                 self.files_done = over && !b.behind;
             }
             let cloud_done = self.poll_cloud(&mut b, over).await;
-            let got = !b.lines.is_empty() || !b.errors.is_empty();
+            let got = !b.lines.is_empty() || !b.live.is_empty() || !b.errors.is_empty();
             self.idle = if got { 0 } else { self.idle + 1 };
             if got {
                 return Some(b);
@@ -186,13 +189,9 @@ impl Follow {
             match polled {
                 Ok(new) => {
                     let at = chrono::Utc::now().timestamp_millis();
-                    b.lines.extend(new.into_iter().map(|text| LogLine {
-                        phase: *phase,
-                        stderr: *stderr,
-                        text,
-                        at,
-                        tag: None,
-                    }))
+                    let line = |shown| LogLine::read(*phase, *stderr, shown, at);
+                    b.lines.extend(new.into_iter().map(line));
+                    b.live.extend(t.live().map(line));
                 }
                 Err(e) => b.errors.push(FollowError::File {
                     path: t.path.display().to_string(),
@@ -244,12 +243,9 @@ impl Follow {
 /// CloudWatch events as timeline lines, tagged with their stream.
 pub fn cloud_lines(group: &str, evs: Vec<cloudwatch::CwEvent>) -> Vec<LogLine> {
     cloudwatch::event_lines(group, evs)
-        .map(|(tag, at, text)| LogLine {
-            phase: PhaseId::Solve,
-            stderr: false,
-            text,
-            at,
+        .map(|(tag, at, shown)| LogLine {
             tag: Some(tag),
+            ..LogLine::read(PhaseId::Solve, false, shown, at)
         })
         .collect()
 }

@@ -3,6 +3,7 @@
 use super::colormap::{color, NAN_COLOR};
 use super::{finite_range, Field, Series};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -77,13 +78,34 @@ fn draw_heatmaps<DB: DrawingBackend>(
     } else {
         root
     };
-    let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - 110);
+    let ticks = if text {
+        bar_ticks((lo, span))
+    } else {
+        Vec::new()
+    };
+    let column = bar_column_width(&root, &ticks);
+    let (main, bar) = root.split_horizontally(root.dim_in_pixel().0 as i32 - column);
     let panels = main.split_evenly((1, fields.len().max(1)));
+    let mut rows = None;
     for (panel, (label, f)) in panels.iter().zip(fields) {
         let caption = if fields.len() > 1 { label } else { title };
-        draw_field(panel, f, cmap, (lo, span), caption, text, raster)?;
+        rows = Some(draw_field(
+            panel,
+            f,
+            cmap,
+            (lo, span),
+            caption,
+            text,
+            raster,
+        )?);
     }
-    colour_bar(&bar, cmap, (lo, span), text)?;
+    // the bar as tall as the fields' plotting area
+    let (_, h) = bar.dim_in_pixel();
+    let base = bar.get_base_pixel().1;
+    let rows = rows.map_or(BAR_MARGIN..h as i32 - BAR_MARGIN, |r| {
+        r.start - base..r.end - base
+    });
+    colour_bar(&bar, cmap, (lo, span), &ticks, rows, text)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -96,7 +118,7 @@ fn draw_field<DB: DrawingBackend>(
     title: &str,
     text: bool,
     raster: bool,
-) -> Result<(), DynErr> {
+) -> Result<std::ops::Range<i32>, DynErr> {
     let mut b = ChartBuilder::on(main);
     b.margin(10);
     if text {
@@ -105,6 +127,7 @@ fn draw_field<DB: DrawingBackend>(
             .y_label_area_size(40);
     }
     let mut chart = b.build_cartesian_2d(0..f.cols, 0..f.rows).map_err(err)?;
+    let rows = chart.plotting_area().get_pixel_range().1;
     if text {
         chart
             .configure_mesh()
@@ -154,42 +177,106 @@ fn draw_field<DB: DrawingBackend>(
             )
             .map_err(err)?;
     }
-    Ok(())
+    Ok(rows)
 }
 
+/// The colour bar's font, its bar's width and the gaps around it, in pixels.
+const BAR_FONT: (&str, u32) = ("sans-serif", 14);
+const BAR_WIDTH: i32 = 20;
+const BAR_MARGIN: i32 = 10;
+const BAR_TICK: i32 = 5;
+
+/// The colour bar's tick values and their labels: plotters' round key points, written with as many
+/// decimals as the step between them needs (exponent form for very large or small magnitudes).
+fn bar_ticks((lo, span): (f64, f64)) -> Vec<(f64, String)> {
+    use plotters::coord::ranged1d::Ranged;
+    let coord: plotters::coord::types::RangedCoordf64 = (lo..lo + span).into();
+    let keys = coord.key_points(6);
+    let step = keys
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let decimals = if step.is_finite() && step > 0.0 {
+        (-step.log10().floor()).clamp(0.0, 6.0) as usize
+    } else {
+        1
+    };
+    let big = keys.iter().any(|v| v.abs() >= 1e6);
+    let small = step.is_finite() && step < 1e-4;
+    keys.into_iter()
+        .map(|v| {
+            let text = if big || small {
+                format!("{v:.2e}")
+            } else {
+                format!("{v:.decimals$}")
+            };
+            (v, text)
+        })
+        .collect()
+}
+
+/// The width of the colour bar's column: its bar, ticks and widest label, measured in the font,
+/// so that no label is cut at the image's edge.
+fn bar_column_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    ticks: &[(f64, String)],
+) -> i32 {
+    let font = TextStyle::from(BAR_FONT.into_font());
+    let widest = ticks
+        .iter()
+        .filter_map(|(_, t)| area.estimate_text_size(t, &font).ok())
+        .map(|(w, _)| w as i32)
+        .max()
+        .unwrap_or(0);
+    let labels = if widest > 0 { BAR_TICK + 3 + widest } else { 0 };
+    BAR_MARGIN + BAR_WIDTH + labels + BAR_MARGIN
+}
+
+/// The colour bar in pixel coordinates of its own column, over `rows`: the bar on the left, ticks
+/// and labels to its right (when there is text), all inside the column.
 fn colour_bar<DB: DrawingBackend>(
     bar: &DrawingArea<DB, plotters::coord::Shift>,
     cmap: &str,
     (lo, span): (f64, f64),
+    ticks: &[(f64, String)],
+    rows: std::ops::Range<i32>,
     text: bool,
 ) -> Result<(), DynErr> {
-    let mut bb = ChartBuilder::on(bar);
-    bb.margin(10).margin_top(if text { 40 } else { 10 });
-    if text {
-        bb.y_label_area_size(60);
+    let (top, bottom) = (rows.start, rows.end - 1);
+    if bottom <= top {
+        return Ok(());
     }
-    let mut cb = bb
-        .build_cartesian_2d(0.0..1.0, lo..lo + span)
+    let (x0, x1) = (BAR_MARGIN, BAR_MARGIN + BAR_WIDTH);
+    let height = f64::from(bottom - top);
+    let y_of = |v: f64| bottom - ((v - lo) / span * height).round() as i32;
+    let steps = (bottom - top).clamp(1, 256);
+    for k in 0..steps {
+        let (y1, y0) = (
+            bottom - (height * f64::from(k) / f64::from(steps)).round() as i32,
+            bottom - (height * f64::from(k + 1) / f64::from(steps)).round() as i32,
+        );
+        let (cr, cg, cb) = color(cmap, (f64::from(k) + 0.5) / f64::from(steps));
+        bar.draw(&Rectangle::new(
+            [(x0, y0), (x1, y1)],
+            RGBColor(cr, cg, cb).filled(),
+        ))
+        .map_err(err)?;
+    }
+    bar.draw(&Rectangle::new([(x0, top), (x1, bottom)], BLACK))
         .map_err(err)?;
     if text {
-        cb.configure_mesh()
-            .disable_mesh()
-            .disable_x_axis()
-            .y_labels(6)
-            .y_label_style(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
+        let style = BAR_FONT
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Left, VPos::Center));
+        for (v, label) in ticks {
+            let y = y_of(*v);
+            bar.draw(&PathElement::new([(x1, y), (x1 + BAR_TICK, y)], BLACK))
+                .map_err(err)?;
+            bar.draw(&Text::new(label.as_str(), (x1 + BAR_TICK + 3, y), &style))
+                .map_err(err)?;
+        }
     }
-    let steps = 128;
-    cb.draw_series((0..steps).map(|k| {
-        let (v0, v1) = (
-            lo + span * k as f64 / steps as f64,
-            lo + span * (k + 1) as f64 / steps as f64,
-        );
-        let (cr, cg, cb) = color(cmap, (k as f64 + 0.5) / steps as f64);
-        Rectangle::new([(0.0, v0), (1.0, v1)], RGBColor(cr, cg, cb).filled())
-    }))
-    .map_err(err)?;
     Ok(())
 }
 
@@ -368,5 +455,62 @@ fn draw<DB: DrawingBackend>(
             y,
             log_y,
         } => draw_lines(root, series, x, y, *log_y, title, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rightmost column of `png` that holds a dark (text or tick) pixel.
+    fn rightmost_dark(png: &Path) -> (u32, u32) {
+        let img = image::open(png).unwrap().to_rgb8();
+        let dark = |x, y| img.get_pixel(x, y).0.iter().all(|&c| c < 90);
+        let right = (0..img.width())
+            .rev()
+            .find(|&x| (0..img.height()).any(|y| dark(x, y)))
+            .unwrap();
+        (right, img.width())
+    }
+
+    #[test]
+    fn colour_bar_labels_are_drawn_inside_the_image() {
+        assert!(
+            font_ready(),
+            "no sans-serif font found (install fonts-dejavu-core)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        for (lo, hi) in [
+            (0.0, 80.0),
+            (-1234.5, 98765.25),
+            (0.000_12, 0.000_31),
+            (-3e9, 7e9),
+        ] {
+            let field = Field {
+                rows: 8,
+                cols: 8,
+                data: (0..64)
+                    .map(|i| lo + (hi - lo) * f64::from(i) / 63.0)
+                    .collect(),
+            };
+            let out = dir.path().join("bar.png");
+            let plot = Plot::Heatmap {
+                fields: &[("f", &field)],
+                cmap: "viridis",
+                range: None,
+            };
+            export(&plot, "labels", &out, (640, 400)).unwrap();
+            let (right, width) = rightmost_dark(&out);
+            assert!(
+                right + BAR_MARGIN as u32 / 2 < width,
+                "range {lo}..{hi}: a label reaches column {right} of {width}"
+            );
+            let ticks = bar_ticks((lo, hi - lo));
+            assert!(ticks.len() >= 2, "{ticks:?}");
+            // labels differ from each other (enough decimals for the step)
+            let mut texts: Vec<_> = ticks.iter().map(|(_, t)| t.clone()).collect();
+            texts.dedup();
+            assert_eq!(texts.len(), ticks.len(), "{ticks:?}");
+        }
     }
 }

@@ -20,6 +20,8 @@ pub enum PlotData {
         field: Field,
         file: String,
         stats: FieldStats,
+        /// Of a .npy: what the array is (its slices, fields, complex parts).
+        about: Option<Arc<super::npy::About>>,
     },
     /// Shared: re-decimating it for a zoom sends the backend a pointer, not the points.
     Series { series: Arc<Series>, file: String },
@@ -81,6 +83,9 @@ pub struct Reader {
     pub project: Arc<Project>,
     pub store: Option<Arc<dyn ObjectStore>>,
     pub tails: Tails,
+    /// A plot's array read with this pick instead of its own (the keys that step through an
+    /// array's slices, fields and complex parts).
+    pub pick: Option<(usize, crate::project::ArrayPick)>,
 }
 
 /// Series read so far, by file (as [`Source::name`] names it).
@@ -108,20 +113,33 @@ impl Reader {
             project,
             store,
             tails: Tails::default(),
+            pick: None,
         }
     }
 
-    fn spec(&self, plot: usize) -> Result<&PlotSpec, String> {
-        self.project
+    /// This reader, plot `plot`'s array read with `pick` (None: the plot's own).
+    pub fn picking(mut self, plot: usize, pick: Option<crate::project::ArrayPick>) -> Reader {
+        self.pick = pick.map(|p| (plot, p));
+        self
+    }
+
+    fn spec(&self, plot: usize) -> Result<PlotSpec, String> {
+        let mut spec = self
+            .project
             .plots
             .get(plot)
-            .ok_or_else(|| "no such plot".into())
+            .cloned()
+            .ok_or_else(|| "no such plot".to_string())?;
+        if let Some((_, pick)) = self.pick.as_ref().filter(|(p, _)| *p == plot) {
+            spec.pick = pick.clone();
+        }
+        Ok(spec)
     }
 
     /// The files of plot `plot` in a run, sorted (snapshots in order).
     pub async fn files(&self, run_id: &str, plot: usize) -> Result<Vec<String>, String> {
         let spec = self.spec(plot)?;
-        source(&self.ws, &self.project, self.store.clone(), run_id, spec)?
+        source(&self.ws, &self.project, self.store.clone(), run_id, &spec)?
             .files(&spec.file)
             .await
     }
@@ -140,7 +158,7 @@ impl Reader {
         file: &str,
         fit: Option<crate::plot::Fit>,
     ) -> Result<PlotData, String> {
-        let spec = self.spec(plot)?.clone();
+        let spec = self.spec(plot)?;
         let src = source(&self.ws, &self.project, self.store.clone(), run_id, &spec)?;
         if spec.kind == PlotKind::Line {
             return load_series(&self.tails, &src, file).await;
@@ -319,7 +337,7 @@ pub async fn read_data(
     }
     let input = match src {
         Source::Dir(dir) if spec.kind != PlotKind::Line => Input::File(dir.join(file)),
-        _ => Input::Bytes(src.read(file).await?),
+        _ => Input::Bytes(src.read_for(file, &spec.pick).await?),
     };
     // a slice needs its whole row or column
     let fit = fit.filter(|_| spec.kind == PlotKind::Heatmap);
@@ -327,13 +345,14 @@ pub async fn read_data(
     tokio::task::spawn_blocking(move || match input {
         Input::File(path) => {
             let size = std::fs::metadata(&path).map_or(u64::MAX, |m| m.len());
-            let (field, stats, bytes) = crate::plot::read::read_field_counted(&path, fit.as_ref())
-                .map_err(|e| e.to_string())?;
+            let (array, bytes) =
+                crate::plot::read::read_field_counted(&path, fit.as_ref(), &spec.pick)
+                    .map_err(|e| e.to_string())?;
             let read = ReadStats {
                 bytes,
                 ranged: bytes < size,
             };
-            Ok((of_field(&spec, &file, field, stats)?, read))
+            Ok((of_array(&spec, &file, array)?, read))
         }
         Input::Bytes(fetched) => {
             let read = ReadStats {
@@ -343,10 +362,15 @@ pub async fn read_data(
             let path = Path::new(&name);
             let data = match spec.kind {
                 PlotKind::Heatmap | PlotKind::Slice => {
-                    let (field, stats) =
-                        crate::plot::read::read_field_from(path, &fetched.bytes[..], fit.as_ref())
-                            .map_err(|e| e.to_string())?;
-                    of_field(&spec, &file, field, stats)?
+                    let array = crate::plot::read::read_field_from(
+                        path,
+                        &fetched.bytes[..],
+                        fit.as_ref(),
+                        &spec.pick,
+                        fetched.skipped,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    of_array(&spec, &file, array)?
                 }
                 PlotKind::Line => crate::plot::read::parse_series(path, &fetched.bytes)
                     .map(|series| PlotData::Series {
@@ -362,18 +386,44 @@ pub async fn read_data(
     .map_err(|e| e.to_string())?
 }
 
+/// What an array read gives to draw: a field as the plot's kind asks, a 1-D array's line, and a
+/// 0-D array's value said (there is nothing to draw).
+fn of_array(
+    spec: &PlotSpec,
+    file: &str,
+    array: crate::plot::read::Array,
+) -> Result<PlotData, String> {
+    use crate::plot::read::Array;
+    match array {
+        Array::Field(field, stats, about) => of_field(spec, file, field, stats, about),
+        Array::Series(series) => Ok(PlotData::Series {
+            series: Arc::new(series),
+            file: format!("{file} · 1-D"),
+        }),
+        Array::Value(v) => Err(format!(
+            "{file} holds one value (a 0-D array): {v} — nothing to draw"
+        )),
+    }
+}
+
 /// A heatmap or slice plot's data from its field and the whole field's stats.
 fn of_field(
     spec: &PlotSpec,
     file: &str,
     field: crate::plot::Field,
     stats: crate::plot::FieldStats,
+    about: Option<super::npy::About>,
 ) -> Result<PlotData, String> {
+    let label = match about.as_ref().map(|a| a.label()) {
+        Some(l) if !l.is_empty() => format!("{file} · {l}"),
+        _ => file.to_string(),
+    };
     match spec.kind {
         PlotKind::Heatmap | PlotKind::Line => Ok(PlotData::Field {
             stats,
             field,
-            file: file.to_string(),
+            file: label,
+            about: about.map(Arc::new),
         }),
         PlotKind::Slice => {
             let series = field
@@ -385,7 +435,7 @@ fn of_field(
             };
             Ok(PlotData::Series {
                 series: Arc::new(series),
-                file: format!("{file} · {which} of {}x{}", field.cols, field.rows),
+                file: format!("{label} · {which} of {}x{}", field.cols, field.rows),
             })
         }
     }
@@ -403,8 +453,8 @@ pub struct ExportAs<'a> {
 }
 
 /// Draw `data` to `out` (PNG or SVG): one run's plot, two runs' fields side by side on one colour
-/// scale, their difference, or series overlaid. A series' x is the plot's `x` (else its first
-/// column), its y the plot's `y` (else up to three other columns).
+/// scale, their difference, or series overlaid, on the columns [`axes`](super::prepare::axes)
+/// names.
 pub fn export(spec: &PlotSpec, data: &PlotData, how: &ExportAs, out: &Path) -> Result<(), String> {
     use crate::plot::export::{export, Plot};
     let range = if how.diff {
@@ -460,26 +510,10 @@ fn lines(
     how: &ExportAs,
     out: &Path,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let first = runs.first().map(|r| r.1);
-    let x = spec
-        .x
-        .clone()
-        .or_else(|| first.and_then(|s| s.columns.first().cloned()))
+    let (x, y) = runs
+        .first()
+        .map(|r| super::prepare::axes(spec, r.1))
         .unwrap_or_default();
-    let y: Vec<String> = if spec.y.is_empty() {
-        first
-            .map(|s| {
-                s.columns
-                    .iter()
-                    .filter(|c| **c != x)
-                    .take(3)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
-    } else {
-        spec.y.clone()
-    };
     crate::plot::export::export(
         &crate::plot::export::Plot::Lines {
             series: runs,
@@ -527,6 +561,7 @@ mod tests {
             row: None,
             col: None,
             range: None,
+            pick: Default::default(),
         };
         let store = Arc::new(crate::storage::local::LocalStore::new(
             root.path().to_path_buf(),

@@ -255,6 +255,10 @@ pub fn field_image(
         field.clone()
     };
     let mut img = image::RgbImage::new(w as u32, h as u32);
+    if d.rows == 0 || d.cols == 0 || d.data.len() < d.rows * d.cols {
+        // nothing to draw (the readers refuse empty arrays; this never indexes one)
+        return img;
+    }
     for (y, row) in img.rows_mut().enumerate() {
         let fr = (d.rows - 1) - (y * d.rows / h).min(d.rows - 1);
         for (x, px) in row.enumerate() {

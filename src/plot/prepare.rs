@@ -56,6 +56,7 @@ pub fn difference_of(a: PlotData, b: PlotData) -> Result<PlotData, String> {
                 field,
                 file: format!("{file} · this run − the other"),
                 stats,
+                about: None,
             })
         }
         _ => Err("a difference needs two fields; series are overlaid".into()),
@@ -107,6 +108,29 @@ pub struct Lines {
     pub missing: Vec<String>,
 }
 
+/// The columns a series plot draws: x the plot's `x`, else `step` when there is one, else the
+/// first column; y the plot's `y`, else up to three other columns.
+pub fn axes(spec: &crate::project::PlotSpec, series: &Series) -> (String, Vec<String>) {
+    let x = spec
+        .x
+        .clone()
+        .or_else(|| series.columns.iter().find(|c| *c == "step").cloned())
+        .or_else(|| series.columns.first().cloned())
+        .unwrap_or_default();
+    let y = if spec.y.is_empty() {
+        series
+            .columns
+            .iter()
+            .filter(|c| **c != x)
+            .take(3)
+            .cloned()
+            .collect()
+    } else {
+        spec.y.clone()
+    };
+    (x, y)
+}
+
 /// The lines of `spec`'s y columns against `xs` (this run's x column) in `series`, and of the
 /// same columns in `others` (compared runs' series, labelled with their runs), in the part of x
 /// in `window`, each decimated (min/max) to `width` points.
@@ -118,7 +142,7 @@ pub fn series_lines(
     window: Option<Window>,
     width: usize,
 ) -> Lines {
-    let x = spec.x.as_deref().unwrap_or("step");
+    let (x, ys) = axes(spec, series);
     let (x0, x1) = super::finite_range(xs).unwrap_or((0.0, 1.0));
     let (x0, x1) = match window {
         Some(w) => (x0 + (x1 - x0) * w.x0, x0 + (x1 - x0) * w.x1),
@@ -130,8 +154,8 @@ pub fn series_lines(
     }
     let (mut data, mut missing) = (Vec::new(), Vec::new());
     for (src, suffix) in &sources {
-        let Some(xs) = src.column(x) else { continue };
-        for y in &spec.y {
+        let Some(xs) = src.column(&x) else { continue };
+        for y in &ys {
             match src.column(y) {
                 Some(col) => {
                     let pts: Vec<(f64, f64)> = xs
@@ -172,7 +196,7 @@ pub fn lines_of(
     req: u64,
 ) -> Option<Lines> {
     let (series, others) = overlaid(data)?;
-    let xs = series.column(spec.x.as_deref().unwrap_or("step"))?;
+    let xs = series.column(&axes(spec, series).0)?;
     Some(Lines {
         req,
         ..series_lines(spec, xs, series, &others, window, width)
@@ -231,6 +255,7 @@ mod tests {
             stats: FieldStats::of(&f),
             field: f,
             file: "f.npy".into(),
+            about: None,
         }
     }
 

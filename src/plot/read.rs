@@ -1,5 +1,6 @@
 //! Readers: a CSV series (named numeric columns) and a 2D field from .npy.
 
+use crate::project::ArrayPick;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,13 +118,16 @@ fn bad(file: &Path, msg: impl Into<String>) -> ReadError {
 
 /// Parse a CSV series from bytes (header row of column names).
 pub fn parse_series(file: &Path, bytes: &[u8]) -> Result<Series, ReadError> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let columns: Vec<String> = rdr
-        .headers()
-        .map_err(|e| bad(file, e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let mut rdr = crate::storage::csv::Dialect::sniff(bytes).reader(bytes);
+    let mut recs = rdr.records();
+    let columns: Vec<String> = match recs.next() {
+        Some(h) => h
+            .map_err(|e| bad(file, e.to_string()))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect(),
+        None => Vec::new(),
+    };
     if columns.is_empty() || columns.iter().all(String::is_empty) {
         return Err(bad(
             file,
@@ -131,7 +135,7 @@ pub fn parse_series(file: &Path, bytes: &[u8]) -> Result<Series, ReadError> {
         ));
     }
     let mut values = vec![Vec::new(); columns.len()];
-    for (i, rec) in rdr.records().enumerate() {
+    for (i, rec) in recs.enumerate() {
         let rec = rec.map_err(|e| bad(file, format!("line {}: {e}", i + 2)))?;
         for (c, col) in values.iter_mut().enumerate() {
             col.push(
@@ -216,10 +220,7 @@ pub fn parse_field(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
 /// A CSV matrix: every row the same number of numbers (`nan`, `inf` allowed); a header row of
 /// names is skipped. Errors say the line and column.
 pub fn parse_matrix(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
+    let mut rdr = crate::storage::csv::Dialect::sniff(bytes).reader(bytes);
     let (mut data, mut cols, mut rows) = (Vec::new(), 0usize, 0usize);
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 1;
@@ -272,125 +273,123 @@ pub fn parse_matrix(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
     Ok(Field { rows, cols, data })
 }
 
-/// Parse a 2D (or the first 2D slice of a 3D) f32/f64/integer .npy field, C or Fortran order.
+/// Parse a .npy's first 2-D slice (of its only number) as a field.
 pub fn parse_npy(file: &Path, bytes: &[u8]) -> Result<Field, ReadError> {
-    read_npy(file, bytes, None).map(|(f, _)| f)
-}
-
-/// The numbers a .npy may hold, as stored.
-#[derive(Clone, Copy)]
-enum Num {
-    F4,
-    F8,
-    I4,
-    I8,
-}
-
-impl Num {
-    fn size(self) -> usize {
-        match self {
-            Num::F4 | Num::I4 => 4,
-            Num::F8 | Num::I8 => 8,
-        }
+    match read_npy(file, bytes, None, &ArrayPick::default())? {
+        Array::Field(f, ..) => Ok(f),
+        Array::Series(s) => Ok(Field {
+            rows: 1,
+            cols: s.rows(),
+            data: s.values.last().cloned().unwrap_or_default(),
+        }),
+        Array::Value(v) => Ok(Field {
+            rows: 1,
+            cols: 1,
+            data: vec![v],
+        }),
     }
 }
 
-impl Num {
-    /// The number a dtype string (`<f8`, `>i4`) stores, and whether it is big-endian.
-    fn of(descr: &str) -> Option<(Num, bool)> {
-        let num = match descr.get(1..)? {
-            "f8" => Num::F8,
-            "f4" => Num::F4,
-            "i4" => Num::I4,
-            "i8" => Num::I8,
-            _ => return None,
-        };
-        Some((num, descr.starts_with('>')))
-    }
+/// What an array holds to draw: a 2-D field (or slice) with the stats of all of it, a 1-D
+/// array's line (its index and each number drawn), or a 0-D array's one value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Array {
+    /// With what the array is, when it is a .npy.
+    Field(Field, super::FieldStats, Option<super::npy::About>),
+    Series(Series),
+    Value(f64),
 }
 
-/// The values of a dtype tandem reads, decoded from raw bytes (a whole number of them); `None` for
-/// another dtype.
-pub fn decode_values(descr: &str, bytes: &[u8]) -> Option<Vec<f64>> {
-    let (num, big) = Num::of(descr)?;
-    let mut out = Vec::with_capacity(bytes.len() / num.size());
-    decode(num, big, bytes, 1, &mut out);
-    Some(out)
-}
-
-/// Every `step`-th stored number of `bytes` (from the first), as f64, onto `out`.
-fn decode(num: Num, big: bool, bytes: &[u8], step: usize, out: &mut Vec<f64>) {
-    fn each<const N: usize>(bytes: &[u8], step: usize, out: &mut Vec<f64>, f: fn([u8; N]) -> f64) {
-        out.extend(bytes.chunks_exact(N * step).map(|c| {
-            let mut a = [0u8; N];
-            a.copy_from_slice(&c[..N]);
-            f(a)
-        }));
-    }
-    match (num, big) {
-        (Num::F8, false) => each::<8>(bytes, step, out, f64::from_le_bytes),
-        (Num::F8, true) => each::<8>(bytes, step, out, f64::from_be_bytes),
-        (Num::F4, false) => each::<4>(bytes, step, out, |a| f32::from_le_bytes(a).into()),
-        (Num::F4, true) => each::<4>(bytes, step, out, |a| f32::from_be_bytes(a).into()),
-        (Num::I4, false) => each::<4>(bytes, step, out, |a| i32::from_le_bytes(a).into()),
-        (Num::I4, true) => each::<4>(bytes, step, out, |a| i32::from_be_bytes(a).into()),
-        (Num::I8, false) => each::<8>(bytes, step, out, |a| i64::from_le_bytes(a) as f64),
-        (Num::I8, true) => each::<8>(bytes, step, out, |a| i64::from_be_bytes(a) as f64),
-    }
-}
-
-/// Read a 2D (or the first 2D slice of a 3D) f4/f8/i4/i8 .npy field, C or Fortran order, either
-/// byte order, as its values arrive from `r` (nothing is held but what is kept), with the whole
-/// field's stats counted on the way. With `fit`, only the part in its window is kept, averaged
-/// block by block to its size as the rows go past: what the screen shows of a large snapshot
-/// costs one pass over the file and a few KiB, not the field.
+/// Read a .npy as its values arrive from `r` (nothing is held but what is kept): every numeric
+/// dtype numpy writes, either byte order, C or Fortran order, format 1.0 to 3.0; of a
+/// structured array the field `pick` names; of an N-D array the 2-D slice it names (the first by
+/// default); a complex number's part it names. A 2-D slice's stats are counted on the way; with
+/// `fit`, only the part of it in the fit's window is kept, averaged block by block to its size
+/// as the rows go past: what the screen shows of a large snapshot costs one pass over the file
+/// and a few KiB, not the field.
 pub fn read_npy<R: std::io::Read>(
     file: &Path,
     mut r: R,
     fit: Option<&super::Fit>,
-) -> Result<(Field, super::FieldStats), ReadError> {
-    let h = super::npy::Header::read(&mut r).map_err(|e| bad(file, e.to_string()))?;
-    let shape: Vec<usize> = h.shape.iter().map(|&d| d as usize).collect();
-    let (rows, cols) = match shape.as_slice() {
-        [r, c] | [_, r, c] => (*r, *c),
-        [n] => (1, *n),
-        s => return Err(bad(file, format!("expected a 2D field, got shape {s:?}"))),
+    pick: &ArrayPick,
+) -> Result<Array, ReadError> {
+    read_npy_after(file, &mut r, fit, pick, 0)
+}
+
+/// [`read_npy`] of a reader that starts `skipped` bytes into the values (see
+/// [`super::source::Fetched`]).
+pub fn read_npy_after<R: std::io::Read>(
+    file: &Path,
+    mut r: R,
+    fit: Option<&super::Fit>,
+    pick: &ArrayPick,
+    skipped: u64,
+) -> Result<Array, ReadError> {
+    use super::npy::{decode, Dims};
+    let npy_err = |e: super::npy::NpyError| bad(file, e.to_string());
+    let h = super::npy::Header::read(&mut r).map_err(npy_err)?;
+    let dims = h.dims(&pick.slice).map_err(npy_err)?;
+    let layout = h
+        .layout(pick, matches!(dims, Dims::Line(_)))
+        .map_err(npy_err)?;
+    let item = layout.item;
+    let io = |e: std::io::Error| bad(file, e.to_string());
+    let plane = match dims {
+        Dims::Scalar | Dims::Line(_) => {
+            let n = if let Dims::Line(n) = dims { n } else { 1 };
+            let want = n
+                .checked_mul(item)
+                .filter(|b| *b < 1 << 34)
+                .ok_or_else(|| bad(file, format!("shape {:?} is too large", h.shape)))?;
+            let mut bytes = Vec::with_capacity(want.min(1 << 26));
+            std::io::Read::read_to_end(&mut std::io::Read::take(&mut r, want as u64), &mut bytes)
+                .map_err(io)?;
+            if bytes.len() < want {
+                return Err(bad(
+                    file,
+                    format!("truncated: {} of {n} values", bytes.len() / item.max(1)),
+                ));
+            }
+            let mut cols = Vec::new();
+            for (_, e) in &layout.elems {
+                let mut v = Vec::with_capacity(n);
+                decode(e, item, &bytes, 1, &mut v);
+                cols.push(v);
+            }
+            if dims == Dims::Scalar {
+                return Ok(Array::Value(cols[0][0]));
+            }
+            let mut columns = vec!["index".to_string()];
+            columns.extend(layout.elems.iter().map(|(n, _)| n.clone()));
+            let mut values = vec![(0..n).map(|i| i as f64).collect::<Vec<f64>>()];
+            values.extend(cols);
+            return Ok(Array::Series(Series { columns, values }));
+        }
+        Dims::Plane(p) => p,
     };
-    let descr = match &h.dtype {
-        npyz::DType::Plain(ts) => ts.to_string(),
-        other => return Err(bad(file, format!("unsupported dtype {other:?}"))),
-    };
-    let Some((num, big)) = Num::of(&descr) else {
-        return Err(bad(
-            file,
-            format!(
-                "unsupported dtype `{descr}` ({}); expected f4, f8, i4 or i8",
-                descr.get(1..).unwrap_or_default()
-            ),
-        ));
-    };
-    // How the values arrive: `lines` runs of `len` stored numbers, every `step`-th of them the
-    // field's. C order: a run is a row (the first slice of a 3D array comes first). Fortran
-    // order: a run is a column, and a 3D array's slices are interleaved, so element [0, r, c]
-    // sits at d0 * (r + rows * c) and every value has to be read.
-    let fortran = h.fortran && shape.len() >= 2;
-    let d0 = if shape.len() == 3 { shape[0] } else { 1 };
-    let (lines, len, step) = if fortran {
-        (cols, rows.saturating_mul(d0), d0.max(1))
-    } else {
-        (rows, cols, 1)
-    };
+    let e = layout.elems[0].1;
+    // pass over the values before the slice's first
+    let skip = (plane.skip * item as u64)
+        .checked_sub(skipped)
+        .ok_or_else(|| bad(file, "the bytes read do not start where the slice does"))?;
+    let passed =
+        std::io::copy(&mut std::io::Read::take(&mut r, skip), &mut std::io::sink()).map_err(io)?;
+    if passed < skip {
+        return Err(bad(file, "truncated: the file ends before the slice"));
+    }
+    let (rows, cols) = (plane.rows, plane.cols);
+    let (lines, len, step) = (plane.lines, plane.len, plane.step);
     let per_line = len / step;
     let line_bytes = len
-        .checked_mul(num.size())
+        .checked_mul(item)
         .filter(|b| b.checked_mul(lines).is_some())
-        .ok_or_else(|| bad(file, format!("shape {shape:?} is too large")))?;
-    let mut keep = Keep::new(fit, fortran, (rows, cols), (lines, per_line));
+        .ok_or_else(|| bad(file, format!("shape {:?} is too large", h.shape)))?;
+    let mut keep = Keep::new(fit, plane.transposed, (rows, cols), (lines, per_line));
     let (mut lo, mut hi, mut nonfinite) = (f64::INFINITY, f64::NEG_INFINITY, 0usize);
     // whole lines at a time, about 1 MiB of them; a longer line in 1 MiB pieces
     const PIECE: usize = 1 << 20;
     let batch = (PIECE / line_bytes.max(1)).max(1);
-    let unit = num.size() * step;
+    let unit = item * step;
     let piece = (PIECE / unit).max(1) * unit;
     let mut bytes = vec![0u8; piece.min(batch * line_bytes).max(unit)];
     let mut vals: Vec<f64> = Vec::with_capacity(batch * per_line);
@@ -399,18 +398,23 @@ pub fn read_npy<R: std::io::Read>(
     while line < lines {
         let k = batch.min(lines - line);
         vals.clear();
-        let mut left = k * line_bytes;
+        // the last run ends at the slice's last value
+        let mut left = k * line_bytes - (plane.len - plane.run_len(line + k - 1)) * item;
         while left > 0 {
             let want = left.min(piece);
-            let n = read_full(&mut r, &mut bytes[..want]).map_err(|e| bad(file, e.to_string()))?;
+            let n = read_full(&mut r, &mut bytes[..want]).map_err(io)?;
             got += n;
             if n < want {
                 return Err(bad(
                     file,
-                    format!("truncated: {} of {} values", got / num.size(), lines * len),
+                    format!(
+                        "truncated: {} of {} values",
+                        got / item.max(1),
+                        plane.values()
+                    ),
                 ));
             }
-            decode(num, big, &bytes[..want], step, &mut vals);
+            decode(&e, item, &bytes[..want], step, &mut vals);
             left -= want;
         }
         let (l, h, n) = super::finite_bounds(&vals);
@@ -429,7 +433,7 @@ pub fn read_npy<R: std::io::Read>(
         range: if lo <= hi { (lo, hi) } else { (0.0, 1.0) },
         nonfinite,
     };
-    Ok((keep.field(), stats))
+    Ok(Array::Field(keep.field(), stats, Some(h.about(pick))))
 }
 
 /// Read until `buf` is full or the reader ends; how many bytes came.
@@ -588,46 +592,55 @@ impl Keep {
     }
 }
 
-/// A field from `r`: a .npy (by its magic bytes) read as it arrives, else a CSV matrix; with the
-/// whole field's stats. With `fit`, only what the screen shows of it (see [`super::Fit`]).
+/// What to draw from `r`: a .npy (by its magic bytes) read as it arrives (see [`read_npy`]; `r`
+/// may start `skipped` bytes into its values, a ranged read), else a CSV matrix with its stats.
+/// With `fit`, only what the screen shows of a field (see [`super::Fit`]).
 pub fn read_field_from<R: std::io::BufRead>(
     file: &Path,
     mut r: R,
     fit: Option<&super::Fit>,
-) -> Result<(Field, super::FieldStats), ReadError> {
+    pick: &ArrayPick,
+    skipped: u64,
+) -> Result<Array, ReadError> {
     let npy = r
         .fill_buf()
         .map_err(|e| bad(file, e.to_string()))?
         .starts_with(b"\x93NUMPY");
     if npy {
-        return read_npy(file, r, fit);
+        return read_npy_after(file, r, fit, pick, skipped);
     }
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut r, &mut bytes).map_err(|e| bad(file, e.to_string()))?;
     let field = parse_matrix(file, &bytes)?;
     let stats = super::FieldStats::of(&field);
-    Ok((
+    Ok(Array::Field(
         match fit {
             Some(fit) => fit.apply(field),
             None => field,
         },
         stats,
+        None,
     ))
 }
 
 /// A field from a file on this machine: a .npy parsed as it is read (its bytes are not held in
 /// memory beside the values), anything else as a CSV matrix.
 pub fn read_field(path: &Path) -> Result<Field, ReadError> {
-    read_field_counted(path, None).map(|(f, _, _)| f)
+    match read_field_counted(path, None, &ArrayPick::default())?.0 {
+        Array::Field(f, ..) => Ok(f),
+        _ => Err(bad(path, "not a 2-D array")),
+    }
 }
 
 /// [`read_field_from`] a file on this machine, and how many bytes of it were read (a .npy: its
-/// header and the values used, give or take the read-ahead).
+/// header and the values used, give or take the read-ahead; the values before a slice are
+/// passed over by seeking, not read).
 pub fn read_field_counted(
     path: &Path,
     fit: Option<&super::Fit>,
-) -> Result<(Field, super::FieldStats, u64), ReadError> {
-    use std::io::Read;
+    pick: &ArrayPick,
+) -> Result<(Array, u64), ReadError> {
+    use std::io::{Read, Seek, SeekFrom};
     struct Counted<R>(R, u64);
     impl<R: Read> Read for Counted<R> {
         fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
@@ -636,10 +649,32 @@ pub fn read_field_counted(
             Ok(n)
         }
     }
-    let f = std::fs::File::open(path).map_err(|e| bad(path, e.to_string()))?;
-    let mut r = std::io::BufReader::with_capacity(1 << 16, Counted(f, 0));
-    let (field, stats) = read_field_from(path, &mut r, fit)?;
-    Ok((field, stats, r.get_ref().1))
+    let mut f = std::fs::File::open(path).map_err(|e| bad(path, e.to_string()))?;
+    // a slice far into a large array: seek to it
+    let mut head = vec![0u8; 1 << 16];
+    let n = read_full(&mut f, &mut head).map_err(|e| bad(path, e.to_string()))?;
+    head.truncate(n);
+    let (start, skipped) = match super::npy::Header::parse(&head) {
+        Ok(h) => match h.needed_for(pick) {
+            Some(r) if r.start > h.data_offset + (1 << 20) => (r.start, r.start - h.data_offset),
+            _ => (0, 0),
+        },
+        Err(_) => (0, 0),
+    };
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| bad(path, e.to_string()))?;
+    let rest: Box<dyn Read> = if skipped > 0 {
+        let hlen = start - skipped;
+        let mut g = std::fs::File::open(path).map_err(|e| bad(path, e.to_string()))?;
+        g.seek(SeekFrom::Start(start))
+            .map_err(|e| bad(path, e.to_string()))?;
+        Box::new(std::io::Cursor::new(head[..hlen as usize].to_vec()).chain(g))
+    } else {
+        Box::new(f)
+    };
+    let mut r = std::io::BufReader::with_capacity(1 << 16, Counted(rest, 0));
+    let got = read_field_from(path, &mut r, fit, pick, skipped)?;
+    Ok((got, r.get_ref().1))
 }
 
 #[cfg(test)]
@@ -698,6 +733,13 @@ mod tests {
         buf
     }
 
+    fn field_of(a: Array) -> (Field, crate::plot::FieldStats) {
+        match a {
+            Array::Field(f, s, _) => (f, s),
+            other => panic!("{other:?}"),
+        }
+    }
+
     fn same(a: &Field, b: &Field, what: &str) {
         assert_eq!((a.rows, a.cols), (b.rows, b.cols), "{what}");
         for (i, (x, y)) in a.data.iter().zip(&b.data).enumerate() {
@@ -747,7 +789,15 @@ mod tests {
                 npy("<f8", Order::Fortran, &[2, rows as u64, cols as u64], &cube),
             ),
         ];
-        let whole = read_npy(Path::new("w.npy"), &files[0].1[..], None).unwrap();
+        let whole = field_of(
+            read_npy(
+                Path::new("w.npy"),
+                &files[0].1[..],
+                None,
+                &ArrayPick::default(),
+            )
+            .unwrap(),
+        );
         assert_eq!(whole.0.data.len(), rows * cols);
         assert!(whole.0.data[3 * cols + 4].is_nan() && whole.0.data[20 * cols + 7].is_infinite());
         let stats = FieldStats::of(&whole.0);
@@ -764,14 +814,24 @@ mod tests {
             },
         ];
         for (name, bytes) in &files {
-            let (full, st) = read_npy(Path::new("f.npy"), &bytes[..], None).unwrap();
+            let (full, st) = field_of(
+                read_npy(Path::new("f.npy"), &bytes[..], None, &ArrayPick::default()).unwrap(),
+            );
             same(&full, &whole.0, name);
             // (the 3D cube's other slice is read past, not counted)
             assert_eq!(st, stats, "{name}");
             for w in windows {
                 for within in [(7, 9), (12, 1000), (1000, 1000), (1, 1), (74, 53)] {
                     let fit = Fit { window: w, within };
-                    let (got, st) = read_npy(Path::new("f.npy"), &bytes[..], Some(&fit)).unwrap();
+                    let (got, st) = field_of(
+                        read_npy(
+                            Path::new("f.npy"),
+                            &bytes[..],
+                            Some(&fit),
+                            &ArrayPick::default(),
+                        )
+                        .unwrap(),
+                    );
                     let want = fit.apply(whole.0.clone());
                     same(&got, &want, &format!("{name} {w:?} {within:?}"));
                     assert_eq!(st, stats, "the whole field's stats, zoomed or not");
@@ -784,7 +844,15 @@ mod tests {
             window: Window::ALL,
             within: (10, 10),
         };
-        let (got, _) = read_npy(Path::new("f.npy"), &files[0].1[..], Some(&fit)).unwrap();
+        let (got, _) = field_of(
+            read_npy(
+                Path::new("f.npy"),
+                &files[0].1[..],
+                Some(&fit),
+                &ArrayPick::default(),
+            )
+            .unwrap(),
+        );
         let want = fit.apply(whole.0.clone());
         assert_eq!(
             got.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
@@ -826,16 +894,30 @@ mod tests {
             window: Window::ALL,
             within: (60, 200),
         };
-        let e = read_npy(Path::new("big.npy"), &big[..], Some(&fit))
+        let e = read_npy(
+            Path::new("big.npy"),
+            &big[..],
+            Some(&fit),
+            &ArrayPick::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("truncated"), "{e}");
+        // empty arrays are said to be empty, fitted or not
+        let empty = npy("<f8", Order::C, &[0, 5], &[0.0f64; 0]);
+        let e = parse_npy(Path::new("e.npy"), &empty)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("truncated"), "{e}");
-        // empty fields read as empty, fitted or not
-        let empty = npy("<f8", Order::C, &[0, 5], &[0.0f64; 0]);
-        assert_eq!(parse_npy(Path::new("e.npy"), &empty).unwrap().data.len(), 0);
-        let (f, _) = read_npy(Path::new("e.npy"), &empty[..], Some(&fit)).unwrap();
-        assert!(f.data.is_empty());
-        assert!(f.crop(Window::ALL.scaled(2.0)).data.is_empty());
+        assert!(e.contains("e.npy: shape [0, 5]: the array is empty"), "{e}");
+        let e = read_npy(
+            Path::new("e.npy"),
+            &empty[..],
+            Some(&fit),
+            &ArrayPick::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("empty"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (S3). Either way a .npy is read by ranges: its head first, then only the bytes the field reader
 //! needs (the header and the first 2D slice of a 3D array), never the whole object just to draw it.
 
+use crate::project::ArrayPick;
 use crate::storage::ObjectStore;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom};
@@ -39,6 +40,9 @@ pub struct Fetched {
     /// Whether only the part of the file that is drawn was asked for (a .npy larger than the
     /// first read: its header and the values used), not all of it.
     pub ranged: bool,
+    /// Of a .npy: how many bytes of values right after the header were not fetched (the slices
+    /// before the one drawn); `bytes` holds the header, then what follows them.
+    pub skipped: u64,
 }
 
 impl Source {
@@ -117,13 +121,20 @@ impl Source {
         }
     }
 
-    /// A plot file's bytes: a .npy by ranges (see [`npy_needed`]), anything else whole.
+    /// A plot file's bytes: a .npy by ranges (what the first 2-D slice needs), anything else
+    /// whole.
     pub async fn read(&self, file: &str) -> Result<Fetched, String> {
+        self.read_for(file, &ArrayPick::default()).await
+    }
+
+    /// A plot file's bytes: of a .npy the header and the values `pick` uses (see
+    /// [`Header::needed_for`](super::npy::Header::needed_for)), anything else whole.
+    pub async fn read_for(&self, file: &str, pick: &ArrayPick) -> Result<Fetched, String> {
         let name = self.name(file);
         let r = match self {
             Source::Dir(dir) => {
                 let path = dir.join(file);
-                fetch(|range| {
+                fetch(pick, |range| {
                     let path = path.clone();
                     async move {
                         tokio::task::spawn_blocking(move || read_range(&path, range))
@@ -140,7 +151,7 @@ impl Source {
                 prefix,
             } => {
                 let key = format!("{prefix}{file}");
-                fetch(|range| {
+                fetch(pick, |range| {
                     let (store, bucket, key) = (store.clone(), bucket.clone(), key.clone());
                     async move {
                         store
@@ -207,8 +218,9 @@ fn read_range(path: &Path, range: Range<u64>) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// The head, then what a .npy's reader needs of the rest (or all the rest of anything else).
-async fn fetch<F, Fut>(get: F) -> Result<Fetched, String>
+/// The head, then what a .npy's reader needs of the rest for `pick` (or all the rest of
+/// anything else).
+async fn fetch<F, Fut>(pick: &ArrayPick, get: F) -> Result<Fetched, String>
 where
     F: Fn(Range<u64>) -> Fut,
     Fut: Future<Output = Result<Vec<u8>, String>>,
@@ -218,25 +230,47 @@ where
         return Ok(Fetched {
             bytes,
             ranged: false,
+            skipped: 0,
         });
     }
-    let end = npy_needed(&bytes).unwrap_or(u64::MAX);
+    let Some((header, need)) = super::npy::Header::parse(&bytes)
+        .ok()
+        .and_then(|h| Some((h.data_offset, h.needed_for(pick)?)))
+    else {
+        let rest = get(HEAD..u64::MAX).await?;
+        bytes.extend_from_slice(&rest);
+        return Ok(Fetched {
+            bytes,
+            ranged: false,
+            skipped: 0,
+        });
+    };
     let have = bytes.len() as u64;
-    if end > have {
-        let rest = get(have..end).await?;
+    // the values before the slice drawn are left out when they are not in the head already
+    let skipped = if need.start > have {
+        bytes.truncate(header as usize);
+        need.start - header
+    } else {
+        0
+    };
+    let from = header + skipped;
+    let have = from.max(bytes.len() as u64);
+    if need.end > have {
+        let rest = get(have..need.end).await?;
         bytes.extend_from_slice(&rest);
     } else {
-        bytes.truncate(end as usize);
+        bytes.truncate((need.end - skipped) as usize);
     }
     Ok(Fetched {
         bytes,
-        ranged: end != u64::MAX,
+        ranged: true,
+        skipped,
     })
 }
 
-/// How many bytes from the start of a .npy the field reader uses: the header and the values of
-/// the first 2D slice (of a C-order 3D array; a Fortran-order one interleaves its slices, so all
-/// of it). `None` when `head` is not a .npy or does not hold all of its header.
+/// How many bytes from the start of a .npy the field reader uses for its first 2-D slice: the
+/// header and the values up to the slice's last. `None` when `head` is not a .npy or does not
+/// hold all of its header.
 pub fn npy_needed(head: &[u8]) -> Option<u64> {
     super::npy::Header::parse(head).ok()?.needed()
 }
@@ -257,7 +291,8 @@ mod tests {
         let header = a.len() - 3 * 100 * 200 * 8;
         assert_eq!(npy_needed(&a), Some((header + 100 * 200 * 8) as u64));
         let f = npy(&[3, 10, 20], true, 600);
-        assert_eq!(npy_needed(&f), Some(f.len() as u64));
+        // interleaved: up to the first slice's last value (the other two slices' last values left)
+        assert_eq!(npy_needed(&f), Some(f.len() as u64 - 2 * 8));
         let two = npy(&[50, 40], false, 2000);
         assert_eq!(npy_needed(&two), Some(two.len() as u64));
         assert_eq!(npy_needed(b"a,b\n1,2\n"), None);

@@ -204,6 +204,54 @@ pub struct PlotSpec {
     pub col: Option<usize>,
     /// Heatmaps: a fixed colour range.
     pub range: Option<(f64, f64)>,
+    /// Of an array (.npy): which field, slice and part of a complex number is drawn.
+    pub pick: ArrayPick,
+}
+
+/// What of an array is drawn: a structured array's field, an N-D array's 2-D slice (the index
+/// of every axis but the last two; default all 0: the first slice), a complex number's part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArrayPick {
+    pub field: Option<String>,
+    pub slice: Vec<u64>,
+    pub complex: ComplexPart,
+}
+
+/// The part of a complex number drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComplexPart {
+    /// The magnitude.
+    #[default]
+    Abs,
+    Re,
+    Im,
+    /// The phase angle (radians).
+    Arg,
+}
+
+impl ComplexPart {
+    pub const ALL: [ComplexPart; 4] = [
+        ComplexPart::Abs,
+        ComplexPart::Re,
+        ComplexPart::Im,
+        ComplexPart::Arg,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplexPart::Abs => "abs",
+            ComplexPart::Re => "re",
+            ComplexPart::Im => "im",
+            ComplexPart::Arg => "arg",
+        }
+    }
+    pub fn next(self) -> ComplexPart {
+        let i = ComplexPart::ALL
+            .iter()
+            .position(|p| *p == self)
+            .unwrap_or(0);
+        ComplexPart::ALL[(i + 1) % 4]
+    }
 }
 
 impl Phase {

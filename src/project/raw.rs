@@ -128,6 +128,15 @@ pub(super) struct RawPlot {
     /// Heatmaps: a fixed colour range `[lo, hi]` for every snapshot (default: each snapshot's own).
     #[serde(default)]
     pub(super) range: Option<Spanned<Vec<f64>>>,
+    /// A structured array's field to draw.
+    #[serde(default)]
+    pub(super) field: Option<String>,
+    /// An N-D array's slice: the index of every axis but the last two.
+    #[serde(default)]
+    pub(super) slice: Vec<u64>,
+    /// A complex array's part: abs (default), re, im, arg.
+    #[serde(default)]
+    pub(super) complex: super::model::ComplexPart,
 }
 
 #[derive(Deserialize)]

@@ -408,6 +408,11 @@ fn plots(cx: &Ctx, raw: Vec<RawPlot>) -> Checked<Vec<PlotSpec>> {
             row: p.row,
             col: p.col,
             range,
+            pick: crate::project::ArrayPick {
+                field: p.field,
+                slice: p.slice,
+                complex: p.complex,
+            },
         });
     }
     Ok(plots)

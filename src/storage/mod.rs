@@ -3,6 +3,7 @@
 //! Keys are `/`-separated strings as in S3. Listing is paged (a continuation token, at most `max_keys`
 //! entries a page) so that a UI can show the first page while the rest arrive.
 
+pub mod csv;
 pub mod local;
 pub mod parquet;
 pub mod preview;

@@ -8,13 +8,17 @@ use crate::observe::sanitize;
 /// How many bytes of an object's head a preview reads.
 pub const HEAD: u64 = 64 * 1024;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Preview {
     Text {
         lines: Vec<String>,
         truncated: bool,
     },
+    /// A CSV's first rows, or a Parquet file's schema and first rows: what the table is (`about`,
+    /// lines shown above it), its header and rows.
     Table {
+        about: Vec<String>,
         header: Vec<String>,
         rows: Vec<Vec<String>>,
         truncated: bool,
@@ -25,18 +29,31 @@ pub enum Preview {
     },
 }
 
-/// The preview of `bucket/key`: its size asked, then its head read (a Parquet file's footer).
+/// How many rows a preview shows unless asked for another number.
+pub const ROWS: usize = 200;
+
+/// The preview of `bucket/key`: its size asked, then its head read (a Parquet file's footer and
+/// the first `rows` rows of its first row group).
 pub async fn preview(
     store: &dyn ObjectStore,
     bucket: &str,
     key: &str,
+    rows: usize,
 ) -> Result<Preview, StoreError> {
     let meta = store.head(bucket, key).await?;
     if key.to_ascii_lowercase().ends_with(".parquet") {
-        return parquet_preview(store, bucket, key, meta.size).await;
+        return parquet_preview(store, bucket, key, meta.size, rows).await;
     }
     let head = store.get_range(bucket, key, 0..HEAD).await?;
-    Ok(make_preview(key, &head, meta.size))
+    let mut p = make_preview(key, &head, meta.size);
+    if let Preview::Table {
+        rows: r, truncated, ..
+    } = &mut p
+    {
+        *truncated |= r.len() > rows;
+        r.truncate(rows);
+    }
+    Ok(p)
 }
 
 /// What a Preview looks like for an object head: CSV as a table, text as lines, else hex.
@@ -98,20 +115,33 @@ pub fn make_preview(key: &str, head: &[u8], size: u64) -> Preview {
     } else {
         head
     };
-    if key.to_ascii_lowercase().ends_with(".csv") {
-        let mut rdr = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(body);
+    if [".csv", ".tsv", ".psv"].iter().any(|x| lower.ends_with(x)) {
+        let dialect = super::csv::Dialect::sniff(body);
+        let mut rdr = dialect.reader(body);
         let mut rows: Vec<Vec<String>> = rdr
-            .records()
-            .take(200)
-            .filter_map(Result::ok)
-            .map(|r| r.iter().map(|c| sanitize(c).into_owned()).collect())
+            .byte_records()
+            .take(ROWS + 1)
+            .map_while(Result::ok)
+            .map(|r| {
+                super::csv::cells(&r)
+                    .map(|c| sanitize(&c).into_owned())
+                    .collect()
+            })
             .collect();
         if !rows.is_empty() {
             let header = rows.remove(0);
+            let about = vec![format!(
+                "CSV · {}-separated · {} columns{}",
+                dialect.name(),
+                header.len(),
+                if body.starts_with(b"\xef\xbb\xbf") {
+                    " · UTF-8 with a byte order mark"
+                } else {
+                    ""
+                }
+            )];
             return Preview::Table {
+                about,
                 header,
                 rows,
                 truncated,
@@ -126,13 +156,17 @@ pub fn make_preview(key: &str, head: &[u8], size: u64) -> Preview {
     Preview::Text { lines, truncated }
 }
 
-/// The header of an .npy head (dtype, shape, order) and statistics of the values it holds.
+/// The header of an .npy head (dtype, shape, order) and statistics of the values it holds: of
+/// each numeric field of a structured array, a complex array's magnitudes; an array of Python
+/// objects is said to be one (and never unpickled).
 pub fn npy_summary(head: &[u8], size: u64) -> Option<Vec<String>> {
-    let h = crate::plot::npy::Header::parse(head).ok()?;
-    let (major, minor) = (h.version, 0);
+    use crate::plot::npy::{decode, Header, NpyError};
+    let h = match Header::parse(head) {
+        Ok(h) => h,
+        Err(e @ NpyError::Objects) => return Some(vec![format!("NPY · {e}")]),
+        Err(_) => return None,
+    };
     let descr = h.descr();
-    let fortran = h.fortran;
-    let count = h.count();
     let shape = format!(
         "({})",
         h.shape
@@ -141,36 +175,59 @@ pub fn npy_summary(head: &[u8], size: u64) -> Option<Vec<String>> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let data = head.get(h.data_offset as usize..)?;
-    let whole = h
-        .item_bytes()
-        .map_or(0, |n| data.len() / n.max(1) as usize * n as usize);
-    let vals = crate::plot::read::decode_values(&descr, &data[..whole]).unwrap_or_default();
     let mut lines = vec![
         format!(
-            "NPY v{major}.{minor} · dtype {} · shape {} · {} order",
+            "NPY v{}.0 · dtype {} · shape {} · {} order",
+            h.version,
             sanitize(&descr),
             sanitize(&shape),
-            if fortran { "Fortran" } else { "C" }
+            if h.fortran { "Fortran" } else { "C" }
         ),
-        format!("{count} values, {} bytes", size),
+        format!("{} values, {} bytes", h.count(), size),
     ];
-    let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
-    if let Some((lo, hi)) = crate::plot::finite_range(&finite) {
-        let mean = finite.iter().sum::<f64>() / finite.len() as f64;
+    let layout = match h.layout(&Default::default(), true) {
+        Ok(l) => l,
+        Err(e) => {
+            lines.push(sanitize(&e.to_string()).into_owned());
+            return Some(lines);
+        }
+    };
+    let data = head.get(h.data_offset as usize..)?;
+    let whole = data.len() / layout.item.max(1) * layout.item;
+    let (data, n) = (&data[..whole], (whole / layout.item.max(1)) as u64);
+    if h.shape.is_empty() && n == 1 {
+        let mut v = Vec::new();
+        decode(&layout.elems[0].1, layout.item, data, 1, &mut v);
+        lines.push(format!("one value (0-D): {}", v[0]));
+        return Some(lines);
+    }
+    for (name, e) in layout.elems.iter().take(8) {
+        let mut vals = Vec::new();
+        decode(e, layout.item, data, 1, &mut vals);
+        let what = if layout.elems.len() > 1 {
+            format!("field {} · ", sanitize(name))
+        } else if e.kind.is_complex() {
+            "magnitudes · ".to_string()
+        } else {
+            String::new()
+        };
+        let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
+        if let Some((lo, hi)) = crate::plot::finite_range(&finite) {
+            let mean = finite.iter().sum::<f64>() / finite.len() as f64;
+            lines.push(format!(
+                "{what}first {} values: min {lo:.6} · max {hi:.6} · mean {mean:.6}{}",
+                vals.len(),
+                if finite.len() < vals.len() {
+                    format!(" · {} NaN/inf", vals.len() - finite.len())
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    if h.count() > n {
         lines.push(format!(
-            "first {} values: min {lo:.6} · max {hi:.6} · mean {mean:.6}{}",
-            vals.len(),
-            if finite.len() < vals.len() {
-                format!(" · {} NaN/inf", vals.len() - finite.len())
-            } else {
-                String::new()
-            }
-        ));
-    } else if vals.is_empty() {
-        lines.push(format!(
-            "statistics: dtype {} is not summarised",
-            sanitize(&descr)
+            "(statistics of the first {n} values, in the head read)"
         ));
     }
     Some(lines)
@@ -186,28 +243,91 @@ impl RsplitOnce for [u8] {
     }
 }
 
-/// A Parquet object's schema and row groups from its footer: one ranged read of the tail, and a
-/// second only when the footer is larger than that.
+/// A Parquet object's schema and row groups from its footer (one ranged read of the tail, a
+/// second only when the footer is larger than that), then its first rows from ranged reads of the
+/// column chunks they need (all at once; at most [`ROWS_BUDGET`](super::parquet::ROWS_BUDGET)
+/// bytes): what was fetched is said.
 async fn parquet_preview(
     store: &dyn ObjectStore,
     bucket: &str,
     key: &str,
     size: u64,
+    n: usize,
 ) -> Result<Preview, StoreError> {
-    use super::parquet::{footer_len, summary, TAIL};
+    use super::parquet::{
+        describe, first_rows, footer_len, metadata, plan_rows, ROWS_BUDGET, TAIL,
+    };
     let mut tail = store
         .get_range(bucket, key, size.saturating_sub(TAIL)..size)
         .await?;
-    if let Ok(n) = footer_len(&tail) {
-        if n + 8 > tail.len() as u64 && n + 8 <= size {
-            tail = store.get_range(bucket, key, size - n - 8..size).await?;
+    let mut fetched = tail.len() as u64;
+    if let Ok(len) = footer_len(&tail) {
+        if len + 8 > tail.len() as u64 && len + 8 <= size {
+            tail = store.get_range(bucket, key, size - len - 8..size).await?;
+            fetched += tail.len() as u64;
         }
     }
-    let lines = summary(&tail, size).unwrap_or_else(|e| vec![e]);
-    Ok(Preview::Text {
-        lines,
-        truncated: false,
-    })
+    let md = match metadata(&tail) {
+        Ok(md) => md,
+        Err(e) => {
+            return Ok(Preview::Text {
+                lines: vec![e],
+                truncated: false,
+            })
+        }
+    };
+    let mut about = describe(&md, size);
+    let Some(plan) = plan_rows(&md, ROWS_BUDGET).filter(|_| n > 0) else {
+        return Ok(Preview::Text {
+            lines: about,
+            truncated: false,
+        });
+    };
+    // what the tail read holds already is not read again
+    let tail_at = size - tail.len() as u64;
+    let gets = plan
+        .ranges
+        .iter()
+        .filter(|r| r.start < tail_at)
+        .map(|r| async move {
+            store
+                .get_range(bucket, key, r.clone())
+                .await
+                .map(|b| (r.start, bytes::Bytes::from(b)))
+        });
+    let mut parts: Vec<(u64, bytes::Bytes)> = futures::future::try_join_all(gets).await?;
+    fetched += parts.iter().map(|p| p.1.len() as u64).sum::<u64>();
+    parts.push((tail_at, bytes::Bytes::from(tail)));
+    about.push(String::new());
+    about.push(format!(
+        "first rows of row group #0 · {} fetched of {} (footer and {} column chunks)",
+        crate::fmt::bytes(fetched),
+        crate::fmt::bytes(size),
+        plan.ranges.len()
+    ));
+    for (name, bytes) in &plan.left_out {
+        about.push(format!(
+            "  column {} left out: its chunk is {}, more than the {} a preview reads",
+            sanitize(name),
+            crate::fmt::bytes(*bytes),
+            crate::fmt::bytes(ROWS_BUDGET)
+        ));
+    }
+    match first_rows(&md, &plan, size, parts, n) {
+        Ok((header, rows)) => Ok(Preview::Table {
+            about,
+            header,
+            rows,
+            truncated: md.file_metadata().num_rows() as usize > n,
+        }),
+        Err(e) => {
+            about.push(sanitize(&e).into_owned());
+            Ok(Preview::Text {
+                lines: about,
+                truncated: false,
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -216,20 +336,47 @@ mod tests {
     use crate::storage::local::LocalStore;
 
     #[tokio::test]
-    async fn parquet_preview_reads_only_the_footer() {
+    async fn parquet_preview_reads_the_footer_and_the_first_rows() {
         let d = tempfile::tempdir().unwrap();
         let store = LocalStore::new(d.path());
         std::fs::create_dir_all(d.path().join("lake")).unwrap();
-        let mut f = vec![0u8; 200_000]; // a big body in front, as if of data pages
-        f.extend(crate::storage::parquet::tests::sample().iter().skip(4));
+        let f = crate::storage::parquet::tests::sample();
         let size = f.len() as u64;
         store.put("lake", "t.parquet", f).await.unwrap();
-        let p = parquet_preview(&store, "lake", "t.parquet", size)
+        let p = parquet_preview(&store, "lake", "t.parquet", size, 2)
             .await
             .unwrap();
-        let Preview::Text { lines, .. } = p else {
+        let Preview::Table {
+            about,
+            header,
+            rows,
+            truncated,
+        } = p
+        else {
+            panic!("{p:?}")
+        };
+        assert!(about[0].starts_with("Parquet · 6 rows"), "{about:?}");
+        assert!(about.iter().any(|l| l.contains("fetched")), "{about:?}");
+        assert_eq!(header, ["sensor", "temperature"]);
+        assert_eq!(rows.len(), 2);
+        assert!(truncated);
+    }
+
+    #[test]
+    fn a_semicolon_csv_is_a_table_and_a_wide_one_keeps_its_rows() {
+        let wide: String = (0..300).map(|i| format!("column_{i};")).collect();
+        let text = format!("{wide}\n{}\n", "1;".repeat(300));
+        let Preview::Table {
+            about,
+            header,
+            rows,
+            ..
+        } = make_preview("w.csv", text.as_bytes(), text.len() as u64)
+        else {
             panic!()
         };
-        assert!(lines[0].starts_with("Parquet · 6 rows"), "{lines:?}");
+        assert!(about[0].contains("semicolon-separated"), "{about:?}");
+        assert_eq!(header.len(), 301);
+        assert_eq!(rows[0][0], "1");
     }
 }

@@ -168,27 +168,97 @@ fn preview(f: &mut Frame, s: &AppState, area: Rect) {
             f.render_widget(Paragraph::new(ls).block(block), area);
         }
         Ok(Preview::Table {
+            about,
             header,
             rows,
             truncated,
-        }) => {
-            let n = header.len().max(1);
-            let widths = vec![Constraint::Ratio(1, n as u32); n];
-            let body = rows
-                .iter()
-                .take(area.height as usize)
-                .map(|r| Row::new(r.clone()));
-            let b = if *truncated {
-                block.title_bottom(Line::from(Span::styled(" head only ", t.muted())))
-            } else {
-                block
-            };
-            f.render_widget(
-                Table::new(body, widths)
-                    .header(Row::new(header.clone()).style(t.title()))
-                    .block(b),
-                area,
-            );
-        }
+        }) => table_preview(f, s, block, (about, header, rows, *truncated), area),
     }
+}
+
+/// A table preview: what it is above, then its columns from the one scrolled to (`<`/`>`), each
+/// as wide as its widest cell (at most 32 columns of text), as many as fit.
+fn table_preview(
+    f: &mut Frame,
+    s: &AppState,
+    block: ratatui::widgets::Block,
+    (about, header, rows, truncated): (&[String], &[String], &[Vec<String>], bool),
+    area: Rect,
+) {
+    let t = &s.theme;
+    let inner = block.inner(area);
+    let ncols = rows
+        .iter()
+        .map(Vec::len)
+        .chain([header.len()])
+        .max()
+        .unwrap_or(0);
+    let first = s.datasets.preview_col.min(ncols.saturating_sub(1));
+    let cell_w = |c: usize| -> u16 {
+        let w = rows
+            .iter()
+            .take(inner.height as usize)
+            .filter_map(|r| r.get(c))
+            .chain(header.get(c))
+            .map(|x| x.chars().count())
+            .max()
+            .unwrap_or(1);
+        w.clamp(1, 32) as u16
+    };
+    // the columns that fit, from the first shown
+    let mut widths = Vec::new();
+    let mut used = 0u16;
+    for c in first..ncols {
+        let w = cell_w(c);
+        if used > 0 && used + w + 1 > inner.width {
+            break;
+        }
+        used += w + 1;
+        widths.push(w);
+    }
+    let shown = first..first + widths.len();
+    let pick = |r: &[String]| -> Row {
+        Row::new(
+            shown
+                .clone()
+                .map(|c| r.get(c).cloned().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut bottom = Vec::new();
+    if ncols > widths.len() {
+        bottom.push(Span::styled(
+            format!(
+                " columns {}–{} of {ncols} · </> scroll ",
+                shown.start + 1,
+                shown.end
+            ),
+            t.muted(),
+        ));
+    }
+    if truncated {
+        bottom.push(Span::styled(" head only ", t.muted()));
+    }
+    let b = block.title_bottom(Line::from(bottom));
+    let [top, body] = Layout::vertical([
+        Constraint::Length((about.len() as u16).min(inner.height / 2)),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    f.render_widget(b, area);
+    f.render_widget(
+        Paragraph::new(
+            about
+                .iter()
+                .map(|l| Line::from(Span::styled(l.clone(), t.muted())))
+                .collect::<Vec<_>>(),
+        ),
+        top,
+    );
+    let body_rows = rows.iter().take(body.height as usize).map(|r| pick(r));
+    f.render_widget(
+        Table::new(body_rows, widths.into_iter().map(Constraint::Length))
+            .header(pick(header).style(t.title())),
+        body,
+    );
 }

@@ -43,8 +43,9 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         None => format!("{} lines", l.buf.len()),
     };
     let info = format!(
-        " {shown} · wrap {} · source {} {}",
+        " {shown} · wrap {}{} · source {} {}",
         if l.wrap { "on" } else { "off" },
+        if l.raw { " · raw bytes" } else { "" },
         src,
         l.search
             .as_ref()
@@ -61,11 +62,12 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         #[allow(clippy::reversed_empty_ranges)]
         _ => 1..=0,
     };
+    let live = crate::app::logs::live_shown(s);
     let visible: Vec<(u64, &LogLine)> = crate::app::logs::visible(s, rows)
         .into_iter()
         .filter_map(|q| Some((q, l.buf.get(q)?)))
         .collect();
-    if visible.is_empty() {
+    if visible.is_empty() && live.is_empty() {
         let msg = if l.run_id.is_none() {
             "No run selected: start one with r in the Pipeline view, or pick one in Runs."
         } else if l.filter.is_some() {
@@ -80,43 +82,53 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         return;
     }
     let q = l.search.as_ref().map(|q| q.to_lowercase());
-    let lines: Vec<Line> = visible
+    let hl = Style::default()
+        .fg(t.bg)
+        .bg(t.highlight)
+        .add_modifier(Modifier::BOLD);
+    let line_of = |x: &LogLine| -> Line<'static> {
+        let (tag, c) = match (&x.tag, x.phase) {
+            (Some(tag), _) => (short_tag(tag), tag_colour(s, tag)),
+            (None, PhaseId::Preprocess) => ("pre".into(), t.series[0]),
+            (None, PhaseId::Solve) => ("sol".into(), t.series[1]),
+        };
+        let mut spans = Vec::with_capacity(4);
+        if l.stamps {
+            let at = chrono::DateTime::from_timestamp_millis(x.at)
+                .map(|t| t.format("%H:%M:%S%.3f ").to_string())
+                .unwrap_or_else(|| "--:--:--.--- ".into());
+            spans.push(Span::styled(at, t.muted()));
+        }
+        spans.push(Span::styled(
+            format!(
+                "{tag:<w$}{} ",
+                if x.stderr { "!" } else { " " },
+                w = if l.cloud { 10 } else { 3 }
+            ),
+            Style::default().fg(c),
+        ));
+        let base = if x.stderr {
+            Style::default().fg(t.warn)
+        } else {
+            Style::default().fg(t.fg)
+        };
+        let (text, own) = if l.raw {
+            (x.raw(), &[][..])
+        } else {
+            (x.text.as_str(), x.spans())
+        };
+        let style_at = |st: &crate::observe::ansi::Style| t.log_style(s.color_depth, base, st);
+        let found = match &q {
+            Some(q) if !q.is_empty() => matches(text, q),
+            _ => Vec::new(),
+        };
+        spans.extend(styled(text, own, &style_at, base, &found, hl));
+        Line::from(spans)
+    };
+    let mut lines: Vec<Line> = visible
         .iter()
         .map(|(seq, x)| {
-            let (tag, c) = match (&x.tag, x.phase) {
-                (Some(tag), _) => (short_tag(tag), tag_colour(s, tag)),
-                (None, PhaseId::Preprocess) => ("pre".into(), t.series[0]),
-                (None, PhaseId::Solve) => ("sol".into(), t.series[1]),
-            };
-            let mut spans = Vec::with_capacity(4);
-            if l.stamps {
-                let at = chrono::DateTime::from_timestamp_millis(x.at)
-                    .map(|t| t.format("%H:%M:%S%.3f ").to_string())
-                    .unwrap_or_else(|| "--:--:--.--- ".into());
-                spans.push(Span::styled(at, t.muted()));
-            }
-            spans.push(Span::styled(
-                format!(
-                    "{tag:<w$}{} ",
-                    if x.stderr { "!" } else { " " },
-                    w = if l.cloud { 10 } else { 3 }
-                ),
-                Style::default().fg(c),
-            ));
-            let base = if x.stderr {
-                Style::default().fg(t.warn)
-            } else {
-                Style::default().fg(t.fg)
-            };
-            let hl = Style::default()
-                .fg(t.bg)
-                .bg(t.highlight)
-                .add_modifier(Modifier::BOLD);
-            match &q {
-                Some(q) if !q.is_empty() => spans.extend(highlight(&x.text, q, base, hl)),
-                _ => spans.push(Span::styled(x.text.clone(), base)),
-            }
-            let line = Line::from(spans);
+            let line = line_of(x);
             if Some(*seq) == l.hit {
                 line.style(Style::default().add_modifier(Modifier::REVERSED))
             } else if selected.contains(seq) {
@@ -126,6 +138,10 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
             }
         })
         .collect();
+    // lines in the writing (progress bars redrawn in place) under the others, in their last state
+    lines.extend(live.iter().map(|x| line_of(x)));
+    let over = lines.len().saturating_sub(rows);
+    lines.drain(..over);
     let mut p = Paragraph::new(lines).block(block);
     if l.wrap {
         p = p.wrap(Wrap { trim: false });
@@ -160,25 +176,60 @@ fn tag_colour(s: &AppState, tag: &str) -> ratatui::style::Color {
     }
 }
 
-/// Split `text` into spans with every case-insensitive match of `q` highlighted.
-fn highlight(text: &str, q: &str, base: Style, hl: Style) -> Vec<Span<'static>> {
+/// Where `q` (lower case) is found in `text`, case-insensitively: byte ranges.
+fn matches(text: &str, q: &str) -> Vec<std::ops::Range<usize>> {
     let lower = text.to_lowercase();
     if lower.len() != text.len() {
         // lowercasing changed byte offsets (rare scripts): no highlight rather than wrong slices
+        return Vec::new();
+    }
+    lower
+        .match_indices(q)
+        .map(|(i, m)| i..i + m.len())
+        .collect()
+}
+
+/// `text` as spans: each part in the line's own style (`own`, drawn by `style_of`) or `base`,
+/// and the search's matches (`found`) in `hl` over both.
+fn styled(
+    text: &str,
+    own: &[crate::observe::ansi::Span],
+    style_of: &dyn Fn(&crate::observe::ansi::Style) -> Style,
+    base: Style,
+    found: &[std::ops::Range<usize>],
+    hl: Style,
+) -> Vec<Span<'static>> {
+    if own.is_empty() && found.is_empty() {
         return vec![Span::styled(text.to_string(), base)];
     }
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(off) = lower[i..].find(q) {
-        let s = i + off;
-        if s > i {
-            out.push(Span::styled(text[i..s].to_string(), base));
-        }
-        out.push(Span::styled(text[s..s + q.len()].to_string(), hl));
-        i = s + q.len();
+    let mut cuts: Vec<usize> = vec![0, text.len()];
+    for o in own {
+        cuts.extend([o.start as usize, o.end as usize]);
     }
-    if i < text.len() {
-        out.push(Span::styled(text[i..].to_string(), base));
+    for f in found {
+        cuts.extend([f.start, f.end]);
+    }
+    cuts.retain(|c| *c <= text.len() && text.is_char_boundary(*c));
+    cuts.sort_unstable();
+    cuts.dedup();
+    let (mut oi, mut fi) = (0, 0);
+    let mut out = Vec::with_capacity(cuts.len());
+    for w in cuts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        while oi < own.len() && (own[oi].end as usize) <= a {
+            oi += 1;
+        }
+        while fi < found.len() && found[fi].end <= a {
+            fi += 1;
+        }
+        let style = if fi < found.len() && found[fi].start <= a {
+            hl
+        } else if oi < own.len() && (own[oi].start as usize) <= a {
+            style_of(&own[oi].style)
+        } else {
+            base
+        };
+        out.push(Span::styled(text[a..b].to_string(), style));
     }
     out
 }

@@ -58,9 +58,12 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
                 body,
             );
         }
-        (Some(PlotData::Field { field, file, stats }), _) => {
-            heatmap(f, s, body, spec, field, stats, file)
-        }
+        (
+            Some(PlotData::Field {
+                field, file, stats, ..
+            }),
+            _,
+        ) => heatmap(f, s, body, spec, field, stats, file),
         (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file, &[]),
         (Some(d @ PlotData::Compare { a, b, other, .. }), _) => match (a.as_ref(), b.as_ref()) {
             (PlotData::Series { file, .. }, PlotData::Series { .. }) => {
@@ -213,8 +216,8 @@ fn lines(
             ),
         }
     );
-    let x = spec.x.as_deref().unwrap_or("step");
-    let Some(xs) = series.column(x) else {
+    let (x, _) = crate::plot::prepare::axes(spec, series);
+    let Some(xs) = series.column(&x) else {
         let msg = format!(
             "no column `{x}` in {file} (columns: {})",
             series.columns.join(", ")

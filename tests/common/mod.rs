@@ -130,6 +130,7 @@ pub fn state() -> AppState {
             phase: p,
             stderr: e,
             text: text.into(),
+            look: None,
             at: 1_795_607_940_000 + s.logs.buf.len() as i64 * 250,
             tag: None,
         });
@@ -185,6 +186,7 @@ pub fn state() -> AppState {
     s.datasets.preview = Some((
         "heat-diffusion/raw/part-0000.csv".into(),
         Ok(Preview::Table {
+            about: vec![],
             header: vec![
                 "timestamp".into(),
                 "sensor_id".into(),
@@ -212,6 +214,7 @@ pub fn state() -> AppState {
         stats: tandem::plot::FieldStats::of(&f),
         field: f,
         file: "snapshots/field_0011.npy".into(),
+        about: None,
     });
     s
 }
@@ -232,4 +235,59 @@ pub fn copy_sample(dir: &std::path::Path) -> std::path::PathBuf {
         }
     }
     dst
+}
+
+/// A two-phase project in `dir/proj` on the local target: preprocess runs `sh -c PREPROCESS`,
+/// solve `sh -c SOLVE` (both may use `{output}`), with `solve_extra` appended to solve's local
+/// section (`grace_seconds = 2`, say). Returns the project directory.
+pub fn local_project(
+    dir: &std::path::Path,
+    name: &str,
+    preprocess: &str,
+    solve: &str,
+    solve_extra: &str,
+) -> std::path::PathBuf {
+    let p = dir.join("proj");
+    std::fs::create_dir_all(&p).unwrap();
+    let word = |s: &str| toml::Value::String(s.to_string()).to_string();
+    std::fs::write(
+        p.join("tandem.toml"),
+        format!(
+            r#"[project]
+name = "{name}"
+
+[storage]
+root = "lake/{name}"
+
+[datasets.raw]
+path = "raw"
+generate = {{ seed = 1, size_mb = 0.01, files = 1 }}
+
+[phases.preprocess]
+engine = "ray"
+inputs = ["raw"]
+output = "runs/{{run}}/prepared"
+
+[phases.preprocess.local]
+command = ["sh", "-c", {pre}]
+
+[phases.solve]
+engine = "slurm"
+inputs = ["handoff"]
+output = "runs/{{run}}/solution"
+
+[phases.solve.local]
+command = ["sh", "-c", {sol}]
+{solve_extra}
+
+[handoff]
+from = "preprocess"
+to = "solve"
+"#,
+            pre = word(preprocess),
+            sol = word(solve),
+        ),
+    )
+    .unwrap();
+    p
 }

@@ -48,11 +48,12 @@ pub(super) async fn forward(
                 reported = Some(e);
             }
         }
-        if !b.lines.is_empty() {
+        if !b.lines.is_empty() || !b.live.is_empty() {
             reported = None;
             let m = Msg::LogLines {
                 run_id: into.to_string(),
                 lines: b.lines,
+                live: b.live,
             };
             if tx.send(m).await.is_err() {
                 return;

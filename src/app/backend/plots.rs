@@ -22,6 +22,7 @@ impl Backend {
             project: self.project.get()?,
             store: self.store.clone(),
             tails: self.plots.tails.clone(),
+            pick: None,
         })
     }
 
@@ -56,6 +57,7 @@ impl Backend {
             diff,
             window,
             chart,
+            pick,
         } = c
         else {
             return;
@@ -64,6 +66,7 @@ impl Backend {
         else {
             return;
         };
+        let reader = reader.picking(plot, pick);
         let picker = self.plots.picker.clone();
         tokio::spawn(async move {
             let (cmap, fixed) = p
@@ -196,6 +199,7 @@ impl Backend {
             more,
             diff,
             hold,
+            pick,
         } = c
         else {
             return;
@@ -204,6 +208,7 @@ impl Backend {
         else {
             return;
         };
+        let reader = reader.picking(plot, pick);
         tokio::spawn(async move {
             let t0 = std::time::Instant::now();
             let data = reader

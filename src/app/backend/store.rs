@@ -84,7 +84,13 @@ impl Backend {
             return;
         };
         tokio::spawn(async move {
-            let result = crate::storage::preview::preview(&*store, &bucket, &key).await;
+            let result = crate::storage::preview::preview(
+                &*store,
+                &bucket,
+                &key,
+                crate::storage::preview::ROWS,
+            )
+            .await;
             let _ = tx.send(Msg::Preview { key, result }).await;
         });
     }
