@@ -437,3 +437,132 @@ fn the_sample_solve_phase_runs_as_a_slurm_job_over_local_and_ssh() {
     let run = end_record(&o.stdout);
     assert_eq!(run["phases"][0]["state"], "cancelled", "{run:#}");
 }
+
+/// A job printing fast, followed as tandem follows a job (engine::joblog): streamed over the
+/// local transport (file events) and SSH (`tail -F` on the master connection), the SSH stream
+/// killed mid-follow (it resumes from the last byte given). Every byte arrives once and in order:
+/// what was followed equals the file Slurm wrote.
+async fn stream_a_fast_job(t: &dyn Transport, dir: &Path, want_how: &str, kill_tail: bool) {
+    use tandem::engine::joblog::{LogFollow, Reading};
+    let conf = conf();
+    let slurm = Slurm::new(t, &conf);
+    let c = CancellationToken::new();
+    let spec = job(
+        dir,
+        "fast",
+        "i=0; while [ $i -lt 6000 ]; do i=$((i+1)); echo \"line $i of the solver's output\"; \
+         [ $((i % 500)) = 0 ] && echo \"checkpoint $i\" >&2 && sleep 0.25; done; echo done",
+    );
+    let id = slurm.submit(&spec, &c).await.unwrap();
+    let paths = (
+        spec.stdout_path().replace("%j", &id),
+        spec.stderr_path().replace("%j", &id),
+    );
+    let mut f = LogFollow::new(&slurm, &id, paths.clone(), (0, 0), Duration::from_secs(1));
+    let (mut out, mut err): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+    let mut streamed = false;
+    let mut killed = !kill_tail;
+    let t0 = Instant::now();
+    loop {
+        let p = f.next(&c).await.unwrap();
+        if let Reading::Streamed(how) = f.reading() {
+            assert_eq!(how, want_how);
+            streamed = true;
+        }
+        out.extend(&p.stdout);
+        err.extend(&p.stderr);
+        if !killed && out.len() > 40_000 {
+            // the connection of the stream drops: the head node's tail is killed
+            killed = true;
+            let pattern = format!("tail -c [+][0-9]* -F -- {}", paths.0);
+            let killed = Command::new("pkill")
+                .args(["-f", &pattern])
+                .status()
+                .unwrap();
+            assert!(killed.success(), "no tail -F of {} to kill", paths.0);
+        }
+        if p.status.is_over() && p.stdout.is_empty() && p.stderr.is_empty() {
+            assert_eq!(p.status.state, "COMPLETED", "{:?}", p.status);
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(180), "job {id} stuck");
+    }
+    assert!(streamed, "{want_how}: the log was never streamed");
+    assert_eq!(
+        out,
+        std::fs::read(&paths.0).unwrap(),
+        "stdout, byte for byte"
+    );
+    assert_eq!(
+        err,
+        std::fs::read(&paths.1).unwrap(),
+        "stderr, byte for byte"
+    );
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert_eq!(text.matches("of the solver's output\n").count(), 6000);
+    assert!(
+        text.ends_with("line 6000 of the solver's output\ndone\n"),
+        "{}",
+        &text[text.len() - 80..]
+    );
+    assert_eq!(f.offsets(), (out.len() as u64, err.len() as u64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_jobs_log_is_streamed_once_and_in_order_over_local_and_ssh() {
+    let dir = tempfile::tempdir().unwrap();
+    let ssh = Ssh::new(ssh_config()).unwrap();
+    let (a, b) = (dir.path().join("local"), dir.path().join("ssh"));
+    tokio::join!(
+        stream_a_fast_job(&Local, &a, "file events", false),
+        stream_a_fast_job(&ssh, &b, "tail -F", true)
+    );
+}
+
+async fn read_until(f: &mut tandem::transport::follow::FileFollow, got: &mut Vec<u8>, n: usize) {
+    while got.len() < n {
+        got.extend(f.next(1 << 16).await.unwrap());
+    }
+}
+
+/// A followed file truncated and rewritten is read again from its start, watched here or tailed
+/// over SSH alike; the stream keeps going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_log_is_read_again_from_its_start() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let ssh = Ssh::new(ssh_config()).unwrap();
+    for (t, name) in [(&Local as &dyn Transport, "local"), (&ssh, "ssh")] {
+        let path = dir.path().join(format!("{name}.log"));
+        std::fs::write(&path, b"first run, line 1\nfirst run, line 2\n").unwrap();
+        let mut f = t
+            .follow_file(&path.display().to_string(), 0)
+            .expect("this transport streams")
+            .unwrap();
+        let mut got: Vec<u8> = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), read_until(&mut f, &mut got, 36))
+            .await
+            .unwrap();
+        // truncated, then written again
+        let mut w = std::fs::File::create(&path).unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        w.write_all(b"second run\n").unwrap();
+        w.flush().unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            read_until(&mut f, &mut got, 36 + 11),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{name}: after the truncation got {:?}",
+                String::from_utf8_lossy(&got)
+            )
+        });
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            "first run, line 1\nfirst run, line 2\nsecond run\n",
+            "{name}"
+        );
+    }
+}

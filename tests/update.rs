@@ -598,6 +598,7 @@ fn jobs_view_needs_a_slurm_target_and_asks_before_scancel() {
 #[test]
 fn jobs_enter_follows_the_log_by_offset_and_esc_closes_it() {
     use tandem::app::jobs::JobLogChunk;
+    use tandem::engine::joblog::Reading;
     use tandem::engine::slurm::{JobStatus, QueueJob};
     let mut s = idle();
     update(&mut s, key('8'));
@@ -616,7 +617,7 @@ fn jobs_enter_follows_the_log_by_offset_and_esc_closes_it() {
             api_calls: 0,
         },
     );
-    // Enter: the first poll asks scontrol for the paths (none known yet)
+    // Enter: one follower, from the start (the paths asked of scontrol: none known yet)
     assert_eq!(
         update(&mut s, code(KeyCode::Enter)),
         vec![Command::JobLog {
@@ -632,63 +633,51 @@ fn jobs_enter_follows_the_log_by_offset_and_esc_closes_it() {
         ..Default::default()
     };
     let paths = ("/w/slurm-7.out".to_string(), "/w/slurm-7.err".to_string());
+    let chunk = |st: &str, out: &[u8]| JobLogChunk {
+        paths: paths.clone(),
+        reading: Some(Reading::Streamed("file events".into())),
+        status: status(st),
+        stdout: out.to_vec(),
+        stderr: vec![],
+    };
     update(
         &mut s,
         Msg::JobLog {
             id: "7".into(),
-            result: Ok(JobLogChunk {
-                paths: paths.clone(),
-                status: status("RUNNING"),
-                stdout: b"a\nb".to_vec(),
-                stderr: vec![],
-            }),
+            result: Ok(chunk("RUNNING", b"a\nb")),
         },
     );
-    // the next poll, on the clock, asks only for the bytes after what was read
+    // the follower brings what comes: the clock asks for nothing
     let later = s.now + chrono::Duration::seconds(3);
-    assert_eq!(
-        update(&mut s, Msg::Tick(later)),
-        vec![Command::JobLog {
-            target: "hpc".into(),
-            id: "7".into(),
-            paths: Some(paths.clone()),
-            offsets: (3, 0)
-        }]
-    );
+    assert!(update(&mut s, Msg::Tick(later))
+        .iter()
+        .all(|c| !matches!(c, Command::JobLog { .. })));
     update(
         &mut s,
         Msg::JobLog {
             id: "7".into(),
-            result: Ok(JobLogChunk {
-                paths: paths.clone(),
-                status: status("COMPLETED"),
-                stdout: b"c\n".to_vec(),
-                stderr: vec![],
-            }),
+            result: Ok(chunk("COMPLETED", b"c\n")),
         },
     );
     let l = s.jobs.log.as_ref().unwrap();
     let text: Vec<&str> = l.lines.iter().map(|(_, t)| t.as_str()).collect();
-    assert_eq!(text, ["a", "bc"], "a line split across polls is joined");
-    // ended, and one more poll brought nothing: polling stops
-    let later = later + chrono::Duration::seconds(3);
-    assert!(!update(&mut s, Msg::Tick(later)).is_empty());
+    assert_eq!(text, ["a", "bc"], "a line split across answers is joined");
+    assert_eq!(l.offsets, (5, 0));
+    assert!(!l.done);
+    // ended, and read to the end
     update(
         &mut s,
         Msg::JobLog {
             id: "7".into(),
-            result: Ok(JobLogChunk {
-                paths,
-                status: status("COMPLETED"),
-                ..Default::default()
-            }),
+            result: Ok(chunk("COMPLETED", b"")),
         },
     );
-    let later = later + chrono::Duration::seconds(3);
-    assert!(update(&mut s, Msg::Tick(later))
-        .iter()
-        .all(|c| !matches!(c, Command::JobLog { .. })));
-    update(&mut s, code(KeyCode::Esc));
+    assert!(s.jobs.log.as_ref().unwrap().done);
+    // Esc closes the log and stops its follower
+    assert_eq!(
+        update(&mut s, code(KeyCode::Esc)),
+        vec![Command::StopJobLog]
+    );
     assert!(s.jobs.log.is_none());
     assert_eq!(s.view, View::Jobs, "Esc closed the log, not the view");
 }

@@ -161,6 +161,7 @@ fn jobs() {
     tandem::app::jobs::open_log(&mut s);
     let chunk = tandem::app::jobs::JobLogChunk {
         paths: ("/fsx/tandem/r/solve/slurm-1002.out".into(), "/fsx/tandem/r/solve/slurm-1002.err".into()),
+        reading: Some(tandem::engine::joblog::Reading::Streamed("tail -F".into())),
         status: tandem::engine::slurm::JobStatus {
             job_id: "1002".into(),
             state: "RUNNING".into(),

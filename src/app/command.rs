@@ -142,13 +142,17 @@ pub enum Command {
     LoadPartitions {
         target: String,
     },
-    /// One poll of a job's log (answers Msg::JobLog); `paths` are asked of scontrol when unknown.
+    /// Follow a job's log from `offsets` (`paths` asked of scontrol when unknown): a
+    /// Msg::JobLog per answer, until the job ended and its logs were read, or StopJobLog (or
+    /// another JobLog) stops it. Streamed where the transport can, polled where it must.
     JobLog {
         target: String,
         id: String,
         paths: Option<(String, String)>,
         offsets: (u64, u64),
     },
+    /// Stop following the job log the Jobs view had open.
+    StopJobLog,
     /// Ring the bell and send an OSC 9 notification (handled by the loop, not the backend).
     Notify {
         text: String,

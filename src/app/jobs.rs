@@ -190,8 +190,6 @@ pub fn on_partitions(s: &mut AppState, r: Result<Vec<String>, crate::engine::Eng
 
 /// Lines of a followed job log kept in memory (the oldest go first).
 pub const LOG_LINES: usize = 20_000;
-/// How often an open job log is polled (one round trip: state and the new bytes of both files).
-pub const LOG_POLL_SECS: i64 = 2;
 
 /// A job's log followed from the Jobs view (Enter): stdout and stderr read by byte offset.
 #[derive(Debug, Clone, Default)]
@@ -206,10 +204,13 @@ pub struct JobLog {
     partial: [Vec<u8>; 2],
     /// Slurm's state word and reason at the last poll.
     pub state: String,
+    /// How the bytes arrive (streamed or polled), once the follower said.
+    pub reading: Option<crate::engine::joblog::Reading>,
+    /// Waiting for the follower's first answer.
     pub loading: bool,
     pub error: Option<String>,
     pub at: Option<DateTime<Utc>>,
-    /// The job ended and the last poll brought nothing new: polling stops.
+    /// The job ended and its logs were read to the end: the follower stopped.
     pub done: bool,
 }
 
@@ -219,10 +220,9 @@ impl JobLog {
         buf.extend_from_slice(bytes);
         let mut start = 0;
         while let Some(i) = memchr::memchr(b'\n', &buf[start..]) {
-            let line = String::from_utf8_lossy(&buf[start..start + i]);
-            let line = line.trim_end_matches('\r');
-            self.lines
-                .push_back((err, crate::observe::sanitize(line).into_owned()));
+            // as a terminal would show it (a progress bar's last state), safely
+            let line = crate::observe::ansi::log_line(&buf[start..start + i]).text;
+            self.lines.push_back((err, line));
             start += i + 1;
         }
         buf.drain(..start);
@@ -232,7 +232,8 @@ impl JobLog {
     }
 }
 
-/// Enter: follow the selected job's log.
+/// Enter: follow the selected job's log (one follower in the backend until the job ended and its
+/// logs were read, or the log is closed).
 pub fn open_log(s: &mut AppState) -> Vec<Command> {
     let Some(j) = s.jobs.visible().get(s.jobs.selected).map(|j| (*j).clone()) else {
         return vec![];
@@ -243,10 +244,10 @@ pub fn open_log(s: &mut AppState) -> Vec<Command> {
         state: j.state,
         ..Default::default()
     });
-    poll_log(s)
+    follow_log(s)
 }
 
-fn poll_log(s: &mut AppState) -> Vec<Command> {
+fn follow_log(s: &mut AppState) -> Vec<Command> {
     let (Some(target), Some(l)) = (s.jobs.target.clone(), s.jobs.log.as_mut()) else {
         return vec![];
     };
@@ -259,22 +260,11 @@ fn poll_log(s: &mut AppState) -> Vec<Command> {
     }]
 }
 
-/// On the clock: poll the open log while the Jobs view shows it.
-pub fn on_log_tick(s: &mut AppState) -> Vec<Command> {
-    let due = match &s.jobs.log {
-        Some(l) => {
-            !l.loading
-                && !l.done
-                && l.error.is_none()
-                && l.at
-                    .is_none_or(|t| (s.now - t).num_seconds() >= LOG_POLL_SECS)
-        }
-        None => false,
-    };
-    if s.view == View::Jobs && due {
-        poll_log(s)
-    } else {
-        vec![]
+/// Esc: close the log and stop its follower.
+pub fn close_log(s: &mut AppState) -> Vec<Command> {
+    match s.jobs.log.take() {
+        Some(_) => vec![Command::StopJobLog],
+        None => vec![],
     }
 }
 
@@ -306,6 +296,7 @@ pub fn on_log(
             } else {
                 format!("{} ({})", c.status.state, c.status.reason)
             };
+            l.reading = c.reading;
             l.done = state.is_terminal() && nothing;
         }
         Err(e) => l.error = Some(crate::observe::sanitize(&e).into_owned()),

@@ -29,7 +29,6 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             s.spinner = s.spinner.wrapping_add(1);
             super::status::on_tick(s);
             let mut c = jobs::on_tick(s);
-            c.extend(jobs::on_log_tick(s));
             c.extend(clusters::on_tick(s));
             c.extend(metrics::on_tick(s));
             c.extend(plots::on_tick(s));
@@ -273,10 +272,7 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             });
             vec![]
         }
-        Action::Back if s.view == View::Jobs && s.jobs.log.is_some() => {
-            s.jobs.log = None;
-            vec![]
-        }
+        Action::Back if s.view == View::Jobs && s.jobs.log.is_some() => jobs::close_log(s),
         Action::Back => {
             if s.view == View::Datasets {
                 if let Some(c) = datasets::back(s) {

@@ -4,6 +4,7 @@
 //! them is in `pipeline::phase`; the local runner is `pipeline::runner`.
 
 pub mod connect;
+pub mod joblog;
 pub mod ray;
 pub mod slurm;
 

@@ -160,6 +160,25 @@ pub struct JobStatus {
     pub nodes: String,
 }
 
+impl JobStatus {
+    /// Whether the job has ended (or Slurm no longer knows it): its logs will not grow.
+    pub fn is_over(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "COMPLETED"
+                | "CANCELLED"
+                | "FAILED"
+                | "TIMEOUT"
+                | "OUT_OF_MEMORY"
+                | "NODE_FAIL"
+                | "PREEMPTED"
+                | "BOOT_FAIL"
+                | "DEADLINE"
+                | ""
+        )
+    }
+}
+
 /// One poll's answer: state and the new bytes of stdout and stderr.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Poll {
@@ -172,6 +191,8 @@ pub struct Poll {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobLogChunk {
     pub paths: (String, String),
+    /// How the bytes arrive (streamed or polled).
+    pub reading: Option<super::joblog::Reading>,
     pub status: JobStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -277,6 +298,10 @@ impl<'a> Slurm<'a> {
              fi\n"
         ));
         let max = max / 2;
+        if max == 0 {
+            // the state alone (the logs are streamed)
+            return Ok(text);
+        }
         for (mark, path, off) in [(LOG_MARK, stdout, offsets.0), (ERR_MARK, stderr, offsets.1)] {
             text.push_str(&format!(
                 "echo {mark}; tail -c +{} {} 2>/dev/null | head -c {max}\n",
@@ -295,7 +320,26 @@ impl<'a> Slurm<'a> {
         offsets: (u64, u64),
         cancel: &CancellationToken,
     ) -> Result<Poll> {
-        let script = self.poll_script(job, stdout, stderr, offsets, self.transport.max_output())?;
+        self.poll_up_to(
+            job,
+            (stdout, stderr),
+            offsets,
+            self.transport.max_output(),
+            cancel,
+        )
+        .await
+    }
+
+    /// A poll bringing at most `max` bytes of log (0: the state alone).
+    pub async fn poll_up_to(
+        &self,
+        job: &str,
+        (stdout, stderr): (&str, &str),
+        offsets: (u64, u64),
+        max: usize,
+        cancel: &CancellationToken,
+    ) -> Result<Poll> {
+        let script = self.poll_script(job, stdout, stderr, offsets, max)?;
         let out = self.transport.run(&script, self.timeout, cancel).await?;
         Ok(parse_poll(job, &out.stdout))
     }
@@ -343,30 +387,22 @@ impl<'a> Slurm<'a> {
         }))
     }
 
-    /// One poll of any job's log (the Jobs view follows a job it did not submit): the paths from
-    /// scontrol when not known yet, then its state and the new bytes from the offsets.
-    pub async fn log_poll(
+    /// Where any job's logs are (the Jobs view follows jobs it did not submit), asked of
+    /// scontrol when not known yet; an error when Slurm no longer knows the job.
+    pub async fn log_paths_of(
         &self,
         id: &str,
         paths: Option<(String, String)>,
-        offsets: (u64, u64),
         cancel: &CancellationToken,
-    ) -> Result<JobLogChunk> {
-        let paths = match paths {
-            Some(x) => x,
+    ) -> Result<(String, String)> {
+        match paths {
+            Some(x) => Ok(x),
             None => self.log_paths(id, cancel).await?.ok_or_else(|| {
                 TransportError::Refused(format!(
                     "Slurm no longer knows job {id}: where its log is cannot be asked"
                 ))
-            })?,
-        };
-        let poll = self.poll(id, &paths.0, &paths.1, offsets, cancel).await?;
-        Ok(JobLogChunk {
-            paths,
-            status: poll.status,
-            stdout: poll.stdout,
-            stderr: poll.stderr,
-        })
+            }),
+        }
     }
 
     /// Release a held job.

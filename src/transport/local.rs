@@ -53,4 +53,11 @@ impl Transport for Local {
     ) -> Result<Output> {
         run_process("sh", &["-c".into(), script.to_string()], timeout, cancel).await
     }
+    fn follow_file(&self, path: &str, offset: u64) -> Option<Result<super::follow::FileFollow>> {
+        let path = match path.strip_prefix("~/") {
+            Some(rest) => dirs::home_dir()?.join(rest),
+            None => path.into(),
+        };
+        Some(Ok(super::follow::FileFollow::watch(path, offset)))
+    }
 }

@@ -6,6 +6,7 @@
 //! users, environment) is quoted by `shlex`, so what runs on the head node is exactly what was meant,
 //! whatever the transport. The same script text goes through all three.
 
+pub mod follow;
 pub mod local;
 pub mod ssh;
 pub mod ssm;
@@ -67,6 +68,13 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// Remote API calls made so far (SSM); 0 for transports that make none.
     fn api_calls(&self) -> u64 {
         0
+    }
+    /// Follow the file at `path` on the head node from byte `offset` as it grows, where this
+    /// transport can keep something open (a watched file here, a `tail -F` over SSH); `None` where
+    /// it cannot (SSM: every call is a request), and the caller polls.
+    fn follow_file(&self, path: &str, offset: u64) -> Option<Result<follow::FileFollow>> {
+        let _ = (path, offset);
+        None
     }
     /// What `run(script)` would send, for `--dry-run`: nothing is sent.
     fn dry_run(&self, script: &str) -> Result<Outgoing> {

@@ -155,4 +155,21 @@ impl Transport for Ssh {
         }
         Ok(out)
     }
+    /// One long-lived `tail -F` on the master connection: its output is the file's new bytes.
+    fn follow_file(&self, path: &str, offset: u64) -> Option<Result<super::follow::FileFollow>> {
+        let spawn = || -> Result<super::follow::FileFollow> {
+            let argv = self.argv(&super::follow::tail_script(path, offset)?)?;
+            let child = tokio::process::Command::new("ssh")
+                .args(argv)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| TransportError::Unreachable(format!("cannot start ssh: {e}")))?;
+            super::follow::FileFollow::tail(child, offset)
+                .ok_or_else(|| TransportError::Unreachable("ssh gave no output pipe".into()))
+        };
+        Some(spawn())
+    }
 }

@@ -157,6 +157,10 @@ fn log_pane(f: &mut Frame, s: &AppState, l: &crate::app::jobs::JobLog, area: Rec
     );
     if l.loading {
         title.push_str(&format!(" {}", spinner(s)));
+    } else if l.done {
+        title.push_str(" · ended, read to the end");
+    } else if let Some(r) = &l.reading {
+        title.push_str(&format!(" · {r}"));
     }
     title.push_str(" · Esc closes");
     let block = panel(s, title, true);

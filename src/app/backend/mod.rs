@@ -22,6 +22,7 @@ use crate::project::Project;
 use crate::storage::ObjectStore;
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// The project the backend works with: replaced (off the UI task) when tandem.toml is edited.
 #[derive(Clone, Default)]
@@ -53,6 +54,8 @@ pub struct Backend {
     listing: store::Listing,
     plots: plots::Plots,
     clusters: clusters::Clusters,
+    /// Stops the Jobs view's job log follower.
+    job_log: Option<CancellationToken>,
 }
 
 impl Backend {
@@ -81,6 +84,7 @@ impl Backend {
             listing: Default::default(),
             plots: Default::default(),
             clusters: Default::default(),
+            job_log: None,
         }
     }
 
@@ -162,7 +166,26 @@ impl Backend {
                 id,
                 paths,
                 offsets,
-            } => self.ask_slurm(target, slurm::Ask::Log { id, paths, offsets }),
+            } => {
+                let stop = CancellationToken::new();
+                if let Some(old) = self.job_log.replace(stop.clone()) {
+                    old.cancel();
+                }
+                self.ask_slurm(
+                    target,
+                    slurm::Ask::Log {
+                        id,
+                        paths,
+                        offsets,
+                        stop,
+                    },
+                )
+            }
+            Command::StopJobLog => {
+                if let Some(old) = self.job_log.take() {
+                    old.cancel();
+                }
+            }
             Command::LoadClusters => self.load_clusters(),
             Command::LoadRay { target } => self.load_ray(target),
             Command::UseNode { target, ssm } => self.use_node(target, ssm),

@@ -1,5 +1,6 @@
 //! The Jobs view's Slurm: the queue of a target's cluster (also after a scancel), its partitions,
-//! and one poll of a followed job's log, over the target's transport (connected once).
+//! and a followed job's log (engine::joblog: streamed where the transport can), over the target's
+//! transport (connected once).
 
 use super::{Backend, Msg};
 use tokio_util::sync::CancellationToken;
@@ -10,8 +11,10 @@ pub(super) enum Ask {
     /// scancel, then the queue again.
     Cancel(String),
     Partitions,
-    /// One poll of a job's log; the paths are asked of scontrol when unknown.
+    /// Follow a job's log until it ended and was read, or `stop`; the paths are asked of
+    /// scontrol when unknown.
     Log {
+        stop: CancellationToken,
         id: String,
         paths: Option<(String, String)>,
         offsets: (u64, u64),
@@ -55,12 +58,13 @@ impl Backend {
                         let _ = tx.send(Msg::Error(e.to_string())).await;
                     }
                 }
-                Ask::Log { id, paths, offsets } => {
-                    let result = slurm
-                        .log_poll(&id, paths, offsets, &c)
-                        .await
-                        .map_err(Into::into);
-                    let _ = tx.send(Msg::JobLog { id, result }).await;
+                Ask::Log {
+                    id,
+                    paths,
+                    offsets,
+                    stop,
+                } => {
+                    follow_job_log(&slurm, id, paths, offsets, &stop, &tx).await;
                     return;
                 }
                 Ask::Queue => {}
@@ -73,5 +77,64 @@ impl Backend {
                 })
                 .await;
         });
+    }
+}
+
+/// How often a followed job's state is asked (and, where the log cannot be streamed, its bytes).
+const JOB_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Send each answer of a job log's follower until the job ended and its logs were read to the end,
+/// an error, or `stop`.
+async fn follow_job_log(
+    slurm: &crate::engine::slurm::Slurm<'_>,
+    id: String,
+    paths: Option<(String, String)>,
+    offsets: (u64, u64),
+    stop: &CancellationToken,
+    tx: &tokio::sync::mpsc::Sender<Msg>,
+) {
+    use crate::engine::slurm::JobLogChunk;
+    let paths = match slurm.log_paths_of(&id, paths, stop).await {
+        Ok(p) => p,
+        Err(e) => {
+            if !stop.is_cancelled() {
+                let result = Err(e.into());
+                let _ = tx.send(Msg::JobLog { id, result }).await;
+            }
+            return;
+        }
+    };
+    let mut follow =
+        crate::engine::joblog::LogFollow::new(slurm, &id, paths.clone(), offsets, JOB_LOG_EVERY);
+    loop {
+        let r = follow.next(stop).await;
+        if stop.is_cancelled() {
+            return;
+        }
+        let (result, end) = match r {
+            Ok(p) => {
+                let end = p.status.is_over() && p.stdout.is_empty() && p.stderr.is_empty();
+                let chunk = JobLogChunk {
+                    paths: paths.clone(),
+                    reading: Some(follow.reading()),
+                    status: p.status,
+                    stdout: p.stdout,
+                    stderr: p.stderr,
+                };
+                (Ok(chunk), end)
+            }
+            Err(e) => (Err(e.into()), true),
+        };
+        if tx
+            .send(Msg::JobLog {
+                id: id.clone(),
+                result,
+            })
+            .await
+            .is_err()
+            || end
+        {
+            return;
+        }
     }
 }

@@ -322,27 +322,35 @@ impl Exec<'_> {
         commit(self, &sinks);
         let mut failures = 0;
         let mut cancelled = false;
-        let mut drain = false;
         let half = slurm.transport.max_output() / 2;
         let quiet = CancellationToken::new();
+        // the log's bytes streamed where the transport can, with the state every `poll`
+        let mut follow = crate::engine::joblog::LogFollow::new(
+            slurm,
+            job_id,
+            (out_path.clone(), err_path.clone()),
+            (sinks[0].remote, sinks[1].remote),
+            poll,
+        );
+        let mut said = None;
         loop {
-            if !drain {
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = cancel.cancelled(), if !cancelled => {
-                        cancelled = true;
-                        self.note(phase, &format!("cancelling Slurm job {job_id} (scancel)"));
-                        if let Err(e) = slurm.cancel(job_id, &quiet).await {
-                            self.note(phase, &format!("scancel: {e}"));
+            let r = {
+                let next = follow.next(&quiet);
+                tokio::pin!(next);
+                loop {
+                    tokio::select! {
+                        r = &mut next => break r,
+                        _ = cancel.cancelled(), if !cancelled => {
+                            cancelled = true;
+                            self.note(phase, &format!("cancelling Slurm job {job_id} (scancel)"));
+                            if let Err(e) = slurm.cancel(job_id, &quiet).await {
+                                self.note(phase, &format!("scancel: {e}"));
+                            }
                         }
                     }
                 }
-            }
-            let offsets = (sinks[0].remote, sinks[1].remote);
-            let p = match slurm
-                .poll(job_id, &out_path, &err_path, offsets, &quiet)
-                .await
-            {
+            };
+            let p = match r {
                 Ok(p) => {
                     failures = 0;
                     p
@@ -358,15 +366,21 @@ impl Exec<'_> {
                             )
                             .await;
                     }
+                    tokio::time::sleep(poll.min(Duration::from_secs(2))).await;
                     continue;
                 }
             };
+            let reading = follow.reading();
+            if !p.status.is_over() && said.as_ref() != Some(&reading) {
+                self.note(phase, &format!("job {job_id}'s log: {reading}"));
+                said = Some(reading);
+            }
             if !p.stdout.is_empty() || !p.stderr.is_empty() {
                 sinks[0].write(&p.stdout);
                 sinks[1].write(&p.stderr);
                 commit(self, &sinks);
             }
-            drain = p.stdout.len() >= half || p.stderr.len() >= half;
+            let drain = p.stdout.len() >= half || p.stderr.len() >= half;
             let (state, msg) = slurm_state(&p.status);
             let changed = self
                 .run

@@ -1,0 +1,236 @@
+//! Following a file on the head node as it grows, where the transport can keep something open:
+//! on this machine the file is watched (inotify through `notify`, with a poll when the file system
+//! delivers no events — Lustre and NFS often do not — detected, not assumed), and over SSH one
+//! long-lived `tail -c +OFFSET -F` runs on the existing master connection. SSM can keep nothing
+//! open: it has no follower, and its engines poll.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+/// How a followed file's new bytes are learnt of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum How {
+    /// File events (inotify): read as soon as written.
+    Events,
+    /// Events were not delivered for this file (a network file system): read every
+    /// [`POLL_EVERY`].
+    Polling,
+    /// A `tail -F` on the head node, its output read as it arrives.
+    Tail,
+}
+
+impl std::fmt::Display for How {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            How::Events => write!(f, "file events"),
+            How::Polling => write!(f, "polled every {} ms", POLL_EVERY.as_millis()),
+            How::Tail => write!(f, "tail -F"),
+        }
+    }
+}
+
+/// How often a watched file is read anyway: a check that events arrive, and the fallback's pace.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often a file whose events do not arrive is read.
+pub const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// A file followed from an offset: [`FileFollow::next`] waits for its new bytes. A file truncated
+/// (rewritten shorter) is read again from its start, watched or tailed alike.
+pub struct FileFollow {
+    inner: Inner,
+    /// Bytes of the file before the next ones `next` gives.
+    pub offset: u64,
+}
+
+enum Inner {
+    Watched {
+        path: PathBuf,
+        events: mpsc::UnboundedReceiver<()>,
+        _watcher: Option<notify::RecommendedWatcher>,
+        how: How,
+    },
+    Tail {
+        _child: Box<tokio::process::Child>,
+        /// Held open, never written: when this side goes, the head node's `tail` sees its
+        /// input end and stops (see [`tail_script`]).
+        _stdin: Option<tokio::process::ChildStdin>,
+        out: tokio::process::ChildStdout,
+    },
+}
+
+impl std::fmt::Debug for FileFollow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileFollow({}, at {})", self.how(), self.offset)
+    }
+}
+
+impl FileFollow {
+    /// Watch `path` on this machine from `offset` (its folder is watched, so the file may not
+    /// exist yet).
+    pub fn watch(path: PathBuf, offset: u64) -> FileFollow {
+        use notify::Watcher;
+        let (tx, events) = mpsc::unbounded_channel();
+        let watcher = path.parent().and_then(|dir| {
+            let mut w = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
+                let _ = tx.send(());
+            })
+            .ok()?;
+            w.watch(dir, notify::RecursiveMode::NonRecursive).ok()?;
+            Some(w)
+        });
+        let how = if watcher.is_some() {
+            How::Events
+        } else {
+            How::Polling
+        };
+        FileFollow {
+            inner: Inner::Watched {
+                path,
+                events,
+                _watcher: watcher,
+                how,
+            },
+            offset,
+        }
+    }
+
+    /// Read a `tail -F` child's stdout (started at `offset` of its file).
+    pub fn tail(mut child: tokio::process::Child, offset: u64) -> Option<FileFollow> {
+        let out = child.stdout.take()?;
+        let stdin = child.stdin.take();
+        Some(FileFollow {
+            inner: Inner::Tail {
+                _child: Box::new(child),
+                _stdin: stdin,
+                out,
+            },
+            offset,
+        })
+    }
+
+    pub fn how(&self) -> How {
+        match &self.inner {
+            Inner::Watched { how, .. } => *how,
+            Inner::Tail { .. } => How::Tail,
+        }
+    }
+
+    /// The next bytes (at most `max`), waiting until there are some. An error or an empty answer
+    /// ends the follower (the tail's connection dropped): start another from `offset`.
+    /// Cancel-safe: bytes count as read only when returned.
+    pub async fn next(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
+        match &mut self.inner {
+            Inner::Watched {
+                path, events, how, ..
+            } => loop {
+                if file_len(path) < self.offset {
+                    // truncated and rewritten: read again from its start, as `tail -F` does
+                    self.offset = 0;
+                }
+                let new = read_from(path, self.offset, max)?;
+                if !new.is_empty() {
+                    self.offset += new.len() as u64;
+                    return Ok(new);
+                }
+                let wait = if *how == How::Events {
+                    CHECK_EVERY
+                } else {
+                    POLL_EVERY
+                };
+                tokio::select! {
+                    e = events.recv() => {
+                        if e.is_none() {
+                            *how = How::Polling;
+                        }
+                        // a burst of events is one read
+                        while events.try_recv().is_ok() {}
+                    }
+                    _ = tokio::time::sleep(wait) => {
+                        // the file grew and no event said so: this file system does not deliver them
+                        if *how == How::Events && file_len(path) > self.offset {
+                            *how = How::Polling;
+                        }
+                    }
+                }
+            },
+            Inner::Tail { out, .. } => {
+                let mut buf = vec![0u8; max.clamp(1, 1 << 20)];
+                let n = out.read(&mut buf).await?;
+                buf.truncate(n);
+                self.offset += n as u64;
+                Ok(buf)
+            }
+        }
+    }
+}
+
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// At most `max` bytes of `path` from `offset`; none when it does not exist (yet) or is shorter.
+fn read_from(path: &std::path::Path, offset: u64, max: usize) -> std::io::Result<Vec<u8>> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    if f.metadata()?.len() <= offset {
+        return Ok(Vec::new());
+    }
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::new();
+    f.take(max as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// The script a head node runs to stream a file from `offset`: `tail -F` waits for the file, follows
+/// it across rotation, and prints only what is new; it is stopped when its input ends (the
+/// connection closed, or the follower dropped), so no `tail` is left behind on the head node.
+pub fn tail_script(path: &str, offset: u64) -> super::Result<String> {
+    Ok(format!(
+        "tail -c +{} -F -- {} 2>/dev/null & t=$!\ncat >/dev/null\nkill $t 2>/dev/null\n",
+        offset + 1,
+        super::quote_path(path)?
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[tokio::test]
+    async fn a_watched_file_gives_each_new_byte_once_as_written() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("job.out");
+        let mut ff = FileFollow::watch(p.clone(), 0);
+        assert_eq!(ff.how(), How::Events);
+        let writer = {
+            let p = p.clone();
+            tokio::spawn(async move {
+                let mut f = std::fs::File::create(&p).unwrap();
+                for i in 0..50 {
+                    writeln!(f, "line {i}").unwrap();
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        };
+        let mut got = Vec::new();
+        while got.len() < 50 * 7 + 40 {
+            let b = tokio::time::timeout(Duration::from_secs(5), ff.next(1 << 16))
+                .await
+                .unwrap()
+                .unwrap();
+            got.extend(b);
+        }
+        writer.await.unwrap();
+        let want: String = (0..50).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(String::from_utf8(got).unwrap(), want);
+        assert_eq!(ff.offset, want.len() as u64);
+        assert_eq!(ff.how(), How::Events);
+    }
+}
