@@ -248,7 +248,18 @@ impl Screen {
             self.show(&escaped_seq(&chars[i..j.min(chars.len())]));
             return j.min(chars.len());
         };
-        let params: String = chars[i + 2..params_end].iter().collect();
+        // the parameters are ASCII: gathered on the stack (no allocation per sequence)
+        let mut buf = [0u8; 64];
+        let long: String;
+        let params: &str = if params_end - (i + 2) <= buf.len() {
+            for (k, c) in chars[i + 2..params_end].iter().enumerate() {
+                buf[k] = *c as u8;
+            }
+            std::str::from_utf8(&buf[..params_end - (i + 2)]).unwrap_or_default()
+        } else {
+            long = chars[i + 2..params_end].iter().collect();
+            &long
+        };
         let private = params.starts_with(['?', '<', '=', '>']);
         let n = |d: usize| -> usize {
             params
@@ -259,7 +270,7 @@ impl Screen {
                 .unwrap_or(d)
         };
         match fin {
-            'm' if !private && params_end == j => self.sgr(&params),
+            'm' if !private && params_end == j => self.sgr(params),
             'K' if !private => match n(0) {
                 0 => self.cells.truncate(self.col),
                 1 => {
@@ -296,6 +307,9 @@ impl Screen {
     /// Select Graphic Rendition: `;`-separated parameters; a colour is `38;5;N`, `38;2;R;G;B`, or
     /// in one parameter with `:` (`38:5:N`, `38:2::R:G:B`, `38:2:R:G:B`).
     fn sgr(&mut self, params: &str) {
+        if !params.contains(':') {
+            return self.sgr_plain(params);
+        }
         let params: Vec<&str> = if params.is_empty() {
             vec!["0"]
         } else {
@@ -307,24 +321,6 @@ impl Screen {
             let subs: Vec<u16> = params[k].split(':').map(num).collect();
             let s = &mut self.style;
             match subs[0] {
-                0 => *s = Style::default(),
-                1 => s.attrs |= BOLD,
-                2 => s.attrs |= DIM,
-                3 => s.attrs |= ITALIC,
-                4 => s.attrs |= UNDERLINE,
-                7 => s.attrs |= REVERSE,
-                9 => s.attrs |= STRIKE,
-                21 | 22 => s.attrs &= !(BOLD | DIM),
-                23 => s.attrs &= !ITALIC,
-                24 => s.attrs &= !UNDERLINE,
-                27 => s.attrs &= !REVERSE,
-                29 => s.attrs &= !STRIKE,
-                v @ 30..=37 => s.fg = Some(Color::Basic((v - 30) as u8)),
-                v @ 90..=97 => s.fg = Some(Color::Basic((v - 90 + 8) as u8)),
-                39 => s.fg = None,
-                v @ 40..=47 => s.bg = Some(Color::Basic((v - 40) as u8)),
-                v @ 100..=107 => s.bg = Some(Color::Basic((v - 100 + 8) as u8)),
-                49 => s.bg = None,
                 v @ (38 | 48) => {
                     let color = if subs.len() > 1 {
                         // one parameter: 38:5:N, 38:2:R:G:B, 38:2:ID:R:G:B
@@ -349,7 +345,37 @@ impl Screen {
                         s.bg = color.or(s.bg);
                     }
                 }
-                _ => {}
+                v => apply_sgr(s, v),
+            }
+            k += 1;
+        }
+    }
+
+    /// SGR without `:` sub-parameters (nearly all of them): the numbers read onto the stack.
+    fn sgr_plain(&mut self, params: &str) {
+        let mut nums = [0u16; 32];
+        let mut n = 0;
+        for p in params.split(';') {
+            if n < nums.len() {
+                nums[n] = p.parse::<u16>().unwrap_or(0);
+                n += 1;
+            }
+        }
+        let nums = &nums[..n.max(1)];
+        let mut k = 0;
+        while k < nums.len() {
+            let s = &mut self.style;
+            match nums[k] {
+                v @ (38 | 48) => {
+                    let (color, used) = extended(&nums[k + 1..]);
+                    k += used;
+                    if v == 38 {
+                        s.fg = color.or(s.fg);
+                    } else {
+                        s.bg = color.or(s.bg);
+                    }
+                }
+                v => apply_sgr(s, v),
             }
             k += 1;
         }
@@ -388,6 +414,32 @@ impl Screen {
             })
         });
         Shown { text, look }
+    }
+}
+
+/// One SGR code other than the extended colours (38, 48): an attribute or a basic colour set or
+/// reset; unknown codes change nothing.
+fn apply_sgr(s: &mut Style, v: u16) {
+    match v {
+        0 => *s = Style::default(),
+        1 => s.attrs |= BOLD,
+        2 => s.attrs |= DIM,
+        3 => s.attrs |= ITALIC,
+        4 => s.attrs |= UNDERLINE,
+        7 => s.attrs |= REVERSE,
+        9 => s.attrs |= STRIKE,
+        21 | 22 => s.attrs &= !(BOLD | DIM),
+        23 => s.attrs &= !ITALIC,
+        24 => s.attrs &= !UNDERLINE,
+        27 => s.attrs &= !REVERSE,
+        29 => s.attrs &= !STRIKE,
+        30..=37 => s.fg = Some(Color::Basic((v - 30) as u8)),
+        90..=97 => s.fg = Some(Color::Basic((v - 90 + 8) as u8)),
+        39 => s.fg = None,
+        40..=47 => s.bg = Some(Color::Basic((v - 40) as u8)),
+        100..=107 => s.bg = Some(Color::Basic((v - 100 + 8) as u8)),
+        49 => s.bg = None,
+        _ => {}
     }
 }
 

@@ -37,9 +37,25 @@ impl LogLine {
     pub fn spans(&self) -> &[Span] {
         self.look.as_ref().map_or(&[], |l| &l.spans)
     }
-    /// The line with every byte that is not plain text escaped, nothing acted on.
+    /// The line with every byte that is not plain text escaped, nothing acted on (empty when a
+    /// buffer let it go: see [`LogLine::raw_kept`]).
     pub fn raw(&self) -> &str {
         self.look.as_ref().map_or(&self.text, |l| &l.raw)
+    }
+    /// Whether the raw form is still here (a [`LogBuffer`] keeps only its newest lines' raw
+    /// forms, [`RAW_BUDGET`] bytes of them).
+    pub fn raw_kept(&self) -> bool {
+        self.look.as_ref().is_none_or(|l| !l.raw.is_empty())
+    }
+    fn raw_len(&self) -> usize {
+        self.look.as_ref().map_or(0, |l| l.raw.len())
+    }
+    /// Let the raw form go; its length.
+    fn drop_raw(&mut self) -> usize {
+        match self.look.as_mut() {
+            Some(l) => std::mem::take(&mut l.raw).len(),
+            None => 0,
+        }
     }
     /// Whether `o` comes from the same place (phase, stream, CloudWatch stream).
     fn same_source(&self, o: &LogLine) -> bool {
@@ -50,6 +66,10 @@ impl LogLine {
 #[derive(Debug, Clone)]
 pub struct LogBuffer {
     lines: VecDeque<LogLine>,
+    /// Bytes of raw forms kept, and the index of the oldest line that may still have one (the
+    /// lines before it had theirs let go).
+    raw_bytes: usize,
+    raw_from: usize,
     /// The line each source is writing now (a progress bar redrawn in place), not yet ended by a
     /// newline: shown after the lines, replaced as it changes, gone when it ends.
     live: Vec<LogLine>,
@@ -59,6 +79,11 @@ pub struct LogBuffer {
 }
 
 pub const DEFAULT_CAP: usize = 100_000;
+
+/// Most bytes of raw forms (the `R` view's) a buffer keeps: those of its newest lines. A styled
+/// line's raw form is as long again as its text or longer (a progress bar's holds every redraw),
+/// so keeping every one would double what a full buffer of coloured lines takes.
+pub const RAW_BUDGET: usize = 8 << 20;
 
 impl Default for LogBuffer {
     fn default() -> Self {
@@ -70,6 +95,8 @@ impl LogBuffer {
     pub fn new(cap: usize) -> LogBuffer {
         LogBuffer {
             lines: VecDeque::new(),
+            raw_bytes: 0,
+            raw_from: 0,
             live: Vec::new(),
             cap: cap.max(1),
             first_seq: 0,
@@ -79,11 +106,30 @@ impl LogBuffer {
         if !self.live.is_empty() {
             self.live.retain(|x| !x.same_source(&l));
         }
+        self.evict_if_full();
+        self.raw_bytes += l.raw_len();
+        self.lines.push_back(l);
+        self.trim_raw();
+    }
+    /// Make room for one line: the oldest goes.
+    fn evict_if_full(&mut self) {
         if self.lines.len() == self.cap {
-            self.lines.pop_front();
+            if let Some(old) = self.lines.pop_front() {
+                if self.raw_from > 0 {
+                    self.raw_from -= 1;
+                } else {
+                    self.raw_bytes -= old.raw_len();
+                }
+            }
             self.first_seq += 1;
         }
-        self.lines.push_back(l);
+    }
+    /// The oldest raw forms let go until those kept fit [`RAW_BUDGET`].
+    fn trim_raw(&mut self) {
+        while self.raw_bytes > RAW_BUDGET && self.raw_from < self.lines.len() {
+            self.raw_bytes -= self.lines[self.raw_from].drop_raw();
+            self.raw_from += 1;
+        }
     }
     /// Add a line in time order (by `at`): appended when it is not older than the newest, else
     /// inserted after the last line not newer than it (a CloudWatch event read after lines that
@@ -95,16 +141,22 @@ impl LogBuffer {
             self.push(l);
             return false;
         }
-        if self.lines.len() == self.cap {
-            self.lines.pop_front();
-            self.first_seq += 1;
-        }
+        self.evict_if_full();
         // from the end: late lines are usually only a little late
         let mut i = self.lines.len();
         while i > 0 && self.lines[i - 1].at > at {
             i -= 1;
         }
+        let mut l = l;
+        if i < self.raw_from {
+            // among the lines whose raw forms went
+            l.drop_raw();
+            self.raw_from += 1;
+        } else {
+            self.raw_bytes += l.raw_len();
+        }
         self.lines.insert(i, l);
+        self.trim_raw();
         true
     }
     /// The most lines kept.
@@ -140,6 +192,8 @@ impl LogBuffer {
     pub fn clear(&mut self) {
         self.first_seq = self.end_seq();
         self.lines.clear();
+        self.raw_bytes = 0;
+        self.raw_from = 0;
         self.live.clear();
     }
     /// A source's line in the writing, in place of the one it had.
@@ -165,6 +219,40 @@ impl LogBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_newest_raw_forms_are_kept_within_the_budget() {
+        let styled = |i: usize| {
+            let bytes = format!("\x1b[32mline {i}\x1b[0m {}", "x".repeat(1000));
+            LogLine::read(
+                PhaseId::Solve,
+                false,
+                crate::observe::ansi::log_line(bytes.as_bytes()),
+                0,
+            )
+        };
+        let mut b = LogBuffer::new(20_000);
+        for i in 0..20_000 {
+            b.push(styled(i));
+        }
+        let kept = b.iter().filter(|(_, l)| l.raw_kept()).count();
+        let raw: usize = b.iter().map(|(_, l)| l.raw_len()).sum();
+        assert!(raw <= RAW_BUDGET && raw > RAW_BUDGET - 2000, "{raw}");
+        assert!(kept > 7000 && kept < 9000, "{kept}");
+        // the newest keep theirs; every line keeps its text and styles
+        assert!(b.get(b.end_seq() - 1).unwrap().raw().contains(r"\e[32m"));
+        assert!(!b.get(b.first_seq()).unwrap().raw_kept());
+        assert!(b.iter().all(|(_, l)| l.spans().len() == 1));
+        // the ring goes on turning with the count right
+        for i in 0..30_000 {
+            b.push(styled(i));
+        }
+        let raw: usize = b.iter().map(|(_, l)| l.raw_len()).sum();
+        assert_eq!(raw, b.raw_bytes);
+        assert!(raw <= RAW_BUDGET);
+        b.clear();
+        assert_eq!((b.raw_bytes, b.raw_from), (0, 0));
+    }
 
     #[test]
     fn evicts_oldest_and_keeps_sequence() {

@@ -112,7 +112,11 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         } else {
             Style::default().fg(t.fg)
         };
-        let (text, own) = if l.raw {
+        let (text, own) = if l.raw && !x.raw_kept() {
+            // older than the raw forms a buffer keeps: its text, marked
+            spans.push(Span::styled("[raw not kept] ", t.muted()));
+            (x.text.as_str(), &[][..])
+        } else if l.raw {
             (x.raw(), &[][..])
         } else {
             (x.text.as_str(), x.spans())
