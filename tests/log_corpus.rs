@@ -69,7 +69,7 @@ fn tqdm_shows_its_last_state_on_one_line_and_updates_it_while_written() {
         .iter()
         .any(|l| l.text.contains("%|") && !l.text.starts_with("100%")));
     // the raw view keeps every byte, escaped
-    assert!(last.look.as_ref().unwrap().raw.contains(r"\e[32m"));
+    assert!(last.look.as_ref().unwrap().raw().contains(r"\e[32m"));
 }
 
 #[test]

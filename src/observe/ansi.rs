@@ -48,12 +48,19 @@ pub struct Span {
     pub style: Style,
 }
 
-/// What a line held besides plain text: the styled parts of what it shows, and its raw form
-/// (every byte that is not plain text escaped) for the raw view.
+/// What a line held besides plain text: the styled parts of what it shows, and its bytes as
+/// read, for the raw view (escaped by [`raw`] only when shown).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Look {
     pub spans: Box<[Span]>,
-    pub raw: Box<str>,
+    pub bytes: Box<[u8]>,
+}
+
+impl Look {
+    /// The raw form: every byte that is not plain text escaped, nothing acted on.
+    pub fn raw(&self) -> String {
+        raw(&self.bytes)
+    }
 }
 
 /// What a line shows: its text, and its look where it held more than plain text (`None` for the
@@ -90,7 +97,9 @@ pub fn log_line(line: &[u8]) -> Shown {
     s.text
         .push_str(&format!(" … [{} more bytes]", line.len() - cut));
     if let Some(l) = s.look.as_mut() {
-        l.raw = format!("{} … [{} more bytes]", l.raw, line.len() - cut).into();
+        let mut b = std::mem::take(&mut l.bytes).into_vec();
+        b.extend_from_slice(format!(" … [{} more bytes]", line.len() - cut).as_bytes());
+        l.bytes = b.into();
     }
     s
 }
@@ -117,7 +126,7 @@ pub fn interpret(line: &[u8]) -> Shown {
     }
     let mut shown = Screen::default().run(line);
     if let Some(l) = shown.look.as_mut() {
-        l.raw = raw(line).into();
+        l.bytes = line.into();
     }
     shown
 }
@@ -410,7 +419,7 @@ impl Screen {
         let look = self.interpreted.then(|| {
             Box::new(Look {
                 spans: spans.into(),
-                raw: Box::default(),
+                bytes: Box::default(),
             })
         });
         Shown { text, look }

@@ -39,21 +39,24 @@ impl LogLine {
     }
     /// The line with every byte that is not plain text escaped, nothing acted on (empty when a
     /// buffer let it go: see [`LogLine::raw_kept`]).
-    pub fn raw(&self) -> &str {
-        self.look.as_ref().map_or(&self.text, |l| &l.raw)
+    pub fn raw(&self) -> std::borrow::Cow<'_, str> {
+        match &self.look {
+            Some(l) => l.raw().into(),
+            None => self.text.as_str().into(),
+        }
     }
     /// Whether the raw form is still here (a [`LogBuffer`] keeps only its newest lines' raw
     /// forms, [`RAW_BUDGET`] bytes of them).
     pub fn raw_kept(&self) -> bool {
-        self.look.as_ref().is_none_or(|l| !l.raw.is_empty())
+        self.look.as_ref().is_none_or(|l| !l.bytes.is_empty())
     }
     fn raw_len(&self) -> usize {
-        self.look.as_ref().map_or(0, |l| l.raw.len())
+        self.look.as_ref().map_or(0, |l| l.bytes.len())
     }
     /// Let the raw form go; its length.
     fn drop_raw(&mut self) -> usize {
         match self.look.as_mut() {
-            Some(l) => std::mem::take(&mut l.raw).len(),
+            Some(l) => std::mem::take(&mut l.bytes).len(),
             None => 0,
         }
     }

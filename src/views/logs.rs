@@ -112,15 +112,16 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         } else {
             Style::default().fg(t.fg)
         };
-        let (text, own) = if l.raw && !x.raw_kept() {
+        let (text, own): (std::borrow::Cow<str>, _) = if l.raw && !x.raw_kept() {
             // older than the raw forms a buffer keeps: its text, marked
             spans.push(Span::styled("[raw not kept] ", t.muted()));
-            (x.text.as_str(), &[][..])
+            (x.text.as_str().into(), &[][..])
         } else if l.raw {
             (x.raw(), &[][..])
         } else {
-            (x.text.as_str(), x.spans())
+            (x.text.as_str().into(), x.spans())
         };
+        let text = text.as_ref();
         let style_at = |st: &crate::observe::ansi::Style| t.log_style(s.color_depth, base, st);
         let found = match &q {
             Some(q) if !q.is_empty() => matches(text, q),
