@@ -87,9 +87,9 @@ wait_for() { # name, pattern, what
     done
 }
 
-start turm "SLURM_CONF=$SLURM_CONF $TURM"
-start tandem "SLURM_CONF=$SLURM_CONF TANDEM_HOME=$TANDEM_HOME $TANDEM --target ws"
-start tandem-ssh "TANDEM_HOME=$TANDEM_HOME $TANDEM --target ws-ssh"
+start turm "env SLURM_CONF=$SLURM_CONF $TURM"
+start tandem "env SLURM_CONF=$SLURM_CONF TANDEM_HOME=$TANDEM_HOME $TANDEM --target ws"
+start tandem-ssh "env TANDEM_HOME=$TANDEM_HOME $TANDEM --target ws-ssh"
 for t in tandem tandem-ssh; do
     wait_for "$t" "1 Pipeline" "TUI"
     keys "$t" 8

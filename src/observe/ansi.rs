@@ -124,11 +124,27 @@ pub fn interpret(line: &[u8]) -> Shown {
             };
         }
     }
-    let mut shown = Screen::default().run(line);
+    // the decoded characters and the cells are scratch reused line after line (two allocations
+    // a line less: the reader and the UI share one allocator)
+    let mut shown = SCRATCH.with_borrow_mut(|(chars, cells)| {
+        let mut screen = Screen {
+            cells: std::mem::take(cells),
+            ..Default::default()
+        };
+        let shown = screen.run(line, chars);
+        *cells = std::mem::take(&mut screen.cells);
+        shown
+    });
     if let Some(l) = shown.look.as_mut() {
         l.bytes = line.into();
     }
     shown
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<(Vec<char>, Vec<(char, Style)>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
 }
 
 /// The line as a terminal holds it: a cell per column.
@@ -160,9 +176,14 @@ impl Screen {
         }
     }
 
-    fn run(mut self, line: &[u8]) -> Shown {
+    fn run(&mut self, line: &[u8], chars: &mut Vec<char>) -> Shown {
         // decoded as far as it is UTF-8; invalid bytes are shown as \xNN
-        let mut chars: Vec<char> = Vec::with_capacity(line.len());
+        chars.clear();
+        self.cells.clear();
+        if chars.capacity() > 4 * MAX_LINE {
+            // one huge line does not keep its scratch forever
+            *chars = Vec::new();
+        }
         let mut invalid: Vec<(usize, u8)> = Vec::new();
         for chunk in line.utf8_chunks() {
             chars.extend(chunk.valid().chars());
@@ -390,8 +411,8 @@ impl Screen {
         }
     }
 
-    fn finish(self) -> Shown {
-        let mut cells = self.cells;
+    fn finish(&mut self) -> Shown {
+        let cells = &mut self.cells;
         while cells
             .last()
             .is_some_and(|(c, st)| *c == ' ' && st.bg.is_none())
@@ -400,7 +421,7 @@ impl Screen {
         }
         let mut text = String::with_capacity(cells.len());
         let mut spans: Vec<Span> = Vec::new();
-        for (c, st) in cells {
+        for &(c, st) in cells.iter() {
             let start = text.len() as u32;
             text.push(c);
             let end = text.len() as u32;

@@ -51,9 +51,14 @@ impl FileTail {
             self.offset += buf.len() as u64;
             let mut start = 0;
             for nl in memchr::memchr_iter(b'\n', &buf) {
-                let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(&buf[start..nl]);
-                out.push(log_line(&line));
+                if self.partial.is_empty() {
+                    // no copy of a line that came whole
+                    out.push(log_line(&buf[start..nl]));
+                } else {
+                    let mut line = std::mem::take(&mut self.partial);
+                    line.extend_from_slice(&buf[start..nl]);
+                    out.push(log_line(&line));
+                }
                 start = nl + 1;
             }
             self.partial.extend_from_slice(&buf[start..]);

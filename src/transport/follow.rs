@@ -74,8 +74,13 @@ impl FileFollow {
         use notify::Watcher;
         let (tx, events) = mpsc::unbounded_channel();
         let watcher = path.parent().and_then(|dir| {
-            let mut w = notify::recommended_watcher(move |_: notify::Result<notify::Event>| {
-                let _ = tx.send(());
+            // the folder is watched (the file may not exist yet); only this file's events wake
+            // the follower (a job's folder often holds other files being written)
+            let me = path.clone();
+            let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+                if ev.is_ok_and(|ev| ev.paths.iter().any(|p| *p == me)) {
+                    let _ = tx.send(());
+                }
             })
             .ok()?;
             w.watch(dir, notify::RecursiveMode::NonRecursive).ok()?;
