@@ -141,8 +141,11 @@ pub fn interpret(line: &[u8]) -> Shown {
     shown
 }
 
+/// A line's decoded characters and its cells, kept between lines.
+type Scratch = (Vec<char>, Vec<(char, Style)>);
+
 thread_local! {
-    static SCRATCH: std::cell::RefCell<(Vec<char>, Vec<(char, Style)>)> = const {
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
         std::cell::RefCell::new((Vec::new(), Vec::new()))
     };
 }
@@ -206,7 +209,7 @@ impl Screen {
             match c {
                 '\u{1b}' => {
                     self.interpreted = true;
-                    i = self.escape(&chars, i);
+                    i = self.escape(chars, i);
                     continue;
                 }
                 '\r' => {

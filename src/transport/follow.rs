@@ -78,7 +78,7 @@ impl FileFollow {
             // the follower (a job's folder often holds other files being written)
             let me = path.clone();
             let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-                if ev.is_ok_and(|ev| ev.paths.iter().any(|p| *p == me)) {
+                if ev.is_ok_and(|ev| ev.paths.contains(&me)) {
                     let _ = tx.send(());
                 }
             })
