@@ -74,11 +74,16 @@ impl FileFollow {
         use notify::Watcher;
         let (tx, events) = mpsc::unbounded_channel();
         let watcher = path.parent().and_then(|dir| {
-            // the folder is watched (the file may not exist yet); only this file's events wake
-            // the follower (a job's folder often holds other files being written)
+            // the folder is watched (the file may not exist yet); only this file's writes,
+            // creation and removal wake the follower (a job's folder often holds other files
+            // being written, and the follower's own reads are access events: waking on those
+            // would wake it forever)
             let me = path.clone();
             let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-                if ev.is_ok_and(|ev| ev.paths.contains(&me)) {
+                if ev.is_ok_and(|ev| {
+                    (ev.kind.is_modify() || ev.kind.is_create() || ev.kind.is_remove())
+                        && ev.paths.contains(&me)
+                }) {
                     let _ = tx.send(());
                 }
             })
