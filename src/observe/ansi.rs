@@ -343,11 +343,8 @@ impl Screen {
         if !params.contains(':') {
             return self.sgr_plain(params);
         }
-        let params: Vec<&str> = if params.is_empty() {
-            vec!["0"]
-        } else {
-            params.split(';').collect()
-        };
+        // (not empty: it holds a `:`)
+        let params: Vec<&str> = params.split(';').collect();
         let num = |x: &str| x.parse::<u16>().unwrap_or(0);
         let mut k = 0;
         while k < params.len() {
@@ -372,11 +369,7 @@ impl Screen {
                         k += used;
                         color
                     };
-                    if v == 38 {
-                        s.fg = color.or(s.fg);
-                    } else {
-                        s.bg = color.or(s.bg);
-                    }
+                    set_extended(s, v, color);
                 }
                 v => apply_sgr(s, v),
             }
@@ -402,11 +395,7 @@ impl Screen {
                 v @ (38 | 48) => {
                     let (color, used) = extended(&nums[k + 1..]);
                     k += used;
-                    if v == 38 {
-                        s.fg = color.or(s.fg);
-                    } else {
-                        s.bg = color.or(s.bg);
-                    }
+                    set_extended(s, v, color);
                 }
                 v => apply_sgr(s, v),
             }
@@ -447,6 +436,16 @@ impl Screen {
             })
         });
         Shown { text, look }
+    }
+}
+
+/// An extended colour (`v` 38: foreground, 48: background); one that could not be read changes
+/// nothing.
+fn set_extended(s: &mut Style, v: u16, color: Option<Color>) {
+    if v == 38 {
+        s.fg = color.or(s.fg);
+    } else {
+        s.bg = color.or(s.bg);
     }
 }
 
