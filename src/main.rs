@@ -25,6 +25,14 @@ fn init_logging(data_dir: &std::path::Path) {
 fn main() {
     one_malloc_arena();
     let cli = Cli::parse();
+    if let Some(cmd) = &cli.cmd {
+        if !cmd.drives_a_run() {
+            // `tandem ls | head` ends quietly, as any Unix tool does, instead of panicking on the
+            // closed pipe (Rust ignores SIGPIPE); a command that drives a run writes through
+            // `emit!`, which never fails, so its run goes on
+            default_sigpipe();
+        }
+    }
     let code = match cli.cmd {
         // the supervisor of a local phase's process: nothing else in this process
         Some(cli::Cmd::Tool(cli::tool::Tool::Supervise { exit, command })) => {
@@ -74,6 +82,13 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+fn default_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: at the start of main, before any thread exists; the default action installs no
+    // handler code
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 /// One glibc malloc arena for every thread (unless MALLOC_ARENA_MAX says otherwise). Log lines are

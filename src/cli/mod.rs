@@ -4,6 +4,23 @@
 //! One file per command: its arguments (`XArgs`) and what it does (`XArgs::run`). This file holds
 //! the top-level parser, the options every command shares, and the helpers they share.
 
+/// `println!` that never panics: a run goes on when whoever read its events went away (a
+/// closed pipe), where `println!` would stop it half-way.
+macro_rules! emit {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `eprintln!` as [`emit!`].
+macro_rules! note {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
 mod cancel;
 mod cat;
 mod check;
@@ -152,6 +169,18 @@ pub enum Cmd {
 }
 
 /// Run a headless command.
+impl Cmd {
+    /// Whether this command drives or follows a run to its end: its output going away (a closed
+    /// pipe) must not stop it, where any other command ends as `ls | head` does.
+    pub fn drives_a_run(&self) -> bool {
+        match self {
+            Cmd::Run(_) => true,
+            Cmd::Runs(a) => a.resumes(),
+            _ => false,
+        }
+    }
+}
+
 pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Failure> {
     match cmd {
         Cmd::Run(a) => a.run(g).await,
@@ -217,7 +246,7 @@ fn load_project(p: Option<&Path>) -> Result<project::Project, Failure> {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    emit!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 /// A run of the journal named by its id, a unique prefix of one, or `last` (the newest); exit 2

@@ -59,7 +59,7 @@ impl RunArgs {
             };
         }
         if !self.json {
-            eprintln!(
+            note!(
                 "run {} · {} · target {} · logs in {}",
                 run.id,
                 p.name,
@@ -108,7 +108,7 @@ pub(super) async fn drive(
                 None => break,
             },
             _ = tokio::signal::ctrl_c(), if !cancel.is_cancelled() => {
-                eprintln!("cancelling (SIGTERM, then SIGKILL after the grace period)…");
+                note!("cancelling (SIGTERM, then SIGKILL after the grace period)…");
                 cancel.cancel();
             }
             _ = recv(&mut term), if !cancel.is_cancelled() => {
@@ -168,7 +168,7 @@ pub(super) fn print_phase_changes(r: &Run, last: &mut HashMap<PhaseId, RunState>
         }
         last.insert(ph.phase, ph.state);
         if json {
-            println!(
+            emit!(
                 "{}",
                 serde_json::json!({"event": "phase", "run": r.id, "phase": ph.phase, "state": ph.state, "engine_id": ph.engine_id, "placement": ph.placement, "message": ph.message})
             );
@@ -182,7 +182,7 @@ pub(super) fn print_phase_changes(r: &Run, last: &mut HashMap<PhaseId, RunState>
                 .as_deref()
                 .map(|m| format!(" · {}", crate::observe::sanitize(m)))
                 .unwrap_or_default();
-            eprintln!(
+            note!(
                 "  {} {:<10} {:<9} {d}{msg}",
                 ph.state.glyph(),
                 ph.phase.as_str(),
@@ -195,9 +195,9 @@ pub(super) fn print_phase_changes(r: &Run, last: &mut HashMap<PhaseId, RunState>
 pub(super) fn print_run_end(r: &Run, json: bool) {
     if json {
         // JSON lines: the events above, then the final record
-        println!("{}", serde_json::json!({"event": "end", "run": r}));
+        emit!("{}", serde_json::json!({"event": "end", "run": r}));
     } else {
-        eprintln!(
+        note!(
             "run {} {} in {}",
             r.id,
             r.state,
@@ -210,23 +210,23 @@ pub(super) fn print_run_end(r: &Run, json: bool) {
 
 /// `run --dry-run` for people: each phase's requests, scripts shown as they would run.
 fn print_plan(steps: &[Step]) {
-    println!("dry run: nothing is sent");
+    emit!("dry run: nothing is sent");
     for st in steps {
         let phase = st.phase.as_str();
         let (engine, to, sent) = match &st.planned {
             Planned::Error { error } => {
-                println!("\n== {phase}: error: {}", crate::observe::sanitize(error));
+                emit!("\n== {phase}: error: {}", crate::observe::sanitize(error));
                 continue;
             }
             Planned::Local { argv, env, cwd, .. } => {
-                println!("\n== {phase} · local · local process");
-                println!("$ {}", crate::observe::sanitize(&shell_words(argv)));
-                println!(
+                emit!("\n== {phase} · local · local process");
+                emit!("$ {}", crate::observe::sanitize(&shell_words(argv)));
+                emit!(
                     "cwd: {}",
                     crate::observe::sanitize(&cwd.display().to_string())
                 );
                 if !env.is_empty() {
-                    println!(
+                    emit!(
                         "env: {}",
                         clean_block(&serde_json::to_string_pretty(env).unwrap_or_default())
                     );
@@ -239,14 +239,14 @@ fn print_plan(steps: &[Step]) {
                 requests,
             } => (engine, to, requests),
         };
-        println!("\n== {phase} · {engine} · {}", crate::observe::sanitize(to));
+        emit!("\n== {phase} · {engine} · {}", crate::observe::sanitize(to));
         for s in sent {
             match &s.request {
                 Outgoing::Command { argv, .. } => {
                     // the script travels inside argv; it is shown once below
                     match &s.script {
-                        None => println!("$ {}", crate::observe::sanitize(&shell_words(argv))),
-                        Some(_) => println!(
+                        None => emit!("$ {}", crate::observe::sanitize(&shell_words(argv))),
+                        Some(_) => emit!(
                             "$ {} …",
                             crate::observe::sanitize(&shell_words(
                                 &argv[..argv.len().saturating_sub(1)]
@@ -255,8 +255,8 @@ fn print_plan(steps: &[Step]) {
                     }
                 }
                 Outgoing::Aws { api, request, .. } => {
-                    println!("{api}");
-                    println!(
+                    emit!("{api}");
+                    emit!(
                         "{}",
                         clean_block(&serde_json::to_string_pretty(request).unwrap_or_default())
                     );
@@ -264,9 +264,9 @@ fn print_plan(steps: &[Step]) {
                 Outgoing::Http {
                     method, url, body, ..
                 } => {
-                    println!("{method} {}", crate::observe::sanitize(url));
+                    emit!("{method} {}", crate::observe::sanitize(url));
                     if let Some(b) = body {
-                        println!(
+                        emit!(
                             "body: {}",
                             clean_block(&serde_json::to_string_pretty(b).unwrap_or_default())
                         );
@@ -278,7 +278,7 @@ fn print_plan(steps: &[Step]) {
                 (&s.batch_script, "batch script"),
             ] {
                 if let Some(t) = text {
-                    println!("--- {label}\n{}\n---", clean_block(t.trim_end()));
+                    emit!("--- {label}\n{}\n---", clean_block(t.trim_end()));
                 }
             }
         }

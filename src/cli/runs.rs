@@ -45,6 +45,10 @@ enum RunsCmd {
 }
 
 impl RunsArgs {
+    pub fn resumes(&self) -> bool {
+        matches!(self.cmd, Some(RunsCmd::Resume { .. }))
+    }
+
     pub async fn run(self, g: &Global) -> Result<(), Failure> {
         match self.cmd {
             Some(RunsCmd::Show { run, project, json }) => {
@@ -65,20 +69,24 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
         .load()
         .map_err(|e| Failure::failed(format!("reading {}: {e}", ws.journal.path().display())))?;
     for s in &l.skipped {
-        eprintln!("warning: skipped {s}");
+        note!("warning: skipped {s}");
     }
     if json {
         print_json(&l.runs);
         return Ok(());
     }
     if l.runs.is_empty() {
-        println!("no runs yet");
+        emit!("no runs yet");
         return Ok(());
     }
     let now = chrono::Utc::now();
-    println!(
+    emit!(
         "{:<22} {:<10} {:<26} {:<9} {:<8} project",
-        "id", "state", "phases", "took", "target"
+        "id",
+        "state",
+        "phases",
+        "took",
+        "target"
     );
     for r in &l.runs {
         let ph: Vec<String> = r
@@ -86,7 +94,7 @@ fn list(g: &Global, json: bool) -> Result<(), Failure> {
             .iter()
             .map(|p| format!("{}:{}", p.phase, p.state))
             .collect();
-        println!(
+        emit!(
             "{:<22} {:<10} {:<26} {:<9} {:<8} {}",
             r.id,
             r.state.as_str(),
@@ -131,7 +139,7 @@ async fn show(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Resu
         return Ok(());
     }
     for m in &out {
-        println!(
+        emit!(
             "{} {} · {} · {} · engine id {} · {} inputs · project hash {}",
             r.id,
             m.phase,
@@ -161,15 +169,13 @@ async fn resume_runs(
             .map_err(|e| Failure::failed(format!("reading the journal: {e}")))?,
     };
     if runs.is_empty() && !json {
-        eprintln!(
-            "nothing to resume: every run in the journal ended or is driven by a live tandem"
-        );
+        note!("nothing to resume: every run in the journal ended or is driven by a live tandem");
     }
     let mut ok = true;
     for r in runs {
         if r.state.is_terminal() {
             if !json {
-                eprintln!("run {} already {}", r.id, r.state);
+                note!("run {} already {}", r.id, r.state);
             }
             print_run_end(&r, json);
             ok &= r.state == RunState::Succeeded;
@@ -179,7 +185,7 @@ async fn resume_runs(
         let r = loop {
             if let Ok(Some(who)) = ws.journal.driver(&id) {
                 if !json {
-                    eprintln!("run {id} is driven by {who}: following it");
+                    note!("run {id} is driven by {who}: following it");
                 }
                 let mut last = Default::default();
                 let end =
@@ -199,13 +205,13 @@ async fn resume_runs(
             let (p, changed) =
                 resume::project_of(&r, project).map_err(|e| Failure::bad(e.to_string()))?;
             if changed && !json {
-                eprintln!(
+                note!(
                     "note: {} changed since run {id} started; its current settings are used",
                     p.file.display()
                 );
             }
             if !json {
-                eprintln!(
+                note!(
                     "resuming run {id} · {} · target {} · logs in {}",
                     p.name,
                     r.target,

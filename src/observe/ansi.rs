@@ -124,6 +124,11 @@ pub fn interpret(line: &[u8]) -> Shown {
             };
         }
     }
+    // what most styled lines hold (colours, carriage-return redraws, erase to the line's end)
+    // is read straight from the bytes; the rest goes through the cells of a terminal's line
+    if let Some(shown) = FAST.with_borrow_mut(|f| f.read(line)) {
+        return shown;
+    }
     // the decoded characters and the cells are scratch reused line after line (two allocations
     // a line less: the reader and the UI share one allocator)
     let mut shown = SCRATCH.with_borrow_mut(|(chars, cells)| {
@@ -148,6 +153,225 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = const {
         std::cell::RefCell::new((Vec::new(), Vec::new()))
     };
+}
+
+/// A line read by [`Fast::read`] is made of segments, each written from the line's start (after
+/// a carriage return): where each one's text and spans are in the scratch, its width in columns.
+#[derive(Clone, Copy, Default)]
+struct Segment {
+    text: (usize, usize),
+    spans: (usize, usize),
+    cols: usize,
+    ascii: bool,
+    /// It erased the line from where it stood to its end: nothing before it shows.
+    erased: bool,
+}
+
+/// The fast path's scratch, kept between lines.
+#[derive(Default)]
+struct Fast {
+    text: String,
+    spans: Vec<Span>,
+    segments: Vec<Segment>,
+    /// What shows, in column order: a segment and the byte of its text it shows from.
+    pieces: Vec<(usize, usize)>,
+    out: Vec<Span>,
+}
+
+thread_local! {
+    static FAST: std::cell::RefCell<Fast> = std::cell::RefCell::new(Fast::default());
+}
+
+/// A styled span `start..end`, joined to the last one of `spans[from..]` where it goes on with
+/// the same style (as the cells of a terminal line would have it).
+fn push_span(spans: &mut Vec<Span>, from: usize, start: u32, end: u32, style: Style) {
+    if spans.len() > from {
+        if let Some(last) = spans.last_mut() {
+            if last.end == start && last.style == style {
+                last.end = end;
+                return;
+            }
+        }
+    }
+    spans.push(Span { start, end, style });
+}
+
+/// Whether the (valid UTF-8) bytes at `b[i..]`, which start with 0xc2 or 0xe2, are a C1 control
+/// or a bidi override.
+fn hostile_at(b: &[u8], i: usize) -> bool {
+    match (b[i], b.get(i + 1), b.get(i + 2)) {
+        (0xc2, Some(0x80..=0x9f), _) => true,
+        (0xe2, Some(0x80), Some(0xaa..=0xae)) | (0xe2, Some(0x81), Some(0xa6..=0xa9)) => true,
+        _ => false,
+    }
+}
+
+impl Fast {
+    /// The line as [`Screen::run`] shows it, where it is valid UTF-8 and holds nothing but text,
+    /// SGR, carriage returns, erase to the line's end and sequences that are dropped; else None
+    /// (the cells decide). Equal to what the cells give: a test compares them on generated lines.
+    fn read(&mut self, line: &[u8]) -> Option<Shown> {
+        let text = std::str::from_utf8(line).ok()?;
+        let b = line;
+        self.text.clear();
+        self.spans.clear();
+        self.segments.clear();
+        let mut style = Style::default();
+        let mut interpreted = false;
+        let mut seg = Segment {
+            ascii: true,
+            ..Default::default()
+        };
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                0x1b => {
+                    interpreted = true;
+                    if b.get(i + 1) != Some(&b'[') {
+                        return None;
+                    }
+                    let mut j = i + 2;
+                    while j < b.len() && (0x30..=0x3f).contains(&b[j]) {
+                        j += 1;
+                    }
+                    let params_end = j;
+                    while j < b.len() && (0x20..=0x2f).contains(&b[j]) {
+                        j += 1;
+                    }
+                    let fin = *b.get(j).filter(|f| (0x40..=0x7e).contains(*f))?;
+                    // parameters and intermediates are ASCII: on character boundaries
+                    let params = &text[i + 2..params_end];
+                    let private = params.starts_with(['?', '<', '=', '>']);
+                    match fin {
+                        b'm' if !private && params_end == j => sgr(&mut style, params),
+                        b'K' if !private => {
+                            let mode = params.split(';').next().and_then(|p| p.parse().ok());
+                            if mode.unwrap_or(0u32) != 0 {
+                                return None;
+                            }
+                            seg.erased = true;
+                        }
+                        // moves along the line: the cells'
+                        b'C' | b'D' | b'G' | b'`' => return None,
+                        // redraw only: dropped
+                        _ => {}
+                    }
+                    i = j + 1;
+                }
+                b'\r' => {
+                    interpreted = true;
+                    seg.text.1 = self.text.len();
+                    seg.spans.1 = self.spans.len();
+                    self.segments.push(seg);
+                    seg = Segment {
+                        text: (self.text.len(), 0),
+                        spans: (self.spans.len(), 0),
+                        ascii: true,
+                        ..Default::default()
+                    };
+                    i += 1;
+                }
+                c if c < 0x20 || c == 0x7f => return None,
+                _ => {
+                    let mut j = i;
+                    while j < b.len() && b[j] >= 0x20 && b[j] != 0x7f {
+                        if (b[j] == 0xc2 || b[j] == 0xe2) && hostile_at(b, j) {
+                            return None;
+                        }
+                        j += 1;
+                    }
+                    // ends before an ASCII byte or at the end: on character boundaries
+                    let run = &text[i..j];
+                    let start = self.text.len() as u32;
+                    self.text.push_str(run);
+                    if run.is_ascii() {
+                        seg.cols += run.len();
+                    } else {
+                        seg.ascii = false;
+                        seg.cols += run.chars().count();
+                    }
+                    if !style.is_plain() {
+                        let end = self.text.len() as u32;
+                        push_span(&mut self.spans, seg.spans.0, start, end, style);
+                    }
+                    i = j;
+                }
+            }
+        }
+        if !interpreted {
+            // text only (a non-ASCII character made the first look doubt it)
+            return Some(Shown {
+                text: text.to_string(),
+                look: None,
+            });
+        }
+        seg.text.1 = self.text.len();
+        seg.spans.1 = self.spans.len();
+        self.segments.push(seg);
+        // each column shows the newest segment that reached it; one that erased hides all
+        // before it
+        self.pieces.clear();
+        let mut covered = 0;
+        for (k, sg) in self.segments.iter().enumerate().rev() {
+            if sg.cols > covered {
+                let own = &self.text[sg.text.0..sg.text.1];
+                let from = if sg.ascii {
+                    covered
+                } else {
+                    own.char_indices()
+                        .nth(covered)
+                        .map_or(own.len(), |(at, _)| at)
+                };
+                self.pieces.push((k, sg.text.0 + from));
+                covered = sg.cols;
+            }
+            if sg.erased {
+                break;
+            }
+        }
+        let len: usize = self
+            .pieces
+            .iter()
+            .map(|&(k, from)| self.segments[k].text.1 - from)
+            .sum();
+        let mut shown = String::with_capacity(len);
+        self.out.clear();
+        for &(k, from) in &self.pieces {
+            let sg = self.segments[k];
+            let base = shown.len();
+            shown.push_str(&self.text[from..sg.text.1]);
+            for sp in &self.spans[sg.spans.0..sg.spans.1] {
+                let a = (sp.start as usize).max(from);
+                let e = sp.end as usize;
+                if e > a {
+                    let at = |x: usize| (x - from + base) as u32;
+                    push_span(&mut self.out, 0, at(a), at(e), sp.style);
+                }
+            }
+        }
+        // trailing blanks without a background are not part of the line
+        while shown.ends_with(' ') {
+            let at = (shown.len() - 1) as u32;
+            let last = self.out.last_mut().filter(|sp| sp.end > at);
+            if last.as_ref().is_some_and(|sp| sp.style.bg.is_some()) {
+                break;
+            }
+            shown.pop();
+            if let Some(sp) = last {
+                sp.end = at;
+                if sp.start == sp.end {
+                    self.out.pop();
+                }
+            }
+        }
+        Some(Shown {
+            text: shown,
+            look: Some(Box::new(Look {
+                spans: self.out.as_slice().into(),
+                bytes: line.into(),
+            })),
+        })
+    }
 }
 
 /// The line as a terminal holds it: a cell per column.
@@ -303,7 +527,7 @@ impl Screen {
                 .unwrap_or(d)
         };
         match fin {
-            'm' if !private && params_end == j => self.sgr(params),
+            'm' if !private && params_end == j => sgr(&mut self.style, params),
             'K' if !private => match n(0) {
                 0 => self.cells.truncate(self.col),
                 1 => {
@@ -337,77 +561,14 @@ impl Screen {
         end
     }
 
-    /// Select Graphic Rendition: `;`-separated parameters; a colour is `38;5;N`, `38;2;R;G;B`, or
-    /// in one parameter with `:` (`38:5:N`, `38:2::R:G:B`, `38:2:R:G:B`).
-    fn sgr(&mut self, params: &str) {
-        if !params.contains(':') {
-            return self.sgr_plain(params);
-        }
-        // (not empty: it holds a `:`)
-        let params: Vec<&str> = params.split(';').collect();
-        let num = |x: &str| x.parse::<u16>().unwrap_or(0);
-        let mut k = 0;
-        while k < params.len() {
-            let subs: Vec<u16> = params[k].split(':').map(num).collect();
-            let s = &mut self.style;
-            match subs[0] {
-                v @ (38 | 48) => {
-                    let color = if subs.len() > 1 {
-                        // one parameter: 38:5:N, 38:2:R:G:B, 38:2:ID:R:G:B
-                        match subs[1..] {
-                            [5, n, ..] => Some(Color::Indexed(n.min(255) as u8)),
-                            [2, _, r, g, b, ..] | [2, r, g, b] => Some(Color::Rgb(
-                                r.min(255) as u8,
-                                g.min(255) as u8,
-                                b.min(255) as u8,
-                            )),
-                            _ => None,
-                        }
-                    } else {
-                        let rest: Vec<u16> = params[k + 1..].iter().map(|x| num(x)).collect();
-                        let (color, used) = extended(&rest);
-                        k += used;
-                        color
-                    };
-                    set_extended(s, v, color);
-                }
-                v => apply_sgr(s, v),
-            }
-            k += 1;
-        }
-    }
-
-    /// SGR without `:` sub-parameters (nearly all of them): the numbers read onto the stack.
-    fn sgr_plain(&mut self, params: &str) {
-        let mut nums = [0u16; 32];
-        let mut n = 0;
-        for p in params.split(';') {
-            if n < nums.len() {
-                nums[n] = p.parse::<u16>().unwrap_or(0);
-                n += 1;
-            }
-        }
-        let nums = &nums[..n.max(1)];
-        let mut k = 0;
-        while k < nums.len() {
-            let s = &mut self.style;
-            match nums[k] {
-                v @ (38 | 48) => {
-                    let (color, used) = extended(&nums[k + 1..]);
-                    k += used;
-                    set_extended(s, v, color);
-                }
-                v => apply_sgr(s, v),
-            }
-            k += 1;
-        }
-    }
-
     fn finish(&mut self) -> Shown {
         let cells = &mut self.cells;
-        while cells
-            .last()
-            .is_some_and(|(c, st)| *c == ' ' && st.bg.is_none())
+        // (a line of text only is shown as it is, trailing blanks and all, as the plain path
+        // shows it)
+        while self.interpreted
+            && cells
+                .last()
+                .is_some_and(|(c, st)| *c == ' ' && st.bg.is_none())
         {
             cells.pop();
         }
@@ -436,6 +597,72 @@ impl Screen {
             })
         });
         Shown { text, look }
+    }
+}
+
+/// Select Graphic Rendition: `;`-separated parameters; a colour is `38;5;N`, `38;2;R;G;B`, or
+/// in one parameter with `:` (`38:5:N`, `38:2::R:G:B`, `38:2:R:G:B`).
+fn sgr(style: &mut Style, params: &str) {
+    if !params.contains(':') {
+        return sgr_plain(style, params);
+    }
+    // (not empty: it holds a `:`)
+    let params: Vec<&str> = params.split(';').collect();
+    let num = |x: &str| x.parse::<u16>().unwrap_or(0);
+    let mut k = 0;
+    while k < params.len() {
+        let subs: Vec<u16> = params[k].split(':').map(num).collect();
+        let s = &mut *style;
+        match subs[0] {
+            v @ (38 | 48) => {
+                let color = if subs.len() > 1 {
+                    // one parameter: 38:5:N, 38:2:R:G:B, 38:2:ID:R:G:B
+                    match subs[1..] {
+                        [5, n, ..] => Some(Color::Indexed(n.min(255) as u8)),
+                        [2, _, r, g, b, ..] | [2, r, g, b] => Some(Color::Rgb(
+                            r.min(255) as u8,
+                            g.min(255) as u8,
+                            b.min(255) as u8,
+                        )),
+                        _ => None,
+                    }
+                } else {
+                    let rest: Vec<u16> = params[k + 1..].iter().map(|x| num(x)).collect();
+                    let (color, used) = extended(&rest);
+                    k += used;
+                    color
+                };
+                set_extended(s, v, color);
+            }
+            v => apply_sgr(s, v),
+        }
+        k += 1;
+    }
+}
+
+/// SGR without `:` sub-parameters (nearly all of them): the numbers read onto the stack.
+fn sgr_plain(style: &mut Style, params: &str) {
+    let mut nums = [0u16; 32];
+    let mut n = 0;
+    for p in params.split(';') {
+        if n < nums.len() {
+            nums[n] = p.parse::<u16>().unwrap_or(0);
+            n += 1;
+        }
+    }
+    let nums = &nums[..n.max(1)];
+    let mut k = 0;
+    while k < nums.len() {
+        let s = &mut *style;
+        match nums[k] {
+            v @ (38 | 48) => {
+                let (color, used) = extended(&nums[k + 1..]);
+                k += used;
+                set_extended(s, v, color);
+            }
+            v => apply_sgr(s, v),
+        }
+        k += 1;
     }
 }
 
@@ -692,6 +919,76 @@ mod tests {
             "x",
             "erase and positions are dropped"
         );
+    }
+
+    /// What the cells of a terminal line give, without the fast path.
+    fn by_cells(line: &[u8]) -> Shown {
+        let mut chars = Vec::new();
+        let mut shown = Screen::default().run(line, &mut chars);
+        if let Some(l) = shown.look.as_mut() {
+            l.bytes = line.into();
+        }
+        shown
+    }
+
+    #[test]
+    fn the_fast_path_shows_what_the_cells_show() {
+        let tokens: &[&str] = &[
+            "abc",
+            " ",
+            "  ",
+            "█",
+            "▌",
+            "é",
+            "🚨",
+            "\x1b[32m",
+            "\x1b[0m",
+            "\x1b[m",
+            "\x1b[1;31m",
+            "\x1b[41m",
+            "\x1b[49m",
+            "\x1b[38;5;208m",
+            "\x1b[38:2::1:2:3m",
+            "\x1b[K",
+            "\x1b[0K",
+            "\x1b[2K",
+            "\x1b[1K",
+            "\r",
+            "\r",
+            "\x1b[?25l",
+            "\x1b[1A",
+            "\x1b[3C",
+            "\x1b[2G",
+            "\t",
+            "\x1b]0;t\x07",
+            "\u{9b}",
+            "\u{202e}",
+            "\x1b[?1m",
+            "\x1b[",
+            "\x1b",
+            "100%|",
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        let mut fast_taken = 0;
+        for _ in 0..30_000 {
+            let mut line = String::new();
+            for _ in 0..next(14) {
+                line.push_str(tokens[next(tokens.len())]);
+            }
+            let want = by_cells(line.as_bytes());
+            if let Some(got) = Fast::default().read(line.as_bytes()) {
+                fast_taken += 1;
+                assert_eq!(got, want, "{line:?}");
+            }
+            assert_eq!(interpret(line.as_bytes()), want, "{line:?}");
+        }
+        assert!(fast_taken > 5_000, "{fast_taken}");
     }
 
     #[test]

@@ -130,6 +130,16 @@ CREATE INDEX IF NOT EXISTS transitions_run ON transitions(run_id);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 ";
 
+/// How long a journal operation waits for another process's write before it fails.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn now_secs() -> i64 {
     Utc::now().timestamp()
 }
@@ -155,18 +165,32 @@ impl Journal {
             std::fs::create_dir_all(d)?;
         }
         let fresh = !self.path.exists();
-        let c = Connection::open(&self.path).map_err(|e| self.err(e))?;
-        c.busy_timeout(Duration::from_secs(10))
-            .map_err(|e| self.err(e))?;
-        // WAL: readers never wait for the writer, and a killed writer leaves a consistent file
-        c.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| self.err(e))?;
-        c.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| self.err(e))?;
-        c.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
+        // Two processes opening a new journal at once (a `tandem run` and a `tandem runs` beside
+        // it) both switch it to WAL; SQLite answers one of them "busy" without waiting (the
+        // busy handler is skipped where waiting could deadlock), so the setup is tried again.
+        let t0 = std::time::Instant::now();
+        let c = loop {
+            match self.connect() {
+                Ok(c) => break c,
+                Err(e) if is_busy(&e) && t0.elapsed() < BUSY_WAIT => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => return Err(self.err(e)),
+            }
+        };
         if fresh && self.legacy.exists() {
             self.import_legacy(&c)?;
         }
+        Ok(c)
+    }
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let c = Connection::open(&self.path)?;
+        c.busy_timeout(BUSY_WAIT)?;
+        // WAL: readers never wait for the writer, and a killed writer leaves a consistent file
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(None, "synchronous", "NORMAL")?;
+        c.execute_batch(SCHEMA)?;
         Ok(c)
     }
 

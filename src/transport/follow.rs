@@ -167,7 +167,8 @@ impl FileFollow {
                 }
             },
             Inner::Tail { out, .. } => {
-                let mut buf = vec![0u8; max.clamp(1, 1 << 20)];
+                // what a read of a pipe gives at most (a bigger buffer is only zeroed)
+                let mut buf = vec![0u8; max.clamp(1, 64 << 10)];
                 let n = out.read(&mut buf).await?;
                 buf.truncate(n);
                 self.offset += n as u64;
