@@ -7,7 +7,10 @@
 # the start and end of the window (flat?), bytes written to the terminal, and how far behind the
 # file the screen is, sampled every second (the newest line on screen against the newest in the
 # file, in ms of the job's output), median and p95; then the ratios against turm.
-# usage: scripts/bench-joblogs.sh [RATE] [SECS]
+# FOLLOWERS="tandem" measures only those (at 50 MB/s, say, where turm and a second tandem would
+# only share the cores): turm, tandem (local transport), tandem-ssh. Each tandem's frames (their
+# time on the UI task) are reported too: median, p99, max.
+# usage: [FOLLOWERS="turm tandem tandem-ssh"] scripts/bench-joblogs.sh [RATE] [SECS]
 source "$(dirname "$0")/bench-env.sh"
 source "$ROOT/scripts/services.sh"
 RATE="${1:-2000}"
@@ -87,19 +90,23 @@ wait_for() { # name, pattern, what
     done
 }
 
-start turm "env SLURM_CONF=$SLURM_CONF $TURM"
-start tandem "env SLURM_CONF=$SLURM_CONF TANDEM_HOME=$TANDEM_HOME $TANDEM --target ws"
-start tandem-ssh "env TANDEM_HOME=$TANDEM_HOME $TANDEM --target ws-ssh"
+read -r -a NAMES <<< "${FOLLOWERS:-turm tandem tandem-ssh}"
+has() { [[ " ${NAMES[*]} " == *" $1 "* ]]; }
+! has turm || start turm "env SLURM_CONF=$SLURM_CONF $TURM"
+! has tandem || start tandem "env SLURM_CONF=$SLURM_CONF TANDEM_HOME=$TANDEM_HOME TANDEM_FRAME_TIMES=$WORK/tandem.frames $TANDEM --target ws"
+! has tandem-ssh || start tandem-ssh "env TANDEM_HOME=$TANDEM_HOME TANDEM_FRAME_TIMES=$WORK/tandem-ssh.frames $TANDEM --target ws-ssh"
 for t in tandem tandem-ssh; do
+    has "$t" || continue
     wait_for "$t" "1 Pipeline" "TUI"
     keys "$t" 8
     wait_for "$t" "chatty" "job in the Jobs view"
     keys "$t" Enter
 done
-for t in turm tandem tandem-ssh; do wait_for "$t" "line [0-9]* at" "log lines on screen"; done
+for t in "${NAMES[@]}"; do wait_for "$t" "line [0-9]* at" "log lines on screen"; done
 sleep 3
+declare -A F0
+for t in tandem tandem-ssh; do F0[$t]=$(cat "$WORK/$t.frames" 2>/dev/null | wc -l); done
 
-NAMES=(turm tandem tandem-ssh)
 declare -A PID A RSS0
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -130,4 +137,10 @@ for t in "${NAMES[@]}"; do
     awk -v t="$t" -v a="${A[$t]}" -v b="$b" -v hz="$HZ" -v s="$SECS" -v by="$bytes" -v hwm="$hwm" -v r0="${RSS0[$t]}" -v r1="$rss1" -v med="$med" -v p95="$p95" 'BEGIN {
         printf "%-11s %7.1f%% %7.1f MiB %5.1f→%.1f MiB %8.1f KB/s %11d ms %11d ms\n", t, 100 * (b - a) / hz / s, hwm / 1024, r0 / 1024, r1 / 1024, by / s / 1000, med, p95 }' | tee -a "$WORK/table.txt"
 done
+for t in tandem tandem-ssh; do
+    [ -s "$WORK/$t.frames" ] || continue
+    tail -n +"$(( F0[$t] + 1 ))" "$WORK/$t.frames" | awk 'NF {print $1 / 1000}' | sort -g | awk -v t="$t" '{a[NR]=$1} END {
+        printf "%-11s frames on the UI task: %d, median %.2f ms, p99 %.2f ms, max %.2f ms\n", t, NR, a[int((NR+1)/2)], a[int(NR*0.99)], a[NR] }'
+done
+has turm || exit 0
 awk 'NR == 1 {tc = $2 + 0; tb = $7} NR > 1 {printf "%-11s CPU %.0fx less than turm, bytes to the terminal %.0fx fewer\n", $1, tc / ($2 + 0.001), tb / ($7 + 0.001)}' "$WORK/table.txt"

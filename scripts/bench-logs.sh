@@ -14,7 +14,7 @@ command -v tmux >/dev/null || { echo "tmux is needed" >&2; exit 1; }
 WORK="$(mktemp -d)"
 SOCK="$WORK/tmux.sock"
 SAMPLER=""
-cleanup() { [ -z "$SAMPLER" ] || kill "$SAMPLER" 2>/dev/null || true; tmux -S "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() { [ -z "$SAMPLER" ] || kill "$SAMPLER" 2>/dev/null || true; tmux -S "$SOCK" kill-server 2>/dev/null || true; rm -rf "$WORK" 2>/dev/null || { sleep 1; rm -rf "$WORK"; }; }
 trap cleanup EXIT
 export TANDEM_HOME="$WORK/home"
 mkdir -p "$WORK/p"
@@ -63,7 +63,7 @@ a=$(ticks)
 end=$(( $(date +%s) + SECS ))
 while [ "$(date +%s)" -lt "$end" ]; do
     now=$(date +%s.%N)
-    tmux -S "$SOCK" capture-pane -p -t b | grep -o "line [0-9]* at [0-9.]*" | tail -1 \
+    tmux -S "$SOCK" capture-pane -p -t b | grep -oE "line [0-9]+ at [0-9]+\.[0-9]{3}" | tail -1 \
         | awk -v now="$now" '{printf "%.0f\n", (now - $4) * 1000}' >> "$WORK/lag.txt"
     awk '/VmRSS/ {print $2}' "/proc/$PID/status" >> "$WORK/rss.txt"
     sleep 0.1

@@ -519,6 +519,80 @@ async fn a_fast_jobs_log_is_streamed_once_and_in_order_over_local_and_ssh() {
     );
 }
 
+/// The local transport as one that cannot keep anything open (SSM's case): the logs are polled.
+/// It counts the commands it runs (each an SSM round trip there).
+#[derive(Debug, Default)]
+struct PollOnly {
+    runs: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Transport for PollOnly {
+    fn describe(&self) -> String {
+        "local, polled".into()
+    }
+    async fn run(
+        &self,
+        script: &str,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> tandem::transport::Result<tandem::transport::Output> {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Local.run(script, timeout, cancel).await
+    }
+}
+
+/// Where a log cannot be streamed it is polled at the cadence: each byte once and in order,
+/// read to the end, and no more polls than the fixed interval would make over the same time
+/// (bursts with quiet spells between them, as a solver that checkpoints writes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_cannot_be_streamed_is_polled_within_the_fixed_intervals_calls() {
+    use tandem::engine::joblog::{LogFollow, Reading};
+    let dir = tempfile::tempdir().unwrap();
+    let t = PollOnly::default();
+    let conf = conf();
+    let slurm = Slurm::new(&t, &conf);
+    let c = CancellationToken::new();
+    let spec = job(
+        dir.path(),
+        "bursts",
+        "for b in 1 2 3 4; do i=0; while [ $i -lt 300 ]; do i=$((i+1)); \
+         echo \"burst $b line $i\"; done; sleep 3; done; echo done",
+    );
+    let id = slurm.submit(&spec, &c).await.unwrap();
+    let paths = (
+        spec.stdout_path().replace("%j", &id),
+        spec.stderr_path().replace("%j", &id),
+    );
+    let before = t.runs.load(std::sync::atomic::Ordering::Relaxed);
+    let t0 = Instant::now();
+    let every = Duration::from_secs(1);
+    let mut f = LogFollow::new(&slurm, &id, paths.clone(), (0, 0), every);
+    let mut out = Vec::new();
+    loop {
+        let p = f.next(&c).await.unwrap();
+        assert_eq!(f.reading(), Reading::Polled(1));
+        out.extend(&p.stdout);
+        if p.status.is_over() && p.stdout.is_empty() && p.stderr.is_empty() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "job {id} stuck");
+    }
+    let polls = t.runs.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert_eq!(
+        out,
+        std::fs::read(&paths.0).unwrap(),
+        "stdout, byte for byte"
+    );
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .ends_with("burst 4 line 300\ndone\n"));
+    // a fixed 1 s interval: one poll a second and the first at once; a finished job's log read
+    // to its end takes one more; the cadence may spend the three polls a quiet spell saved
+    let fixed = t0.elapsed().as_secs_f64().ceil() as u64 + 2;
+    assert!(polls <= fixed + 3, "{polls} polls in {:?}", t0.elapsed());
+}
+
 async fn read_until(f: &mut tandem::transport::follow::FileFollow, got: &mut Vec<u8>, n: usize) {
     while got.len() < n {
         got.extend(f.next(1 << 16).await.unwrap());

@@ -199,11 +199,12 @@ fn push_span(spans: &mut Vec<Span>, from: usize, start: u32, end: u32, style: St
 /// Whether the (valid UTF-8) bytes at `b[i..]`, which start with 0xc2 or 0xe2, are a C1 control
 /// or a bidi override.
 fn hostile_at(b: &[u8], i: usize) -> bool {
-    match (b[i], b.get(i + 1), b.get(i + 2)) {
-        (0xc2, Some(0x80..=0x9f), _) => true,
-        (0xe2, Some(0x80), Some(0xaa..=0xae)) | (0xe2, Some(0x81), Some(0xa6..=0xa9)) => true,
-        _ => false,
-    }
+    matches!(
+        (b[i], b.get(i + 1), b.get(i + 2)),
+        (0xc2, Some(0x80..=0x9f), _)
+            | (0xe2, Some(0x80), Some(0xaa..=0xae))
+            | (0xe2, Some(0x81), Some(0xa6..=0xa9))
+    )
 }
 
 impl Fast {

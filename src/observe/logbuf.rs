@@ -97,7 +97,9 @@ impl Default for LogBuffer {
 impl LogBuffer {
     pub fn new(cap: usize) -> LogBuffer {
         LogBuffer {
-            lines: VecDeque::new(),
+            // its full size at once: a buffer that doubled as it filled would hold up to
+            // twice the slots it needs (the pages are only taken as lines arrive)
+            lines: VecDeque::with_capacity(cap.clamp(1, DEFAULT_CAP)),
             raw_bytes: 0,
             raw_from: 0,
             live: Vec::new(),

@@ -10,9 +10,11 @@ use crate::project::PhaseId;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// Read at most this much of a file per batch (a message of ~12k lines); a file that had more is
-/// read again at once, so a fast writer is followed at disk speed.
-const CHUNK: u64 = 1 << 20;
+/// Read at most this much of a file per batch (a message of ~3k short lines, ~1k coloured
+/// ones); a file that had more is read again at once, so a fast writer is followed at disk speed.
+/// What is queued for the UI ([`QUEUED`] batches) is what a writer faster than the UI costs in
+/// memory: with 1 MiB batches of coloured lines that was ~7 MiB.
+const CHUNK: u64 = 256 << 10;
 /// Batches queued for the UI before the follower waits (a writer faster than the UI costs lag,
 /// not memory).
 const QUEUED: usize = 4;
