@@ -36,6 +36,8 @@ impl std::fmt::Display for How {
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// How often a file whose events do not arrive is read.
 pub const POLL_EVERY: Duration = Duration::from_millis(250);
+/// How long a watched file's writes are let come after the first event before it is read.
+const SETTLE: Duration = Duration::from_millis(25);
 
 /// A file followed from an offset: [`FileFollow::next`] waits for its new bytes. A file truncated
 /// (rewritten shorter) is read again from its start, watched or tailed alike.
@@ -155,7 +157,11 @@ impl FileFollow {
                         if e.is_none() {
                             *how = How::Polling;
                         }
-                        // a burst of events is one read
+                        // a burst of events is one read: a writer that flushes every few
+                        // ms would otherwise cost a read (and a wake) per flush
+                        if e.is_some() {
+                            tokio::time::sleep(SETTLE).await;
+                        }
                         while events.try_recv().is_ok() {}
                     }
                     _ = tokio::time::sleep(wait) => {
