@@ -21,7 +21,7 @@ PB=$(free_port); "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PB" >"$RUN_DIR/moto-b
 PIDS+=($!); wait_port "$PB" moto-b $!
 A="http://127.0.0.1:$PA"; B="http://127.0.0.1:$PB"
 PYM="$VENV/bin/python"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID="$TANDEM_TEST_KEY_ID" AWS_SECRET_ACCESS_KEY="$TANDEM_TEST_SECRET" AWS_REGION=us-east-1
 OUT="$RUN_DIR/cwlogs"; mkdir -p "$OUT"
 G=/aws/parallelcluster/bench
 

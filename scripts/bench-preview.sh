@@ -17,7 +17,7 @@ trap 'stop_services; rm -rf "$WORK"' EXIT
 bench_venv pyarrow pandas
 start_s3s >/dev/null
 start_moto >/dev/null
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID="$TANDEM_TEST_KEY_ID" AWS_SECRET_ACCESS_KEY="$TANDEM_TEST_SECRET" AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
 M="$PY $ROOT/benches/measure.py --"
 wall() { for _ in 1 2 3 4 5; do $M "$@" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["wall"])'; done | median; }

@@ -31,6 +31,12 @@ stop_services() {
     rm -rf "$RUN_DIR"
 }
 
+# One credential for every local S3 server, in the shape Garage requires (GK + 24 hex digits, a
+# 64-hex-digit secret): s3s-fs is started with it, Garage imports it, moto accepts anything. Test
+# servers on 127.0.0.1 only; nothing real is reached with it.
+export TANDEM_TEST_KEY_ID="GK74616e64656d2d746573742d"
+export TANDEM_TEST_SECRET="74616e64656d2074657374207365637265742c206c6f63616c686f7374206f6e6c"
+
 # s3s-fs: a real S3 server that checks SigV4 signatures (0.14.1 is the newest that builds on rustc 1.95)
 start_s3s() {
     if [ ! -x "$TOOLS/bin/s3s-fs" ]; then
@@ -39,12 +45,64 @@ start_s3s() {
     fi
     local port; port=$(free_port)
     mkdir -p "$RUN_DIR/s3s-data"
-    "$TOOLS/bin/s3s-fs" --host 127.0.0.1 --port "$port" --access-key test --secret-key testsecret "$RUN_DIR/s3s-data" >"$RUN_DIR/s3s.log" 2>&1 &
+    "$TOOLS/bin/s3s-fs" --host 127.0.0.1 --port "$port" --access-key "$TANDEM_TEST_KEY_ID" --secret-key "$TANDEM_TEST_SECRET" "$RUN_DIR/s3s-data" >"$RUN_DIR/s3s.log" 2>&1 &
     PIDS+=($!)
     wait_port "$port" s3s $!
     export TANDEM_TEST_S3S="http://127.0.0.1:$port"
     export TANDEM_S3S_BIN="$TOOLS/bin/s3s-fs"
     echo "== s3s-fs on $TANDEM_TEST_S3S (pid $!)"
+}
+
+# Garage: a production S3 store (AGPL; run, never linked), the fast server of the S3 tests and
+# benchmarks. Single node, sqlite metadata, region us-east-1 (as the other test servers), the test
+# credential imported with every permission, buckets created by the tests. Built once without LTO
+# and with only the features used (about 10 minutes on 2 cores, in a temporary target directory).
+GARAGE_VERSION=2.5.0
+start_garage() {
+    # `garage --version` prints `garage cargo:2.5.0 [features: ...]`
+    if ! "$TOOLS/bin/garage" --version 2>/dev/null | grep -q ":$GARAGE_VERSION "; then
+        echo "== building Garage $GARAGE_VERSION into $TOOLS (about 10 minutes on 2 cores, once)"
+        env -u CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+            CARGO_PROFILE_RELEASE_DEBUG=0 cargo install "garage@$GARAGE_VERSION" --locked --quiet \
+            --no-default-features --features bundled-libs,sqlite --root "$TOOLS"
+    fi
+    local d="$RUN_DIR/garage" s3 rpc admin pid node=""
+    s3=$(free_port); rpc=$(free_port); admin=$(free_port)
+    mkdir -p "$d"
+    cat >"$d/garage.toml" <<TOML
+metadata_dir = "$d/meta"
+data_dir = "$d/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$rpc"
+rpc_public_addr = "127.0.0.1:$rpc"
+rpc_secret = "$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+
+[s3_api]
+s3_region = "us-east-1"
+api_bind_addr = "127.0.0.1:$s3"
+root_domain = ".s3.garage.localhost"
+
+[admin]
+api_bind_addr = "127.0.0.1:$admin"
+TOML
+    "$TOOLS/bin/garage" -c "$d/garage.toml" server >"$RUN_DIR/garage.log" 2>&1 &
+    pid=$!
+    PIDS+=($pid)
+    wait_port "$s3" garage $pid
+    local g=("$TOOLS/bin/garage" -c "$d/garage.toml")
+    for _ in $(seq 100); do
+        node=$("${g[@]}" node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break
+        sleep 0.1
+    done
+    [ -n "$node" ] || { echo "garage: no node id; its log:" >&2; cat "$RUN_DIR/garage.log" >&2; return 1; }
+    "${g[@]}" layout assign -z dc1 -c 10G "$node" >/dev/null
+    "${g[@]}" layout apply --version 1 >/dev/null
+    "${g[@]}" key import --yes -n tandem-test "$TANDEM_TEST_KEY_ID" "$TANDEM_TEST_SECRET" >/dev/null
+    "${g[@]}" key allow --create-bucket tandem-test >/dev/null
+    export TANDEM_TEST_GARAGE="http://127.0.0.1:$s3"
+    export TANDEM_GARAGE_BIN="$TOOLS/bin/garage"
+    echo "== garage on $TANDEM_TEST_GARAGE (pid $pid)"
 }
 
 # moto: the AWS API mock, for what cannot be had offline and as the second S3 implementation

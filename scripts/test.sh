@@ -17,12 +17,14 @@ if ! have slurmctld || ! have munged || [ ! -x /usr/sbin/sshd ] || ! have ssh; t
 fi
 
 start_s3s
+start_garage
 start_moto
 start_slurm
 start_sshd
 start_ray
-# credentials for the local servers only: s3s-fs checks them, moto accepts any
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret AWS_REGION=us-east-1
+# the test credential of the local servers only (services.sh): s3s-fs and Garage check it, moto
+# accepts any
+export AWS_ACCESS_KEY_ID="$TANDEM_TEST_KEY_ID" AWS_SECRET_ACCESS_KEY="$TANDEM_TEST_SECRET" AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
 
 echo "== cargo test (target dir: ${CARGO_TARGET_DIR:-target})"

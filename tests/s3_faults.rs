@@ -1,7 +1,7 @@
-//! Fault tests against a real S3 server that this test starts and kills: s3s-fs (its binary is
-//! installed by scripts/test.sh, which exports TANDEM_S3S_BIN). The server dies in the middle of a
-//! listing and of a download; tandem says what happened, retries with backoff, resumes, and the
-//! downloaded bytes are identical to the object's.
+//! Fault tests against real S3 servers that these tests start and kill: s3s-fs and Garage (their
+//! binaries are installed by scripts/test.sh, which exports TANDEM_S3S_BIN and TANDEM_GARAGE_BIN).
+//! The server dies in the middle of a listing and of a download; tandem says what happened,
+//! retries with backoff, resumes, and the downloaded bytes are identical to the object's.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -13,55 +13,162 @@ use tandem::storage::transfer::{self, Progress, Tuning};
 use tandem::storage::{ObjectStore, StoreError};
 use tokio_util::sync::CancellationToken;
 
-/// One s3s-fs process on a fixed port and data directory, restartable; stopped by PID on drop.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    S3s,
+    Garage,
+}
+
+/// One S3 server process on fixed ports and a fixed data directory, restartable; stopped by PID
+/// on drop.
 struct Server {
+    kind: Kind,
     bin: PathBuf,
     port: u16,
-    data: PathBuf,
+    dir: PathBuf,
     child: Option<Child>,
 }
 
+fn env_bin(var: &str) -> PathBuf {
+    std::env::var(var)
+        .unwrap_or_else(|_| {
+            panic!("{var} is not set: run the tests with scripts/test.sh, which installs the S3 servers")
+        })
+        .into()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn key_pair() -> (String, String) {
+    let get = |v: &str| {
+        std::env::var(v).unwrap_or_else(|_| panic!("{v} is not set: run scripts/test.sh"))
+    };
+    (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY"))
+}
+
 impl Server {
-    fn new(data: &Path) -> Server {
-        let bin = std::env::var("TANDEM_S3S_BIN").unwrap_or_else(|_| {
-            panic!("TANDEM_S3S_BIN is not set: run the tests with scripts/test.sh, which installs s3s-fs")
-        });
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    /// A fresh server of `kind` keeping its data under `dir`, with the test credential.
+    fn new(kind: Kind, dir: &Path) -> Server {
+        let bin = match kind {
+            Kind::S3s => env_bin("TANDEM_S3S_BIN"),
+            Kind::Garage => env_bin("TANDEM_GARAGE_BIN"),
+        };
+        let port = free_port();
+        std::fs::create_dir_all(dir).unwrap();
+        if let Kind::Garage = kind {
+            let rpc = free_port();
+            let secret: String = (0..32)
+                .map(|_| format!("{:02x}", rand::random::<u8>()))
+                .collect();
+            let d = dir.display();
+            std::fs::write(
+                dir.join("garage.toml"),
+                format!(
+                    "metadata_dir = \"{d}/meta\"\ndata_dir = \"{d}/data\"\ndb_engine = \"sqlite\"\n\
+                     replication_factor = 1\nrpc_bind_addr = \"127.0.0.1:{rpc}\"\n\
+                     rpc_public_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\
+                     [s3_api]\ns3_region = \"us-east-1\"\napi_bind_addr = \"127.0.0.1:{port}\"\n\
+                     root_domain = \".s3.garage.localhost\"\n"
+                ),
+            )
+            .unwrap();
+        }
         let mut s = Server {
-            bin: bin.into(),
+            kind,
+            bin,
             port,
-            data: data.to_path_buf(),
+            dir: dir.to_path_buf(),
             child: None,
         };
         s.start();
+        if let Kind::Garage = kind {
+            s.garage_setup();
+        }
         s
     }
+
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    fn garage(&self, args: &[&str]) -> String {
+        let o = Command::new(&self.bin)
+            .arg("-c")
+            .arg(self.dir.join("garage.toml"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "garage {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// A one-node layout and the test credential, once (both survive restarts).
+    fn garage_setup(&self) {
+        let t0 = Instant::now();
+        let node = loop {
+            let o = Command::new(&self.bin)
+                .arg("-c")
+                .arg(self.dir.join("garage.toml"))
+                .args(["node", "id", "-q"])
+                .output()
+                .unwrap();
+            let id = String::from_utf8_lossy(&o.stdout);
+            if o.status.success() && id.contains('@') {
+                break id.split('@').next().unwrap().to_string();
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "garage has no node id"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        self.garage(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
+        self.garage(&["layout", "apply", "--version", "1"]);
+        let (id, secret) = key_pair();
+        self.garage(&["key", "import", "--yes", "-n", "faults", &id, &secret]);
+        self.garage(&["key", "allow", "--create-bucket", "faults"]);
+    }
+
     fn start(&mut self) {
-        let child = Command::new(&self.bin)
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--access-key", "test", "--secret-key", "testsecret"])
-            .arg(&self.data)
+        let mut c = Command::new(&self.bin);
+        match self.kind {
+            Kind::S3s => {
+                let (id, secret) = key_pair();
+                c.args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+                    .args(["--access-key", &id, "--secret-key", &secret])
+                    .arg(&self.dir);
+            }
+            Kind::Garage => {
+                c.arg("-c").arg(self.dir.join("garage.toml")).arg("server");
+            }
+        }
+        let child = c
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start s3s-fs");
+            .unwrap_or_else(|e| panic!("start {}: {e}", self.bin.display()));
         self.child = Some(child);
         let t0 = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 t0.elapsed() < Duration::from_secs(20),
-                "s3s-fs did not open its port"
+                "{:?} did not open its port",
+                self.kind
             );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -74,6 +181,23 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A bucket holding `objects`, written through the S3 API (the same for every server).
+async fn seed(store: &Arc<dyn ObjectStore>, bucket: &str, objects: Vec<(String, Vec<u8>)>) {
+    let s3 = store.as_s3().unwrap();
+    s3.client()
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    use futures::StreamExt;
+    futures::stream::iter(objects)
+        .for_each_concurrent(16, |(k, v)| async move {
+            store.put(bucket, &k, v).await.unwrap();
+        })
+        .await;
 }
 
 async fn connect(url: &str) -> Arc<dyn ObjectStore> {
@@ -117,33 +241,39 @@ async fn start_download(
 ) -> (
     Vec<transfer::Item>,
     Arc<Progress>,
-    tokio::task::JoinHandle<Result<(), StoreError>>,
+    tokio::task::JoinHandle<Result<usize, StoreError>>,
 ) {
     std::fs::create_dir_all(out).unwrap();
     let items = transfer::plan_download(&**store, "fault", "big.bin", out, false, false)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     let p = Arc::new(Progress::default());
-    let job = tokio::spawn(transfer::download(
-        store.clone(),
-        "fault",
-        &items.clone().leak()[..],
-        t,
-        p.clone(),
-        CancellationToken::new(),
-    ));
+    let (store, p2, items2) = (store.clone(), p.clone(), items.clone());
+    let job = tokio::spawn(async move {
+        transfer::download(store, "fault", &items2, t, p2, CancellationToken::new())
+            .await
+            .into_result()
+    });
     (items, p, job)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_killed_mid_download_then_back_retries_and_resumes() {
+async fn s3s_killed_mid_download_then_back_retries_and_resumes() {
+    killed_mid_download(Kind::S3s).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garage_killed_mid_download_then_back_retries_and_resumes() {
+    killed_mid_download(Kind::Garage).await
+}
+
+async fn killed_mid_download(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(data.join("fault")).unwrap();
     let body = random_bytes(64 * MIB as usize);
-    std::fs::write(data.join("fault/big.bin"), &body).unwrap();
-    let mut server = Server::new(&data);
+    let mut server = Server::new(kind, &dir.path().join("data"));
     let store = connect(&server.url()).await;
+    seed(&store, "fault", vec![("big.bin".into(), body.clone())]).await;
     let t = Tuning {
         part_size: MIB,
         concurrency: 2,
@@ -198,6 +328,7 @@ async fn server_killed_mid_download_then_back_retries_and_resumes() {
         CancellationToken::new(),
     )
     .await
+    .into_result()
     .expect("resumed");
     assert!(
         std::fs::read(out.join("big.bin")).unwrap() == body,
@@ -225,7 +356,8 @@ async fn server_killed_mid_download_then_back_retries_and_resumes() {
     .unwrap();
     let items = transfer::plan_download(&*store, "fault", "big.bin", &out, false, false)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     transfer::download(
         store.clone(),
         "fault",
@@ -235,6 +367,7 @@ async fn server_killed_mid_download_then_back_retries_and_resumes() {
         CancellationToken::new(),
     )
     .await
+    .into_result()
     .unwrap();
     assert!(
         std::fs::read(out.join("big.bin")).unwrap() == body,
@@ -243,15 +376,23 @@ async fn server_killed_mid_download_then_back_retries_and_resumes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_killed_mid_listing_says_so_and_the_listing_continues() {
+async fn s3s_killed_mid_listing_says_so_and_the_listing_continues() {
+    killed_mid_listing(Kind::S3s).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garage_killed_mid_listing_says_so_and_the_listing_continues() {
+    killed_mid_listing(Kind::Garage).await
+}
+
+async fn killed_mid_listing(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(data.join("many/p")).unwrap();
-    for i in 0..2500 {
-        std::fs::write(data.join(format!("many/p/k{i:05}")), b"x").unwrap();
-    }
-    let mut server = Server::new(&data);
+    let mut server = Server::new(kind, &dir.path().join("data"));
     let store = connect(&server.url()).await;
+    let objects = (0..2500)
+        .map(|i| (format!("p/k{i:05}"), b"x".to_vec()))
+        .collect();
+    seed(&store, "many", objects).await;
     let first = store
         .list_page("many", "p/", false, None, 1000)
         .await

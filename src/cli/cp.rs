@@ -48,6 +48,33 @@ impl CpArgs {
     }
 }
 
+/// What a copy did: objects moved, keys refused by the plan, objects that failed on their own,
+/// what stopped it, and the partial files kept for a resume.
+#[derive(Default)]
+struct Outcome {
+    files: usize,
+    refused: Vec<crate::storage::transfer::Refused>,
+    failed: Vec<(String, String)>,
+    stopped: Option<crate::storage::StoreError>,
+    kept: Vec<PathBuf>,
+}
+
+impl Outcome {
+    fn of(r: crate::storage::transfer::Report) -> Outcome {
+        Outcome {
+            files: r.done,
+            failed: r
+                .failed
+                .into_iter()
+                .map(|(k, e)| (k, e.to_string()))
+                .collect(),
+            stopped: r.stopped,
+            kept: r.kept,
+            ..Outcome::default()
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn copy(
     g: &Global,
@@ -70,7 +97,7 @@ async fn copy(
     });
     let t0 = std::time::Instant::now();
     let ticker = tokio::spawn(show_progress(progress.clone(), json));
-    let result = match (is_store_uri(src), is_store_uri(dst)) {
+    let out = match (is_store_uri(src), is_store_uri(dst)) {
         (true, false) => {
             let loc = Location::parse(src);
             let bucket = loc
@@ -78,7 +105,7 @@ async fn copy(
                 .clone()
                 .ok_or_else(|| Failure::bad(format!("`{src}`: no bucket")))?;
             let store = open_store(g, &loc, project, None).await?;
-            let items = plan_download(
+            let plan = plan_download(
                 store.as_ref(),
                 &bucket,
                 &loc.key,
@@ -88,9 +115,11 @@ async fn copy(
             )
             .await
             .map_err(store_failure)?;
-            download(store, &bucket, &items, t, progress.clone(), cancel)
-                .await
-                .map(|_| items.len())
+            let report = download(store, &bucket, &plan.items, t, progress.clone(), cancel).await;
+            Outcome {
+                refused: plan.refused,
+                ..Outcome::of(report)
+            }
         }
         (false, true) => {
             let loc = Location::parse(dst);
@@ -100,9 +129,16 @@ async fn copy(
                 .ok_or_else(|| Failure::bad(format!("`{dst}`: no bucket")))?;
             let store = open_store(g, &loc, project, None).await?;
             let items = plan_upload(Path::new(src), &loc.key, recursive).map_err(store_failure)?;
-            upload(store, &bucket, &items, t, progress.clone(), cancel)
-                .await
-                .map(|_| items.len())
+            match upload(store, &bucket, &items, t, progress.clone(), cancel).await {
+                Ok(()) => Outcome {
+                    files: items.len(),
+                    ..Outcome::default()
+                },
+                Err(e) => Outcome {
+                    stopped: Some(e),
+                    ..Outcome::default()
+                },
+            }
         }
         _ => return Err(Failure::bad(
             "cp copies between a store (s3://bucket/key or local://bucket/key) and a local path",
@@ -111,25 +147,55 @@ async fn copy(
     ticker.abort();
     let (done, _) = progress.snapshot();
     let secs = t0.elapsed().as_secs_f64();
-    match result {
-        Ok(files) => {
-            if json {
-                print_json(
-                    &serde_json::json!({"files": files, "bytes": done, "seconds": secs, "mib_per_s": done as f64 / 1048576.0 / secs.max(1e-9)}),
-                );
-            } else {
-                eprintln!(
-                    "\r\x1b[2K{files} file(s), {} in {secs:.1}s ({}/s)",
-                    crate::fmt::bytes(done),
-                    crate::fmt::bytes((done as f64 / secs.max(1e-9)) as u64)
-                );
+    let clean = |s: &str| crate::observe::sanitize(s).into_owned();
+    if json {
+        print_json(&serde_json::json!({
+            "files": out.files,
+            "bytes": done,
+            "seconds": secs,
+            "mib_per_s": done as f64 / 1048576.0 / secs.max(1e-9),
+            "refused": out.refused,
+            "failed": out.failed.iter().map(|(k, e)| serde_json::json!({"key": k, "error": e})).collect::<Vec<_>>(),
+            "stopped": out.stopped.as_ref().map(|e| e.to_string()),
+            "kept": out.kept,
+        }));
+    } else {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            eprint!("\r\x1b[2K");
+        }
+        for r in &out.refused {
+            note!("refused `{}`: {}", clean(&r.key), r.why);
+        }
+        for (k, e) in &out.failed {
+            note!("failed `{}`: {}", clean(k), clean(e));
+        }
+        note!(
+            "{} file(s), {} in {secs:.1}s ({}/s)",
+            out.files,
+            crate::fmt::bytes(done),
+            crate::fmt::bytes((done as f64 / secs.max(1e-9)) as u64)
+        );
+        if !out.kept.is_empty() {
+            note!(
+                "{} partial file(s) kept; the same command started again resumes them:",
+                out.kept.len()
+            );
+            for k in out.kept.iter().take(10) {
+                note!("  {}", clean(&k.display().to_string()));
             }
-            Ok(())
         }
-        Err(e) => {
-            eprintln!();
-            Err(store_failure(e))
-        }
+    }
+    if let Some(e) = out.stopped {
+        return Err(store_failure(e));
+    }
+    match (out.refused.len(), out.failed.len()) {
+        (0, 0) => Ok(()),
+        (r, f) => Err(Failure::failed(format!(
+            "{} of {} object(s) not copied: {r} refused, {f} failed",
+            r + f,
+            r + f + out.files
+        ))),
     }
 }
 

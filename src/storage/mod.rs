@@ -37,6 +37,12 @@ pub enum StoreError {
     /// A download would replace this local file, and replacing was not allowed.
     #[error("{} exists: not overwritten (use --force to replace it)", .0.display())]
     Exists(PathBuf),
+    /// Several objects of a transfer failed; the first of them.
+    #[error("{count} objects failed; the first: {first}")]
+    Failed {
+        count: usize,
+        first: Box<StoreError>,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -298,7 +298,8 @@ impl ObjectStore for S3Store {
             .collect()
             .await
             .map_err(|e| StoreError::Network(format!("{bucket}/{key}: {e}")))?;
-        let mut v = body.into_bytes().to_vec();
+        // one copy at most (the body's chunks joined), none when it came in one
+        let mut v: Vec<u8> = body.into_bytes().into();
         // servers that ignore Range send the whole object: keep what was asked for
         if v.len() as u64 > range.end - range.start {
             v = v

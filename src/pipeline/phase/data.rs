@@ -40,9 +40,20 @@ impl Exec<'_> {
         } else {
             format!("{key}/")
         };
-        let items = transfer::plan_download(self.store.as_ref(), bucket, &prefix, &dir, true, true)
+        let plan = transfer::plan_download(self.store.as_ref(), bucket, &prefix, &dir, true, true)
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(r) = plan.refused.first() {
+            // a phase's input is all there or the phase does not start
+            return Err(format!(
+                "staging {bucket}/{prefix}: {} key(s) cannot be written under {}; the first, `{}`: {}",
+                plan.refused.len(),
+                dir.display(),
+                crate::observe::sanitize(&r.key),
+                r.why
+            ));
+        }
+        let items = plan.items;
         let p = Arc::new(Progress::default());
         transfer::download(
             self.store.clone(),
@@ -53,6 +64,7 @@ impl Exec<'_> {
             CancellationToken::new(),
         )
         .await
+        .into_result()
         .map_err(|e| format!("staging {bucket}/{prefix}: {e}"))?;
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         self.note(
