@@ -336,16 +336,16 @@ async fn hostile_keys_are_refused_on_download() {
     );
 }
 
-/// The sample pipeline with its storage root on S3 (s3s-fs): raw data generated and uploaded,
+/// The sample pipeline with its storage root on S3 (Garage): raw data generated and uploaded,
 /// each phase staged down and its output uploaded, `_SUCCESS` last; `tandem ls` and `cat` see it.
 #[test]
 fn sample_pipeline_on_s3() {
-    let url = endpoint("TANDEM_TEST_S3S");
+    let url = endpoint("TANDEM_TEST_GARAGE");
     let home = tempfile::tempdir().unwrap();
     let bucket = bucket_name("pipe");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let s = s3("TANDEM_TEST_S3S").await;
+        let s = s3("TANDEM_TEST_GARAGE").await;
         s.client()
             .create_bucket()
             .bucket(&bucket)
@@ -493,7 +493,7 @@ fn sample_pipeline_on_s3() {
     };
     let size = cube.len();
     rt.block_on(async {
-        let s = s3("TANDEM_TEST_S3S").await;
+        let s = s3("TANDEM_TEST_GARAGE").await;
         s.put(&bucket, "cube/c.npy", cube).await.unwrap();
     });
     let v = plot(&[&format!("s3://{bucket}/cube/c.npy")]);
@@ -507,7 +507,7 @@ fn sample_pipeline_on_s3() {
     std::fs::remove_dir_all(ws.run_dir(&run_id).join("stage")).unwrap();
     let p = tandem::project::load(&proj).unwrap();
     rt.block_on(async {
-        let store: Arc<dyn ObjectStore> = Arc::new(s3("TANDEM_TEST_S3S").await);
+        let store: Arc<dyn ObjectStore> = Arc::new(s3("TANDEM_TEST_GARAGE").await);
         let heat = p
             .plots
             .iter()
