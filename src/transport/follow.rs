@@ -1,14 +1,14 @@
 //! Following a file on the head node as it grows, where the transport can keep something open:
-//! on this machine the file is watched (inotify through `notify`, with a poll when the file system
+//! on this machine the file is watched (inotify, with a poll when the file system
 //! delivers no events — Lustre and NFS often do not — detected, not assumed), and over SSH one
 //! long-lived `tail -c +OFFSET -F` runs on the existing master connection. SSM can keep nothing
 //! open: it has no follower, and its engines poll.
 
+use futures::{FutureExt, StreamExt};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
-use tokio::sync::mpsc;
 
 /// How a followed file's new bytes are learnt of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +50,8 @@ pub struct FileFollow {
 enum Inner {
     Watched {
         path: PathBuf,
-        events: mpsc::UnboundedReceiver<()>,
-        _watcher: Option<notify::RecommendedWatcher>,
+        /// The folder's inotify events; `None` when it cannot be watched.
+        events: Option<inotify::EventStream<Vec<u8>>>,
         how: How,
     },
     Tail {
@@ -73,38 +73,14 @@ impl FileFollow {
     /// Watch `path` on this machine from `offset` (its folder is watched, so the file may not
     /// exist yet).
     pub fn watch(path: PathBuf, offset: u64) -> FileFollow {
-        use notify::Watcher;
-        let (tx, events) = mpsc::unbounded_channel();
-        let watcher = path.parent().and_then(|dir| {
-            // the folder is watched (the file may not exist yet); only this file's writes,
-            // creation and removal wake the follower (a job's folder often holds other files
-            // being written, and the follower's own reads are access events: waking on those
-            // would wake it forever)
-            let me = path.clone();
-            let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
-                if ev.is_ok_and(|ev| {
-                    (ev.kind.is_modify() || ev.kind.is_create() || ev.kind.is_remove())
-                        && ev.paths.contains(&me)
-                }) {
-                    let _ = tx.send(());
-                }
-            })
-            .ok()?;
-            w.watch(dir, notify::RecursiveMode::NonRecursive).ok()?;
-            Some(w)
-        });
-        let how = if watcher.is_some() {
+        let events = watch_folder(&path);
+        let how = if events.is_some() {
             How::Events
         } else {
             How::Polling
         };
         FileFollow {
-            inner: Inner::Watched {
-                path,
-                events,
-                _watcher: watcher,
-                how,
-            },
+            inner: Inner::Watched { path, events, how },
             offset,
         }
     }
@@ -152,21 +128,30 @@ impl FileFollow {
                 } else {
                     POLL_EVERY
                 };
+                let Some(stream) = events.as_mut().filter(|_| *how == How::Events) else {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                };
                 tokio::select! {
-                    e = events.recv() => {
-                        if e.is_none() {
-                            *how = How::Polling;
+                    e = stream.next() => {
+                        let mine = |e: &inotify::Event<std::ffi::OsString>| {
+                            e.name.as_deref() == path.file_name()
+                        };
+                        match e {
+                            Some(Ok(e)) if mine(&e) => {
+                                // a burst of writes is one read: while the follower sleeps the
+                                // kernel folds this file's repeated events into one, so a writer
+                                // that flushes every few ms costs a wake per burst, not per flush
+                                tokio::time::sleep(SETTLE).await;
+                                while let Some(Some(_)) = stream.next().now_or_never() {}
+                            }
+                            Some(Ok(_)) => {} // another file of the folder
+                            Some(Err(_)) | None => *how = How::Polling,
                         }
-                        // a burst of events is one read: a writer that flushes every few
-                        // ms would otherwise cost a read (and a wake) per flush
-                        if e.is_some() {
-                            tokio::time::sleep(SETTLE).await;
-                        }
-                        while events.try_recv().is_ok() {}
                     }
                     _ = tokio::time::sleep(wait) => {
                         // the file grew and no event said so: this file system does not deliver them
-                        if *how == How::Events && file_len(path) > self.offset {
+                        if file_len(path) > self.offset {
                             *how = How::Polling;
                         }
                     }
@@ -182,6 +167,34 @@ impl FileFollow {
             }
         }
     }
+}
+
+/// The inotify events of the folder holding `path` (the file may not exist yet): its writes,
+/// creations, removals and renames; the follower's own reads are not asked for (waking on them
+/// would wake it forever).
+fn watch_folder(path: &std::path::Path) -> Option<inotify::EventStream<Vec<u8>>> {
+    use inotify::{Inotify, WatchMask};
+    let dir = path.parent()?;
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        dir
+    };
+    // the stream is read by the tokio reactor; outside one the file is polled
+    tokio::runtime::Handle::try_current().ok()?;
+    let ino = Inotify::init().ok()?;
+    ino.watches()
+        .add(
+            dir,
+            WatchMask::MODIFY
+                | WatchMask::CREATE
+                | WatchMask::DELETE
+                | WatchMask::MOVED_TO
+                | WatchMask::MOVED_FROM
+                | WatchMask::CLOSE_WRITE,
+        )
+        .ok()?;
+    ino.into_event_stream(vec![0u8; 4096]).ok()
 }
 
 fn file_len(path: &std::path::Path) -> u64 {
