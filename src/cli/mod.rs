@@ -36,6 +36,7 @@ mod ray;
 mod run;
 mod runs;
 pub mod tool;
+mod verify;
 
 use crate::pipeline::{Run, Workspace};
 use crate::project::{self, PhaseId};
@@ -153,6 +154,10 @@ pub enum Cmd {
     Preview(preview::PreviewArgs),
     /// Copy objects or prefixes between S3 (or the local store) and files: `s3://b/k` <-> PATH.
     Cp(cp::CpArgs),
+    /// Compare a local directory with a store prefix without copying: every key on both sides,
+    /// the same size, the same bytes (the checksum stored with each object, else its ETag where
+    /// that is an MD5, else a full read). Lists each mismatch; exit 1 if there is one.
+    Verify(verify::VerifyArgs),
     /// List buckets, prefixes and objects: `s3://bucket/prefix`, or `local://bucket/prefix` in the
     /// target's directory store.
     Ls(ls::LsArgs),
@@ -194,6 +199,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Failure> {
         Cmd::Cat(a) => a.run(g).await,
         Cmd::Preview(a) => a.run(g).await,
         Cmd::Cp(a) => a.run(g).await,
+        Cmd::Verify(a) => a.run(g).await,
         Cmd::Ls(a) => a.run(g).await,
         Cmd::Plot(a) => a.run(g).await,
         Cmd::Check(a) => a.run(),

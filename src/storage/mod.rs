@@ -3,6 +3,7 @@
 //! Keys are `/`-separated strings as in S3. Listing is paged (a continuation token, at most `max_keys`
 //! entries a page) so that a UI can show the first page while the rest arrive.
 
+pub mod checksum;
 pub mod csv;
 pub mod local;
 pub mod parquet;
@@ -127,6 +128,23 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta>;
     /// Bytes `range` of an object (clamped to its size).
     async fn get_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Vec<u8>>;
+    /// Bytes `range` of an object (clamped to its size) handed to `sink` piece by piece as they
+    /// arrive, at their offset from `range.start`; how many bytes were given. A download writes
+    /// each piece while it is in the cache instead of gathering a part first.
+    async fn read_range_into(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+        sink: &mut (dyn for<'a> FnMut(u64, &'a [u8]) -> std::io::Result<()> + Send),
+    ) -> Result<u64> {
+        let d = self.get_range(bucket, key, range).await?;
+        sink(0, &d).map_err(|e| StoreError::Io {
+            context: format!("{bucket}/{key}"),
+            source: e,
+        })?;
+        Ok(d.len() as u64)
+    }
     async fn put(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()>;
     /// Where an object lives on this machine's file system, if it does (lets the local runner hand
     /// phases plain paths).

@@ -67,6 +67,39 @@ impl S3Store {
         &self.client
     }
 
+    /// The full-object checksum stored with an object (HEAD with checksum mode), the strongest
+    /// first; `None` when it has none, or only a multipart upload's checksum of part checksums.
+    pub async fn stored_checksum(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(super::checksum::Algo, String)>> {
+        use super::checksum::Algo;
+        let h = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await
+            .map_err(|e| map_err(e, bucket, key))?;
+        if h.checksum_type() == Some(&aws_sdk_s3::types::ChecksumType::Composite) {
+            return Ok(None);
+        }
+        let found = [
+            (Algo::Crc64Nvme, h.checksum_crc64_nvme()),
+            (Algo::Sha256, h.checksum_sha256()),
+            (Algo::Crc32c, h.checksum_crc32_c()),
+            (Algo::Crc32, h.checksum_crc32()),
+            (Algo::Sha1, h.checksum_sha1()),
+        ]
+        .into_iter()
+        // `VALUE-PARTS` is a checksum of the parts' checksums, not of the bytes
+        .find_map(|(a, v)| v.filter(|v| !v.contains('-')).map(|v| (a, v.to_string())));
+        Ok(found)
+    }
+
     async fn list_once(
         &self,
         bucket: &str,
@@ -266,6 +299,57 @@ impl ObjectStore for S3Store {
             etag: out.e_tag().map(|t| t.trim_matches('"').to_string()),
             storage_class: out.storage_class().map(|c| c.as_str().to_string()),
         })
+    }
+
+    async fn read_range_into(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+        sink: &mut (dyn for<'a> FnMut(u64, &'a [u8]) -> std::io::Result<()> + Send),
+    ) -> Result<u64> {
+        if range.end <= range.start {
+            return Ok(0);
+        }
+        let res = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await;
+        let mut out = match res {
+            Ok(o) => o,
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => return Ok(0),
+            Err(e) => return Err(map_err(e, bucket, key)),
+        };
+        // a server that ignores Range sends the whole object: skip to what was asked for
+        let whole = out.content_range().is_none() && range.start > 0;
+        let (mut at, want) = (if whole { 0 } else { range.start }, range.end);
+        let mut given = 0u64;
+        while let Some(chunk) = out
+            .body
+            .try_next()
+            .await
+            .map_err(|e| StoreError::Network(format!("{bucket}/{key}: {e}")))?
+        {
+            let (s, e) = (at, at + chunk.len() as u64);
+            at = e;
+            let (from, to) = (s.max(range.start), e.min(want));
+            if from < to {
+                let piece = &chunk[(from - s) as usize..(to - s) as usize];
+                sink(from - range.start, piece).map_err(|e| StoreError::Io {
+                    context: format!("{bucket}/{key}"),
+                    source: e,
+                })?;
+                given += piece.len() as u64;
+            }
+            if at >= want {
+                break;
+            }
+        }
+        Ok(given)
     }
 
     async fn get_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Vec<u8>> {

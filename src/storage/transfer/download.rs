@@ -185,30 +185,36 @@ impl Job {
         }
     }
 
-    /// An object that fits in one part: fetched, then written and renamed into place in one go
-    /// (its file is open only while it is written).
+    /// An object that fits in one part: streamed into `NAME.tandem-part`, renamed into place
+    /// (its file is open only while it is written). Small writes as they arrive are done on the
+    /// task itself: a hand-off to a blocking thread would cost more than the write.
     async fn fetch_whole(&self, it: &Item) -> Result<()> {
-        let data = self.get(&it.key, 0, it.size).await?;
-        let len = data.len() as u64;
-        let path = it.path.clone();
-        blocking(move || {
-            let part = part_path(&path);
-            let io = io_err(&part);
-            if let Some(d) = part.parent() {
-                std::fs::create_dir_all(d).map_err(&io)?;
+        let part = part_path(&it.path);
+        let io = io_err(&part);
+        let open = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(p)
+        };
+        let f = match open(&part) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(d) = part.parent() {
+                    std::fs::create_dir_all(d).map_err(&io)?;
+                }
+                open(&part).map_err(&io)?
             }
-            let written = std::fs::write(&part, &data)
-                .and_then(|_| std::fs::rename(&part, &path))
-                .map_err(&io);
-            if written.is_err() {
-                let _ = std::fs::remove_file(&part);
-            }
-            // a stale journal of an earlier, bigger version of this object
-            let _ = std::fs::remove_file(done_path(&path));
-            written
-        })
-        .await?;
-        self.progress.add(len);
+            r => r.map_err(&io)?,
+        };
+        let got = self.get_into(&it.key, 0, it.size, &f).await;
+        drop(f);
+        let done = got.and_then(|_| std::fs::rename(&part, &it.path).map_err(&io));
+        if done.is_err() {
+            let _ = std::fs::remove_file(&part);
+        }
+        done?;
+        self.progress.add(it.size);
         Ok(())
     }
 
@@ -243,21 +249,16 @@ impl Job {
                 let (f, j, job, recorded) = (f.clone(), j.clone(), self.clone(), recorded.clone());
                 let (key, context) = (it.key.clone(), format!("{}: part {k}", part.display()));
                 async move {
-                    let data = job.get(&key, s, e).await?;
-                    let len = data.len() as u64;
+                    job.get_into(&key, s, e, &f).await?;
                     blocking(move || {
                         use std::io::Write;
-                        let write = || {
-                            f.write_all_at(&data, s)?;
-                            // the part is recorded only once its bytes are in the file
-                            let mut j = j.lock().unwrap_or_else(|p| p.into_inner());
-                            writeln!(j, "{k}")
-                        };
-                        write().map_err(|source| StoreError::Io { context, source })
+                        // the part is recorded only once its bytes are in the file
+                        let mut j = j.lock().unwrap_or_else(|p| p.into_inner());
+                        writeln!(j, "{k}").map_err(|source| StoreError::Io { context, source })
                     })
                     .await?;
                     recorded.store(true, Ordering::Relaxed);
-                    job.progress.add(len);
+                    job.progress.add(e - s);
                     Ok(())
                 }
             })
@@ -290,34 +291,35 @@ impl Job {
         }
     }
 
-    /// Bytes `s..e` of `key`, through one request slot, retried with backoff on network and
-    /// server errors; stops at once when the download is stopped.
-    async fn get(&self, key: &str, s: u64, e: u64) -> Result<Vec<u8>> {
+    /// Bytes `s..e` of `key` written into `f` at their offsets as they arrive, through one
+    /// request slot, retried with backoff on network and server errors (a retry writes the range
+    /// again); stops at once when the download is stopped.
+    async fn get_into(&self, key: &str, s: u64, e: u64, f: &std::fs::File) -> Result<()> {
         let mut attempt = 0;
         loop {
+            let mut sink = |off: u64, piece: &[u8]| f.write_all_at(piece, s + off);
             let r = {
                 let _slot = tokio::select! {
                     p = self.slots.acquire() => p.map_err(|_| StoreError::Cancelled)?,
                     _ = self.stop.cancelled() => return Err(StoreError::Cancelled),
                 };
                 tokio::select! {
-                    r = self.store.get_range(&self.bucket, key, s..e) => r,
+                    r = self.store.read_range_into(&self.bucket, key, s..e, &mut sink) => r,
                     _ = self.stop.cancelled() => return Err(StoreError::Cancelled),
                 }
             };
-            let r = r.and_then(|d| {
-                if d.len() as u64 == e - s {
-                    Ok(d)
+            let r = r.and_then(|n| {
+                if n == e - s {
+                    Ok(())
                 } else {
                     Err(StoreError::Network(format!(
-                        "{}/{key}: got {} bytes for range {s}-{e}",
-                        self.bucket,
-                        d.len()
+                        "{}/{key}: got {n} bytes for range {s}-{e}",
+                        self.bucket
                     )))
                 }
             });
             match r {
-                Ok(d) => return Ok(d),
+                Ok(()) => return Ok(()),
                 Err(err) if transient(&err) && attempt + 1 < PART_ATTEMPTS => {
                     let wait = std::time::Duration::from_millis(250 << attempt.min(4));
                     tracing::warn!("{err}; retrying in {wait:?}");

@@ -5,17 +5,20 @@
 //! - [`plan`]: what a download or an upload will move (and, for downloads, which keys are refused);
 //! - [`download`]: ranged GETs into resumable part files, any number of objects within a few open files;
 //! - [`upload`]: single PUTs and multipart uploads;
-//! - [`job`]: one transfer as the TUI asks for it.
+//! - [`job`]: one transfer as the TUI asks for it;
+//! - [`verify`]: a directory and a prefix compared by checksums, without copying.
 
 mod download;
 mod job;
 mod plan;
 mod upload;
+mod verify;
 
 pub use download::download;
 pub use job::{perform, Direction, TransferProgress, TransferSpec, TransferState};
 pub use plan::{dest_path, plan_download, plan_upload, DownloadPlan, Refused};
 pub use upload::upload;
+pub use verify::{verify, Compared, Mismatch, Problem, Verified};
 
 use super::StoreError;
 use std::path::PathBuf;

@@ -1,6 +1,7 @@
-//! Bulk transfers on Garage (started by scripts/test.sh, which exports TANDEM_TEST_GARAGE): a prefix
-//! of 20,000 objects goes up and comes back down through `tandem cp` under `ulimit -n 256`, byte for
-//! byte; a prefix holding a few unsafe keys downloads every safe key and names each refused one.
+//! Transfers on Garage (started by scripts/test.sh, which exports TANDEM_TEST_GARAGE): a prefix of
+//! 20,000 objects goes up and comes back down through `tandem cp` under `ulimit -n 256`, byte for
+//! byte; a prefix holding a few unsafe keys downloads every safe key and names each refused one;
+//! `tandem verify` finds a corrupted object, a missing one and an extra one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -203,4 +204,115 @@ async fn unsafe_keys_are_refused_one_by_one_and_the_rest_arrive() {
     assert!(!dir.path().join("escape.txt").exists());
     let written: Vec<_> = tree(&out).into_iter().map(|(p, _)| p).collect();
     assert_eq!(written.len(), safe.len(), "{written:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_a_corrupted_object_and_what_is_missing_on_either_side() {
+    let s = store().await;
+    let b = new_bucket(&s, "verify").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (home, src) = (dir.path().join("home"), dir.path().join("src"));
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    for i in 0..20 {
+        std::fs::write(
+            src.join(format!("sub/f{i:02}.dat")),
+            format!("file {i}\n").repeat(i + 1),
+        )
+        .unwrap();
+    }
+    // bigger than a part: a multipart ETag, compared by reading
+    let big: Vec<u8> = (0..11u32 << 20)
+        .map(|i| (i.wrapping_mul(40503) >> 7) as u8)
+        .collect();
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    let url = garage();
+    let uri = format!("s3://{b}/set/");
+    let src_s = src.to_str().unwrap();
+    let up = tandem_limited(
+        &home,
+        &[
+            "cp",
+            src_s,
+            &uri,
+            "--recursive",
+            "--part-size-mb",
+            "5",
+            "--endpoint-url",
+            &url,
+        ],
+    );
+    assert!(up.status.success(), "{}", text(&up));
+    let verify = || {
+        tandem_limited(
+            &home,
+            &["verify", src_s, &uri, "--endpoint-url", &url, "--json"],
+        )
+    };
+
+    let o = verify();
+    assert!(o.status.success(), "a faithful copy verifies: {}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["compared"], 21, "{v}");
+    assert_eq!(v["mismatches"], serde_json::json!([]), "{v}");
+    assert!(
+        v["by"]["full read"].as_u64().unwrap_or(0) >= 1,
+        "the multipart object: {v}"
+    );
+
+    // the same size, other bytes; a local file with no object; an object with no local file
+    s.put(&b, "set/sub/f03.dat", b"file X\n".repeat(4))
+        .await
+        .unwrap();
+    let mut corrupt = big.clone();
+    corrupt[7 << 20] ^= 1;
+    std::fs::write(dir.path().join("corrupt.bin"), &corrupt).unwrap();
+    let up = tandem_limited(
+        &home,
+        &[
+            "cp",
+            dir.path().join("corrupt.bin").to_str().unwrap(),
+            &format!("s3://{b}/set/big.bin"),
+            "--part-size-mb",
+            "5",
+            "--endpoint-url",
+            &url,
+        ],
+    );
+    assert!(up.status.success(), "{}", text(&up));
+    std::fs::write(src.join("new.txt"), b"only here").unwrap();
+    s.put(&b, "set/gone.txt", b"only there".to_vec())
+        .await
+        .unwrap();
+    let o = verify();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got: Vec<(String, String)> = v["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["key"].as_str().unwrap().to_string(),
+                m["problem"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("set/big.bin", "content"),
+        ("set/gone.txt", "missing_locally"),
+        ("set/new.txt", "missing_in_store"),
+        ("set/sub/f03.dat", "content"),
+    ];
+    assert_eq!(
+        got,
+        want.map(|(k, p)| (k.to_string(), p.to_string())),
+        "{v}"
+    );
+    // the text form names each one too
+    let o = tandem_limited(&home, &["verify", &uri, src_s, "--endpoint-url", &url]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for (k, _) in want {
+        assert!(out.contains(k), "{k} in {}", text(&o));
+    }
 }
