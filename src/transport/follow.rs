@@ -53,6 +53,9 @@ enum Inner {
         /// The folder's inotify events; `None` when it cannot be watched.
         events: Option<inotify::EventStream<Vec<u8>>>,
         how: How,
+        /// When bytes were last read: while a writer keeps writing, the file is read at most once
+        /// per [`SETTLE`] (a read per line would cost a system call per line).
+        last: Option<tokio::time::Instant>,
     },
     Tail {
         _child: Box<tokio::process::Child>,
@@ -80,7 +83,12 @@ impl FileFollow {
             How::Polling
         };
         FileFollow {
-            inner: Inner::Watched { path, events, how },
+            inner: Inner::Watched {
+                path,
+                events,
+                how,
+                last: None,
+            },
             offset,
         }
     }
@@ -112,8 +120,14 @@ impl FileFollow {
     pub async fn next(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
         match &mut self.inner {
             Inner::Watched {
-                path, events, how, ..
+                path,
+                events,
+                how,
+                last,
             } => loop {
+                if let Some(t) = *last {
+                    tokio::time::sleep_until(t + SETTLE).await;
+                }
                 if file_len(path) < self.offset {
                     // truncated and rewritten: read again from its start, as `tail -F` does
                     self.offset = 0;
@@ -121,8 +135,10 @@ impl FileFollow {
                 let new = read_from(path, self.offset, max)?;
                 if !new.is_empty() {
                     self.offset += new.len() as u64;
+                    *last = Some(tokio::time::Instant::now());
                     return Ok(new);
                 }
+                *last = None;
                 let wait = if *how == How::Events {
                     CHECK_EVERY
                 } else {
@@ -132,27 +148,33 @@ impl FileFollow {
                     tokio::time::sleep(wait).await;
                     continue;
                 };
-                tokio::select! {
-                    e = stream.next() => {
-                        let mine = |e: &inotify::Event<std::ffi::OsString>| {
-                            e.name.as_deref() == path.file_name()
-                        };
-                        match e {
-                            Some(Ok(e)) if mine(&e) => {
+                let deadline = tokio::time::Instant::now() + wait;
+                loop {
+                    tokio::select! {
+                        e = stream.next() => match e {
+                            Some(Ok(e)) if e.name.as_deref() == path.file_name() => {
                                 // a burst of writes is one read: while the follower sleeps the
                                 // kernel folds this file's repeated events into one, so a writer
                                 // that flushes every few ms costs a wake per burst, not per flush
                                 tokio::time::sleep(SETTLE).await;
                                 while let Some(Some(_)) = stream.next().now_or_never() {}
+                                break;
                             }
-                            Some(Ok(_)) => {} // another file of the folder
-                            Some(Err(_)) | None => *how = How::Polling,
-                        }
-                    }
-                    _ = tokio::time::sleep(wait) => {
-                        // the file grew and no event said so: this file system does not deliver them
-                        if file_len(path) > self.offset {
-                            *how = How::Polling;
+                            // another file of the folder (a job's other stream, say): not a
+                            // reason to read this one
+                            Some(Ok(_)) => continue,
+                            Some(Err(_)) | None => {
+                                *how = How::Polling;
+                                break;
+                            }
+                        },
+                        _ = tokio::time::sleep_until(deadline) => {
+                            // the file grew and no event said so: this file system does not
+                            // deliver them
+                            if file_len(path) > self.offset {
+                                *how = How::Polling;
+                            }
+                            break;
                         }
                     }
                 }
