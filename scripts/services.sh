@@ -56,12 +56,12 @@ start_s3s() {
 # Garage: a production S3 store (AGPL; run, never linked), the fast server of the S3 tests and
 # benchmarks. Single node, sqlite metadata, region us-east-1 (as the other test servers), the test
 # credential imported with every permission, buckets created by the tests. Built once without LTO
-# and with only the features used (about 10 minutes on 2 cores, in a temporary target directory).
+# and with only the features used (about 19 CPU-minutes, in a temporary target directory).
 GARAGE_VERSION=2.5.0
 start_garage() {
     # `garage --version` prints `garage cargo:2.5.0 [features: ...]`
     if ! "$TOOLS/bin/garage" --version 2>/dev/null | grep -q ":$GARAGE_VERSION "; then
-        echo "== building Garage $GARAGE_VERSION into $TOOLS (about 10 minutes on 2 cores, once)"
+        echo "== building Garage $GARAGE_VERSION into $TOOLS (about 19 CPU-minutes: 31 min beside another build on 2 cores, once)"
         env -u CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
             CARGO_PROFILE_RELEASE_DEBUG=0 cargo install "garage@$GARAGE_VERSION" --locked --quiet \
             --no-default-features --features bundled-libs,sqlite --root "$TOOLS"
