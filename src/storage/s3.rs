@@ -316,11 +316,17 @@ impl ObjectStore for S3Store {
             .get_object()
             .bucket(bucket)
             .key(key)
-            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .range(if range.end == u64::MAX {
+                // to the end, however long
+                format!("bytes={}-", range.start)
+            } else {
+                format!("bytes={}-{}", range.start, range.end - 1)
+            })
             .send()
             .await;
         let mut out = match res {
             Ok(o) => o,
+            // a range past the end of the object: nothing to read
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => return Ok(0),
             Err(e) => return Err(map_err(e, bucket, key)),
         };
@@ -353,44 +359,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn get_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Vec<u8>> {
-        if range.end <= range.start {
-            return Ok(Vec::new());
-        }
-        let res = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .range(if range.end == u64::MAX {
-                // to the end, however long
-                format!("bytes={}-", range.start)
-            } else {
-                format!("bytes={}-{}", range.start, range.end - 1)
-            })
-            .send()
-            .await;
-        let out = match res {
-            Ok(o) => o,
-            // a range past the end of the object: nothing to read
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
-                return Ok(Vec::new())
-            }
-            Err(e) => return Err(map_err(e, bucket, key)),
-        };
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| StoreError::Network(format!("{bucket}/{key}: {e}")))?;
-        // one copy at most (the body's chunks joined), none when it came in one
-        let mut v: Vec<u8> = body.into_bytes().into();
-        // servers that ignore Range send the whole object: keep what was asked for
-        if v.len() as u64 > range.end - range.start {
-            v = v
-                .get(range.start as usize..(range.end as usize).min(v.len()))
-                .unwrap_or_default()
-                .to_vec();
-        }
+        // the pieces joined: one copy, as the SDK's own collecting makes
+        let mut v =
+            Vec::with_capacity((range.end.saturating_sub(range.start)).min(8 << 20) as usize);
+        self.read_range_into(bucket, key, range, &mut |_, piece| {
+            v.extend_from_slice(piece);
+            Ok(())
+        })
+        .await?;
         Ok(v)
     }
 

@@ -5,7 +5,9 @@
 //! started again fetches only the missing parts (provided the object has not changed).
 
 use super::super::{ObjectStore, Result, StoreError};
-use super::{of_one_object, transient, Item, Progress, Report, Tuning, PART_ATTEMPTS};
+use super::{
+    blocking, io_err, of_one_object, transient, Item, Progress, Report, Tuning, PART_ATTEMPTS,
+};
 use futures::StreamExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -159,19 +161,6 @@ struct Job {
 
 /// Why one object did not arrive, and its partial file if a resume can use it.
 type Failure = (StoreError, Option<PathBuf>);
-
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |e| StoreError::Io {
-        context: path.display().to_string(),
-        source: e,
-    }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Network(e.to_string()))?
-}
 
 impl Job {
     async fn fetch(self: &Arc<Self>, it: &Item) -> std::result::Result<(), Failure> {

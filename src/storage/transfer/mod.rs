@@ -155,6 +155,23 @@ fn of_one_object(e: &StoreError) -> bool {
     }
 }
 
+/// An I/O error on `path`, as a store error naming it.
+fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::Io {
+        context: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// File work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Network(e.to_string()))?
+}
+
 /// How many times a part is tried, with backoff 0.25 s, 0.5 s, ... up to 4 s between tries (about
 /// 15 s in all before a transfer gives up; running it again resumes from the parts written).
 pub const PART_ATTEMPTS: u32 = 7;

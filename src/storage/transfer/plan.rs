@@ -47,8 +47,9 @@ pub struct DownloadPlan {
 }
 
 impl DownloadPlan {
-    fn add(&mut self, dest: &Path, prefix: &str, o: super::super::ObjectMeta) {
-        match dest_path(dest, prefix, &o.key) {
+    /// Object `o` planned to `path`, or refused with why `path` could not be had.
+    fn push(&mut self, path: Result<PathBuf>, o: super::super::ObjectMeta) {
+        match path {
             Ok(path) => self.items.push(Item {
                 path,
                 stamp: stamp(&o),
@@ -99,36 +100,21 @@ pub async fn plan_download(
             if o.key.ends_with('/') && o.size == 0 {
                 continue; // folder markers
             }
-            plan.add(dest, &prefix, o);
+            plan.push(dest_path(dest, &prefix, &o.key), o);
         }
     } else {
         let m = store.head(bucket, key).await?;
         let name = key.rsplit('/').next().unwrap_or(key);
-        if dest.is_dir() || dest.as_os_str().to_string_lossy().ends_with('/') {
-            let m = super::super::ObjectMeta {
-                key: key.to_string(),
-                ..m
-            };
-            match dest_path(dest, "", name) {
-                Ok(path) => plan.items.push(Item {
-                    path,
-                    stamp: stamp(&m),
-                    key: m.key,
-                    size: m.size,
-                }),
-                Err(e) => plan.refused.push(Refused {
-                    key: key.to_string(),
-                    why: e.to_string(),
-                }),
-            }
+        let m = super::super::ObjectMeta {
+            key: key.to_string(),
+            ..m
+        };
+        let path = if dest.is_dir() || dest.as_os_str().to_string_lossy().ends_with('/') {
+            dest_path(dest, "", name)
         } else {
-            plan.items.push(Item {
-                key: key.to_string(),
-                path: dest.to_path_buf(),
-                size: m.size,
-                stamp: stamp(&m),
-            });
-        }
+            Ok(dest.to_path_buf())
+        };
+        plan.push(path, m);
     }
     if !overwrite {
         if let Some(i) = plan.items.iter().find(|i| i.path.exists()) {

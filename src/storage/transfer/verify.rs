@@ -4,7 +4,8 @@
 //! the MD5 of the bytes, else by reading the object and comparing (each result says which).
 
 use super::super::checksum::{self, Algo};
-use super::super::{list_all, ObjectStore, Result, StoreError};
+use super::super::{list_all, ObjectStore, Result};
+use super::{blocking, io_err};
 use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -81,9 +82,7 @@ pub async fn verify(
     };
     let local = {
         let (dir, key) = (dir.to_path_buf(), prefix.clone());
-        tokio::task::spawn_blocking(move || super::plan_upload(&dir, &key, true))
-            .await
-            .map_err(|e| StoreError::Network(e.to_string()))??
+        blocking(move || super::plan_upload(&dir, &key, true)).await?
     };
     let remote = list_all(store.as_ref(), bucket, &prefix).await?;
     let mut remote: BTreeMap<String, super::super::ObjectMeta> = remote
@@ -141,19 +140,6 @@ pub async fn verify(
     Ok(out)
 }
 
-async fn blocking<T: Send + 'static>(
-    path: &Path,
-    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Network(e.to_string()))?
-        .map_err(|source| StoreError::Io {
-            context: path.display().to_string(),
-            source,
-        })
-}
-
 /// Whether the object's bytes are the file's, and how that was found.
 async fn same(
     store: Arc<dyn ObjectStore>,
@@ -166,13 +152,13 @@ async fn same(
     if let Some(s3) = store.as_s3() {
         if let Some((algo, stored)) = s3.stored_checksum(bucket, key).await? {
             let p = path.clone();
-            let mine = blocking(&path, move || checksum::of_file(&p, algo)).await?;
+            let mine = blocking(move || checksum::of_file(&p, algo).map_err(io_err(&p))).await?;
             return Ok((Compared::Checksum(algo), mine == stored));
         }
     }
     if let Some(e) = etag.filter(|e| checksum::etag_is_md5(e)) {
         let p = path.clone();
-        let mine = blocking(&path, move || checksum::md5_of_file(&p)).await?;
+        let mine = blocking(move || checksum::md5_of_file(&p).map_err(io_err(&p))).await?;
         return Ok((
             Compared::Etag,
             mine.eq_ignore_ascii_case(e.trim_matches('"')),
@@ -182,7 +168,7 @@ async fn same(
     const STEP: u64 = 8 << 20;
     let file = {
         let p = path.clone();
-        Arc::new(blocking(&path, move || std::fs::File::open(p)).await?)
+        Arc::new(blocking(move || std::fs::File::open(&p).map_err(io_err(&p))).await?)
     };
     let mut at = 0;
     while at < size {
@@ -190,10 +176,11 @@ async fn same(
         let theirs = store.get_range(bucket, key, at..end).await?;
         let f = file.clone();
         let n = (end - at) as usize;
-        let mine = blocking(&path, move || {
+        let p = path.clone();
+        let mine = blocking(move || {
             use std::os::unix::fs::FileExt;
             let mut b = vec![0u8; n];
-            f.read_exact_at(&mut b, at).map(|_| b)
+            f.read_exact_at(&mut b, at).map(|_| b).map_err(io_err(&p))
         })
         .await?;
         if mine != theirs {
