@@ -189,10 +189,12 @@ async fn contract(store: Arc<dyn ObjectStore>, bucket: &str) {
         bucket,
         &items,
         t,
+        &transfer::Sending::default(),
         progress.clone(),
         CancellationToken::new(),
     )
     .await
+    .into_result()
     .unwrap();
     assert_eq!(progress.snapshot(), (data.len() as u64, data.len() as u64));
     let out = dir.path().join("out");

@@ -429,6 +429,62 @@ fn previews_by_kind() {
 }
 
 #[test]
+fn sync_is_planned_asked_about_with_the_plan_and_then_started() {
+    use tandem::app::transfers::*;
+    let mut s = idle();
+    s.view = View::Datasets;
+    s.download_dir = "/home/r/out".into();
+    let prefix = s.datasets.prefix.clone();
+    assert!(update(&mut s, key('S')).is_empty());
+    assert!(matches!(s.prompt, Some(Prompt::Path { .. })));
+    let cmds = update(&mut s, code(KeyCode::Enter));
+    let spec = TransferSpec {
+        dir: Direction::Down,
+        bucket: "lake".into(),
+        key: prefix,
+        local: "/home/r/out".into(),
+        recursive: true,
+        overwrite: true,
+        sync: true,
+    };
+    assert_eq!(
+        cmds,
+        vec![Command::PlanSync {
+            id: 0,
+            spec: spec.clone()
+        }]
+    );
+    assert!(s.transfers.list.is_empty(), "nothing moves before the yes");
+    let summary = "3 to copy (1.2 KiB: 3 new, 0 changed), 7 unchanged (2 KiB)";
+    update(
+        &mut s,
+        Msg::SyncPlanned {
+            id: 0,
+            spec: spec.clone(),
+            summary: Ok(summary.into()),
+        },
+    );
+    match &s.popup {
+        Some(Popup::Confirm { text, .. }) => assert!(text.contains(summary), "{text}"),
+        other => panic!("{other:?}"),
+    }
+    let cmds = update(&mut s, key('y'));
+    assert_eq!(cmds, vec![Command::Transfer { id: 0, spec }]);
+    assert_eq!(s.transfers.list.len(), 1);
+    // a plan that could not be made says why, and asks nothing
+    let spec = s.transfers.list[0].spec.clone();
+    update(
+        &mut s,
+        Msg::SyncPlanned {
+            id: 1,
+            spec,
+            summary: Err("no such bucket `lake`".into()),
+        },
+    );
+    assert!(s.popup.is_none());
+}
+
+#[test]
 fn download_asks_where_refuses_to_overwrite_without_asking_and_retries() {
     use tandem::app::transfers::*;
     let mut s = idle();
@@ -447,6 +503,7 @@ fn download_asks_where_refuses_to_overwrite_without_asking_and_retries() {
         local: "/home/r/".into(),
         recursive: true,
         overwrite: false,
+        sync: false,
     };
     assert_eq!(
         cmds,

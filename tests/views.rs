@@ -64,6 +64,7 @@ fn transfers() {
         local: local.into(),
         recursive: key.ends_with('/'),
         overwrite: false,
+        sync: false,
     };
     let p = |done: u64, total: u64, ms: u64| TransferProgress {
         done,

@@ -131,6 +131,11 @@ pub enum Command {
     CancelTransfer {
         id: u64,
     },
+    /// Plan a sync (answers Msg::SyncPlanned); `Transfer` with the same id carries it out.
+    PlanSync {
+        id: u64,
+        spec: crate::storage::transfer::TransferSpec,
+    },
     /// The Slurm queue of a target (answers Msg::JobsLoaded).
     LoadJobs {
         target: String,

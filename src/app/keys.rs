@@ -164,6 +164,18 @@ pub fn table(view: View) -> Vec<Binding> {
                     "upload a file or directory here",
                 )
                 .hint("upload"),
+                b(
+                    KeyCode::Char('S'),
+                    "S",
+                    Action::Sync(crate::storage::transfer::Direction::Down),
+                    "sync this prefix into a local directory (only what differs; asks first)",
+                ),
+                b(
+                    KeyCode::Char('U'),
+                    "U",
+                    Action::Sync(crate::storage::transfer::Direction::Up),
+                    "sync a local directory into this prefix (only what differs; asks first)",
+                ),
             ]);
             v
         }

@@ -88,6 +88,12 @@ pub enum Msg {
         id: u64,
         state: crate::storage::transfer::TransferState,
     },
+    /// A sync's plan, in the words the CLI prints it (or why it could not be made).
+    SyncPlanned {
+        id: u64,
+        spec: crate::storage::transfer::TransferSpec,
+        summary: Result<String, String>,
+    },
     JobsLoaded {
         result: Result<Vec<crate::engine::slurm::QueueJob>, EngineError>,
         api_calls: u64,
@@ -202,6 +208,13 @@ pub enum Action {
     Theme(String),
     Download,
     Upload,
+    /// Sync the current prefix down into a local directory (`Down`) or a directory up into it.
+    Sync(crate::storage::transfer::Direction),
+    /// Start sync N as planned (after the question).
+    StartSync {
+        id: u64,
+        spec: crate::storage::transfer::TransferSpec,
+    },
     /// Allow transfer N to replace existing local files (after the question).
     Overwrite(u64),
     CancelTransfer(u64),

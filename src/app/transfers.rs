@@ -22,6 +22,12 @@ pub enum PathFor {
         bucket: String,
         prefix: String,
     },
+    /// A directory to sync with the current prefix, in `way`.
+    Sync {
+        bucket: String,
+        prefix: String,
+        way: Direction,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +125,46 @@ pub fn ask_upload(s: &mut AppState) -> Vec<Command> {
     vec![]
 }
 
+/// `S` / `U` in Datasets: ask which local directory to sync with the current prefix (down into
+/// it, or up from it). The sync is planned first, and the plan asked about before anything moves.
+pub fn ask_sync(s: &mut AppState, way: Direction) -> Vec<Command> {
+    let Some(bucket) = s.datasets.bucket.clone() else {
+        super::status::set_status(s, Level::Info, "open a bucket first".into());
+        return vec![];
+    };
+    s.prompt = Some(Prompt::Path {
+        purpose: PathFor::Sync {
+            bucket,
+            prefix: s.datasets.prefix.clone(),
+            way,
+        },
+        text: s.download_dir.clone(),
+    });
+    vec![]
+}
+
+/// A sync's plan arrived: ask with its numbers, or say why there is none.
+pub fn on_sync_planned(
+    s: &mut AppState,
+    id: u64,
+    spec: TransferSpec,
+    summary: Result<String, String>,
+) -> Vec<Command> {
+    match summary {
+        Ok(summary) => {
+            let (from, to) = spec.label();
+            s.popup = Some(Popup::Confirm {
+                text: format!("sync {from} → {to}: {}.  Start?  y / n", sanitize(&summary)),
+                action: Action::StartSync { id, spec },
+            });
+        }
+        Err(e) => {
+            super::status::set_status(s, Level::Error, format!("sync: {}", sanitize(&e)));
+        }
+    }
+    vec![]
+}
+
 /// Editing the path prompt; Enter starts the transfer.
 pub fn on_path_key(
     s: &mut AppState,
@@ -149,6 +195,7 @@ pub fn on_path_key(
                     local,
                     recursive,
                     overwrite: false,
+                    sync: false,
                 },
                 PathFor::Upload { bucket, prefix } => TransferSpec {
                     dir: Direction::Up,
@@ -157,7 +204,32 @@ pub fn on_path_key(
                     local,
                     recursive: true,
                     overwrite: false,
+                    sync: false,
                 },
+                PathFor::Sync {
+                    bucket,
+                    prefix,
+                    way,
+                } => {
+                    let spec = TransferSpec {
+                        dir: way,
+                        bucket,
+                        key: prefix,
+                        local,
+                        recursive: true,
+                        overwrite: true,
+                        sync: true,
+                    };
+                    let id = s.transfers.next_id;
+                    s.transfers.next_id += 1;
+                    let (from, to) = spec.label();
+                    super::status::set_status(
+                        s,
+                        Level::Info,
+                        format!("comparing {from} with {to}…"),
+                    );
+                    return vec![Command::PlanSync { id, spec }];
+                }
             };
             return start(s, spec);
         }
@@ -175,6 +247,11 @@ pub fn on_path_key(
 fn start(s: &mut AppState, spec: TransferSpec) -> Vec<Command> {
     let id = s.transfers.next_id;
     s.transfers.next_id += 1;
+    start_as(s, id, spec)
+}
+
+/// Start transfer `id` (a sync the user said yes to keeps the id its plan was made under).
+pub fn start_as(s: &mut AppState, id: u64, spec: TransferSpec) -> Vec<Command> {
     let (from, to) = spec.label();
     super::status::set_status(
         s,

@@ -92,6 +92,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::TransferEnded { id, state } => transfers::on_ended(s, id, state),
+        Msg::SyncPlanned { id, spec, summary } => transfers::on_sync_planned(s, id, spec, summary),
         Msg::JobsLoaded { result, api_calls } => jobs::on_loaded(s, result, api_calls),
         Msg::Partitions(r) => {
             jobs::on_partitions(s, r);
@@ -180,6 +181,7 @@ fn on_key(s: &mut AppState, k: KeyEvent) -> Vec<Command> {
 fn confirmed(s: &mut AppState, a: Action) -> Vec<Command> {
     match a {
         Action::Overwrite(id) => transfers::restart(s, id, true),
+        Action::StartSync { id, spec } => transfers::start_as(s, id, spec),
         Action::CancelJob(id) => jobs::cancel(s, id),
         Action::UseNode { target, ssm } => vec![Command::UseNode { target, ssm }],
         Action::CancelTransfer(id) => vec![Command::CancelTransfer { id }],
@@ -390,7 +392,9 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::Theme(name) => vec![Command::LoadTheme { name }],
         Action::Download => transfers::ask_download(s),
         Action::Upload => transfers::ask_upload(s),
+        Action::Sync(way) => transfers::ask_sync(s, way),
         Action::Overwrite(_)
+        | Action::StartSync { .. }
         | Action::CancelTransfer(_)
         | Action::CancelJob(_)
         | Action::UseNode { .. } => confirmed(s, a),

@@ -96,7 +96,14 @@ async fn copy(
         }
     });
     let t0 = std::time::Instant::now();
-    let ticker = tokio::spawn(show_progress(progress.clone(), json));
+    let ticker = tokio::spawn(super::show_progress(
+        progress.clone(),
+        if json {
+            super::Ticker::Quiet
+        } else {
+            super::Ticker::Terminal
+        },
+    ));
     let out = match (is_store_uri(src), is_store_uri(dst)) {
         (true, false) => {
             let loc = Location::parse(src);
@@ -129,16 +136,8 @@ async fn copy(
                 .ok_or_else(|| Failure::bad(format!("`{dst}`: no bucket")))?;
             let store = open_store(g, &loc, project, None).await?;
             let items = plan_upload(Path::new(src), &loc.key, recursive).map_err(store_failure)?;
-            match upload(store, &bucket, &items, t, progress.clone(), cancel).await {
-                Ok(()) => Outcome {
-                    files: items.len(),
-                    ..Outcome::default()
-                },
-                Err(e) => Outcome {
-                    stopped: Some(e),
-                    ..Outcome::default()
-                },
-            }
+            let how = crate::storage::transfer::Sending::default();
+            Outcome::of(upload(store, &bucket, &items, t, &how, progress.clone(), cancel).await)
         }
         _ => return Err(Failure::bad(
             "cp copies between a store (s3://bucket/key or local://bucket/key) and a local path",
@@ -160,10 +159,7 @@ async fn copy(
             "kept": out.kept,
         }));
     } else {
-        use std::io::IsTerminal;
-        if std::io::stderr().is_terminal() {
-            eprint!("\r\x1b[2K");
-        }
+        super::clear_progress();
         for r in &out.refused {
             note!("refused `{}`: {}", clean(&r.key), r.why);
         }
@@ -196,36 +192,5 @@ async fn copy(
             r + f,
             r + f + out.files
         ))),
-    }
-}
-
-/// A progress line on stderr, ten times a second, when stderr is a terminal.
-async fn show_progress(p: Arc<crate::storage::transfer::Progress>, json: bool) {
-    use std::io::IsTerminal;
-    if json || !std::io::stderr().is_terminal() {
-        return;
-    }
-    let t0 = std::time::Instant::now();
-    loop {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let (done, total) = p.snapshot();
-        let rate = done as f64 / t0.elapsed().as_secs_f64().max(1e-3);
-        let eta = if rate > 0.0 {
-            (total.saturating_sub(done)) as f64 / rate
-        } else {
-            0.0
-        };
-        let files = (
-            p.files_done.load(std::sync::atomic::Ordering::Relaxed),
-            p.files_total.load(std::sync::atomic::Ordering::Relaxed),
-        );
-        eprint!(
-            "\r\x1b[2K{} / {}  {}/s  ETA {eta:.0}s  {}/{} files",
-            crate::fmt::bytes(done),
-            crate::fmt::bytes(total),
-            crate::fmt::bytes(rate as u64),
-            files.0,
-            files.1
-        );
     }
 }

@@ -35,6 +35,7 @@ mod preview;
 mod ray;
 mod run;
 mod runs;
+mod sync;
 pub mod tool;
 mod verify;
 
@@ -158,6 +159,14 @@ pub enum Cmd {
     /// the same size, the same bytes (the checksum stored with each object, else its ETag where
     /// that is an MD5, else a full read). Lists each mismatch; exit 1 if there is one.
     Verify(verify::VerifyArgs),
+    /// Make a store prefix hold what a local directory holds, or a directory what a prefix holds:
+    /// `tandem sync DIR s3://b/p` or `tandem sync s3://b/p DIR`. Objects are compared by size and
+    /// checksum (never by modification time); only what differs is sent, with its checksum
+    /// (CRC64NVME unless --checksum says otherwise); --delete removes what the source no longer
+    /// has; --dry-run shows what would happen. Multipart uploads resume part by part after an
+    /// interruption; each sync leaves a manifest in `_tandem/sync-ID.json` and in the journal.
+    /// `--list-uploads s3://b/p` lists the multipart uploads in progress.
+    Sync(sync::SyncArgs),
     /// List buckets, prefixes and objects: `s3://bucket/prefix`, or `local://bucket/prefix` in the
     /// target's directory store.
     Ls(ls::LsArgs),
@@ -200,6 +209,7 @@ pub async fn run_cmd(cmd: Cmd, g: &Global) -> Result<(), Failure> {
         Cmd::Preview(a) => a.run(g).await,
         Cmd::Cp(a) => a.run(g).await,
         Cmd::Verify(a) => a.run(g).await,
+        Cmd::Sync(a) => a.run(g).await,
         Cmd::Ls(a) => a.run(g).await,
         Cmd::Plot(a) => a.run(g).await,
         Cmd::Check(a) => a.run(),
@@ -312,6 +322,74 @@ fn store_failure(e: crate::storage::StoreError) -> Failure {
     match e {
         BadKey { .. } | NoBucket(_) | NotFound { .. } | Exists(_) => Failure::bad(msg),
         _ => Failure::failed(msg),
+    }
+}
+
+/// How a long transfer shows its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ticker {
+    /// Nothing (the result is printed as one JSON document).
+    Quiet,
+    /// A line on stderr, ten times a second, when stderr is a terminal.
+    Terminal,
+    /// A JSON line on stdout every second (`{"event":"progress",...}`).
+    JsonLines,
+}
+
+/// Files and bytes done, throughput and ETA, as `how` says, until the task is aborted.
+async fn show_progress(p: Arc<crate::storage::transfer::Progress>, how: Ticker) {
+    use std::io::IsTerminal;
+    use std::sync::atomic::Ordering::Relaxed;
+    let every = match how {
+        Ticker::Quiet => return,
+        Ticker::Terminal if !std::io::stderr().is_terminal() => return,
+        Ticker::Terminal => std::time::Duration::from_millis(100),
+        Ticker::JsonLines => std::time::Duration::from_secs(1),
+    };
+    let t0 = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(every).await;
+        let (done, total) = p.snapshot();
+        let secs = t0.elapsed().as_secs_f64().max(1e-3);
+        let rate = done as f64 / secs;
+        let eta = if rate > 0.0 {
+            (total.saturating_sub(done)) as f64 / rate
+        } else {
+            0.0
+        };
+        let files = (p.files_done.load(Relaxed), p.files_total.load(Relaxed));
+        if how == Ticker::JsonLines {
+            emit!(
+                "{}",
+                serde_json::json!({
+                    "event": "progress",
+                    "files_done": files.0,
+                    "files_total": files.1,
+                    "bytes_done": done,
+                    "bytes_total": total,
+                    "mib_per_s": rate / 1048576.0,
+                    "eta_s": eta,
+                    "seconds": secs,
+                })
+            );
+            continue;
+        }
+        eprint!(
+            "\r\x1b[2K{} / {}  {}/s  ETA {eta:.0}s  {}/{} files",
+            crate::fmt::bytes(done),
+            crate::fmt::bytes(total),
+            crate::fmt::bytes(rate as u64),
+            files.0,
+            files.1
+        );
+    }
+}
+
+/// Clear the progress line, when there is one.
+fn clear_progress() {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
     }
 }
 

@@ -21,7 +21,7 @@ pub struct VerifyArgs {
 
 impl VerifyArgs {
     pub async fn run(self, g: &Global) -> Result<(), Failure> {
-        use crate::storage::transfer::{verify, Problem};
+        use crate::storage::sync::{verify, Problem};
         let (uri, dir) = match (is_store_uri(&self.src), is_store_uri(&self.dst)) {
             (true, false) => (&self.src, &self.dst),
             (false, true) => (&self.dst, &self.src),

@@ -264,6 +264,30 @@ impl ObjectStore for LocalStore {
             .await
     }
 
+    async fn delete(&self, bucket: &str, keys: &[String]) -> Result<Vec<(String, StoreError)>> {
+        self.bucket_dir(bucket)?;
+        let paths: Vec<(String, Result<PathBuf>)> = keys
+            .iter()
+            .map(|k| (k.clone(), self.path_of(bucket, k)))
+            .collect();
+        blocking(move || {
+            let mut failed = Vec::new();
+            for (k, p) in paths {
+                let r = p.and_then(|p| match fs::remove_file(&p) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(io(format!("deleting {}", p.display()))(e))
+                    }
+                    _ => Ok(()),
+                });
+                if let Err(e) = r {
+                    failed.push((k, e));
+                }
+            }
+            Ok(failed)
+        })
+        .await
+    }
+
     fn local_path(&self, bucket: &str, key: &str) -> Option<PathBuf> {
         self.path_of(bucket, key).ok()
     }

@@ -4,11 +4,13 @@
 //! entries a page) so that a UI can show the first page while the rest arrive.
 
 pub mod checksum;
+pub mod compare;
 pub mod csv;
 pub mod local;
 pub mod parquet;
 pub mod preview;
 pub mod s3;
+pub mod sync;
 pub mod transfer;
 
 use async_trait::async_trait;
@@ -146,6 +148,21 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         Ok(d.len() as u64)
     }
     async fn put(&self, bucket: &str, key: &str, data: Vec<u8>) -> Result<()>;
+    /// Put an object with its checksum, which the store checks and keeps (S3's additional
+    /// checksums); the object's ETag when the store gives one.
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        data: bytes::Bytes,
+        sum: &checksum::Sum,
+    ) -> Result<Option<String>> {
+        let _ = sum;
+        self.put(bucket, key, data.to_vec()).await.map(|()| None)
+    }
+    /// Delete objects (a missing one is not an error); the keys that could not be deleted, each
+    /// with why.
+    async fn delete(&self, bucket: &str, keys: &[String]) -> Result<Vec<(String, StoreError)>>;
     /// Where an object lives on this machine's file system, if it does (lets the local runner hand
     /// phases plain paths).
     fn local_path(&self, bucket: &str, key: &str) -> Option<PathBuf>;
@@ -221,6 +238,23 @@ pub async fn list_tree(
             None => return Ok(()),
         }
     }
+}
+
+/// An I/O error on `path`, as a store error naming it.
+pub(crate) fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::Io {
+        context: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// File work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Network(e.to_string()))?
 }
 
 /// A `bucket/key` location (how runs record their outputs) as its bucket and key.

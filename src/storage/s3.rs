@@ -167,6 +167,71 @@ impl S3Store {
 }
 
 /// An answer the SDK could not parse (as when a listing carries characters XML cannot hold).
+/// Requests that carry a checksum of the bytes they send (the SDK then computes none of its own):
+/// PutObject, UploadPart, CompleteMultipartUpload and a completed part have the same five setters,
+/// and this trait lets one function set any of them.
+pub trait ChecksumSetters: Sized {
+    fn crc64_nvme(self, v: String) -> Self;
+    fn crc32_c(self, v: String) -> Self;
+    fn crc32(self, v: String) -> Self;
+    fn sha256(self, v: String) -> Self;
+    fn sha1(self, v: String) -> Self;
+}
+
+macro_rules! checksum_setters {
+    ($t:ty) => {
+        impl ChecksumSetters for $t {
+            fn crc64_nvme(self, v: String) -> Self {
+                self.checksum_crc64_nvme(v)
+            }
+            fn crc32_c(self, v: String) -> Self {
+                self.checksum_crc32_c(v)
+            }
+            fn crc32(self, v: String) -> Self {
+                self.checksum_crc32(v)
+            }
+            fn sha256(self, v: String) -> Self {
+                self.checksum_sha256(v)
+            }
+            fn sha1(self, v: String) -> Self {
+                self.checksum_sha1(v)
+            }
+        }
+    };
+}
+checksum_setters!(aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder);
+checksum_setters!(aws_sdk_s3::operation::upload_part::builders::UploadPartFluentBuilder);
+checksum_setters!(
+    aws_sdk_s3::operation::complete_multipart_upload::builders::CompleteMultipartUploadFluentBuilder
+);
+checksum_setters!(aws_sdk_s3::types::builders::CompletedPartBuilder);
+
+/// `req` carrying checksum `sum`.
+pub fn with_checksum<R: ChecksumSetters>(req: R, sum: &super::checksum::Sum) -> R {
+    use super::checksum::Algo;
+    let v = sum.value.clone();
+    match sum.algo {
+        Algo::Crc64Nvme => req.crc64_nvme(v),
+        Algo::Crc32c => req.crc32_c(v),
+        Algo::Crc32 => req.crc32(v),
+        Algo::Sha256 => req.sha256(v),
+        Algo::Sha1 => req.sha1(v),
+    }
+}
+
+/// The SDK's name of an algorithm.
+pub fn sdk_algo(a: super::checksum::Algo) -> aws_sdk_s3::types::ChecksumAlgorithm {
+    use super::checksum::Algo;
+    use aws_sdk_s3::types::ChecksumAlgorithm as C;
+    match a {
+        Algo::Crc64Nvme => C::Crc64Nvme,
+        Algo::Crc32c => C::Crc32C,
+        Algo::Crc32 => C::Crc32,
+        Algo::Sha256 => C::Sha256,
+        Algo::Sha1 => C::Sha1,
+    }
+}
+
 fn is_parse_error<E: std::error::Error + 'static>(
     e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> bool {
@@ -380,6 +445,59 @@ impl ObjectStore for S3Store {
             .await
             .map_err(|e| map_err(e, bucket, key))?;
         Ok(())
+    }
+
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        data: bytes::Bytes,
+        sum: &super::checksum::Sum,
+    ) -> Result<Option<String>> {
+        let out = with_checksum(self.client.put_object(), sum)
+            .bucket(bucket)
+            .key(key)
+            .body(data.into())
+            .send()
+            .await
+            .map_err(|e| map_err(e, bucket, key))?;
+        Ok(out.e_tag().map(str::to_string))
+    }
+
+    async fn delete(&self, bucket: &str, keys: &[String]) -> Result<Vec<(String, StoreError)>> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let mut failed = Vec::new();
+        // DeleteObjects takes at most 1,000 keys a request
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Network(e.to_string()))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| StoreError::Network(e.to_string()))?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| map_err(e, bucket, &chunk[0]))?;
+            for e in out.errors() {
+                failed.push((
+                    e.key().unwrap_or_default().to_string(),
+                    StoreError::Service {
+                        code: e.code().unwrap_or("Error").to_string(),
+                        message: e.message().unwrap_or_default().to_string(),
+                    },
+                ));
+            }
+        }
+        Ok(failed)
     }
 
     fn local_path(&self, _bucket: &str, _key: &str) -> Option<PathBuf> {

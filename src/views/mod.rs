@@ -155,6 +155,19 @@ fn footer(f: &mut Frame, s: &AppState, area: Rect) {
                     crate::observe::sanitize(bucket),
                     crate::observe::sanitize(prefix)
                 ),
+                PathFor::Sync {
+                    bucket,
+                    prefix,
+                    way,
+                } => format!(
+                    "sync {}/{} {} directory: ",
+                    crate::observe::sanitize(bucket),
+                    crate::observe::sanitize(prefix),
+                    match way {
+                        crate::storage::transfer::Direction::Down => "into the",
+                        crate::storage::transfer::Direction::Up => "from the",
+                    }
+                ),
             };
             Line::from(vec![
                 Span::styled(label, t.title()),

@@ -148,6 +148,7 @@ impl Backend {
             Command::Preview { bucket, key } => self.preview(bucket, key),
             Command::Transfer { id, spec } => self.transfer(id, spec),
             Command::CancelTransfer { id } => self.cancel_transfer(id),
+            Command::PlanSync { id, spec } => self.plan_sync(id, spec),
             Command::PlotFiles { req, run_id, plot } => self.plot_files(req, run_id, plot),
             c @ Command::LoadPlot { .. } => self.load_plot(c),
             Command::DecimateLines {

@@ -14,6 +14,8 @@ pub(super) struct Listing {
     listing: Option<JoinHandle<()>>,
     /// Transfers in flight, by id.
     transfers: HashMap<u64, CancellationToken>,
+    /// Syncs planned and waiting for the user's yes, by id.
+    plans: Arc<std::sync::Mutex<HashMap<u64, crate::storage::sync::Plan>>>,
 }
 
 impl Listing {
@@ -104,6 +106,10 @@ impl Backend {
         if let Some(old) = self.listing.transfers.insert(id, cancel.clone()) {
             old.cancel();
         }
+        let (plans, journal) = (
+            self.listing.plans.clone(),
+            self.ws.journal.path().to_path_buf(),
+        );
         tokio::spawn(async move {
             let progress = Arc::new(Progress::default());
             let t0 = std::time::Instant::now();
@@ -124,11 +130,48 @@ impl Backend {
                     }
                 })
             };
-            let state = transfer::perform(store, &spec, progress.clone(), cancel).await;
+            let state = if spec.sync {
+                let plan = plans.lock().ok().and_then(|mut p| p.remove(&id));
+                crate::storage::sync::perform(
+                    store,
+                    &journal,
+                    &spec,
+                    plan,
+                    progress.clone(),
+                    cancel,
+                )
+                .await
+            } else {
+                transfer::perform(store, &spec, progress.clone(), cancel).await
+            };
             report.abort();
             let p = progress.reading(t0);
             let _ = tx.send(Msg::TransferProgress { id, progress: p }).await;
             let _ = tx.send(Msg::TransferEnded { id, state }).await;
+        });
+    }
+
+    /// Plan a sync and keep the plan for the yes that starts it.
+    pub(super) fn plan_sync(&mut self, id: u64, spec: TransferSpec) {
+        let (Some(store), tx) = (self.store.clone(), self.tx.clone()) else {
+            return;
+        };
+        let (plans, journal) = (
+            self.listing.plans.clone(),
+            self.ws.journal.path().to_path_buf(),
+        );
+        tokio::spawn(async move {
+            let summary = match crate::storage::sync::plan_for(store, &journal, &spec).await {
+                Ok(plan) => {
+                    let line = plan.summary(false);
+                    if let Ok(mut p) = plans.lock() {
+                        p.insert(id, plan);
+                    }
+                    Ok(line)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = tx.send(Msg::SyncPlanned { id, spec, summary }).await;
         });
     }
 

@@ -141,10 +141,12 @@ impl Exec<'_> {
                     &bucket,
                     &items,
                     Self::tuning(),
+                    &transfer::Sending::default(),
                     Arc::new(Progress::default()),
                     CancellationToken::new(),
                 )
                 .await
+                .into_result()
                 .map_err(|e| format!("uploading dataset `{}`: {e}", ds.name))?;
             }
             self.note(
@@ -245,10 +247,12 @@ impl Exec<'_> {
                 bucket,
                 &batch,
                 Self::tuning(),
+                &transfer::Sending::default(),
                 p.clone(),
                 CancellationToken::new(),
             )
             .await
+            .into_result()
             .map_err(|e| format!("uploading the output to {bucket}/{key}: {e}"))?;
         }
         self.note(

@@ -5,9 +5,7 @@
 //! started again fetches only the missing parts (provided the object has not changed).
 
 use super::super::{ObjectStore, Result, StoreError};
-use super::{
-    blocking, io_err, of_one_object, transient, Item, Progress, Report, Tuning, PART_ATTEMPTS,
-};
+use super::{blocking, io_err, of_one_object, retrying, Item, Progress, Report, Sent, Tuning};
 use futures::StreamExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -117,20 +115,26 @@ pub async fn download(
             let job = job.clone();
             async move {
                 let r = job.fetch(&it).await;
-                (it.key, r)
+                (it, r)
             }
         })
         .buffer_unordered(n);
-    while let Some((key, r)) = files.next().await {
+    while let Some((it, r)) = files.next().await {
         match r {
             Ok(()) => {
                 report.done += 1;
+                report.sent.push(Sent {
+                    key: it.key,
+                    size: it.size,
+                    stamp: Some(it.stamp).filter(|s| !s.is_empty()),
+                    checksum: None,
+                });
                 job.progress.files_done.fetch_add(1, Ordering::Relaxed);
             }
             Err((e, kept)) => {
                 report.kept.extend(kept);
                 if of_one_object(&e) {
-                    report.failed.push((key, e));
+                    report.failed.push((it.key, e));
                 } else {
                     if report.stopped.is_none() && !matches!(e, StoreError::Cancelled) {
                         report.stopped = Some(e);
@@ -284,42 +288,26 @@ impl Job {
     /// request slot, retried with backoff on network and server errors (a retry writes the range
     /// again); stops at once when the download is stopped.
     async fn get_into(&self, key: &str, s: u64, e: u64, f: &std::fs::File) -> Result<()> {
-        let mut attempt = 0;
-        loop {
+        retrying(&self.stop, move || async move {
             let mut sink = |off: u64, piece: &[u8]| f.write_all_at(piece, s + off);
-            let r = {
-                let _slot = tokio::select! {
-                    p = self.slots.acquire() => p.map_err(|_| StoreError::Cancelled)?,
-                    _ = self.stop.cancelled() => return Err(StoreError::Cancelled),
-                };
-                tokio::select! {
-                    r = self.store.read_range_into(&self.bucket, key, s..e, &mut sink) => r,
-                    _ = self.stop.cancelled() => return Err(StoreError::Cancelled),
-                }
-            };
-            let r = r.and_then(|n| {
-                if n == e - s {
-                    Ok(())
-                } else {
-                    Err(StoreError::Network(format!(
-                        "{}/{key}: got {n} bytes for range {s}-{e}",
-                        self.bucket
-                    )))
-                }
-            });
-            match r {
-                Ok(()) => return Ok(()),
-                Err(err) if transient(&err) && attempt + 1 < PART_ATTEMPTS => {
-                    let wait = std::time::Duration::from_millis(250 << attempt.min(4));
-                    tracing::warn!("{err}; retrying in {wait:?}");
-                    attempt += 1;
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = self.stop.cancelled() => return Err(StoreError::Cancelled),
-                    }
-                }
-                Err(err) => return Err(err),
+            let _slot = self
+                .slots
+                .acquire()
+                .await
+                .map_err(|_| StoreError::Cancelled)?;
+            let n = self
+                .store
+                .read_range_into(&self.bucket, key, s..e, &mut sink)
+                .await?;
+            if n == e - s {
+                Ok(())
+            } else {
+                Err(StoreError::Network(format!(
+                    "{}/{key}: got {n} bytes for range {s}-{e}",
+                    self.bucket
+                )))
             }
-        }
+        })
+        .await
     }
 }

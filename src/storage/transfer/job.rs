@@ -22,6 +22,9 @@ pub struct TransferSpec {
     pub local: PathBuf,
     pub recursive: bool,
     pub overwrite: bool,
+    /// A sync (`tandem sync`): the directory and the prefix made the same, only what differs
+    /// sent; planned first, and started once the user said yes to the plan.
+    pub sync: bool,
 }
 
 impl TransferSpec {
@@ -124,7 +127,10 @@ pub async fn perform(
             let (src, rec) = (spec.local.clone(), spec.recursive);
             match tokio::task::spawn_blocking(move || xfer::plan_upload(&src, &key, rec)).await {
                 Ok(Ok(items)) => {
-                    xfer::upload(store, &spec.bucket, &items, t, progress, cancel).await
+                    let how = xfer::Sending::default();
+                    let report =
+                        xfer::upload(store, &spec.bucket, &items, t, &how, progress, cancel).await;
+                    return ended(report, &[]);
                 }
                 Ok(Err(e)) => Err(e),
                 Err(e) => Err(StoreError::Network(e.to_string())),
@@ -145,7 +151,8 @@ fn failed(e: StoreError) -> TransferState {
     }
 }
 
-/// How a download ended, keys refused by its plan included: done only when every object arrived.
+/// How a transfer ended, keys refused by a download plan included: done only when every object
+/// arrived.
 fn ended(report: Report, refused: &[super::Refused]) -> TransferState {
     let kept = report.kept.len();
     let state = match (report.into_result(), refused.first()) {

@@ -5,24 +5,23 @@
 //! - [`plan`]: what a download or an upload will move (and, for downloads, which keys are refused);
 //! - [`download`]: ranged GETs into resumable part files, any number of objects within a few open files;
 //! - [`upload`]: single PUTs and multipart uploads;
-//! - [`job`]: one transfer as the TUI asks for it;
-//! - [`verify`]: a directory and a prefix compared by checksums, without copying.
+//! - [`job`]: one transfer as the TUI asks for it.
 
 mod download;
 mod job;
 mod plan;
 mod upload;
-mod verify;
 
 pub use download::download;
 pub use job::{perform, Direction, TransferProgress, TransferSpec, TransferState};
 pub use plan::{dest_path, plan_download, plan_upload, DownloadPlan, Refused};
-pub use upload::upload;
-pub use verify::{verify, Compared, Mismatch, Problem, Verified};
+pub use upload::{upload, PartBook, Resumable, Sending};
 
 use super::StoreError;
+use super::{blocking, io_err};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Tuning {
@@ -94,6 +93,29 @@ pub struct Report {
     /// Partial downloads (`NAME.tandem-part`) kept because the same download started again
     /// resumes them.
     pub kept: Vec<PathBuf>,
+    /// What arrived, object by object.
+    pub sent: Vec<Sent>,
+    /// Multipart uploads that went on from where an earlier run stopped.
+    pub resumed: Vec<Resumed>,
+}
+
+/// One object that arrived: what identifies its version and, for uploads, the checksum sent with
+/// it (computed while the file was read) and stored with the object.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Sent {
+    pub key: String,
+    pub size: u64,
+    /// The object's ETag (else its last-modified time, as [`Item::stamp`]).
+    pub stamp: Option<String>,
+    pub checksum: Option<super::checksum::Sum>,
+}
+
+/// A multipart upload resumed: `had` of its `parts` were already acknowledged by the store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Resumed {
+    pub key: String,
+    pub had: u32,
+    pub parts: u32,
 }
 
 impl Report {
@@ -155,21 +177,32 @@ fn of_one_object(e: &StoreError) -> bool {
     }
 }
 
-/// An I/O error on `path`, as a store error naming it.
-fn io_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |e| StoreError::Io {
-        context: path.display().to_string(),
-        source: e,
+/// `op` tried up to [`PART_ATTEMPTS`] times with backoff while it fails with a network or server
+/// error; stops at once when `stop` is cancelled.
+async fn retrying<T, F, Fut>(stop: &CancellationToken, mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        let r = tokio::select! {
+            r = op() => r,
+            _ = stop.cancelled() => return Err(StoreError::Cancelled),
+        };
+        match r {
+            Err(err) if transient(&err) && attempt + 1 < PART_ATTEMPTS => {
+                let wait = std::time::Duration::from_millis(250 << attempt.min(4));
+                tracing::warn!("{err}; retrying in {wait:?}");
+                attempt += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.cancelled() => return Err(StoreError::Cancelled),
+                }
+            }
+            r => return r,
+        }
     }
-}
-
-/// File work off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Network(e.to_string()))?
 }
 
 /// How many times a part is tried, with backoff 0.25 s, 0.5 s, ... up to 4 s between tries (about

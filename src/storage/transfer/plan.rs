@@ -52,7 +52,7 @@ impl DownloadPlan {
         match path {
             Ok(path) => self.items.push(Item {
                 path,
-                stamp: stamp(&o),
+                stamp: super::super::compare::stamp(&o),
                 key: o.key,
                 size: o.size,
             }),
@@ -65,14 +65,6 @@ impl DownloadPlan {
                 why: e.to_string(),
             }),
         }
-    }
-}
-
-fn stamp(o: &super::super::ObjectMeta) -> String {
-    match (&o.etag, &o.modified) {
-        (Some(e), _) => e.clone(),
-        (None, Some(m)) => m.to_rfc3339(),
-        (None, None) => String::new(),
     }
 }
 
