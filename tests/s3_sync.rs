@@ -179,13 +179,13 @@ async fn sync_sends_only_what_differs_both_ways() {
         std::fs::write(&p, bytes).unwrap();
     }
     std::fs::write(src.join("new.txt"), "new").unwrap();
-    std::fs::remove_file(src.join("d6/f299.txt")).unwrap();
+    std::fs::remove_file(src.join("d5/f299.txt")).unwrap();
     let o = sync(&[src_s, &uri]);
     let (plan, done) = events(&o);
     assert_eq!(done["sent"], 11, "{}", text(&o));
     assert_eq!(plan["not_removed"], 1, "{plan}");
     assert!(
-        s.head(&b, "data/d6/f299.txt").await.is_ok(),
+        s.head(&b, "data/d5/f299.txt").await.is_ok(),
         "kept without --delete"
     );
     let o = sync(&[src_s, &uri, "--delete"]);
@@ -196,7 +196,7 @@ async fn sync_sends_only_what_differs_both_ways() {
         "{}",
         text(&o)
     );
-    assert!(s.head(&b, "data/d6/f299.txt").await.is_err());
+    assert!(s.head(&b, "data/d5/f299.txt").await.is_err());
 
     // verify agrees (the sync's own folder is no mismatch)
     let o = tandem(&home, &["verify", src_s, &uri]);

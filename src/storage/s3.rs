@@ -152,7 +152,7 @@ impl S3Store {
                 size: o.size().unwrap_or(0).max(0) as u64,
                 modified: o.last_modified().and_then(to_chrono),
                 // some S3-compatible servers omit the ETag: it is optional here
-                etag: o.e_tag().map(|t| t.trim_matches('"').to_string()),
+                etag: etag(o.e_tag()),
                 storage_class: o.storage_class().map(|c| c.as_str().to_string()),
             }))
         }));
@@ -217,6 +217,12 @@ pub fn with_checksum<R: ChecksumSetters>(req: R, sum: &super::checksum::Sum) -> 
         Algo::Sha256 => req.sha256(v),
         Algo::Sha1 => req.sha1(v),
     }
+}
+
+/// An ETag as tandem keeps it, the same from every call (listings, HEAD, PUT, multipart
+/// completion): without its quotes.
+pub fn etag(e: Option<&str>) -> Option<String> {
+    e.map(|t| t.trim_matches('"').to_string())
 }
 
 /// The SDK's name of an algorithm.
@@ -361,7 +367,7 @@ impl ObjectStore for S3Store {
             key: key.to_string(),
             size: out.content_length().unwrap_or(0).max(0) as u64,
             modified: out.last_modified().and_then(to_chrono),
-            etag: out.e_tag().map(|t| t.trim_matches('"').to_string()),
+            etag: etag(out.e_tag()),
             storage_class: out.storage_class().map(|c| c.as_str().to_string()),
         })
     }
@@ -461,7 +467,7 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| map_err(e, bucket, key))?;
-        Ok(out.e_tag().map(str::to_string))
+        Ok(etag(out.e_tag()))
     }
 
     async fn delete(&self, bucket: &str, keys: &[String]) -> Result<Vec<(String, StoreError)>> {

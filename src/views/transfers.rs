@@ -114,7 +114,10 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
             };
             let p = &x.progress;
             let mut cells = vec![
-                Cell::from(format!("{arrow} {from} → {to}")),
+                Cell::from(format!(
+                    "{arrow} {}{from} → {to}",
+                    if x.spec.sync { "sync " } else { "" }
+                )),
                 Cell::from(Line::from(vec![
                     Span::styled(bar(x.fraction(), gauge_w), Style::default().fg(colour)),
                     Span::raw(format!(" {:>3.0}%", x.fraction() * 100.0)),

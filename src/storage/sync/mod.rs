@@ -499,79 +499,90 @@ async fn record(
     items: &[Item],
     report: &Report,
 ) -> Vec<Entry> {
+    /// One object both sides hold alike after the sync; `fresh` when the ledger must learn it.
+    struct Row {
+        key: String,
+        path: PathBuf,
+        size: u64,
+        stamp: String,
+        sum: Option<String>,
+        sent: bool,
+        fresh: bool,
+    }
     let now = chrono::Utc::now().to_rfc3339();
     let paths: HashMap<&str, &Path> = items
         .iter()
         .map(|i| (i.key.as_str(), i.path.as_path()))
         .collect();
-    // (key, path, size, stamp, checksum if known, sent)
-    let mut rows: Vec<(String, PathBuf, u64, String, Option<String>, bool)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for x in &report.sent {
         let Some(path) = paths.get(x.key.as_str()) else {
             continue;
         };
-        let sum = x
-            .checksum
-            .as_ref()
-            .filter(|c| c.algo == s.algo)
-            .map(|c| c.value.clone());
-        rows.push((
-            x.key.clone(),
-            path.to_path_buf(),
-            x.size,
-            x.stamp.clone().unwrap_or_default(),
-            sum,
-            true,
-        ));
+        rows.push(Row {
+            key: x.key.clone(),
+            path: path.to_path_buf(),
+            size: x.size,
+            stamp: x.stamp.clone().unwrap_or_default(),
+            sum: x
+                .checksum
+                .as_ref()
+                .filter(|c| c.algo == s.algo)
+                .map(|c| c.value.clone()),
+            sent: true,
+            fresh: true,
+        });
     }
-    for a in &plan.alike {
-        rows.push((
-            a.key.clone(),
-            a.path.clone(),
-            a.size,
-            a.stamp.clone(),
-            a.checksum.clone(),
-            false,
-        ));
-    }
+    rows.extend(plan.alike.iter().map(|a| Row {
+        key: a.key.clone(),
+        path: a.path.clone(),
+        size: a.size,
+        stamp: a.stamp.clone(),
+        sum: a.checksum.clone(),
+        sent: false,
+        fresh: a.checksum.is_none(),
+    }));
+    // the checksums not known yet: a download's, an upload's with SHA (its parts'), and objects
+    // found alike some other way
     let algo = s.algo;
     let rows = super::blocking(move || {
         use rayon::prelude::*;
-        Ok(rows
-            .into_par_iter()
-            .map(|(k, p, size, stamp, sum, sent)| {
-                let sum = sum.or_else(|| super::checksum::of_file(&p, algo).ok());
-                (k, size, stamp, sum, sent)
-            })
-            .collect::<Vec<_>>())
+        rows.par_iter_mut()
+            .filter(|r| r.sum.is_none())
+            .for_each(|r| {
+                r.sum = super::checksum::of_file(&r.path, algo).ok();
+            });
+        Ok(rows)
     })
     .await
     .unwrap_or_default();
-    let known: Vec<(String, Recorded)> = rows
+    let learnt: Vec<(&str, Recorded)> = rows
         .iter()
-        .filter(|(_, _, stamp, sum, _)| !stamp.is_empty() && sum.is_some())
-        .map(|(k, size, stamp, sum, _)| {
-            (
-                k.clone(),
+        .filter(|r| r.fresh && !r.stamp.is_empty())
+        .filter_map(|r| {
+            let checksum = r.sum.clone()?;
+            Some((
+                r.key.as_str(),
                 Recorded {
-                    size: *size,
-                    stamp: stamp.clone(),
+                    size: r.size,
+                    stamp: r.stamp.clone(),
                     algo,
-                    checksum: sum.clone().unwrap_or_default(),
+                    checksum,
                 },
-            )
+            ))
         })
         .collect();
-    if let Err(e) = ledger.record(&s.bucket, known.iter().map(|(k, r)| (k.as_str(), r))) {
+    if let Err(e) = ledger.record(&s.bucket, learnt.iter().map(|(k, r)| (*k, r))) {
         tracing::warn!("recording the sync: {e}");
     }
+    drop(learnt);
     let mut objects: Vec<Entry> = rows
         .into_iter()
-        .map(|(key, size, _, checksum, sent)| Entry {
-            key,
-            size,
-            checksum,
-            sent: sent.then(|| now.clone()),
+        .map(|r| Entry {
+            key: r.key,
+            size: r.size,
+            checksum: r.sum,
+            sent: r.sent.then(|| now.clone()),
         })
         .collect();
     objects.sort_by(|a, b| a.key.cmp(&b.key));

@@ -390,7 +390,7 @@ impl Up {
             Sent {
                 key: key.to_string(),
                 size: it.size,
-                stamp: out.e_tag().map(str::to_string),
+                stamp: super::super::s3::etag(out.e_tag()),
                 checksum: whole,
             },
             (had > 0).then(|| Resumed {
