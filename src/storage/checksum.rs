@@ -158,7 +158,9 @@ fn encode(b: &[u8]) -> String {
 /// Read `path` whole, in blocks, into `update`.
 fn each_block(path: &Path, mut update: impl FnMut(&[u8])) -> std::io::Result<()> {
     let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
+    // a small file's own size (plus one, to see its end in one read), else 1 MiB
+    let len = f.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    let mut buf = vec![0u8; len.saturating_add(1).min(1 << 20) as usize];
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {

@@ -62,16 +62,21 @@ pub async fn of_file(path: &Path, size: u64, algo: Algo) -> Result<String> {
 }
 
 /// Whether object `o` holds the bytes of the file at `path` (of the same size), and how that was
-/// found; `recorded` is what a sync recorded of the object, if anything.
+/// found; `recorded` is what a sync recorded of the object, if anything, and `mine` the file's
+/// checksum in the recorded algorithm when it is already computed.
 pub async fn same(
     store: &dyn ObjectStore,
     bucket: &str,
     path: &Path,
     o: &ObjectMeta,
     recorded: Option<&Recorded>,
+    mine: Option<&str>,
 ) -> Result<(Compared, bool)> {
     if let Some(r) = recorded.filter(|r| r.size == o.size && r.stamp == stamp(o)) {
-        let mine = of_file(path, o.size, r.algo).await?;
+        let mine = match mine {
+            Some(m) => m.to_string(),
+            None => of_file(path, o.size, r.algo).await?,
+        };
         return Ok((Compared::Recorded(r.algo), mine == r.checksum));
     }
     if let Some(s3) = store.as_s3() {

@@ -164,12 +164,27 @@ pub(crate) async fn remote_objects(
 /// Find what a sync must do: list the prefix once, walk the directory, and compare the objects
 /// both sides have (local checksums only, where the ledger knows the object's version).
 pub async fn plan(store: Arc<dyn ObjectStore>, ledger: &Ledger, s: &Spec) -> Result<Plan> {
-    let local = {
-        let (dir, prefix) = (s.dir.clone(), s.prefix.clone());
-        super::blocking(move || local_files(&dir, &prefix)).await?
+    let known = Arc::new(ledger.known(&s.bucket, &s.prefix).map_err(ledger_err)?);
+    // the directory is walked, and the files the ledger knows at their size checksummed, while
+    // the prefix is listed: the listing is the server's work, the checksums this machine's
+    let walk = {
+        let (dir, prefix, known) = (s.dir.clone(), s.prefix.clone(), known.clone());
+        super::blocking(move || {
+            use rayon::prelude::*;
+            let local = local_files(&dir, &prefix)?;
+            let sums: HashMap<String, String> = local
+                .par_iter()
+                .filter_map(|(key, (path, size))| {
+                    let r = known.get(key).filter(|r| r.size == *size)?;
+                    let sum = super::checksum::of_file(path, r.algo).ok()?;
+                    Some((key.clone(), sum))
+                })
+                .collect();
+            Ok((local, sums))
+        })
     };
-    let remote = remote_objects(store.as_ref(), &s.bucket, &s.prefix).await?;
-    let known = ledger.known(&s.bucket, &s.prefix).map_err(ledger_err)?;
+    let (walked, remote) = tokio::join!(walk, remote_objects(store.as_ref(), &s.bucket, &s.prefix));
+    let ((local, sums), remote) = (walked?, remote?);
     let mut plan = Plan::default();
     let mut both = Vec::new();
     match s.way {
@@ -229,13 +244,14 @@ pub async fn plan(store: Arc<dyn ObjectStore>, ledger: &Ledger, s: &Spec) -> Res
     }
     plan.remove.sort();
     let bucket = s.bucket.clone();
-    let known = &known;
+    let (known, sums) = (&*known, &sums);
     let mut checks = futures::stream::iter(both)
         .map(|(item, o)| {
             let (store, bucket) = (store.clone(), bucket.clone());
             async move {
                 let r = known.get(&o.key);
-                let res = compare::same(store.as_ref(), &bucket, &item.path, &o, r).await;
+                let mine = sums.get(&o.key).map(String::as_str);
+                let res = compare::same(store.as_ref(), &bucket, &item.path, &o, r, mine).await;
                 (item, o, r, res)
             }
         })

@@ -96,7 +96,7 @@ pub async fn verify(
         .map(|(path, o)| {
             let (store, bucket) = (store.clone(), bucket.clone());
             async move {
-                let r = same(store.as_ref(), &bucket, &path, &o, None).await;
+                let r = same(store.as_ref(), &bucket, &path, &o, None, None).await;
                 (o.key, r)
             }
         })
