@@ -19,6 +19,7 @@ fn frames(c: &mut Criterion) {
         base.logs.buf.push(tandem::observe::logbuf::LogLine {
             phase: tandem::project::PhaseId::Solve,
             stderr: i % 17 == 0,
+            element: None,
             text: format!(
                 "heat2d: step {i} t={:.5} residual=2.113e3 energy=34.1182 max=93.807",
                 f64::from(i) * 1e-5
@@ -166,6 +167,7 @@ fn log_filter(c: &mut Criterion) {
         s.logs.buf.push(tandem::observe::logbuf::LogLine {
             phase: tandem::project::PhaseId::Solve,
             stderr: i % 997 == 0,
+            element: None,
             text: format!(
                 "heat2d: step {i} t={:.5} residual=2.113e3 energy=34.1182 max=93.807{}",
                 f64::from(i) * 1e-5,

@@ -19,6 +19,19 @@ pub fn bytes(n: u64) -> String {
     humansize::format_size(n, humansize::BINARY)
 }
 
+/// A count with thousands separated: `1,000,000`.
+pub fn count(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::with_capacity(d.len() + d.len() / 3);
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A measured value, short, with an SI suffix: `1.23G`, `4.5k`, `120`, `0.42` (metrics).
 pub fn si(v: f64) -> String {
     let a = v.abs();
@@ -121,6 +134,14 @@ mod tests {
         assert_eq!(duration(chrono::Duration::milliseconds(4200)), "4.2s");
         assert_eq!(duration(chrono::Duration::seconds(187)), "3m07s");
         assert_eq!(duration(chrono::Duration::seconds(3720)), "1h02m");
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(1_000_000), "1,000,000");
     }
 
     #[test]

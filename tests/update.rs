@@ -154,6 +154,7 @@ fn paused_logs_count_new_lines() {
         tandem::observe::logbuf::LogLine {
             phase: PhaseId::Solve,
             stderr: false,
+            element: None,
             text: "x".into(),
             look: None,
             at: 0,
@@ -854,6 +855,7 @@ fn logs_filter_index_follows_new_lines_scrolls_jumps_to_errors_and_copies() {
             PhaseId::Preprocess
         },
         stderr,
+        element: None,
         text: format!("{i} {text}"),
         look: None,
         at: 0,
@@ -1091,6 +1093,7 @@ fn cloudwatch_lines_join_the_timeline_at_their_own_time_under_the_filter() {
     let line = |at: i64, text: &str, tag: Option<&str>| LogLine {
         phase: PhaseId::Solve,
         stderr: false,
+        element: None,
         text: text.into(),
         look: None,
         at,
@@ -1261,6 +1264,7 @@ fn e_exports_the_plot_on_screen_to_the_download_directory() {
             diff: false,
             hold: None,
             pick: None,
+            element: None,
         }]
     );
     assert!(s
@@ -1286,6 +1290,7 @@ fn e_exports_the_plot_on_screen_to_the_download_directory() {
             diff: true,
             hold: Some((0.0, 2.0)),
             pick: None,
+            element: None,
         }]
     );
 }
@@ -1791,4 +1796,100 @@ fn capital_c_overlays_more_runs_on_a_line_plot() {
     // c: back to comparing two
     update(&mut s, key('c'));
     assert!(s.plots.more.is_empty());
+}
+
+/// The fixture's run with its solve phase swept over three elements.
+fn swept_idle() -> AppState {
+    let mut s = idle();
+    let e = |i: u32| {
+        tandem::pipeline::run::ElementRun::new(
+            &tandem::project::Element {
+                index: i,
+                params: vec![("alpha".into(), tandem::project::sweep::Value::Int(i as i64))],
+            },
+            format!("lake/out/e{i}/"),
+        )
+    };
+    s.runs[0].phase_mut(PhaseId::Solve).unwrap().elements = vec![e(0), e(1), e(2)];
+    s
+}
+
+#[test]
+fn brackets_step_the_logs_through_a_sweeps_elements_and_back_to_all() {
+    use tandem::app::logs::LogSource;
+    let mut s = swept_idle();
+    s.view = View::Logs;
+    s.logs.run_id = Some(s.runs[0].id.clone());
+    update(&mut s, key('}'));
+    assert_eq!(s.logs.source, LogSource::Element(PhaseId::Solve, 0));
+    update(&mut s, key('}'));
+    update(&mut s, key('}'));
+    assert_eq!(s.logs.source, LogSource::Element(PhaseId::Solve, 2));
+    update(&mut s, key('}'));
+    assert_eq!(s.logs.source, LogSource::All, "past the last: all again");
+    update(&mut s, key('{'));
+    assert_eq!(s.logs.source, LogSource::Element(PhaseId::Solve, 2));
+    // a run without a sweep says so
+    let mut s = idle();
+    s.view = View::Logs;
+    s.logs.run_id = Some(s.runs[0].id.clone());
+    update(&mut s, key('}'));
+    assert_eq!(s.logs.source, LogSource::All);
+    assert!(s.status.unwrap().text.contains("no sweep"));
+}
+
+#[test]
+fn brackets_step_the_plots_through_elements_holding_the_colour_range() {
+    let mut s = swept_idle();
+    s.view = View::Plots;
+    s.plots.run_id = Some(s.runs[0].id.clone());
+    let f = common::field(8);
+    s.plots.data = Some(tandem::plot::load::PlotData::Field {
+        stats: tandem::plot::FieldStats::of(&f),
+        field: f,
+        file: "f.npy".into(),
+        about: None,
+    });
+    let c = update(&mut s, key('}'));
+    assert!(
+        matches!(
+            &c[..],
+            [Command::PlotFiles {
+                element: Some(0),
+                ..
+            }]
+        ),
+        "{c:?}"
+    );
+    assert_eq!(s.plots.element, Some(0));
+    assert!(s.plots.hold.is_some(), "one colour scale across elements");
+    assert!(s
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("element 0: alpha=0"));
+    update(&mut s, key('{'));
+    assert_eq!(s.plots.element, None, "before the first: all of them");
+    // the element goes with the load of a snapshot
+    s.plots.element = Some(1);
+    s.plots.files = vec!["snapshots/f.npy".into()];
+    let req = s.plots.req;
+    let c = update(
+        &mut s,
+        Msg::PlotFiles {
+            req,
+            files: vec!["snapshots/f.npy".into()],
+        },
+    );
+    assert!(
+        c.iter().any(|c| matches!(
+            c,
+            Command::LoadPlot {
+                element: Some(1),
+                ..
+            }
+        )),
+        "{c:?}"
+    );
 }

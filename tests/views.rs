@@ -300,6 +300,7 @@ fn plots_compare_two_runs() {
         b: Box::new(fd(48, 0.5)),
         other: "20261124-090000-0001".into(),
         more: vec![],
+        elements: false,
     });
     snap("plots_compare_fields", &s);
     // d: the difference arrives as one field and is drawn on coolwarm, like its image
@@ -352,6 +353,7 @@ fn plots_compare_two_runs() {
         b: Box::new(ser(0.9)),
         other: "20261124-090000-0001".into(),
         more: vec![],
+        elements: false,
     });
     snap("plots_compare_series", &s);
 }
@@ -606,6 +608,7 @@ fn logs_merged_with_cloudwatch_streams() {
         lines.push(tandem::observe::logbuf::LogLine {
             phase: tandem::project::PhaseId::Solve,
             stderr: false,
+            element: None,
             text: (*text).into(),
             look: None,
             at: at + 1 + i as i64,
@@ -785,6 +788,7 @@ fn plots_overlay_three_runs() {
         b: Box::new(ser(2.0)),
         other: "20261124-090000-0001".into(),
         more: vec![("20261123-090000-0002".into(), ser(3.0))],
+        elements: false,
     });
     let text = render(&s, 200, 60).backend().to_string();
     assert!(
@@ -792,4 +796,109 @@ fn plots_overlay_three_runs() {
         "{text}"
     );
     assert!(text.contains("total_energy (…090000-0002)"), "{text}");
+}
+
+/// The current run's solve phase swept 2 x 3 (alpha by edge_temp), its elements mid-run.
+fn swept() -> AppState {
+    use tandem::pipeline::run::ElementRun;
+    use tandem::pipeline::RunState;
+    use tandem::project::sweep::Value;
+    let mut s = with_view(View::Pipeline);
+    let r = s
+        .runs
+        .iter_mut()
+        .find(|r| Some(&r.id) == s.current.as_ref())
+        .unwrap();
+    let solve = r.phase_mut(tandem::project::PhaseId::Solve).unwrap();
+    let states = [
+        RunState::Succeeded,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::Running,
+        RunState::Running,
+        RunState::Pending,
+    ];
+    solve.elements = states
+        .iter()
+        .enumerate()
+        .map(|(i, st)| {
+            let e = tandem::project::Element {
+                index: i as u32,
+                params: vec![
+                    ("alpha".into(), Value::Float([0.5, 1.0][i / 3])),
+                    ("edge_temp".into(), Value::Int([20, 50, 80][i % 3])),
+                ],
+            };
+            let mut x = ElementRun::new(&e, format!("lake/out/e{i}/"));
+            x.state = *st;
+            if *st == RunState::Failed {
+                x.message = Some("FAILED: exit code 3 — diverged".into());
+            }
+            x
+        })
+        .collect();
+    solve.state = solve.state_of_elements();
+    solve.message = Some(solve.counts_text());
+    s
+}
+
+#[test]
+fn pipeline_sweep_grid() {
+    snap("pipeline_sweep", &swept());
+}
+
+/// Each element's cell takes its state's colour from the theme; the counts say how many.
+#[test]
+fn sweep_cells_are_coloured_by_state() {
+    let s = swept();
+    let term = render(&s, 120, 40);
+    let text = term.backend().to_string();
+    assert!(
+        text.contains("6 elements  ○ 1 pending ● 2 running ✔ 2 succeeded ✘ 1 failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[2] alpha=0.5 edge_temp=80: FAILED: exit code 3"),
+        "{text}"
+    );
+    let buf = term.backend().buffer();
+    // the row of alpha 0.5: succeeded, succeeded, failed
+    let row = (0..buf.area.height)
+        .find(|&y| {
+            let line: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            line.contains("│0.5 ") || line.contains(" 0.5 ")
+        })
+        .expect("the row of alpha 0.5");
+    // (the CPU sparkline on the right draws blocks too)
+    let cells: Vec<Color> = (0..buf.area.width)
+        .filter(|&x| buf[(x, row)].symbol() == "█")
+        .map(|x| buf[(x, row)].fg)
+        .take(6)
+        .collect();
+    assert_eq!(
+        cells,
+        vec![
+            s.theme.ok,
+            s.theme.ok,
+            s.theme.ok,
+            s.theme.ok,
+            s.theme.error,
+            s.theme.error
+        ]
+    );
+}
+
+#[test]
+fn logs_of_one_element() {
+    let mut s = swept();
+    s.view = View::Logs;
+    s.logs.source = tandem::app::logs::LogSource::Element(tandem::project::PhaseId::Solve, 3);
+    let term = render(&s, 120, 30);
+    let text = term.backend().to_string();
+    assert!(
+        text.contains("source solve[3] alpha=1.0 edge_temp=20"),
+        "{text}"
+    );
 }

@@ -75,6 +75,8 @@ pub enum Command {
         req: u64,
         run_id: String,
         plot: usize,
+        /// Of a swept phase: the element whose output is read (None: the first's).
+        element: Option<u32>,
     },
     /// Draw the plot's file to a PNG at `out` (off the UI task; answers Msg::Info or Msg::Error).
     /// The plot on screen to a file: with `compare`, both runs (or with `diff` their difference),
@@ -91,6 +93,8 @@ pub enum Command {
         hold: Option<(f64, f64)>,
         /// Of an array: the slice, field and complex part shown instead of the plot's own.
         pick: Option<crate::project::ArrayPick>,
+        /// Of a swept phase: the element shown (None: every element's series overlaid).
+        element: Option<u32>,
     },
     LoadPlot {
         req: u64,
@@ -113,6 +117,9 @@ pub enum Command {
         chart: Option<usize>,
         /// Of an array: the slice, field and complex part shown instead of the plot's own.
         pick: Option<crate::project::ArrayPick>,
+        /// Of a swept phase: the element shown (None: every element's series overlaid, the
+        /// first element's field).
+        element: Option<u32>,
     },
     /// A loaded series decimated again (zoom, pan, resize) off the UI task; `data` shares the
     /// points (they are behind an Arc), it does not copy them.

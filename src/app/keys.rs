@@ -381,6 +381,13 @@ pub fn table(view: View) -> Vec<Binding> {
                 )
                 .hint("source"),
                 b(
+                    KeyCode::Char('}'),
+                    "{/}",
+                    Action::StepElement(false),
+                    "a sweep's next / previous element alone (past the last: all again)",
+                ),
+                b(KeyCode::Char('{'), "", Action::StepElement(true), ""),
+                b(
                     KeyCode::Char('C'),
                     "C",
                     Action::BrowseCloud,
@@ -484,6 +491,8 @@ pub fn table(view: View) -> Vec<Binding> {
                 "hold this colour range for the next snapshots / let go",
             ),
             b(KeyCode::Down, "↓/j ↑/k", Action::StepSlice(false), "an N-D array: next / previous 2-D slice"),
+            b(KeyCode::Char('}'), "{/}", Action::StepElement(false), "a sweep: the next / previous element alone (past the last: all of them)"),
+            b(KeyCode::Char('{'), "", Action::StepElement(true), ""),
             b(KeyCode::Char('j'), "", Action::StepSlice(false), ""),
             b(KeyCode::Up, "", Action::StepSlice(true), ""),
             b(KeyCode::Char('k'), "", Action::StepSlice(true), ""),

@@ -15,6 +15,8 @@ use crate::project::PhaseId;
 pub enum LogSource {
     All,
     Phase(PhaseId),
+    /// One element of a swept phase.
+    Element(PhaseId, u32),
     /// The CloudWatch streams of the run's target.
     Cloud,
 }
@@ -441,6 +443,7 @@ pub fn source_ok(src: LogSource, l: &crate::observe::logbuf::LogLine) -> bool {
     match src {
         LogSource::All => true,
         LogSource::Phase(q) => q == l.phase && l.tag.is_none(),
+        LogSource::Element(q, i) => q == l.phase && l.element == Some(i) && l.tag.is_none(),
         LogSource::Cloud => l.tag.is_some(),
     }
 }
@@ -532,7 +535,43 @@ pub fn cycle_source(s: &mut AppState) {
         LogSource::All => LogSource::Phase(PhaseId::Preprocess),
         LogSource::Phase(PhaseId::Preprocess) => LogSource::Phase(PhaseId::Solve),
         LogSource::Phase(PhaseId::Solve) if s.logs.cloud => LogSource::Cloud,
-        LogSource::Phase(PhaseId::Solve) | LogSource::Cloud => LogSource::All,
+        LogSource::Phase(PhaseId::Solve) | LogSource::Cloud | LogSource::Element(..) => {
+            LogSource::All
+        }
+    };
+    rebuild(s);
+}
+
+/// `}` / `{`: the next (previous) element of the run's swept phase as the source; past the last
+/// (first), all lines again.
+pub fn step_element(s: &mut AppState, back: bool) {
+    let Some(run) = s
+        .logs
+        .run_id
+        .as_deref()
+        .and_then(|id| s.runs.iter().find(|r| r.id == id))
+    else {
+        return;
+    };
+    let Some(ph) = run.phases.iter().find(|p| !p.elements.is_empty()) else {
+        set_status(
+            s,
+            Level::Info,
+            "this run has no sweep: { and } step through a sweep's elements".into(),
+        );
+        return;
+    };
+    let n = ph.elements.len() as u32;
+    let phase = ph.phase;
+    let next = match (s.logs.source, back) {
+        (LogSource::Element(p, i), false) if p == phase => (i + 1 < n).then_some(i + 1),
+        (LogSource::Element(p, i), true) if p == phase => i.checked_sub(1),
+        (_, false) => Some(0),
+        (_, true) => Some(n - 1),
+    };
+    s.logs.source = match next {
+        Some(i) => LogSource::Element(phase, i),
+        None => LogSource::All,
     };
     rebuild(s);
 }

@@ -170,6 +170,9 @@ pub enum Action {
     ScrollColumns(bool),
     /// Plots, an N-D array: the next 2-D slice (`true`: the one before).
     StepSlice(bool),
+    /// A sweep's next element (`true`: the one before): the Logs view's source, the Plots
+    /// view's field.
+    StepElement(bool),
     /// Plots, a structured array: the next numeric field.
     NextField,
     /// Plots, a complex array: the next part drawn (abs, re, im, arg).

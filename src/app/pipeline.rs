@@ -148,6 +148,7 @@ pub fn select_run(s: &mut AppState, id: String) -> Vec<Command> {
     s.metrics.run_id = Some(id.clone());
     s.metrics.samples.clear();
     s.plots.run_id = Some(id.clone());
+    s.plots.element = None;
     s.plots.files.clear();
     s.plots.data = None;
     s.plots.error = None;

@@ -45,6 +45,9 @@ pub struct PlotsState {
     pub pick: Option<crate::project::ArrayPick>,
     /// `+`/`-`/`0`, Ctrl+arrows: the zoomed part of the plot (None: all of it).
     pub window: Option<crate::plot::Window>,
+    /// `{`/`}`: of a swept phase, the element shown (None: every element's series overlaid,
+    /// the first element's field).
+    pub element: Option<u32>,
     pub play_wait: u8,
 }
 
@@ -302,7 +305,47 @@ pub fn refresh_plots(s: &mut AppState) -> Vec<Command> {
         req: s.plots.req,
         run_id,
         plot: s.plots.plot,
+        element: s.plots.element,
     }]
+}
+
+/// `}` / `{`: of a swept run, the next (previous) element alone; past the last (first), every
+/// element again (a line plot overlays their series; a field shows the first's). Stepping
+/// through elements' fields holds the colour range, so they share one scale.
+pub fn step_element(s: &mut AppState, back: bool) -> Vec<Command> {
+    let Some(ph) = s
+        .plots
+        .run_id
+        .as_deref()
+        .and_then(|id| s.runs.iter().find(|r| r.id == id))
+        .and_then(|r| r.phases.iter().find(|p| !p.elements.is_empty()))
+    else {
+        set_status(
+            s,
+            Level::Info,
+            "this run has no sweep: { and } step through a sweep's elements".into(),
+        );
+        return vec![];
+    };
+    let n = ph.elements.len() as u32;
+    let next = match (s.plots.element, back) {
+        (Some(i), false) => (i + 1 < n).then_some(i + 1),
+        (Some(i), true) => i.checked_sub(1),
+        (None, false) => Some(0),
+        (None, true) => Some(n - 1),
+    };
+    let label = next
+        .and_then(|i| ph.elements.iter().find(|e| e.index == i))
+        .map(|e| format!("element {}: {}", e.index, sanitize(&e.label())))
+        .unwrap_or_else(|| format!("all {n} elements"));
+    s.plots.element = next;
+    if s.plots.hold.is_none() {
+        if let Some(PlotData::Field { stats, .. }) = &s.plots.data {
+            s.plots.hold = Some(shown_range(s, stats));
+        }
+    }
+    set_status(s, Level::Info, label);
+    refresh_plots(s)
 }
 
 /// `e`: the plot on screen (its current snapshot) to a PNG in the download directory.
@@ -344,7 +387,12 @@ pub fn export_plot(s: &mut AppState) -> Vec<Command> {
             .collect(),
         (None, _) => String::new(),
     };
-    let out = format!("{}{name}-{run_id}{vs}-{stem}.png", s.download_dir);
+    let el = s
+        .plots
+        .element
+        .map(|i| format!("-e{i}"))
+        .unwrap_or_default();
+    let out = format!("{}{name}-{run_id}{el}{vs}-{stem}.png", s.download_dir);
     set_status(s, Level::Info, format!("exporting to {}…", sanitize(&out)));
     vec![Command::ExportPlot {
         run_id,
@@ -356,6 +404,7 @@ pub fn export_plot(s: &mut AppState) -> Vec<Command> {
         diff,
         hold: s.plots.hold,
         pick: s.plots.pick.clone(),
+        element: s.plots.element,
     }]
 }
 
@@ -385,6 +434,7 @@ pub fn load_plot(s: &mut AppState) -> Vec<Command> {
         window: s.plots.window,
         chart,
         pick: s.plots.pick.clone(),
+        element: s.plots.element,
     }]
 }
 

@@ -360,6 +360,11 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             logs::cycle_source(s);
             vec![]
         }
+        Action::StepElement(back) if s.view == View::Logs => {
+            logs::step_element(s, back);
+            vec![]
+        }
+        Action::StepElement(back) => plots::step_element(s, back),
         Action::ToggleStamps => {
             s.logs.stamps = !s.logs.stamps;
             vec![]

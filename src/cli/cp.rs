@@ -88,13 +88,7 @@ async fn copy(
 ) -> Result<(), Failure> {
     use crate::storage::transfer::{download, plan_download, plan_upload, upload, Progress};
     let progress = Arc::new(Progress::default());
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            c2.cancel();
-        }
-    });
+    let cancel = super::cancel_on_ctrl_c();
     let t0 = std::time::Instant::now();
     let ticker = tokio::spawn(super::show_progress(
         progress.clone(),

@@ -232,7 +232,7 @@ impl LogsArgs {
             .filter(|p| only.is_none_or(|q| q == *p))
             .filter(|p| want(&p.as_str()[..3]) || want(p.as_str()))
             .collect();
-        let mut f = Follow::run(&ws, &r.id, &phases);
+        let mut f = Follow::run(&ws, &r.id, &r.parts(&phases));
         if want("cw") {
             let watch = load_project(self.project.as_deref())
                 .ok()

@@ -385,6 +385,18 @@ async fn show_progress(p: Arc<crate::storage::transfer::Progress>, how: Ticker) 
     }
 }
 
+/// A token cancelled by the first Ctrl-C: a long transfer stops cleanly (and resumes next time).
+fn cancel_on_ctrl_c() -> tokio_util::sync::CancellationToken {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    cancel
+}
+
 /// Clear the progress line, when there is one.
 fn clear_progress() {
     use std::io::IsTerminal;

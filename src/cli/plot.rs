@@ -220,6 +220,7 @@ impl PlotArgs {
                     b: Box::new(b),
                     other,
                     more: others.collect(),
+                    elements: false,
                 }
             };
         }

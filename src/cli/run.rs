@@ -90,7 +90,7 @@ pub(super) async fn drive(
     let cancel = tokio_util::sync::CancellationToken::new();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RunEvent>(256);
     let handle = tokio::spawn(execute(ws, p, store, run, cancel.clone(), tx));
-    let mut last: HashMap<PhaseId, RunState> = Default::default();
+    let mut last: HashMap<Seen, RunState> = Default::default();
     let mut latest: Option<Run> = None;
     let (mut term, mut hup) = (
         signal(SignalKind::terminate()).ok(),
@@ -161,12 +161,14 @@ fn quit(latest: &Option<Run>, cancel: &tokio_util::sync::CancellationToken) -> b
     }
 }
 
-pub(super) fn print_phase_changes(r: &Run, last: &mut HashMap<PhaseId, RunState>, json: bool) {
+pub(super) fn print_phase_changes(r: &Run, last: &mut HashMap<Seen, RunState>, json: bool) {
     for ph in &r.phases {
-        if last.get(&ph.phase) == Some(&ph.state) {
+        print_element_changes(r, ph, last, json);
+        let seen = Seen::Phase(ph.phase);
+        if last.get(&seen) == Some(&ph.state) {
             continue;
         }
-        last.insert(ph.phase, ph.state);
+        last.insert(seen, ph.state);
         if json {
             emit!(
                 "{}",
@@ -187,6 +189,54 @@ pub(super) fn print_phase_changes(r: &Run, last: &mut HashMap<PhaseId, RunState>
                 ph.state.glyph(),
                 ph.phase.as_str(),
                 ph.state.as_str()
+            );
+        }
+    }
+}
+
+/// What a state was last printed for: a phase, or an element of its sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Seen {
+    Phase(PhaseId),
+    Element(PhaseId, u32),
+}
+
+/// A sweep's elements as their states change: every change as a JSON line with `json`; on a
+/// terminal, each element's end (one line each, the parameters first).
+fn print_element_changes(
+    r: &Run,
+    ph: &crate::pipeline::PhaseRun,
+    last: &mut HashMap<Seen, RunState>,
+    json: bool,
+) {
+    for e in &ph.elements {
+        let seen = Seen::Element(ph.phase, e.index);
+        if last.get(&seen) == Some(&e.state) {
+            continue;
+        }
+        last.insert(seen, e.state);
+        if json {
+            emit!(
+                "{}",
+                serde_json::json!({"event": "element", "run": r.id, "phase": ph.phase, "element": e.index, "params": serde_json::to_value(e).ok().and_then(|v| v.get("params").cloned()), "state": e.state, "engine_id": e.engine_id, "exit_code": e.exit_code, "message": e.message})
+            );
+        } else if e.state.is_terminal() {
+            let d = e
+                .duration(chrono::Utc::now())
+                .map(fmt_duration)
+                .unwrap_or_default();
+            let msg = e
+                .message
+                .as_deref()
+                .map(|m| format!(" · {}", crate::observe::sanitize(m)))
+                .unwrap_or_default();
+            note!(
+                "    {} {}[{}] {} {:<9} {d}{msg}",
+                e.state.glyph(),
+                ph.phase,
+                e.index,
+                e.label(),
+                e.state.as_str()
             );
         }
     }

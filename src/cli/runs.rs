@@ -149,6 +149,24 @@ async fn show(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Resu
             m.inputs.len(),
             m.project_hash,
         );
+        for e in &m.elements {
+            let d = e
+                .duration(chrono::Utc::now())
+                .map(crate::fmt::duration)
+                .unwrap_or_default();
+            emit!(
+                "  {} [{}] {} · {} {d} · engine id {}{}",
+                e.state.glyph(),
+                e.index,
+                e.label(),
+                e.state,
+                crate::observe::sanitize(e.engine_id.as_deref().unwrap_or("-")),
+                e.message
+                    .as_deref()
+                    .map(|m| format!(" · {}", crate::observe::sanitize(m)))
+                    .unwrap_or_default()
+            );
+        }
     }
     Ok(())
 }

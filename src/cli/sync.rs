@@ -118,13 +118,7 @@ impl SyncArgs {
             };
         }
         let progress = Arc::new(Progress::default());
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let c2 = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                c2.cancel();
-            }
-        });
+        let cancel = super::cancel_on_ctrl_c();
         let ticker = tokio::spawn(super::show_progress(
             progress.clone(),
             if self.json {

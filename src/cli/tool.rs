@@ -46,6 +46,10 @@ pub enum Tool {
         snapshots: usize,
         #[arg(long, value_enum, default_value_t = crate::tools::heat2d::Edges::Dirichlet)]
         edges: crate::tools::heat2d::Edges,
+        /// Hold every edge at this temperature instead of the one phase 1 measured (a sweep
+        /// over the plate's edge temperature).
+        #[arg(long)]
+        edge_temp: Option<f64>,
     },
     /// Measure heat2d's stencil against a plain copy of the same memory (prints JSON).
     BenchHeat2d {
@@ -116,6 +120,7 @@ impl Tool {
                 cfl,
                 snapshots,
                 edges,
+                edge_temp,
             } => {
                 let cfg = crate::tools::heat2d::Config {
                     alpha,
@@ -131,6 +136,7 @@ impl Tool {
                     nx,
                     ny,
                     cfg,
+                    edge_temp,
                 })
                 .map(|_| ())
                 .map_err(fail)

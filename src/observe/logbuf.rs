@@ -8,6 +8,8 @@ use std::collections::VecDeque;
 pub struct LogLine {
     pub phase: PhaseId,
     pub stderr: bool,
+    /// The element of the phase's sweep that wrote it (None: the phase itself, or tandem).
+    pub element: Option<u32>,
     /// What a person sees (colours and redraws interpreted, anything else escaped): what search
     /// and filters match.
     pub text: String,
@@ -27,6 +29,7 @@ impl LogLine {
         LogLine {
             phase,
             stderr,
+            element: None,
             text: shown.text,
             look: shown.look,
             at,
@@ -60,9 +63,12 @@ impl LogLine {
             None => 0,
         }
     }
-    /// Whether `o` comes from the same place (phase, stream, CloudWatch stream).
+    /// Whether `o` comes from the same place (phase, element, stream, CloudWatch stream).
     fn same_source(&self, o: &LogLine) -> bool {
-        self.phase == o.phase && self.stderr == o.stderr && self.tag == o.tag
+        self.phase == o.phase
+            && self.element == o.element
+            && self.stderr == o.stderr
+            && self.tag == o.tag
     }
 }
 
@@ -266,6 +272,7 @@ mod tests {
             b.push(LogLine {
                 phase: PhaseId::Solve,
                 stderr: false,
+                element: None,
                 text: i.to_string(),
                 look: None,
                 at: 0,
@@ -284,6 +291,7 @@ mod tests {
         let l = |at: i64| LogLine {
             phase: PhaseId::Solve,
             stderr: false,
+            element: None,
             text: at.to_string(),
             look: None,
             at,

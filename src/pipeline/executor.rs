@@ -5,10 +5,10 @@
 use super::journal::{Lease, Owner};
 use super::phase::Exec;
 use super::placement::Placement;
-use super::run::{new_run_id, PhaseRun, Run, RunState};
+use super::run::{new_run_id, ElementRun, PhaseRun, Run, RunState};
 use super::runner::MetricSample;
 use super::workspace::Workspace;
-use crate::project::{render, PhaseId, Project, Vars};
+use crate::project::{render, Element, PhaseId, Project, Vars};
 use crate::storage::ObjectStore;
 use chrono::Utc;
 use std::sync::Arc;
@@ -25,12 +25,49 @@ pub enum RunEvent {
     },
 }
 
-/// Location of a phase's output: (bucket, key prefix ending in `/`).
-pub fn output_of(project: &Project, phase: PhaseId, run_id: &str) -> (String, String) {
+/// Location of a phase's output (or of one element's of its sweep): (bucket, key prefix ending
+/// in `/`).
+pub fn output_of(
+    project: &Project,
+    phase: PhaseId,
+    run_id: &str,
+    element: Option<&Element>,
+) -> (String, String) {
     let mut vars = Vars::new();
     vars.insert("run", run_id.to_string());
-    let rel = render(&project.phase(phase).output, &vars);
+    let rel = render(&project.phase(phase).output_template(element), &vars);
     (project.storage.bucket.clone(), project.storage.key(&rel))
+}
+
+/// The elements of a swept phase, each with its output location; and the phase's own output,
+/// the folder all of theirs are in.
+fn elements_of(
+    project: &Project,
+    phase: PhaseId,
+    run_id: &str,
+) -> Option<(Vec<ElementRun>, String)> {
+    let sweep = project.phase(phase).sweep.as_ref()?;
+    let els: Vec<ElementRun> = sweep
+        .elements()
+        .iter()
+        .map(|e| {
+            let (b, k) = output_of(project, phase, run_id, Some(e));
+            ElementRun::new(e, format!("{b}/{k}"))
+        })
+        .collect();
+    let common = els
+        .iter()
+        .map(|e| e.output.as_str())
+        .reduce(|a, b| {
+            let n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+            &a[..n]
+        })
+        .unwrap_or_default();
+    let common = match common.rfind('/') {
+        Some(i) => common[..=i].to_string(),
+        None => String::new(),
+    };
+    Some((els, common))
 }
 
 /// The record of a run about to start (nothing is executed): each phase's output location, and
@@ -41,8 +78,14 @@ pub fn prepare_run(project: &Project, target: &str, phases: &[PhaseId]) -> Run {
     let phase_runs = phases
         .iter()
         .map(|&p| {
-            let (b, k) = output_of(project, p, &id);
-            PhaseRun::new(p, Placement::decide(project, target, p), format!("{b}/{k}"))
+            let (b, k) = output_of(project, p, &id, None);
+            let mut pr =
+                PhaseRun::new(p, Placement::decide(project, target, p), format!("{b}/{k}"));
+            if let Some((els, common)) = elements_of(project, p, &id) {
+                pr.elements = els;
+                pr.output = common;
+            }
+            pr
         })
         .collect();
     Run {

@@ -4,7 +4,7 @@
 //! logs: the TUI's Logs view and `tandem logs` both read through it. With no run, it follows
 //! CloudWatch groups alone (the log group browser, `tandem logs --group`).
 
-use super::workspace::Workspace;
+use super::workspace::{Part, Workspace};
 use crate::observe::cloudwatch::{self, CwError, CwLogs, GroupTail, TailSpec};
 use crate::observe::logbuf::LogLine;
 use crate::observe::tail::FileTail;
@@ -50,7 +50,7 @@ struct Cloud {
 pub struct Follow {
     ws: Option<Workspace>,
     run_id: Option<String>,
-    files: Vec<(PhaseId, bool, FileTail)>,
+    files: Vec<(Part, bool, FileTail)>,
     cloud: Option<Cloud>,
     follow: bool,
     chunk: u64,
@@ -61,9 +61,10 @@ pub struct Follow {
 }
 
 impl Follow {
-    /// The stdout and stderr files of these phases of run `run_id`.
-    pub fn run(ws: &Workspace, run_id: &str, phases: &[PhaseId]) -> Follow {
-        let files = phases
+    /// The stdout and stderr files of these parts (phases, elements of a sweep) of run `run_id`
+    /// (see [`super::Run::parts`]).
+    pub fn run(ws: &Workspace, run_id: &str, parts: &[Part]) -> Follow {
+        let files = parts
             .iter()
             .flat_map(|&p| [(p, false), (p, true)])
             .map(|(p, e)| (p, e, FileTail::new(ws.log_path(run_id, p, e))))
@@ -182,14 +183,17 @@ impl Follow {
     }
 
     fn read_files(&mut self, b: &mut Batch, flush: bool) {
-        for (phase, stderr, t) in &mut self.files {
+        for (part, stderr, t) in &mut self.files {
             let before = t.offset();
             let polled = t.poll(self.chunk, flush);
             b.behind |= t.offset().saturating_sub(before) >= self.chunk;
             match polled {
                 Ok(new) => {
                     let at = chrono::Utc::now().timestamp_millis();
-                    let line = |shown| LogLine::read(*phase, *stderr, shown, at);
+                    let line = |shown| LogLine {
+                        element: part.element,
+                        ..LogLine::read(part.phase, *stderr, shown, at)
+                    };
                     b.lines.extend(new.into_iter().map(line));
                     b.live.extend(t.live().map(line));
                 }

@@ -9,7 +9,8 @@
 //! by tasks and threads and by several tandem processes. A `journal.jsonl` from earlier versions
 //! is imported once.
 
-use super::run::{Run, RunState};
+use super::run::{ElementRun, Run, RunState};
+use super::workspace::Part;
 use crate::project::PhaseId;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -97,6 +98,22 @@ pub struct LogOffsets {
     pub err_local: u64,
 }
 
+/// An element of a swept phase as its journal row has it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ElementRow {
+    pub index: u32,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub state: String,
+    pub engine_id: Option<String>,
+    pub output: String,
+    pub started: Option<String>,
+    pub ended: Option<String>,
+    pub exit_code: Option<i32>,
+    pub message: Option<String>,
+    /// Tries before this one that the retry rule resubmitted.
+    pub attempts: u32,
+}
+
 /// One state change of a phase.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transition {
@@ -127,6 +144,15 @@ CREATE TABLE IF NOT EXISTS transitions(
   run_id TEXT NOT NULL, phase TEXT NOT NULL, state TEXT NOT NULL, at TEXT NOT NULL,
   engine_id TEXT, message TEXT);
 CREATE INDEX IF NOT EXISTS transitions_run ON transitions(run_id);
+CREATE TABLE IF NOT EXISTS elements(
+  run_id TEXT NOT NULL, phase TEXT NOT NULL, idx INTEGER NOT NULL,
+  params TEXT NOT NULL, state TEXT NOT NULL, engine_id TEXT, output TEXT NOT NULL,
+  started TEXT, ended TEXT, exit_code INTEGER, message TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  out_remote INTEGER NOT NULL DEFAULT 0, out_local INTEGER NOT NULL DEFAULT 0,
+  err_remote INTEGER NOT NULL DEFAULT 0, err_local INTEGER NOT NULL DEFAULT 0,
+  tail_saved INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(run_id, phase, idx));
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 ";
 
@@ -263,6 +289,9 @@ impl Journal {
                 params![run.id, p.phase.as_str(), p.state.as_str(), p.engine_id],
             )
             .map_err(|e| self.err(e))?;
+            if !p.elements.is_empty() {
+                self.write_elements(c, &run.id, p.phase, &p.elements)?;
+            }
             if changed {
                 c.execute(
                     "INSERT INTO transitions(run_id, phase, state, at, engine_id, message)
@@ -280,6 +309,111 @@ impl Journal {
             }
         }
         Ok(())
+    }
+
+    /// A swept phase's elements, each a row: only those whose state, engine id, end or attempts
+    /// changed are written (a 1,000-element sweep costs a few rows per poll, not a thousand).
+    fn write_elements(
+        &self,
+        c: &Connection,
+        run_id: &str,
+        phase: PhaseId,
+        elements: &[ElementRun],
+    ) -> std::io::Result<()> {
+        type Row = (String, Option<String>, Option<String>, i64);
+        let mut st = c
+            .prepare_cached(
+                "SELECT idx, state, engine_id, ended, attempts FROM elements
+                 WHERE run_id=?1 AND phase=?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let have: HashMap<u32, Row> = st
+            .query_map(params![run_id, phase.as_str()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u32,
+                    (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))?;
+        let mut up = c
+            .prepare_cached(
+                "INSERT INTO elements(run_id, phase, idx, params, state, engine_id, output,
+                   started, ended, exit_code, message, attempts)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT(run_id, phase, idx) DO UPDATE SET state=excluded.state,
+                   engine_id=excluded.engine_id, started=excluded.started, ended=excluded.ended,
+                   exit_code=excluded.exit_code, message=excluded.message,
+                   attempts=excluded.attempts",
+            )
+            .map_err(|e| self.err(e))?;
+        for e in elements {
+            let ended = e.ended.map(|t| t.to_rfc3339());
+            let now: Row = (
+                e.state.as_str().to_string(),
+                e.engine_id.clone(),
+                ended.clone(),
+                e.attempts.len() as i64,
+            );
+            if have.get(&e.index) == Some(&now) {
+                continue;
+            }
+            let params = serde_json::to_string(&serde_json::Value::Object(
+                e.params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+                    .collect(),
+            ))
+            .map_err(std::io::Error::other)?;
+            up.execute(params![
+                run_id,
+                phase.as_str(),
+                e.index,
+                params,
+                e.state.as_str(),
+                e.engine_id,
+                e.output,
+                e.started.map(|t| t.to_rfc3339()),
+                ended,
+                e.exit_code,
+                e.message,
+                e.attempts.len() as i64,
+            ])
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// A swept phase's elements as their rows say (index, parameters as JSON, state, engine id,
+    /// output): what `tandem runs show` and other readers of the journal list.
+    pub fn elements(&self, run_id: &str, phase: PhaseId) -> std::io::Result<Vec<ElementRow>> {
+        let c = self.open()?;
+        let mut st = c
+            .prepare(
+                "SELECT idx, params, state, engine_id, output, started, ended, exit_code, message,
+                   attempts FROM elements WHERE run_id=?1 AND phase=?2 ORDER BY idx",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map(params![run_id, phase.as_str()], |r| {
+                Ok(ElementRow {
+                    index: r.get::<_, i64>(0)? as u32,
+                    params: serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default(),
+                    state: r.get(2)?,
+                    engine_id: r.get(3)?,
+                    output: r.get(4)?,
+                    started: r.get(5)?,
+                    ended: r.get(6)?,
+                    exit_code: r.get(7)?,
+                    message: r.get(8)?,
+                    attempts: r.get::<_, i64>(9)? as u32,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
     }
 
     /// Every run, newest first. A local phase recorded as active whose process is gone shows as
@@ -493,49 +627,64 @@ impl Journal {
         Ok(answer)
     }
 
-    /// Commit where a phase's log tails stand.
-    pub fn save_tail(&self, run_id: &str, phase: PhaseId, t: LogOffsets) -> std::io::Result<()> {
+    /// Commit where the log tails of a phase (or of an element of its sweep) stand.
+    pub fn save_tail(
+        &self,
+        run_id: &str,
+        part: impl Into<Part>,
+        t: LogOffsets,
+    ) -> std::io::Result<()> {
+        let part = part.into();
         let c = self.open()?;
-        c.execute(
-            "UPDATE phases SET out_remote=?3, out_local=?4, err_remote=?5, err_local=?6,
-               tail_saved=1
-             WHERE run_id=?1 AND phase=?2",
-            params![
-                run_id,
-                phase.as_str(),
-                t.out_remote as i64,
-                t.out_local as i64,
-                t.err_remote as i64,
-                t.err_local as i64
-            ],
-        )
+        let set = "SET out_remote=?3, out_local=?4, err_remote=?5, err_local=?6, tail_saved=1";
+        let offsets = [t.out_remote, t.out_local, t.err_remote, t.err_local].map(|x| x as i64);
+        let (run, phase) = (run_id, part.phase.as_str());
+        match part.element {
+            None => c.execute(
+                &format!("UPDATE phases {set} WHERE run_id=?1 AND phase=?2"),
+                params![run, phase, offsets[0], offsets[1], offsets[2], offsets[3]],
+            ),
+            Some(i) => c.execute(
+                &format!("UPDATE elements {set} WHERE run_id=?1 AND phase=?2 AND idx=?7"),
+                params![run, phase, offsets[0], offsets[1], offsets[2], offsets[3], i],
+            ),
+        }
         .map_err(|e| self.err(e))?;
         Ok(())
     }
 
-    /// Where a phase's log tails stood at the last commit; `None` before the first.
-    pub fn tail(&self, run_id: &str, phase: PhaseId) -> std::io::Result<Option<LogOffsets>> {
+    /// Where the log tails of a phase (or of an element of its sweep) were last committed.
+    pub fn tail(&self, run_id: &str, part: impl Into<Part>) -> std::io::Result<Option<LogOffsets>> {
+        let part = part.into();
         let c = self.open()?;
-        let t = c
-            .query_row(
-                "SELECT out_remote, out_local, err_remote, err_local FROM phases
-                 WHERE run_id=?1 AND phase=?2 AND tail_saved=1",
-                params![run_id, phase.as_str()],
-                |r| {
-                    Ok(LogOffsets {
-                        out_remote: r.get::<_, i64>(0)? as u64,
-                        out_local: r.get::<_, i64>(1)? as u64,
-                        err_remote: r.get::<_, i64>(2)? as u64,
-                        err_local: r.get::<_, i64>(3)? as u64,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        Ok(t)
+        let cols = "SELECT out_remote, out_local, err_remote, err_local";
+        let read = |r: &rusqlite::Row| {
+            Ok(LogOffsets {
+                out_remote: r.get::<_, i64>(0)? as u64,
+                out_local: r.get::<_, i64>(1)? as u64,
+                err_remote: r.get::<_, i64>(2)? as u64,
+                err_local: r.get::<_, i64>(3)? as u64,
+            })
+        };
+        let (run, phase) = (run_id, part.phase.as_str());
+        match part.element {
+            None => c.query_row(
+                &format!("{cols} FROM phases WHERE run_id=?1 AND phase=?2 AND tail_saved=1"),
+                params![run, phase],
+                read,
+            ),
+            Some(i) => c.query_row(
+                &format!(
+                    "{cols} FROM elements WHERE run_id=?1 AND phase=?2 AND idx=?3 AND tail_saved=1"
+                ),
+                params![run, phase, i],
+                read,
+            ),
+        }
+        .optional()
+        .map_err(|e| self.err(e))
     }
 
-    /// Keep the manifest written next to a phase's outputs.
     pub fn save_manifest(
         &self,
         run_id: &str,

@@ -3,7 +3,7 @@
 
 use super::phase::Exec;
 use super::placement::Placement;
-use super::run::{Run, RunState};
+use super::run::{Attempt, ElementRun, Run, RunState};
 use crate::project::PhaseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,12 @@ pub struct Manifest {
     pub started: Option<DateTime<Utc>>,
     pub ended: Option<DateTime<Utc>>,
     pub exit_code: Option<i32>,
+    /// A swept phase's elements: each one's parameters, engine id, state, times and output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub elements: Vec<ElementRun>,
+    /// Earlier tries that the phase's retry rule resubmitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
 }
 
 /// One object a phase read.
@@ -71,6 +77,8 @@ impl Manifest {
             started: p.and_then(|p| p.started),
             ended: p.and_then(|p| p.ended),
             exit_code: p.and_then(|p| p.exit_code),
+            elements: p.map(|p| p.elements.clone()).unwrap_or_default(),
+            attempts: p.map(|p| p.attempts.clone()).unwrap_or_default(),
         }
     }
 }

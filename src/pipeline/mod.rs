@@ -19,4 +19,4 @@ pub use journal::Journal;
 pub use manifest::{Manifest, MANIFEST};
 pub use placement::Placement;
 pub use run::{PhaseRun, Run, RunState};
-pub use workspace::Workspace;
+pub use workspace::{Part, Workspace};

@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
     pub phase: PhaseId,
+    /// The element of the phase's sweep this step runs (a local sweep plans each element).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element: Option<u32>,
     #[serde(flatten)]
     pub planned: Planned,
 }
@@ -69,9 +72,32 @@ impl From<Outgoing> for Sent {
 }
 
 impl Step {
+    /// A local process as a dry run shows it (of the phase, or of one element of its sweep).
+    pub fn local(
+        phase: PhaseId,
+        element: Option<u32>,
+        spec: &super::runner::ProcessSpec,
+        output: PathBuf,
+    ) -> Step {
+        let mut argv = vec![spec.program.clone()];
+        argv.extend(spec.args.iter().cloned());
+        Step {
+            phase,
+            element,
+            planned: Planned::Local {
+                engine: "local",
+                argv,
+                env: spec.env.clone(),
+                cwd: spec.cwd.clone(),
+                output,
+            },
+        }
+    }
+
     pub fn failed(phase: PhaseId, error: String) -> Step {
         Step {
             phase,
+            element: None,
             planned: Planned::Error { error },
         }
     }

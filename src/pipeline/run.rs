@@ -1,6 +1,7 @@
 //! Runs: one launch of a phase or of the whole pipeline, with a state per phase.
 
 use super::placement::Placement;
+use crate::project::sweep::Value;
 use crate::project::PhaseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -82,6 +83,126 @@ pub struct PhaseRun {
     pub ended: Option<DateTime<Utc>>,
     pub exit_code: Option<i32>,
     pub message: Option<String>,
+    /// A swept phase's elements, in index order (empty: the phase has no sweep).
+    pub elements: Vec<ElementRun>,
+    /// Earlier tries of the phase that its retry rule resubmitted, oldest first.
+    pub attempts: Vec<Attempt>,
+}
+
+/// One element of a swept phase: its parameters, where it writes and how it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ElementRun {
+    pub index: u32,
+    /// The parameters' values, in the sweep's order (an object in JSON).
+    #[serde(with = "ordered")]
+    pub params: Vec<(String, Value)>,
+    pub state: RunState,
+    /// Store location of the element's output: `bucket/key/`.
+    pub output: String,
+    /// The engine's id: the array element (`1234_3`), the Ray submission id.
+    #[serde(default)]
+    pub engine_id: Option<String>,
+    /// A local element's process and its start time (see [`PhaseRun::pid_start`]).
+    #[serde(default)]
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub pid_start: Option<u64>,
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ended: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Earlier tries of this element that its retry rule resubmitted.
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+}
+
+impl ElementRun {
+    pub fn new(e: &crate::project::Element, output: String) -> ElementRun {
+        ElementRun {
+            index: e.index,
+            params: e.params.clone(),
+            state: RunState::Pending,
+            output,
+            engine_id: None,
+            pid: None,
+            pid_start: None,
+            started: None,
+            ended: None,
+            exit_code: None,
+            message: None,
+            attempts: Vec::new(),
+        }
+    }
+    /// `alpha=0.5 t_edge=20`.
+    pub fn label(&self) -> String {
+        crate::project::sweep::label(&self.params)
+    }
+    pub fn duration(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        Some(self.ended.unwrap_or(now) - self.started?)
+    }
+    /// The element as the sweep made it.
+    pub fn element(&self) -> crate::project::Element {
+        crate::project::Element {
+            index: self.index,
+            params: self.params.clone(),
+        }
+    }
+}
+
+/// A try that ended in a way the phase's retry rule resubmits: what it asked for and how it
+/// ended (its reason: OUT_OF_MEMORY, TIMEOUT, NODE_FAIL, PREEMPTED).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub engine_id: Option<String>,
+    pub reason: String,
+    #[serde(default)]
+    pub memory_gb: Option<f64>,
+    #[serde(default)]
+    pub time_limit: Option<String>,
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ended: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `Vec<(String, Value)>` as a JSON object in its own order.
+mod ordered {
+    use super::Value;
+    use serde::de::{MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[(String, Value)], s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(v.len()))?;
+        for (k, x) in v {
+            m.serialize_entry(k, x)?;
+        }
+        m.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Value)>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<(String, Value)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of parameters")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    out.push((k, v));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// A phase as the journal and `--json` have it: the placement, and beside it the label made from
@@ -109,6 +230,10 @@ struct PhaseRecord {
     ended: Option<DateTime<Utc>>,
     exit_code: Option<i32>,
     message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    elements: Vec<ElementRun>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attempts: Vec<Attempt>,
 }
 
 impl From<PhaseRecord> for PhaseRun {
@@ -129,6 +254,8 @@ impl From<PhaseRecord> for PhaseRun {
             ended: r.ended,
             exit_code: r.exit_code,
             message: r.message,
+            elements: r.elements,
+            attempts: r.attempts,
         }
     }
 }
@@ -150,6 +277,8 @@ impl From<PhaseRun> for PhaseRecord {
             ended: p.ended,
             exit_code: p.exit_code,
             message: p.message,
+            elements: p.elements,
+            attempts: p.attempts,
         }
     }
 }
@@ -171,6 +300,56 @@ impl PhaseRun {
             ended: None,
             exit_code: None,
             message: None,
+            elements: Vec::new(),
+            attempts: Vec::new(),
+        }
+    }
+
+    /// How many elements are in each state (a swept phase).
+    pub fn counts(&self) -> Vec<(RunState, usize)> {
+        let mut c: Vec<(RunState, usize)> = Vec::new();
+        for e in &self.elements {
+            match c.iter_mut().find(|(s, _)| *s == e.state) {
+                Some((_, n)) => *n += 1,
+                None => c.push((e.state, 1)),
+            }
+        }
+        c.sort_by_key(|(s, _)| *s as u8);
+        c
+    }
+
+    /// `6 elements: 4 succeeded, 1 running, 1 pending`.
+    pub fn counts_text(&self) -> String {
+        let parts: Vec<String> = self
+            .counts()
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        format!("{} elements: {}", self.elements.len(), parts.join(", "))
+    }
+
+    /// A swept phase's state from its elements': any still going is running (submitted while
+    /// none has started); when all have ended, all succeeded is succeeded, else the worst of
+    /// failed, lost and cancelled.
+    pub fn state_of_elements(&self) -> RunState {
+        let any = |s: RunState| self.elements.iter().any(|e| e.state == s);
+        let some_ended = self.elements.iter().any(|e| e.state.is_terminal());
+        if self.elements.iter().any(|e| !e.state.is_terminal()) {
+            if any(RunState::Running) || some_ended {
+                RunState::Running
+            } else if any(RunState::Submitted) {
+                RunState::Submitted
+            } else {
+                RunState::Pending
+            }
+        } else if any(RunState::Failed) {
+            RunState::Failed
+        } else if any(RunState::Lost) {
+            RunState::Lost
+        } else if any(RunState::Cancelled) {
+            RunState::Cancelled
+        } else {
+            RunState::Succeeded
         }
     }
 
@@ -219,6 +398,21 @@ impl Run {
         let s = self.started()?;
         Some(self.ended().unwrap_or(now) - s)
     }
+    /// What of `phases` runs as its own process or job, with its own logs: each phase, and each
+    /// element of a swept one.
+    pub fn parts(&self, phases: &[PhaseId]) -> Vec<super::Part> {
+        let mut v = Vec::new();
+        for p in self.phases.iter().filter(|p| phases.contains(&p.phase)) {
+            v.push(super::Part::from(p.phase));
+            v.extend(
+                p.elements
+                    .iter()
+                    .map(|e| super::Part::element(p.phase, e.index)),
+            );
+        }
+        v
+    }
+
     /// The phase the run is on now: the first that has not ended.
     pub fn current_phase(&self) -> Option<&PhaseRun> {
         self.phases.iter().find(|p| !p.state.is_terminal())

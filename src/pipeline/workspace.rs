@@ -8,12 +8,54 @@ use crate::storage::ObjectStore;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// What runs as one process or job: a phase, or one element of its sweep. Its files on this
+/// machine are named after it: `solve.stdout.log`, `solve.e3.stdout.log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Part {
+    pub phase: PhaseId,
+    pub element: Option<u32>,
+}
+
+impl Part {
+    pub fn element(phase: PhaseId, index: u32) -> Part {
+        Part {
+            phase,
+            element: Some(index),
+        }
+    }
+    /// The stem of the part's files: `solve`, `solve.e3`.
+    fn stem(&self) -> String {
+        match self.element {
+            None => self.phase.to_string(),
+            Some(i) => format!("{}.e{i}", self.phase),
+        }
+    }
+}
+
+impl From<PhaseId> for Part {
+    fn from(phase: PhaseId) -> Part {
+        Part {
+            phase,
+            element: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.element {
+            None => write!(f, "{}", self.phase),
+            Some(i) => write!(f, "{}[{i}]", self.phase),
+        }
+    }
+}
+
 /// [`Workspace::exit_path`] in data dir `data_dir` (the journal, which lives there, asks too).
-pub fn exit_file(data_dir: &std::path::Path, run_id: &str, phase: PhaseId) -> PathBuf {
+pub fn exit_file(data_dir: &std::path::Path, run_id: &str, part: impl Into<Part>) -> PathBuf {
     data_dir
         .join("runs")
         .join(run_id)
-        .join(format!("{phase}.exit.json"))
+        .join(format!("{}.exit.json", part.into().stem()))
 }
 
 #[derive(Debug, Clone)]
@@ -50,9 +92,10 @@ impl Workspace {
         self.data_dir.join("runs").join(run_id)
     }
 
-    pub fn log_path(&self, run_id: &str, phase: PhaseId, stderr: bool) -> PathBuf {
+    pub fn log_path(&self, run_id: &str, part: impl Into<Part>, stderr: bool) -> PathBuf {
         self.run_dir(run_id).join(format!(
-            "{phase}.{}.log",
+            "{}.{}.log",
+            part.into().stem(),
             if stderr { "stderr" } else { "stdout" }
         ))
     }
@@ -85,16 +128,18 @@ impl Workspace {
     }
 
     /// Where a phase's files are staged on this machine when its store is not a local directory.
-    pub fn stage_dir(&self, run_id: &str, phase: PhaseId, what: &str) -> PathBuf {
-        self.run_dir(run_id)
-            .join("stage")
-            .join(phase.as_str())
-            .join(what)
+    pub fn stage_dir(&self, run_id: &str, part: impl Into<Part>, what: &str) -> PathBuf {
+        let part = part.into();
+        let d = self.run_dir(run_id).join("stage").join(part.phase.as_str());
+        match part.element {
+            None => d.join(what),
+            Some(i) => d.join(format!("e{i}")).join(what),
+        }
     }
 
     /// Where a local phase's supervisor writes how the phase's process ended (so a tandem started
     /// later learns it even when no tandem was its parent).
-    pub fn exit_path(&self, run_id: &str, phase: PhaseId) -> PathBuf {
-        exit_file(&self.data_dir, run_id, phase)
+    pub fn exit_path(&self, run_id: &str, part: impl Into<Part>) -> PathBuf {
+        exit_file(&self.data_dir, run_id, part)
     }
 }

@@ -33,6 +33,8 @@ pub enum PlotData {
         other: String,
         /// `C`: more runs' series overlaid too (series only), with their run ids.
         more: Vec<(String, PlotData)>,
+        /// The others are elements of this run's sweep, named by their parameters (not runs).
+        elements: bool,
     },
 }
 
@@ -56,6 +58,7 @@ pub fn source(
     store: Option<Arc<dyn ObjectStore>>,
     run_id: &str,
     spec: &PlotSpec,
+    element: Option<u32>,
 ) -> Result<Source, String> {
     let run = ws
         .journal
@@ -63,6 +66,30 @@ pub fn source(
         .ok()
         .flatten()
         .ok_or_else(|| format!("run {run_id} is not in the journal"))?;
+    // a swept phase wrote into its elements' outputs: element `element`'s (default the first)
+    if let Some(e) = run.phase(spec.phase).and_then(|x| {
+        let els = &x.elements;
+        element
+            .and_then(|i| els.iter().find(|e| e.index == i))
+            .or(els.first())
+    }) {
+        let part = crate::pipeline::Part::element(spec.phase, e.index);
+        let (b, k) = crate::storage::split_location(&e.output);
+        let here = if p.storage.s3 {
+            Some(ws.stage_dir(&run.id, part, "output")).filter(|d| d.is_dir())
+        } else {
+            ws.store_for(p, &run.target)
+                .local_path(b, k.trim_end_matches('/'))
+        };
+        if let Some(d) = here {
+            return Ok(Source::Dir(d));
+        }
+        return match store {
+            Some(store) if p.storage.s3 => Source::store(store, &e.output)
+                .ok_or_else(|| format!("element {} has no output location", e.index)),
+            _ => Err("the run's output is not on this machine".into()),
+        };
+    }
     if let Some(d) = crate::pipeline::phase::output_dir(ws, p, &run, spec.phase) {
         return Ok(Source::Dir(d));
     }
@@ -86,7 +113,13 @@ pub struct Reader {
     /// A plot's array read with this pick instead of its own (the keys that step through an
     /// array's slices, fields and complex parts).
     pub pick: Option<(usize, crate::project::ArrayPick)>,
+    /// Of a swept phase: the element whose output is read (None: every element's series
+    /// overlaid, the first element's field).
+    pub element: Option<u32>,
 }
+
+/// Most elements of a sweep whose series are overlaid in one line plot.
+pub const SWEEP_OVERLAY: usize = 8;
 
 /// Series read so far, by file (as [`Source::name`] names it).
 pub type Tails = Arc<std::sync::Mutex<HashMap<String, SeriesTail>>>;
@@ -114,7 +147,26 @@ impl Reader {
             store,
             tails: Tails::default(),
             pick: None,
+            element: None,
         }
+    }
+
+    /// Where `spec`'s files of run `run_id` are (of this reader's element, if the phase is swept).
+    fn source(&self, run_id: &str, spec: &PlotSpec) -> Result<Source, String> {
+        source(
+            &self.ws,
+            &self.project,
+            self.store.clone(),
+            run_id,
+            spec,
+            self.element,
+        )
+    }
+
+    /// This reader, reading element `element` of a swept phase (None: see [`Reader::element`]).
+    pub fn at_element(mut self, element: Option<u32>) -> Reader {
+        self.element = element;
+        self
     }
 
     /// This reader, plot `plot`'s array read with `pick` (None: the plot's own).
@@ -139,9 +191,7 @@ impl Reader {
     /// The files of plot `plot` in a run, sorted (snapshots in order).
     pub async fn files(&self, run_id: &str, plot: usize) -> Result<Vec<String>, String> {
         let spec = self.spec(plot)?;
-        source(&self.ws, &self.project, self.store.clone(), run_id, &spec)?
-            .files(&spec.file)
-            .await
+        self.source(run_id, &spec)?.files(&spec.file).await
     }
 
     /// One file of plot `plot` in a run, read and parsed (parsing off the async workers). A
@@ -159,7 +209,7 @@ impl Reader {
         fit: Option<crate::plot::Fit>,
     ) -> Result<PlotData, String> {
         let spec = self.spec(plot)?;
-        let src = source(&self.ws, &self.project, self.store.clone(), run_id, &spec)?;
+        let src = self.source(run_id, &spec)?;
         if spec.kind == PlotKind::Line {
             return load_series(&self.tails, &src, file).await;
         }
@@ -183,6 +233,9 @@ impl Reader {
         fit: Option<crate::plot::Fit>,
     ) -> Result<PlotData, String> {
         let Some(other) = compare else {
+            if let Some(swept) = self.sweep_overlay(run_id, plot, file).await {
+                return swept;
+            }
             return self.load_fit(run_id, plot, file, fit).await;
         };
         let this = self.load(run_id, plot, file);
@@ -215,6 +268,7 @@ impl Reader {
                     b: Box::new(b),
                     other,
                     more,
+                    elements: false,
                 }
             };
             // zoomed: the part in view (the range stays the whole fields', so colours mean the
@@ -226,6 +280,52 @@ impl Reader {
         })
         .await
         .map_err(|e| e.to_string())?
+    }
+}
+
+impl Reader {
+    /// A line plot of a swept phase with no element chosen: the series of its first
+    /// [`SWEEP_OVERLAY`] elements overlaid, each named by its parameters (None: not such a
+    /// plot).
+    async fn sweep_overlay(
+        &self,
+        run_id: &str,
+        plot: usize,
+        file: &str,
+    ) -> Option<Result<PlotData, String>> {
+        let spec = self.spec(plot).ok()?;
+        if self.element.is_some() || spec.kind != PlotKind::Line {
+            return None;
+        }
+        let run = self.ws.journal.get(run_id).ok().flatten()?;
+        let els = &run.phase(spec.phase)?.elements;
+        if els.len() < 2 {
+            return None;
+        }
+        let loads = els.iter().take(SWEEP_OVERLAY).map(|e| {
+            let r = self.clone().at_element(Some(e.index));
+            async move {
+                r.load(run_id, plot, file)
+                    .await
+                    .map(|d| (e.label(), d))
+                    .map_err(|why| format!("element {} ({}): {why}", e.index, e.label()))
+            }
+        });
+        let all = futures::future::join_all(loads).await;
+        let mut all = match all.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(v) => v.into_iter(),
+            Err(e) => return Some(Err(e)),
+        };
+        let (Some((_, a)), Some((other, b))) = (all.next(), all.next()) else {
+            return None;
+        };
+        Some(Ok(PlotData::Compare {
+            a: Box::new(a),
+            b: Box::new(b),
+            other,
+            more: all.collect(),
+            elements: true,
+        }))
     }
 }
 
@@ -477,7 +577,9 @@ pub fn export(spec: &PlotSpec, data: &PlotData, how: &ExportAs, out: &Path) -> R
             out,
             how.size,
         ),
-        PlotData::Compare { a, b, other, more } => match (a.as_ref(), b.as_ref()) {
+        PlotData::Compare {
+            a, b, other, more, ..
+        } => match (a.as_ref(), b.as_ref()) {
             (PlotData::Field { field: fa, .. }, PlotData::Field { field: fb, .. }) => export(
                 &Plot::Heatmap {
                     fields: &[(how.label, fa), (other, fb)],

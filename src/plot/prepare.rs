@@ -104,6 +104,9 @@ pub struct Lines {
     pub x: (f64, f64),
     /// Name and points, this run's columns first, then (comparing) the other run's.
     pub data: Vec<(String, Vec<(f64, f64)>)>,
+    /// Which y column each of `data` is (its index in the plot's columns): lines of one column
+    /// share a scale, whichever run or element they come from.
+    pub column: Vec<usize>,
     /// Columns of `y` this run's series does not have.
     pub missing: Vec<String>,
 }
@@ -138,7 +141,7 @@ pub fn series_lines(
     spec: &crate::project::PlotSpec,
     xs: &[f64],
     series: &Series,
-    others: &[(&Series, &str)],
+    others: &[(&Series, String)],
     window: Option<Window>,
     width: usize,
 ) -> Lines {
@@ -149,13 +152,13 @@ pub fn series_lines(
         None => (x0, x1),
     };
     let mut sources = vec![(series, String::new())];
-    for (sb, r) in others {
-        sources.push((sb, format!(" ({})", crate::fmt::short_id(r))));
+    for (sb, name) in others {
+        sources.push((sb, format!(" ({name})")));
     }
-    let (mut data, mut missing) = (Vec::new(), Vec::new());
+    let (mut data, mut missing, mut column) = (Vec::new(), Vec::new(), Vec::new());
     for (src, suffix) in &sources {
         let Some(xs) = src.column(&x) else { continue };
-        for y in &ys {
+        for (k, y) in ys.iter().enumerate() {
             match src.column(y) {
                 Some(col) => {
                     let pts: Vec<(f64, f64)> = xs
@@ -170,6 +173,7 @@ pub fn series_lines(
                         .map(|(a, b)| (*a, if spec.log_y { b.log10() } else { *b }))
                         .collect();
                     data.push((format!("{y}{suffix}"), super::decimate_minmax(&pts, width)));
+                    column.push(k);
                 }
                 None if suffix.is_empty() => missing.push(y.clone()),
                 None => {}
@@ -182,6 +186,7 @@ pub fn series_lines(
         window,
         x: (x0, x1),
         data,
+        column,
         missing,
     }
 }
@@ -203,16 +208,27 @@ pub fn lines_of(
     })
 }
 
-/// A series, or series compared: this run's, and the others' with their runs.
+/// A series, or series compared: this run's, and the others' with what to call them (a run
+/// id made short, or a sweep's element by its parameters).
 #[allow(clippy::type_complexity)]
-pub fn overlaid(data: &PlotData) -> Option<(&Series, Vec<(&Series, &str)>)> {
+pub fn overlaid(data: &PlotData) -> Option<(&Series, Vec<(&Series, String)>)> {
     match data {
         PlotData::Series { series, .. } => Some((series, vec![])),
-        PlotData::Compare { a, b, other, more } => match (a.as_ref(), b.as_ref()) {
+        PlotData::Compare {
+            a,
+            b,
+            other,
+            more,
+            elements,
+        } => match (a.as_ref(), b.as_ref()) {
             (PlotData::Series { series, .. }, PlotData::Series { series: sb, .. }) => {
-                let mut others = vec![(sb.as_ref(), other.as_str())];
+                let name = |r: &str| match elements {
+                    true => crate::observe::sanitize(r).into_owned(),
+                    false => crate::fmt::short_id(r),
+                };
+                let mut others = vec![(sb.as_ref(), name(other))];
                 others.extend(more.iter().filter_map(|(r, d)| match d {
-                    PlotData::Series { series, .. } => Some((series.as_ref(), r.as_str())),
+                    PlotData::Series { series, .. } => Some((series.as_ref(), name(r))),
                     _ => None,
                 }));
                 Some((series, others))
@@ -283,6 +299,7 @@ mod tests {
             b: Box::new(field(400, 400, |i| i as f64)),
             other: "r".into(),
             more: vec![],
+            elements: false,
         };
         fit_to_cells(&mut two, (81, 40));
         let (

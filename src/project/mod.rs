@@ -7,11 +7,13 @@
 pub mod edit;
 mod model;
 mod raw;
+pub mod sweep;
 mod target;
 mod template;
 mod validate;
 
 pub use model::*;
+pub use sweep::{Element, Sweep};
 pub use target::*;
 pub use template::{render, Vars, PLACEHOLDERS};
 pub use validate::expand_tilde;
@@ -183,5 +185,18 @@ mod tests {
         assert_eq!(p.name, "heat-diffusion");
         assert_eq!(p.preprocess().engine, Engine::Ray);
         assert_eq!(p.solve().engine, Engine::Slurm);
+    }
+
+    #[test]
+    fn the_samples_sweep_is_valid_and_makes_six_elements() {
+        let f = sample_project_path().with_file_name("sweep.toml");
+        let p = load(&f).expect("the sample's sweep loads");
+        let sw = p.solve().sweep.as_ref().expect("solve is swept");
+        assert_eq!(sw.len(), 6);
+        assert_eq!(sw.max_parallel, Some(2));
+        assert_eq!(
+            p.solve().output_template(Some(&sw.element(4))),
+            "runs/{run}/sweep/alpha=1.0/edge_temp=50/"
+        );
     }
 }

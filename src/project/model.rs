@@ -170,6 +170,8 @@ pub struct Phase {
     pub local: Option<LocalSpec>,
     pub ray: Option<toml::Table>,
     pub slurm: Option<toml::Table>,
+    /// A parameter sweep: the phase runs once per element (`{param.NAME}`, `{element}`).
+    pub sweep: Option<super::sweep::Sweep>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -255,6 +257,29 @@ impl ComplexPart {
 }
 
 impl Phase {
+    /// The output prefix template of the phase's elements: the phase's own where it tells them
+    /// apart (it names `{element}` or a `{param.…}`), else the phase's with `e{element}/` below it.
+    pub fn element_output(&self) -> String {
+        if self.output.contains("{element}") || self.output.contains("{param.") {
+            self.output.clone()
+        } else {
+            format!("{}e{{element}}/", self.output)
+        }
+    }
+
+    /// The output prefix template of element `e` of the phase's sweep, its placeholders filled
+    /// in (None: the phase's own).
+    pub fn output_template(&self, e: Option<&super::sweep::Element>) -> String {
+        match e {
+            None => self.output.clone(),
+            Some(e) => {
+                let mut vars = super::Vars::new();
+                e.put(&mut vars);
+                super::render(&self.element_output(), &vars)
+            }
+        }
+    }
+
     /// How long a local process of this phase gets between SIGTERM and SIGKILL.
     pub fn grace(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.local.as_ref().map_or(5, |l| l.grace_seconds))

@@ -70,10 +70,13 @@ pub(super) struct RawPhase {
     pub(super) local: Option<RawLocal>,
     /// How the phase runs on a Ray cluster (fields arrive with the Ray engine).
     #[serde(default)]
-    pub(super) ray: Option<toml::Table>,
+    pub(super) ray: Option<Spanned<toml::Table>>,
     /// How the phase runs on a Slurm cluster (fields arrive with the Slurm engine).
     #[serde(default)]
-    pub(super) slurm: Option<toml::Table>,
+    pub(super) slurm: Option<Spanned<toml::Table>>,
+    /// A parameter sweep: the phase runs once per element.
+    #[serde(default)]
+    pub(super) sweep: Option<Spanned<super::sweep::RawSweep>>,
 }
 
 #[derive(Deserialize)]

@@ -28,9 +28,43 @@ impl Ctx<'_> {
     }
 
     /// Placeholders in a string value: the span covers the quotes, so offsets shift by one.
-    fn check_template(&self, s: &Spanned<String>, key: &str) -> Checked<()> {
-        template::check(s.get_ref())
+    /// `sweep`: the parameters of the phase's sweep, if it has one.
+    fn check_template(
+        &self,
+        s: &Spanned<String>,
+        key: &str,
+        sweep: Option<&[String]>,
+    ) -> Checked<()> {
+        template::check(s.get_ref(), sweep)
             .or_else(|(off, msg)| self.err(s.span().start + 1 + off, key, msg))
+    }
+
+    /// Placeholders in every string of a loose table (a phase's `ray` or `slurm` section),
+    /// reported at the table with the key that holds the string.
+    fn check_table(
+        &self,
+        t: &Spanned<toml::Table>,
+        key: &str,
+        sweep: Option<&[String]>,
+    ) -> Checked<()> {
+        fn walk(
+            v: &toml::Value,
+            key: String,
+            sweep: Option<&[String]>,
+        ) -> Result<(), (String, String)> {
+            match v {
+                toml::Value::String(s) => template::check(s, sweep).map_err(|(_, m)| (key, m)),
+                toml::Value::Array(a) => a.iter().try_for_each(|x| walk(x, key.clone(), sweep)),
+                toml::Value::Table(t) => t
+                    .iter()
+                    .try_for_each(|(k, x)| walk(x, format!("{key}.{k}"), sweep)),
+                _ => Ok(()),
+            }
+        }
+        t.get_ref()
+            .iter()
+            .try_for_each(|(k, v)| walk(v, format!("{key}.{k}"), sweep))
+            .or_else(|(k, m)| self.err(t.span().start, &k, m))
     }
 
     /// A path named in the file, relative to the file's directory unless absolute.
@@ -98,8 +132,10 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Checked<Proje
     }
     let storage = storage(&cx, &raw.storage)?;
     let datasets = datasets(&cx, raw.datasets)?;
+    // the handoff goes from preprocess: a sweep there is refused by `handoff`
+    let swept_from = raw.phases.preprocess.sweep.as_ref().map(|s| s.span().start);
+    let handoff = handoff(&cx, raw.handoff, swept_from)?;
     let phases = phases(&cx, raw.phases, &datasets)?;
-    let handoff = handoff(&cx, raw.handoff)?;
     let plots = plots(&cx, raw.plots)?;
     let mut targets = BTreeMap::new();
     for (tname, t) in raw.targets {
@@ -263,7 +299,32 @@ fn phase(
             );
         }
     }
-    cx.check_template(&rp.output, &format!("{base}.output"))?;
+    let sweep = match rp.sweep {
+        None => None,
+        Some(sw) => {
+            let at = sw.span().start;
+            let key = format!("{base}.sweep");
+            let sw = super::sweep::validate(sw.into_inner(), &key, at)
+                .or_else(|(at, key, why)| cx.err(at, &key, why))?;
+            if rp.engine == Engine::Slurm && sw.len() > sw.max_array_size as usize {
+                return cx.err(
+                    at,
+                    &key,
+                    format!(
+                        "this sweep makes {} elements, more than the {} a Slurm array may have \
+                         (MaxArraySize); split it, or raise MaxArraySize on the cluster and set \
+                         max_array_size",
+                        sw.len(),
+                        sw.max_array_size
+                    ),
+                );
+            }
+            Some(sw)
+        }
+    };
+    let names = sweep.as_ref().map(|s| s.names());
+    let names = names.as_deref();
+    cx.check_template(&rp.output, &format!("{base}.output"), names)?;
     let out = rp.output.get_ref().trim_matches('/');
     if out.is_empty() || !valid_rel_path(out) {
         return cx.err(
@@ -283,11 +344,11 @@ fn phase(
                 );
             }
             for a in l.command.get_ref() {
-                cx.check_template(a, &format!("{base}.local.command"))?;
+                cx.check_template(a, &format!("{base}.local.command"), names)?;
             }
             let mut env = BTreeMap::new();
             for (k, v) in l.env {
-                cx.check_template(&v, &format!("{base}.local.env.{k}"))?;
+                cx.check_template(&v, &format!("{base}.local.env.{k}"), names)?;
                 env.insert(k, v.into_inner());
             }
             Some(LocalSpec {
@@ -302,19 +363,44 @@ fn phase(
             })
         }
     };
-    Ok(Phase {
+    for (t, k) in [(&rp.ray, "ray"), (&rp.slurm, "slurm")] {
+        if let Some(t) = t {
+            cx.check_table(t, &format!("{base}.{k}"), names)?;
+        }
+    }
+    let phase = Phase {
         id,
         engine: rp.engine,
         inputs: rp.inputs.into_iter().map(Spanned::into_inner).collect(),
         output: format!("{out}/"),
         resources: rp.resources,
         local,
-        ray: rp.ray,
-        slurm: rp.slurm,
-    })
+        ray: rp.ray.map(Spanned::into_inner),
+        slurm: rp.slurm.map(Spanned::into_inner),
+        sweep,
+    };
+    // elements write apart: where the output names parameters, no two elements may name the same
+    if let Some(sw) = &phase.sweep {
+        let mut seen: std::collections::HashMap<String, u32> = Default::default();
+        for e in sw.elements() {
+            let o = phase.output_template(Some(&e));
+            if let Some(first) = seen.insert(o.clone(), e.index) {
+                return cx.err(
+                    rp.output.span().start,
+                    &format!("{base}.output"),
+                    format!(
+                        "elements {first} and {} of the sweep would write to the same output \
+                         `{o}`: name every parameter that varies in it, or add `{{element}}`",
+                        e.index
+                    ),
+                );
+            }
+        }
+    }
+    Ok(phase)
 }
 
-fn handoff(cx: &Ctx, raw: RawHandoff) -> Checked<Handoff> {
+fn handoff(cx: &Ctx, raw: RawHandoff, swept_from: Option<usize>) -> Checked<Handoff> {
     let from = cx.phase_ref(&raw.from, "handoff.from")?;
     let to = cx.phase_ref(&raw.to, "handoff.to")?;
     if from != PhaseId::Preprocess || to != PhaseId::Solve {
@@ -322,6 +408,16 @@ fn handoff(cx: &Ctx, raw: RawHandoff) -> Checked<Handoff> {
             raw.from.span().start,
             "handoff",
             "the handoff goes from `preprocess` to `solve`",
+        );
+    }
+    if let Some(sw) = swept_from {
+        return cx.err(
+            sw,
+            &format!("phases.{from}.sweep"),
+            format!(
+                "a sweep on `{from}` would hand `{to}` one input per element: sweep `{to}` \
+                 instead (each of its elements reads the one handoff)"
+            ),
         );
     }
     Ok(Handoff {

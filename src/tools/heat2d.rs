@@ -388,16 +388,32 @@ pub struct RunArgs<'a> {
     pub nx: usize,
     pub ny: usize,
     pub cfg: Config,
+    /// Every edge held at this temperature instead of phase 1's boundary.
+    pub edge_temp: Option<f64>,
 }
 
 /// Run phase 2 from phase 1's tables, writing snapshots/field_NNNN.npy, series.csv, manifest.json and _SUCCESS.
 pub fn run(a: RunArgs<'_>) -> anyhow::Result<Outcome> {
     anyhow::ensure!(a.nx >= 4 && a.ny >= 4, "the grid needs at least 4x4 cells");
-    let boundary = read_boundary(&a.input.join("boundary.csv"), a.nx, a.ny)?;
+    let boundary = match a.edge_temp {
+        Some(t) => {
+            let mut b = Boundary::zero(a.nx, a.ny);
+            for v in [&mut b.left, &mut b.right, &mut b.bottom, &mut b.top] {
+                v.fill(t);
+            }
+            b
+        }
+        None => read_boundary(&a.input.join("boundary.csv"), a.nx, a.ny)?,
+    };
     let points = read_initial(&a.input.join("initial.csv"))?;
     println!(
-        "heat2d: {}x{} grid, alpha {}, t_end {}, edges {:?}",
-        a.nx, a.ny, a.cfg.alpha, a.cfg.t_end, a.cfg.edges
+        "heat2d: {}x{} grid, alpha {}, t_end {}, edges {:?}{}",
+        a.nx,
+        a.ny,
+        a.cfg.alpha,
+        a.cfg.t_end,
+        a.cfg.edges,
+        a.edge_temp.map(|t| format!(" at {t}")).unwrap_or_default()
     );
     let grid = Grid::new(a.nx, a.ny, idw(&points));
     let snap_dir = a.output.join("snapshots");

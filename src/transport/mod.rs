@@ -155,12 +155,57 @@ pub fn quote_path(p: &str) -> Result<String> {
 }
 
 /// One word of a command line: a value, a path on the head node (`~/…` expanded there), or an
-/// option whose value is such a path (`--chdir=PATH`).
+/// option whose value is such a path (`--chdir=PATH`); or a value that differs per element of a
+/// sweep, its `{element}` and `{param.NAME}` expanded by the shell from the element's
+/// `TANDEM_ELEMENT` and `TANDEM_PARAM_NAME` (a Slurm array's elements share one script).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Word {
     Arg(String),
     Path(String),
     Opt(&'static str, String),
+    PerElement(String),
+}
+
+/// The variable a sweep placeholder (`element`, `param.NAME`) is read from, if it is one.
+fn element_var(name: &str) -> Option<String> {
+    if name == "element" {
+        return Some("TANDEM_ELEMENT".into());
+    }
+    let p = name.strip_prefix("param.")?;
+    env_name(p).ok().map(|p| format!("TANDEM_PARAM_{p}"))
+}
+
+/// `t` as one shell word: its literal parts quoted, its sweep placeholders `"${VAR}"`.
+fn quote_per_element(t: &str) -> Result<String> {
+    let mut out = String::new();
+    let mut lit = String::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let var = after
+            .find('}')
+            .and_then(|c| element_var(&after[..c]).map(|v| (v, c)));
+        match var {
+            Some((v, c)) => {
+                lit.push_str(&rest[..open]);
+                if !lit.is_empty() {
+                    out.push_str(&quote(&lit)?);
+                    lit.clear();
+                }
+                out.push_str(&format!("\"${{{v}}}\""));
+                rest = &after[c + 1..];
+            }
+            None => {
+                lit.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    lit.push_str(rest);
+    if !lit.is_empty() || out.is_empty() {
+        out.push_str(&quote(&lit)?);
+    }
+    Ok(out)
 }
 
 impl Word {
@@ -174,19 +219,20 @@ impl Word {
                 Ok(format!("{}{}", quote(o)?, quote_path(p)?))
             }
             Word::Opt(o, p) => quote(&format!("{o}{p}")),
+            Word::PerElement(t) => quote_per_element(t),
         }
     }
     /// The word as a person reads it (`~/…` left unexpanded).
     pub fn text(&self) -> String {
         match self {
-            Word::Arg(a) | Word::Path(a) => a.clone(),
+            Word::Arg(a) | Word::Path(a) | Word::PerElement(a) => a.clone(),
             Word::Opt(o, p) => format!("{o}{p}"),
         }
     }
 }
 
 /// `name` when it is a shell identifier.
-fn env_name(name: &str) -> Result<&str> {
+pub(crate) fn env_name(name: &str) -> Result<&str> {
     let ok = !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -239,6 +285,12 @@ impl Script {
             line.push_str(tail);
         }
         self.lines.push(line);
+        Ok(self)
+    }
+    /// `export NAME=WORD` for any word (a path, a value that differs per element).
+    pub fn env_word(mut self, name: &str, value: &Word) -> Result<Script> {
+        self.lines
+            .push(format!("export {}={}", env_name(name)?, value.quoted()?));
         Ok(self)
     }
     /// `export NAME=PATH` for a path on the head node (`~/…` expanded there).
@@ -313,6 +365,37 @@ mod tests {
         assert_eq!(
             as_user("id -u", Some("ec2 user")).unwrap(),
             "runuser -l 'ec2 user' -c 'id -u'"
+        );
+    }
+
+    #[test]
+    fn per_element_words_expand_only_the_sweeps_placeholders() {
+        let w = Word::PerElement("--out=/x y/{param.alpha}/e{element}/$(id){run}".into());
+        assert_eq!(
+            w.quoted().unwrap(),
+            "'--out=/x y/'\"${TANDEM_PARAM_alpha}\"/e\"${TANDEM_ELEMENT}\"'/$(id){run}'"
+        );
+        assert_eq!(Word::PerElement(String::new()).quoted().unwrap(), "''");
+        assert_eq!(
+            Word::PerElement("{param.a;b}".into()).quoted().unwrap(),
+            "'{param.a;b}'"
+        );
+        // the shell reads it as one word with the element's values
+        let script = Script::new()
+            .env_word("O", &w)
+            .unwrap()
+            .raw("printf '%s' \"$O\"")
+            .build();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("TANDEM_PARAM_alpha", "0.5")
+            .env("TANDEM_ELEMENT", "3")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "--out=/x y/0.5/e3/$(id){run}"
         );
     }
 

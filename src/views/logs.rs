@@ -22,6 +22,17 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     let src = match l.source {
         LogSource::All => "all".to_string(),
         LogSource::Phase(p) => p.to_string(),
+        LogSource::Element(p, i) => {
+            let label = l
+                .run_id
+                .as_deref()
+                .and_then(|id| s.runs.iter().find(|r| r.id == id))
+                .and_then(|r| r.phase(p))
+                .and_then(|ph| ph.elements.iter().find(|e| e.index == i))
+                .map(|e| format!(" {}", crate::observe::sanitize(&e.label())))
+                .unwrap_or_default();
+            format!("{p}[{i}]{label}")
+        }
         LogSource::Cloud => "cloudwatch".to_string(),
     };
     let mode = if l.follow {
@@ -87,10 +98,14 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
         .bg(t.highlight)
         .add_modifier(Modifier::BOLD);
     let line_of = |x: &LogLine| -> Line<'static> {
-        let (tag, c) = match (&x.tag, x.phase) {
-            (Some(tag), _) => (short_tag(tag), tag_colour(s, tag)),
-            (None, PhaseId::Preprocess) => ("pre".into(), t.series[0]),
-            (None, PhaseId::Solve) => ("sol".into(), t.series[1]),
+        let (tag, c) = match (&x.tag, x.phase, x.element) {
+            (Some(tag), _, _) => (short_tag(tag), tag_colour(s, tag)),
+            (None, p, Some(i)) => (
+                format!("{}{i}", &p.as_str()[..1]),
+                t.series[i as usize % t.series.len()],
+            ),
+            (None, PhaseId::Preprocess, None) => ("pre".into(), t.series[0]),
+            (None, PhaseId::Solve, None) => ("sol".into(), t.series[1]),
         };
         let mut spans = Vec::with_capacity(4);
         if l.stamps {

@@ -148,6 +148,95 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
     }
 }
 
+/// A sweep's elements, each a cell coloured by its state: a table of the first parameter's values
+/// by the second's where the sweep is a grid of two, else cells in rows; above them, how many are
+/// in each state.
+fn sweep_grid(
+    s: &AppState,
+    pr: &crate::pipeline::PhaseRun,
+    width: u16,
+    rows: u16,
+) -> Vec<Line<'static>> {
+    let t = &s.theme;
+    let mut counts = vec![Span::styled(
+        format!("{} elements ", pr.elements.len()),
+        Style::default().fg(t.fg),
+    )];
+    for (st, n) in pr.counts() {
+        counts.push(Span::styled(
+            format!(" {} {n} {st}", st.glyph()),
+            t.state(st),
+        ));
+    }
+    let mut lines = vec![Line::from(counts)];
+    let cell = |st: RunState, w: usize| Span::styled(format!("{:<w$}", "██"), t.state(st));
+    // the distinct values of each parameter, in order
+    let names: Vec<&str> = pr
+        .elements
+        .first()
+        .map(|e| e.params.iter().map(|(k, _)| k.as_str()).collect())
+        .unwrap_or_default();
+    let values = |k: usize| -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for e in &pr.elements {
+            let x = e
+                .params
+                .get(k)
+                .map(|(_, x)| x.to_string())
+                .unwrap_or_default();
+            if !v.contains(&x) {
+                v.push(x);
+            }
+        }
+        v
+    };
+    if names.len() == 2 {
+        let (a, b) = (values(0), values(1));
+        let lw = a
+            .iter()
+            .map(|x| x.len())
+            .max()
+            .unwrap_or(1)
+            .max(names[0].len());
+        let cw = b.iter().map(|x| x.len()).max().unwrap_or(1).max(2) + 1;
+        let fits = a.len() * b.len() == pr.elements.len()
+            && lw + 1 + cw * b.len() <= width as usize
+            && a.len() + 2 <= rows as usize;
+        if fits {
+            let mut head = vec![Span::styled(format!("{:<lw$} ", names[0]), t.muted())];
+            for x in &b {
+                head.push(Span::styled(format!("{:<cw$}", sanitize(x)), t.muted()));
+            }
+            head.push(Span::styled(format!("← {}", names[1]), t.muted()));
+            lines.push(Line::from(head));
+            for (i, x) in a.iter().enumerate() {
+                let mut row = vec![Span::styled(format!("{:<lw$} ", sanitize(x)), t.muted())];
+                for j in 0..b.len() {
+                    let st = pr.elements[i * b.len() + j].state;
+                    row.push(cell(st, cw));
+                }
+                lines.push(Line::from(row));
+            }
+            return lines;
+        }
+    }
+    // cells in rows, one column each
+    let per = (width as usize).max(1);
+    for chunk in pr
+        .elements
+        .chunks(per)
+        .take(rows.saturating_sub(1).max(1) as usize)
+    {
+        lines.push(Line::from(
+            chunk
+                .iter()
+                .map(|e| Span::styled("■", t.state(e.state)))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    lines
+}
+
 fn arrow(f: &mut Frame, s: &AppState, area: Rect) {
     if area.height > 0 {
         f.render_widget(Paragraph::new(Span::styled("    │", s.theme.muted())), area);
@@ -213,7 +302,30 @@ fn phase_box(f: &mut Frame, s: &AppState, area: Rect, phase: PhaseId) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let mut lines: Vec<Line> = Vec::new();
-    if let Some(x) = pr {
+    if let Some(x) = pr.filter(|x| !x.elements.is_empty()) {
+        // a sweep: its elements as a grid coloured by state, then what the first failure said
+        lines.extend(sweep_grid(
+            s,
+            x,
+            inner.width,
+            inner.height.saturating_sub(1),
+        ));
+        if let Some(e) = x
+            .elements
+            .iter()
+            .find(|e| matches!(e.state, RunState::Failed | RunState::Lost))
+        {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "[{}] {}: {}",
+                    e.index,
+                    sanitize(&e.label()),
+                    sanitize(e.message.as_deref().unwrap_or(e.state.as_str()))
+                ),
+                Style::default().fg(t.error),
+            )));
+        }
+    } else if let Some(x) = pr {
         if let Some(m) = &x.message {
             let c = if x.state == RunState::Succeeded {
                 t.muted

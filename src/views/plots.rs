@@ -64,11 +64,36 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
             }),
             _,
         ) => heatmap(f, s, body, spec, field, stats, file),
-        (Some(PlotData::Series { series, file }), _) => lines(f, s, body, spec, series, file, &[]),
-        (Some(d @ PlotData::Compare { a, b, other, .. }), _) => match (a.as_ref(), b.as_ref()) {
+        (Some(PlotData::Series { series, file }), _) => {
+            lines(f, s, body, spec, series, file, (&[], ""))
+        }
+        (
+            Some(
+                d @ PlotData::Compare {
+                    a,
+                    b,
+                    other,
+                    more,
+                    elements,
+                },
+            ),
+            _,
+        ) => match (a.as_ref(), b.as_ref()) {
             (PlotData::Series { file, .. }, PlotData::Series { .. }) => {
+                let over = match (elements, more.is_empty()) {
+                    (true, _) => format!(" · {} elements of the sweep", 2 + more.len()),
+                    (false, true) => format!(" · over run {}", crate::observe::sanitize(other)),
+                    (false, false) => format!(
+                        " · over runs {}",
+                        std::iter::once(other)
+                            .chain(more.iter().map(|(r, _)| r))
+                            .map(|r| crate::observe::sanitize(r).into_owned())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
                 if let Some((series, others)) = crate::plot::prepare::overlaid(d) {
-                    lines(f, s, body, spec, series, file, &others)
+                    lines(f, s, body, spec, series, file, (&others, &over))
                 }
             }
             (
@@ -196,25 +221,14 @@ fn lines(
     spec: &PlotSpec,
     series: &crate::plot::Series,
     file: &str,
-    others: &[(&crate::plot::Series, &str)],
+    (others, over): (&[(&crate::plot::Series, String)], &str),
 ) {
     let t = &s.theme;
     let title = format!(
-        "{} · {} · {} rows{}",
+        "{} · {} · {} rows{over}",
         spec.name,
         crate::observe::sanitize(file),
         series.rows(),
-        match others {
-            [] => String::new(),
-            [(_, r)] => format!(" · over run {}", crate::observe::sanitize(r)),
-            more => format!(
-                " · over runs {}",
-                more.iter()
-                    .map(|(_, r)| crate::observe::sanitize(r).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
     );
     let (x, _) = crate::plot::prepare::axes(spec, series);
     let Some(xs) = series.column(&x) else {
@@ -243,15 +257,26 @@ fn lines(
     let (x0, x1) = lines.x;
     let data = &lines.data;
     let missing = &lines.missing;
-    // several series on very different scales: normalise each to its own range so all are visible
-    let ranges: Vec<(f64, f64)> = data
-        .iter()
-        .map(|(_, d)| {
-            crate::plot::finite_range(&d.iter().map(|p| p.1).collect::<Vec<_>>())
-                .unwrap_or((0.0, 1.0))
+    // several columns on very different scales: each column scaled to its own range so all are
+    // visible; the lines of one column (this run's, other runs', a sweep's elements) share it
+    let columns = lines.column.iter().copied().max().map_or(0, |m| m + 1);
+    let of_column: Vec<(f64, f64)> = (0..columns)
+        .map(|k| {
+            let ys: Vec<f64> = data
+                .iter()
+                .zip(&lines.column)
+                .filter(|(_, c)| **c == k)
+                .flat_map(|((_, d), _)| d.iter().map(|p| p.1))
+                .collect();
+            crate::plot::finite_range(&ys).unwrap_or((0.0, 1.0))
         })
         .collect();
-    let normalise = data.len() > 1;
+    let ranges: Vec<(f64, f64)> = lines
+        .column
+        .iter()
+        .map(|&k| of_column.get(k).copied().unwrap_or((0.0, 1.0)))
+        .collect();
+    let normalise = columns > 1;
     let shown: Vec<(String, Vec<(f64, f64)>)> = if normalise {
         data.iter()
             .zip(&ranges)

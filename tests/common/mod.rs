@@ -51,6 +51,8 @@ pub fn phase(
             None
         },
         message: None,
+        elements: vec![],
+        attempts: vec![],
     }
 }
 
@@ -129,6 +131,7 @@ pub fn state() -> AppState {
         s.logs.buf.push(LogLine {
             phase: p,
             stderr: e,
+            element: None,
             text: text.into(),
             look: None,
             at: 1_795_607_940_000 + s.logs.buf.len() as i64 * 250,

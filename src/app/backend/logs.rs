@@ -96,7 +96,11 @@ impl Backend {
                 .await
                 .ok()
                 .and_then(|r| r.ok().flatten());
-            let mut f = Follow::run(&ws, &run_id, &PhaseId::ALL).chunk(CHUNK);
+            let parts = match &run {
+                Some(r) => r.parts(&PhaseId::ALL),
+                None => PhaseId::ALL.map(Into::into).to_vec(),
+            };
+            let mut f = Follow::run(&ws, &run_id, &parts).chunk(CHUNK);
             // the target's CloudWatch groups, from a minute before the run began
             let groups = run.as_ref().and_then(|r| {
                 let t = project.as_ref()?.targets.get(&r.target)?;

@@ -149,7 +149,12 @@ impl Backend {
             Command::Transfer { id, spec } => self.transfer(id, spec),
             Command::CancelTransfer { id } => self.cancel_transfer(id),
             Command::PlanSync { id, spec } => self.plan_sync(id, spec),
-            Command::PlotFiles { req, run_id, plot } => self.plot_files(req, run_id, plot),
+            Command::PlotFiles {
+                req,
+                run_id,
+                plot,
+                element,
+            } => self.plot_files(req, run_id, plot, element),
             c @ Command::LoadPlot { .. } => self.load_plot(c),
             Command::DecimateLines {
                 req,

@@ -23,13 +23,21 @@ impl Backend {
             store: self.store.clone(),
             tails: self.plots.tails.clone(),
             pick: None,
+            element: None,
         })
     }
 
-    pub(super) fn plot_files(&mut self, req: u64, run_id: String, plot: usize) {
+    pub(super) fn plot_files(
+        &mut self,
+        req: u64,
+        run_id: String,
+        plot: usize,
+        element: Option<u32>,
+    ) {
         let (Some(reader), tx) = (self.plot_reader(), self.tx.clone()) else {
             return;
         };
+        let reader = reader.at_element(element);
         tokio::spawn(async move {
             let files = match reader.files(&run_id, plot).await {
                 Ok(f) => f,
@@ -58,6 +66,7 @@ impl Backend {
             window,
             chart,
             pick,
+            element,
         } = c
         else {
             return;
@@ -66,7 +75,7 @@ impl Backend {
         else {
             return;
         };
-        let reader = reader.picking(plot, pick);
+        let reader = reader.picking(plot, pick).at_element(element);
         let picker = self.plots.picker.clone();
         tokio::spawn(async move {
             let (cmap, fixed) = p
@@ -200,6 +209,7 @@ impl Backend {
             diff,
             hold,
             pick,
+            element,
         } = c
         else {
             return;
@@ -208,7 +218,7 @@ impl Backend {
         else {
             return;
         };
-        let reader = reader.picking(plot, pick);
+        let reader = reader.picking(plot, pick).at_element(element);
         tokio::spawn(async move {
             let t0 = std::time::Instant::now();
             let data = reader

@@ -269,6 +269,23 @@ impl Exec<'_> {
         self.remote_path(b, k)
     }
 
+    /// Where each element of a swept phase writes, as the cluster sees it, with its
+    /// `{element}` and `{param.NAME}` left for the element to fill in (a Slurm array's elements
+    /// share one script).
+    pub(super) fn element_remote_output(&self, phase: PhaseId) -> String {
+        let mut vars = crate::project::Vars::new();
+        vars.insert("run", self.run.id.clone());
+        let rel = crate::project::render(&self.project.phase(phase).element_output(), &vars);
+        let key = self.project.storage.key(&rel);
+        self.remote_path(&self.project.storage.bucket, &key)
+    }
+
+    /// A store location (`bucket/key/`) as the phase's process sees it.
+    pub(super) fn remote_location(&self, loc: &str) -> String {
+        let (b, k) = crate::storage::split_location(loc);
+        self.remote_path(b, k)
+    }
+
     /// The bucket and key prefix a phase of this run writes to.
     pub(super) fn output_at(&self, phase: PhaseId) -> (&str, &str) {
         self.run.phase(phase).map_or(("", ""), |p| p.output_at())

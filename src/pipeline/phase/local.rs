@@ -4,9 +4,10 @@
 //! period), its outputs uploaded when the store is not a local directory. A process that a killed
 //! tandem left behind is found again by its pid and start time.
 
-use super::super::plan::{Planned, Step};
-use super::super::run::RunState;
+use super::super::plan::Step;
+use super::super::run::{ElementRun, RunState};
 use super::super::runner::{self, Exit, ProcessSpec, Supervisor};
+use super::super::workspace::Part;
 use super::Exec;
 use crate::project::{render, PhaseId};
 use chrono::Utc;
@@ -82,16 +83,7 @@ impl Exec<'_> {
             p.command = argv.clone();
         }
         if let Some(d) = self.dry.as_mut() {
-            d.push(Step {
-                phase,
-                planned: Planned::Local {
-                    engine: "local",
-                    argv,
-                    env: spec.env.clone(),
-                    cwd: spec.cwd.clone(),
-                    output: out.dir.clone(),
-                },
-            });
+            d.push(Step::local(phase, None, &spec, out.dir.clone()));
             return RunState::Succeeded;
         }
         if let Err(e) = self.claim(phase) {
@@ -192,39 +184,7 @@ impl Exec<'_> {
         result: std::io::Result<Option<Exit>>,
         out: &Output,
     ) -> RunState {
-        use nix::sys::signal::Signal;
-        let (state, code, msg) = match result {
-            Ok(Some(Exit::Code(0))) => (RunState::Succeeded, Some(0), None),
-            Ok(Some(Exit::Code(c))) => (
-                RunState::Failed,
-                Some(c),
-                Some(
-                    self.last_error_line(phase)
-                        .unwrap_or_else(|| format!("exited with code {c}")),
-                ),
-            ),
-            Ok(Some(Exit::Signal(s)))
-                if s == Signal::SIGTERM as i32 || s == Signal::SIGINT as i32 =>
-            {
-                (
-                    RunState::Cancelled,
-                    None,
-                    Some(format!("stopped by signal {s} from outside this tandem")),
-                )
-            }
-            Ok(Some(Exit::Signal(s))) => (
-                RunState::Failed,
-                None,
-                Some(format!("killed by signal {s}")),
-            ),
-            Ok(Some(Exit::Cancelled)) => (RunState::Cancelled, None, Some("cancelled".into())),
-            Ok(None) => (
-                RunState::Lost,
-                None,
-                Some("its process ended and left no exit status".into()),
-            ),
-            Err(e) => (RunState::Failed, None, Some(e.to_string())),
-        };
+        let (state, code, msg) = outcome(result, || self.last_error_line(phase));
         let (state, msg) = match (state, &out.upload) {
             (RunState::Succeeded, Some((b, k))) => {
                 match self.upload_output(phase, &out.dir, b, k).await {
@@ -235,5 +195,215 @@ impl Exec<'_> {
             _ => (state, msg),
         };
         self.end(phase, state, code, msg).await
+    }
+
+    /// Where element `i` of a swept local phase writes (see [`Exec::local_output`]).
+    fn element_output(&self, phase: PhaseId, e: &ElementRun) -> Output {
+        let (b, k) = crate::storage::split_location(&e.output);
+        match self.dir_of(b, k) {
+            Some(dir) => Output { dir, upload: None },
+            None => Output {
+                dir: self
+                    .ws
+                    .stage_dir(&self.run.id, Part::element(phase, e.index), "output"),
+                upload: Some((b.to_string(), k.to_string())),
+            },
+        }
+    }
+
+    /// A swept phase here: each element a process under its supervisor, at most `max_parallel`
+    /// (default: the machine's cores) at once; elements a stopped tandem left running are
+    /// followed again (or ended as their supervisor recorded); cancel stops the running ones and
+    /// starts no more.
+    pub(super) async fn run_local_sweep(
+        &mut self,
+        phase: PhaseId,
+        cancel: &CancellationToken,
+    ) -> RunState {
+        use futures::stream::{FuturesUnordered, StreamExt};
+        let Some(local) = self.project.phase(phase).local.clone() else {
+            return self
+                .fail(phase, "this phase has no `local` section".into())
+                .await;
+        };
+        let input = match self.input_of(phase).await {
+            Ok(i) => i.display().to_string(),
+            Err(e) => return self.fail(phase, e).await,
+        };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let limit = self.max_parallel(phase, cores);
+        let grace = Duration::from_secs(local.grace_seconds);
+        // every element's process, made before any starts
+        let mut specs: std::collections::BTreeMap<u32, (ProcessSpec, Output)> = Default::default();
+        for e in self.elements(phase).to_vec() {
+            let part = Part::element(phase, e.index);
+            let out = self.element_output(phase, &e);
+            let vars = self.element_vars(&e, &input, &out.dir.display().to_string());
+            let argv: Vec<String> = local.command.iter().map(|a| render(a, &vars)).collect();
+            let mut env: std::collections::BTreeMap<String, String> = local
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), render(v, &vars)))
+                .collect();
+            env.extend(e.element().env());
+            let spec = ProcessSpec {
+                program: argv[0].clone(),
+                args: argv[1..].to_vec(),
+                env,
+                cwd: self.project.dir.clone(),
+                stdout: self.ws.log_path(&self.run.id, part, false),
+                stderr: self.ws.log_path(&self.run.id, part, true),
+                grace,
+                supervisor: Some(Supervisor {
+                    exe: self.ws.exe.clone(),
+                    exit_file: self.ws.exit_path(&self.run.id, part),
+                }),
+            };
+            specs.insert(e.index, (spec, out));
+        }
+        if let Some(d) = self.dry.as_mut() {
+            for (i, (spec, out)) in specs {
+                d.push(Step::local(phase, Some(i), &spec, out.dir));
+            }
+            return RunState::Succeeded;
+        }
+        if let Err(e) = self.claim(phase) {
+            return self.fail(phase, e).await;
+        }
+        type Ended = (u32, std::io::Result<Option<Exit>>);
+        let mut running: FuturesUnordered<futures::future::BoxFuture<'static, Ended>> =
+            FuturesUnordered::new();
+        // elements a stopped tandem left: followed while their process lives
+        for e in self.elements(phase).to_vec() {
+            if !e.state.is_active() {
+                continue;
+            }
+            let Some(pid) = e.pid else {
+                // recorded as started but no process was: start it again
+                self.set_element(phase, e.index, RunState::Pending, None, None);
+                continue;
+            };
+            let (i, start, c) = (e.index, e.pid_start, cancel.clone());
+            if runner::same_process(pid, start) {
+                self.note_element(phase, i, &format!("re-attaching to process {pid}"));
+                running.push(Box::pin(async move {
+                    (
+                        i,
+                        Ok(runner::follow_orphan(pid, start, grace, &c, |_| {}).await),
+                    )
+                }));
+            } else {
+                running.push(Box::pin(async move { (i, Ok(None)) }));
+            }
+        }
+        let mut queue: std::collections::VecDeque<u32> = self
+            .elements(phase)
+            .iter()
+            .filter(|e| e.state == RunState::Pending)
+            .map(|e| e.index)
+            .collect();
+        loop {
+            let mut started = false;
+            while running.len() < limit && !cancel.is_cancelled() {
+                let Some(i) = queue.pop_front() else { break };
+                let Some((spec, _)) = specs.get(&i) else {
+                    continue;
+                };
+                let spec = spec.clone();
+                self.note_element(
+                    phase,
+                    i,
+                    &format!("starting {} {}", spec.program, spec.args.join(" ")),
+                );
+                match runner::spawn(&spec) {
+                    Ok(child) => {
+                        let pid = child.id();
+                        if let Some(e) = self.element_mut(phase, i) {
+                            e.pid = pid;
+                            e.pid_start = pid.and_then(runner::start_time);
+                        }
+                        self.set_element(phase, i, RunState::Running, None, None);
+                        let c = cancel.clone();
+                        running.push(Box::pin(async move {
+                            let r = runner::supervise(child, &spec, &c, |_| {}).await;
+                            (i, r.map(Some))
+                        }));
+                    }
+                    Err(e) => {
+                        self.set_element(phase, i, RunState::Failed, None, Some(e.to_string()));
+                    }
+                }
+                started = true;
+            }
+            if started {
+                self.publish_sweep(phase).await;
+            }
+            let Some((i, result)) = running.next().await else {
+                break;
+            };
+            // an orphan that is gone: how it ended is in its supervisor's file
+            let result = match result {
+                Ok(None) => {
+                    let exit = self.ws.exit_path(&self.run.id, Part::element(phase, i));
+                    match runner::read_exit(&exit) {
+                        Some(e) => Ok(Some(e.into())),
+                        None => Ok(None),
+                    }
+                }
+                r => r,
+            };
+            let part = Part::element(phase, i);
+            let (mut state, code, mut msg) = outcome(result, || self.last_error_line(part));
+            if state == RunState::Succeeded {
+                if let Some((dir, (b, k))) = specs
+                    .get(&i)
+                    .and_then(|(_, o)| o.upload.clone().map(|u| (o.dir.clone(), u)))
+                {
+                    if let Err(e) = self.upload_output(phase, &dir, &b, &k).await {
+                        (state, msg) = (RunState::Failed, Some(e));
+                    }
+                }
+            }
+            self.set_element(phase, i, state, code, msg);
+            self.publish_sweep(phase).await;
+        }
+        if cancel.is_cancelled() {
+            self.cancel_unstarted(phase);
+        }
+        self.end_sweep(phase).await
+    }
+}
+
+/// How a local process ended, as a state, an exit code and a message (a SIGTERM or SIGINT from
+/// outside this tandem is a cancel too); `last_error` gives the last line it wrote to stderr.
+fn outcome(
+    result: std::io::Result<Option<Exit>>,
+    last_error: impl FnOnce() -> Option<String>,
+) -> (RunState, Option<i32>, Option<String>) {
+    use nix::sys::signal::Signal;
+    match result {
+        Ok(Some(Exit::Code(0))) => (RunState::Succeeded, Some(0), None),
+        Ok(Some(Exit::Code(c))) => (
+            RunState::Failed,
+            Some(c),
+            Some(last_error().unwrap_or_else(|| format!("exited with code {c}"))),
+        ),
+        Ok(Some(Exit::Signal(s))) if s == Signal::SIGTERM as i32 || s == Signal::SIGINT as i32 => (
+            RunState::Cancelled,
+            None,
+            Some(format!("stopped by signal {s} from outside this tandem")),
+        ),
+        Ok(Some(Exit::Signal(s))) => (
+            RunState::Failed,
+            None,
+            Some(format!("killed by signal {s}")),
+        ),
+        Ok(Some(Exit::Cancelled)) => (RunState::Cancelled, None, Some("cancelled".into())),
+        Ok(None) => (
+            RunState::Lost,
+            None,
+            Some("its process ended and left no exit status".into()),
+        ),
+        Err(e) => (RunState::Failed, None, Some(e.to_string())),
     }
 }

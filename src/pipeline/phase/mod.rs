@@ -7,6 +7,7 @@ mod data;
 mod local;
 mod ray;
 mod slurm;
+mod sweep;
 
 pub use data::output_dir;
 pub use ray::ray_state;
@@ -16,7 +17,7 @@ use super::journal::{Claim, LogOffsets, Owner};
 use super::placement::Placement;
 use super::plan::Step;
 use super::run::{Run, RunState};
-use super::workspace::Workspace;
+use super::workspace::{Part, Workspace};
 use super::RunEvent;
 use crate::project::{PhaseId, Project, Vars};
 use crate::storage::ObjectStore;
@@ -54,13 +55,14 @@ impl LogSink {
     /// The sinks of a phase's stdout and stderr logs, from where the journal's last commit left
     /// them, or (never committed) from the start of the engine's log and the end of the local
     /// file.
-    pub fn pair(ws: &Workspace, run_id: &str, phase: PhaseId) -> [LogSink; 2] {
-        let out = ws.log_path(run_id, phase, false);
-        let err = ws.log_path(run_id, phase, true);
+    pub fn pair(ws: &Workspace, run_id: &str, part: impl Into<Part>) -> [LogSink; 2] {
+        let part = part.into();
+        let out = ws.log_path(run_id, part, false);
+        let err = ws.log_path(run_id, part, true);
         let len = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let t = ws
             .journal
-            .tail(run_id, phase)
+            .tail(run_id, part)
             .ok()
             .flatten()
             .unwrap_or(LogOffsets {
@@ -110,6 +112,9 @@ impl LogSink {
 impl Exec<'_> {
     /// Run `phase` where its placement says, from the start.
     pub async fn run_phase(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
+        if self.is_swept(phase) {
+            return self.run_sweep(phase, cancel).await;
+        }
         match self.placement(phase) {
             Placement::Local => self.run_local(phase, cancel).await,
             Placement::Ray { .. } => match self.ray_conf() {
@@ -131,6 +136,10 @@ impl Exec<'_> {
     /// process is found by its pid and start time and followed, or its end is read from what its
     /// supervisor wrote.
     pub async fn reattach(&mut self, phase: PhaseId, cancel: &CancellationToken) -> RunState {
+        if self.is_swept(phase) {
+            // a sweep picks up where each element stands
+            return self.run_sweep(phase, cancel).await;
+        }
         let placement = self.placement(phase);
         if placement == Placement::Local {
             return self.reattach_local(phase, cancel).await;
@@ -208,12 +217,12 @@ impl Exec<'_> {
             .await;
     }
 
-    /// A line of tandem's own in the phase's stdout log.
-    pub fn note(&self, phase: PhaseId, text: &str) {
+    /// A line of tandem's own in the stdout log of a phase (or of an element of its sweep).
+    pub fn note(&self, part: impl Into<Part>, text: &str) {
         if self.dry.is_some() {
             return;
         }
-        let p = self.ws.log_path(&self.run.id, phase, false);
+        let p = self.ws.log_path(&self.run.id, part, false);
         if let Some(d) = p.parent() {
             let _ = std::fs::create_dir_all(d);
         }
@@ -248,16 +257,16 @@ impl Exec<'_> {
         }
     }
 
-    /// Commit where a phase's log tails stand.
-    fn save_tail(&self, phase: PhaseId, t: LogOffsets) {
-        if let Err(e) = self.ws.journal.save_tail(&self.run.id, phase, t) {
+    /// Commit where the log tails of a phase (or of an element) stand.
+    fn save_tail(&self, part: impl Into<Part>, t: LogOffsets) {
+        if let Err(e) = self.ws.journal.save_tail(&self.run.id, part, t) {
             tracing::error!("journal: {e}");
         }
     }
 
-    /// The last line the phase wrote to stderr, for a failure's message.
-    fn last_error_line(&self, phase: PhaseId) -> Option<String> {
-        let text = std::fs::read(self.ws.log_path(&self.run.id, phase, true)).ok()?;
+    /// The last line a phase (or an element) wrote to stderr, for a failure's message.
+    fn last_error_line(&self, part: impl Into<Part>) -> Option<String> {
+        let text = std::fs::read(self.ws.log_path(&self.run.id, part, true)).ok()?;
         let tail = &text[text.len().saturating_sub(4096)..];
         String::from_utf8_lossy(tail)
             .lines()

@@ -94,9 +94,7 @@ impl Exec<'_> {
         cancel: &CancellationToken,
         st: &SlurmTarget,
     ) -> RunState {
-        use crate::engine::slurm::{Body, JobSpec};
-        let spec = self.project.phase(phase).clone();
-        let table = spec.slurm.clone().unwrap_or_default();
+        use crate::engine::slurm::Body;
         let input = match self.input_of(phase).await {
             Ok(i) => i,
             Err(e) => return self.fail(phase, e).await,
@@ -106,7 +104,124 @@ impl Exec<'_> {
             let _ = std::fs::create_dir_all(&output);
         }
         let run_dir = self.slurm_run_dir(st, phase);
-        let vars = self.vars(&input.display().to_string(), &output, &run_dir);
+        let job = match self.slurm_job(phase, &input.display().to_string(), &output, &run_dir) {
+            Ok(j) => j,
+            Err(e) => return self.fail(phase, e).await,
+        };
+        let cluster = match self.conns.slurm(self.project, &self.run.target).await {
+            Ok(c) => c,
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        };
+        let (transport, slurm) = (&cluster.transport, cluster.slurm());
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.input = Some(input.display().to_string());
+            p.command = match &job.body {
+                Body::Command { argv, .. } => argv.clone(),
+                Body::Script(_) => vec![format!("{run_dir}/job.sbatch")],
+            };
+        }
+        if self.dry.is_some() {
+            return self
+                .plan_slurm(phase, transport.as_ref(), &slurm, &job)
+                .await;
+        }
+        if let Err(e) = self.claim(phase) {
+            return self.fail(phase, e).await;
+        }
+        self.note(
+            phase,
+            &format!("submitting to Slurm via {}", transport.describe()),
+        );
+        // the submit script leaves a marker in the run directory: a second submission of this
+        // phase (a restarted tandem, another machine) answers with the first job's id
+        let job_id = match slurm.submit(&job, cancel).await {
+            Ok(id) => id,
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        };
+        self.note(phase, &format!("Slurm job {job_id}"));
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.engine_id = Some(job_id.clone());
+            p.state = RunState::Submitted;
+            p.started = Some(Utc::now());
+            p.message = Some("PENDING".into());
+        }
+        self.publish().await;
+        self.follow_slurm(phase, &slurm, &job_id, &run_dir, st.poll, cancel)
+            .await
+    }
+
+    /// A poll of job `job` that failed: noted in the phase's log; after ten in a row the phase
+    /// fails, having lost contact with its cluster (Some: its end).
+    async fn poll_failed(
+        &mut self,
+        phase: PhaseId,
+        failures: &mut u32,
+        job: &str,
+        e: crate::transport::TransportError,
+    ) -> Option<RunState> {
+        *failures += 1;
+        self.note(phase, &format!("poll failed ({failures}): {e}"));
+        if *failures < 10 {
+            return None;
+        }
+        Some(
+            self.fail(
+                phase,
+                format!("lost contact with the cluster (job {job}): {e}"),
+            )
+            .await,
+        )
+    }
+
+    /// What submitting `job` would send, for a dry run: the submit script, the transport's
+    /// request and the batch script.
+    async fn plan_slurm(
+        &mut self,
+        phase: PhaseId,
+        transport: &dyn crate::transport::Transport,
+        slurm: &crate::engine::slurm::Slurm<'_>,
+        job: &crate::engine::slurm::JobSpec,
+    ) -> RunState {
+        let sent = slurm.submit_script(job).and_then(|script| {
+            Ok(Sent {
+                request: transport.dry_run(&script)?,
+                script: Some(script),
+                batch_script: Some(job.batch_script()?),
+            })
+        });
+        let sent = match sent {
+            Ok(v) => v,
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        };
+        let to = transport.describe();
+        if let Some(d) = self.dry.as_mut() {
+            d.push(Step {
+                phase,
+                element: None,
+                planned: Planned::Remote {
+                    engine: "slurm",
+                    to,
+                    requests: vec![sent],
+                },
+            });
+        }
+        RunState::Succeeded
+    }
+
+    /// The batch job of a phase: its body (the `slurm` section's command or script, else the
+    /// local command under srun), environment and resources, with the placeholders filled in
+    /// (a sweep's `{param.NAME}` and `{element}` are left for its elements).
+    fn slurm_job(
+        &self,
+        phase: PhaseId,
+        input: &str,
+        output: &str,
+        run_dir: &str,
+    ) -> Result<crate::engine::slurm::JobSpec, String> {
+        use crate::engine::slurm::{Body, JobSpec};
+        let spec = self.project.phase(phase).clone();
+        let table = spec.slurm.clone().unwrap_or_default();
+        let vars = self.vars(input, output, run_dir);
         let strings = |v: Option<&toml::Value>| -> Result<Option<Vec<String>>, String> {
             match v {
                 None => Ok(None),
@@ -124,11 +239,7 @@ impl Exec<'_> {
         };
         let text = |k: &str| table.get(k).and_then(|v| v.as_str()).map(str::to_string);
         let body = match (strings(table.get("command")), text("script"), &spec.local) {
-            (Err(e), _, _) => {
-                return self
-                    .fail(phase, format!("phases.{phase}.slurm.command: {e}"))
-                    .await
-            }
+            (Err(e), _, _) => return Err(format!("phases.{phase}.slurm.command: {e}")),
             (Ok(Some(argv)), _, _) => Body::Command {
                 argv,
                 launcher: text("launcher").unwrap_or_else(|| "srun".into()),
@@ -138,12 +249,10 @@ impl Exec<'_> {
                 match std::fs::read_to_string(&path) {
                     Ok(s) => Body::Script(s),
                     Err(e) => {
-                        return self
-                            .fail(
-                                phase,
-                                format!("phases.{phase}.slurm.script: {}: {e}", path.display()),
-                            )
-                            .await
+                        return Err(format!(
+                            "phases.{phase}.slurm.script: {}: {e}",
+                            path.display()
+                        ))
                     }
                 }
             }
@@ -152,18 +261,13 @@ impl Exec<'_> {
                 launcher: text("launcher").unwrap_or_else(|| "srun".into()),
             },
             (Ok(None), None, None) => {
-                return self
-                    .fail(
-                        phase,
-                        format!("phases.{phase}.slurm needs `command` or `script`"),
-                    )
-                    .await
+                return Err(format!("phases.{phase}.slurm needs `command` or `script`"))
             }
         };
         let mut env: std::collections::BTreeMap<String, String> = [
             ("TANDEM", self.ws.exe.display().to_string()),
-            ("INPUT", input.display().to_string()),
-            ("OUTPUT", output.clone()),
+            ("INPUT", input.to_string()),
+            ("OUTPUT", output.to_string()),
             ("TANDEM_RUN", self.run.id.clone()),
         ]
         .into_iter()
@@ -190,70 +294,284 @@ impl Exec<'_> {
             partition: text("partition").or(r.partition.clone()),
             account: text("account").or(r.account.clone()),
             env,
-            run_dir: run_dir.clone(),
+            run_dir: run_dir.to_string(),
             body,
             hold: table.get("hold").and_then(|h| h.as_bool()).unwrap_or(false),
+            array: None,
         };
+        Ok(job)
+    }
+
+    /// A swept phase as one Slurm job array: one `sbatch --array=0-N%M` whose elements read
+    /// their parameters from `params.tsv` beside the script; every element's state (and the new
+    /// log bytes of those running) in one round trip per poll; scancel of the array on cancel.
+    /// A resumed sweep follows the array it submitted.
+    pub(super) async fn run_slurm_array(
+        &mut self,
+        phase: PhaseId,
+        cancel: &CancellationToken,
+        st: &SlurmTarget,
+    ) -> RunState {
+        use crate::engine::slurm::ArraySpec;
+        let run_dir = self.slurm_run_dir(st, phase);
         let cluster = match self.conns.slurm(self.project, &self.run.target).await {
             Ok(c) => c,
             Err(e) => return self.fail(phase, e.to_string()).await,
         };
         let (transport, slurm) = (&cluster.transport, cluster.slurm());
-        if let Some(p) = self.run.phase_mut(phase) {
-            p.input = Some(input.display().to_string());
-            p.command = match &job.body {
-                Body::Command { argv, .. } => argv.clone(),
-                Body::Script(_) => vec![format!("{run_dir}/job.sbatch")],
-            };
-        }
-        if self.dry.is_some() {
-            let sent = slurm.submit_script(&job).and_then(|script| {
-                Ok(Sent {
-                    request: transport.dry_run(&script)?,
-                    script: Some(script),
-                    batch_script: Some(job.batch_script()?),
-                })
-            });
-            let sent = match sent {
-                Ok(v) => v,
-                Err(e) => return self.fail(phase, e.to_string()).await,
-            };
-            let to = transport.describe();
-            if let Some(d) = self.dry.as_mut() {
-                d.push(Step {
-                    phase,
-                    planned: Planned::Remote {
-                        engine: "slurm",
-                        to,
-                        requests: vec![sent],
-                    },
-                });
+        let submitted = self.run.phase(phase).and_then(|p| p.engine_id.clone());
+        let job_id = match submitted {
+            Some(id) => {
+                self.note(phase, &format!("re-attaching to Slurm array {id}"));
+                id
             }
-            return RunState::Succeeded;
-        }
-        if let Err(e) = self.claim(phase) {
-            return self.fail(phase, e).await;
-        }
-        self.note(
-            phase,
-            &format!("submitting to Slurm via {}", transport.describe()),
-        );
-        // the submit script leaves a marker in the run directory: a second submission of this
-        // phase (a restarted tandem, another machine) answers with the first job's id
-        let job_id = match slurm.submit(&job, cancel).await {
-            Ok(id) => id,
-            Err(e) => return self.fail(phase, e.to_string()).await,
+            None => {
+                let input = match self.input_of(phase).await {
+                    Ok(i) => i.display().to_string(),
+                    Err(e) => return self.fail(phase, e).await,
+                };
+                // each element's output, as the cluster sees it, with its placeholders left for
+                // the element's shell to fill in
+                let output = self.element_remote_output(phase);
+                let mut job = match self.slurm_job(phase, &input, &output, &run_dir) {
+                    Ok(j) => j,
+                    Err(e) => return self.fail(phase, e).await,
+                };
+                let Some(sweep) = self.project.phase(phase).sweep.clone() else {
+                    return self
+                        .fail(
+                            phase,
+                            "this run sweeps the phase, but tandem.toml no longer has its sweep"
+                                .into(),
+                        )
+                        .await;
+                };
+                // values that differ per element are set by each element
+                let per_element: std::collections::BTreeMap<String, String> = job
+                    .env
+                    .iter()
+                    .filter(|(_, v)| v.contains("{element}") || v.contains("{param."))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                job.env.retain(|k, _| !per_element.contains_key(k));
+                job.array = Some(ArraySpec {
+                    count: sweep.len() as u32,
+                    only: None,
+                    max_parallel: sweep.max_parallel,
+                    params: sweep.names(),
+                    table: sweep.table(),
+                    env: per_element,
+                });
+                if let Some(p) = self.run.phase_mut(phase) {
+                    p.input = Some(input.clone());
+                    p.command = match &job.body {
+                        crate::engine::slurm::Body::Command { argv, .. } => argv.clone(),
+                        crate::engine::slurm::Body::Script(_) => {
+                            vec![format!("{run_dir}/job.sbatch")]
+                        }
+                    };
+                }
+                if self.dry.is_some() {
+                    return self
+                        .plan_slurm(phase, transport.as_ref(), &slurm, &job)
+                        .await;
+                }
+                if let Err(e) = self.claim(phase) {
+                    return self.fail(phase, e).await;
+                }
+                self.note(
+                    phase,
+                    &format!(
+                        "submitting a job array of {} elements to Slurm via {}",
+                        sweep.len(),
+                        transport.describe()
+                    ),
+                );
+                let id = match slurm.submit(&job, cancel).await {
+                    Ok(id) => id,
+                    Err(e) => return self.fail(phase, e.to_string()).await,
+                };
+                self.note(
+                    phase,
+                    &format!(
+                        "Slurm array {id} ({})",
+                        job.array.as_ref().map(|a| a.indexes()).unwrap_or_default()
+                    ),
+                );
+                if let Some(p) = self.run.phase_mut(phase) {
+                    p.engine_id = Some(id.clone());
+                    p.state = RunState::Submitted;
+                    for e in &mut p.elements {
+                        e.engine_id = Some(format!("{id}_{}", e.index));
+                        if e.state == RunState::Pending {
+                            e.state = RunState::Submitted;
+                        }
+                    }
+                }
+                self.publish_sweep(phase).await;
+                id
+            }
         };
-        self.note(phase, &format!("Slurm job {job_id}"));
-        if let Some(p) = self.run.phase_mut(phase) {
-            p.engine_id = Some(job_id.clone());
-            p.state = RunState::Submitted;
-            p.started = Some(Utc::now());
-            p.message = Some("PENDING".into());
-        }
-        self.publish().await;
-        self.follow_slurm(phase, &slurm, &job_id, &run_dir, st.poll, cancel)
+        self.follow_slurm_array(phase, &slurm, &job_id, &run_dir, st.poll, cancel)
             .await
+    }
+
+    /// Follow a Slurm array to its end: every element's state in one round trip per poll, with
+    /// the new log bytes of the elements running (and of each that ended, to its end), appended
+    /// to each element's log files with their offsets committed; scancel of the array on cancel.
+    async fn follow_slurm_array(
+        &mut self,
+        phase: PhaseId,
+        slurm: &crate::engine::slurm::Slurm<'_>,
+        job_id: &str,
+        run_dir: &str,
+        poll: Duration,
+        cancel: &CancellationToken,
+    ) -> RunState {
+        use crate::pipeline::workspace::Part;
+        let paths = |i: u32| {
+            let base = run_dir.trim_end_matches('/');
+            (
+                format!("{base}/slurm-{job_id}_{i}.out"),
+                format!("{base}/slurm-{job_id}_{i}.err"),
+            )
+        };
+        let mut sinks: std::collections::BTreeMap<u32, [LogSink; 2]> = Default::default();
+        // elements whose logs are read to their end
+        let mut drained: std::collections::BTreeSet<u32> = self
+            .elements(phase)
+            .iter()
+            .filter(|e| e.state.is_terminal())
+            .map(|e| e.index)
+            .collect();
+        let quiet = CancellationToken::new();
+        let mut cancelled = false;
+        let mut failures = 0;
+        let mut first = true;
+        loop {
+            if !first {
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = cancel.cancelled(), if !cancelled => {}
+                }
+            }
+            first = false;
+            if cancel.is_cancelled() && !cancelled {
+                cancelled = true;
+                self.note(phase, &format!("cancelling Slurm array {job_id} (scancel)"));
+                if let Err(e) = slurm.cancel(job_id, &quiet).await {
+                    self.note(phase, &format!("scancel: {e}"));
+                }
+            }
+            // the logs of every element that has started and is not read to its end
+            let want: Vec<(u32, String, String, (u64, u64))> = self
+                .elements(phase)
+                .iter()
+                .filter(|e| {
+                    !drained.contains(&e.index)
+                        && (e.state == RunState::Running || e.state.is_terminal())
+                })
+                .map(|e| e.index)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|i| {
+                    let s = sinks.entry(i).or_insert_with(|| {
+                        LogSink::pair(self.ws, &self.run.id, Part::element(phase, i))
+                    });
+                    let (o, e) = paths(i);
+                    (i, o, e, (s[0].remote, s[1].remote))
+                })
+                .collect();
+            let p = match slurm.poll_array(job_id, &want, &quiet).await {
+                Ok(p) => {
+                    failures = 0;
+                    p
+                }
+                Err(e) => match self.poll_failed(phase, &mut failures, job_id, e).await {
+                    Some(end) => return end,
+                    None => continue,
+                },
+            };
+            let each = slurm.transport.max_output() / (2 * want.len().max(1));
+            for (i, (out, err)) in &p.logs {
+                if let Some(s) = sinks.get_mut(i) {
+                    s[0].write(out);
+                    s[1].write(err);
+                    let (o, e) = (s[0].mark(), s[1].mark());
+                    self.save_tail(
+                        Part::element(phase, *i),
+                        LogOffsets {
+                            out_remote: o.0,
+                            out_local: o.1,
+                            err_remote: e.0,
+                            err_local: e.1,
+                        },
+                    );
+                }
+                let was_over = self
+                    .elements(phase)
+                    .iter()
+                    .any(|e| e.index == *i && e.state.is_terminal());
+                if was_over && out.len() < each.max(4096) && err.len() < each.max(4096) {
+                    drained.insert(*i);
+                }
+            }
+            let mut changed = false;
+            for e in self.elements(phase).to_vec() {
+                if e.state.is_terminal() {
+                    continue;
+                }
+                let Some(status) = p.elements.get(&e.index) else {
+                    if e.state == RunState::Running {
+                        // it ran and Slurm forgot it (MinJobAge passed while no tandem followed)
+                        changed |= self.set_element(
+                            phase,
+                            e.index,
+                            RunState::Lost,
+                            None,
+                            Some("Slurm no longer knows this element".into()),
+                        );
+                    }
+                    continue;
+                };
+                let (state, msg) = slurm_state(status);
+                let (o, _) = paths(e.index);
+                let msg = match never_ran(status, run_dir, &o) {
+                    Some(why) if state.is_terminal() => Some(why),
+                    _ => msg,
+                };
+                let msg = match (state, msg) {
+                    (RunState::Failed, m) => {
+                        let line = self.last_error_line(Part::element(phase, e.index));
+                        match (m, line) {
+                            (Some(m), Some(l)) => {
+                                Some(format!("{m} — {}", crate::observe::sanitize(&l)))
+                            }
+                            (m, l) => m.or(l),
+                        }
+                    }
+                    (_, m) => m,
+                };
+                changed |= self.set_element(phase, e.index, state, status.exit_code, msg);
+            }
+            if changed {
+                self.publish_sweep(phase).await;
+            }
+            let all_over = self.elements(phase).iter().all(|e| e.state.is_terminal());
+            let all_read = self
+                .elements(phase)
+                .iter()
+                .filter(|e| e.started.is_some())
+                .all(|e| drained.contains(&e.index));
+            if all_over && all_read {
+                break;
+            }
+            if all_over {
+                // read the rest of the logs at once
+                first = true;
+            }
+        }
+        self.end_sweep(phase).await
     }
 
     /// The run directory of a phase's Slurm job on the cluster: `WORK_DIR/RUN/PHASE`, where a
@@ -355,20 +673,13 @@ impl Exec<'_> {
                     failures = 0;
                     p
                 }
-                Err(e) => {
-                    failures += 1;
-                    self.note(phase, &format!("poll failed ({failures}): {e}"));
-                    if failures >= 10 {
-                        return self
-                            .fail(
-                                phase,
-                                format!("lost contact with the cluster (job {job_id}): {e}"),
-                            )
-                            .await;
+                Err(e) => match self.poll_failed(phase, &mut failures, job_id, e).await {
+                    Some(end) => return end,
+                    None => {
+                        tokio::time::sleep(poll.min(Duration::from_secs(2))).await;
+                        continue;
                     }
-                    tokio::time::sleep(poll.min(Duration::from_secs(2))).await;
-                    continue;
-                }
+                },
             };
             let reading = follow.reading();
             if !p.status.is_over() && said.as_ref() != Some(&reading) {

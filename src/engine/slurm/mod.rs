@@ -7,8 +7,11 @@
 //! exists and `scontrol show job` otherwise once it has left the queue. The queue for the Jobs
 //! view uses `squeue --json` (Slurm 21.08+) and falls back to `squeue -o` on older ones.
 
+mod array;
+
 pub use crate::project::SlurmConf;
 use crate::transport::{quote, quote_path, Result, Script, Transport, TransportError, Word};
+pub use array::{ArrayPoll, ArraySpec};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -50,6 +53,8 @@ pub struct JobSpec {
     pub body: Body,
     /// Submit held (`--hold`): pending with reason JobHeldUser until released.
     pub hold: bool,
+    /// A job array, one element per row of a sweep's parameter table.
+    pub array: Option<ArraySpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,30 +77,38 @@ impl Default for Body {
 }
 
 impl JobSpec {
+    /// Where the job writes stdout, as sbatch is told (`%j`; `%A_%a` for an array's elements).
     pub fn stdout_path(&self) -> String {
-        format!("{}/slurm-%j.out", self.run_dir.trim_end_matches('/'))
+        format!(
+            "{}/slurm-{}.out",
+            self.run_dir.trim_end_matches('/'),
+            self.id_pattern()
+        )
     }
     pub fn stderr_path(&self) -> String {
-        format!("{}/slurm-%j.err", self.run_dir.trim_end_matches('/'))
+        format!(
+            "{}/slurm-{}.err",
+            self.run_dir.trim_end_matches('/'),
+            self.id_pattern()
+        )
     }
-    /// The batch script's text.
+    fn id_pattern(&self) -> &'static str {
+        if self.array.is_some() {
+            "%A_%a"
+        } else {
+            "%j"
+        }
+    }
+    /// The batch script's text (an array's reads its element's row of the parameter table
+    /// first).
     pub fn batch_script(&self) -> Result<String> {
+        if let Some(a) = &self.array {
+            return a.batch_script(self);
+        }
         match &self.body {
             Body::Script(s) => Ok(s.clone()),
             Body::Command { argv, launcher } => {
-                if argv.is_empty() {
-                    return Err(TransportError::Refused("the phase has no command".into()));
-                }
-                let mut words: Vec<String> = match launcher.as_str() {
-                    "srun" => vec!["srun".into()],
-                    "mpirun" => vec!["mpirun".into()],
-                    "none" | "" => vec![],
-                    other => {
-                        return Err(TransportError::Refused(format!(
-                            "launcher `{other}`: expected srun, mpirun or none"
-                        )))
-                    }
-                };
+                let mut words = launcher_words(argv, launcher)?;
                 words.extend(argv.iter().cloned());
                 let line = Script::new().cmd(&words)?.build();
                 Ok(format!(
@@ -143,7 +156,26 @@ impl JobSpec {
         if self.hold {
             a.push(arg("--hold".into()));
         }
+        if let Some(x) = &self.array {
+            a.push(arg(format!("--array={}", x.indexes())));
+        }
         a
+    }
+}
+
+/// The words a command runs under (`srun`, `mpirun` or nothing); a phase without a command is
+/// refused.
+pub(crate) fn launcher_words(argv: &[String], launcher: &str) -> Result<Vec<String>> {
+    if argv.is_empty() {
+        return Err(TransportError::Refused("the phase has no command".into()));
+    }
+    match launcher {
+        "srun" => Ok(vec!["srun".into()]),
+        "mpirun" => Ok(vec!["mpirun".into()]),
+        "none" | "" => Ok(vec![]),
+        other => Err(TransportError::Refused(format!(
+            "launcher `{other}`: expected srun, mpirun or none"
+        ))),
     }
 }
 
@@ -234,11 +266,24 @@ impl<'a> Slurm<'a> {
         spec.account = spec.account.or(self.conf.account.clone());
         argv.extend(spec.sbatch_words());
         argv.push(Word::Path(file.clone()));
-        Ok(s.raw("set -e")
-            .words(&[Word::Arg("mkdir".into()), Word::Arg("-p".into()), Word::Path(dir.into())], "")?
+        let s = s
+            .raw("set -e")
+            .words(
+                &[
+                    Word::Arg("mkdir".into()),
+                    Word::Arg("-p".into()),
+                    Word::Path(dir.into()),
+                ],
+                "",
+            )?
             .env_path("TANDEM_SUBMIT", &format!("{dir}/.tandem-submit"))?
             .raw("if mkdir \"$TANDEM_SUBMIT\" 2>/dev/null; then")
-            .write_file(&file, &spec.batch_script()?)?
+            .write_file(&file, &spec.batch_script()?)?;
+        let s = match &spec.array {
+            Some(a) => s.write_file(&format!("{dir}/{}", array::TABLE), &a.table)?,
+            None => s,
+        };
+        Ok(s
             .words(
                 &argv,
                 "> \"$TANDEM_SUBMIT/id\" || { rm -rf \"$TANDEM_SUBMIT\"; exit 1; }",
@@ -476,40 +521,58 @@ pub fn parse_poll(job: &str, out: &[u8]) -> Poll {
         None => p.stdout = rest.to_vec(),
     }
     let head = String::from_utf8_lossy(head);
-    p.status.job_id = job.to_string();
     for line in head.lines() {
-        let f: Vec<&str> = line.split('|').collect();
-        match f.first().copied() {
-            Some("Q") if f.len() >= 6 => {
-                p.status.state = f[2].to_string();
-                p.status.reason = f[3].to_string();
-                p.status.elapsed = f[4].to_string();
-                p.status.nodes = f[5].to_string();
-            }
-            Some("A") if f.len() >= 6 => {
-                // JobID|State|ExitCode|Elapsed|NNodes|Reason; State may read "CANCELLED by 0"
-                p.status.state = f[2].split_whitespace().next().unwrap_or("").to_string();
-                p.status.exit_code = f[3].split(':').next().and_then(|c| c.parse().ok());
-                p.status.elapsed = f[4].to_string();
-                p.status.nodes = f[5].to_string();
-                p.status.reason = f.get(6).map(|r| r.to_string()).unwrap_or_default();
-            }
-            Some("C") => {
-                let kv = scontrol_fields(line.trim_start_matches("C|"));
-                p.status.state = kv.get("JobState").cloned().unwrap_or_default();
-                p.status.reason = kv.get("Reason").cloned().unwrap_or_default();
-                p.status.exit_code = kv
-                    .get("ExitCode")
-                    .and_then(|c| c.split(':').next())
-                    .and_then(|c| c.parse().ok());
-                p.status.elapsed = kv.get("RunTime").cloned().unwrap_or_default();
-                p.status.nodes = kv.get("NumNodes").cloned().unwrap_or_default();
-            }
-            _ => {}
+        if let Some((_, st)) = parse_status_line(line) {
+            p.status = st;
         }
     }
+    p.status.job_id = job.to_string();
     // squeue's %r is the reason for pending; for a running job it says None
     p
+}
+
+/// One line of state from a poll: `Q|` (squeue: id, state, reason, elapsed, nodes), `A|`
+/// (sacct: id, state, exit code, elapsed, nodes, reason) or `C|` (a `scontrol show job -o`
+/// line); the job's id (`123`, or `123_4` for an array's element) and what it says.
+pub(crate) fn parse_status_line(line: &str) -> Option<(String, JobStatus)> {
+    let f: Vec<&str> = line.split('|').collect();
+    let mut st = JobStatus::default();
+    match f.first().copied() {
+        Some("Q") if f.len() >= 6 => {
+            st.job_id = f[1].to_string();
+            st.state = f[2].to_string();
+            st.reason = f[3].to_string();
+            st.elapsed = f[4].to_string();
+            st.nodes = f[5].to_string();
+        }
+        Some("A") if f.len() >= 6 => {
+            // JobID|State|ExitCode|Elapsed|NNodes|Reason; State may read "CANCELLED by 0"
+            st.job_id = f[1].to_string();
+            st.state = f[2].split_whitespace().next().unwrap_or("").to_string();
+            st.exit_code = f[3].split(':').next().and_then(|c| c.parse().ok());
+            st.elapsed = f[4].to_string();
+            st.nodes = f[5].to_string();
+            st.reason = f.get(6).map(|r| r.to_string()).unwrap_or_default();
+        }
+        Some("C") => {
+            let kv = scontrol_fields(line.trim_start_matches("C|"));
+            st.job_id = match (kv.get("ArrayJobId"), kv.get("ArrayTaskId")) {
+                (Some(a), Some(t)) if t.chars().all(|c| c.is_ascii_digit()) => format!("{a}_{t}"),
+                (Some(a), Some(t)) => format!("{a}_[{t}]"),
+                _ => kv.get("JobId").cloned().unwrap_or_default(),
+            };
+            st.state = kv.get("JobState").cloned().unwrap_or_default();
+            st.reason = kv.get("Reason").cloned().unwrap_or_default();
+            st.exit_code = kv
+                .get("ExitCode")
+                .and_then(|c| c.split(':').next())
+                .and_then(|c| c.parse().ok());
+            st.elapsed = kv.get("RunTime").cloned().unwrap_or_default();
+            st.nodes = kv.get("NumNodes").cloned().unwrap_or_default();
+        }
+        _ => return None,
+    }
+    Some((st.job_id.clone(), st))
 }
 
 /// `scontrol show job -o` output as key=value pairs.
@@ -709,23 +772,23 @@ mod tests {
         for (ver, json) in [
             (
                 "21.08",
-                include_str!("../../tests/fixtures/slurm/squeue-21.08.json"),
+                include_str!("../../../tests/fixtures/slurm/squeue-21.08.json"),
             ),
             (
                 "22.05",
-                include_str!("../../tests/fixtures/slurm/squeue-22.05.json"),
+                include_str!("../../../tests/fixtures/slurm/squeue-22.05.json"),
             ),
             (
                 "23.02",
-                include_str!("../../tests/fixtures/slurm/squeue-23.02.json"),
+                include_str!("../../../tests/fixtures/slurm/squeue-23.02.json"),
             ),
             (
                 "23.11",
-                include_str!("../../tests/fixtures/slurm/squeue-23.11.json"),
+                include_str!("../../../tests/fixtures/slurm/squeue-23.11.json"),
             ),
             (
                 "24.05",
-                include_str!("../../tests/fixtures/slurm/squeue-24.05.json"),
+                include_str!("../../../tests/fixtures/slurm/squeue-24.05.json"),
             ),
         ] {
             let q = parse_queue(json.as_bytes()).unwrap();
