@@ -409,6 +409,149 @@ fn squeue_poll(c: &mut Criterion) {
     g.finish();
 }
 
+/// A sweep of 1,000 elements: one poll of its Slurm array (every element's state in one answer)
+/// parsed, put on the run's elements, the run journalled (only the elements that changed are
+/// rows written), given to the TUI and drawn at 200x60; planning its one sbatch (the table, the
+/// array's batch script and the submit script); and two runs compared from the journal when
+/// each read 10,000 input objects.
+fn sweeps(c: &mut Criterion) {
+    use tandem::pipeline::RunState;
+    use tandem::project::PhaseId;
+    let project = tandem::project::parse(
+        std::path::Path::new("bench.toml"),
+        &format!(
+            "{}\n[phases.solve.sweep]\nmax_parallel = 50\nalpha = {{ from = 0.1, to = 10, num = 100, scale = \"log\" }}\nseed = {{ from = 1, to = 10, step = 1 }}\n",
+            std::fs::read_to_string(tandem::project::sample_project_path()).unwrap()
+        ),
+    )
+    .unwrap();
+    let sweep = project.solve().sweep.clone().unwrap();
+    assert_eq!(sweep.len(), 1000);
+    let d = tempfile::tempdir().unwrap();
+    let ws = tandem::pipeline::Workspace::new(d.path().to_path_buf());
+    let mut run = tandem::pipeline::prepare_run(&project, "local", &PhaseId::ALL);
+    ws.journal.record(&run).unwrap();
+    // the poll's answer: a third running, a third pending, a third done
+    let mut out = String::new();
+    for i in 0..1000u32 {
+        match i % 3 {
+            0 => out.push_str(&format!("Q|77_{i}|RUNNING|None|0:{:02}|1\n", i % 60)),
+            1 => out.push_str(&format!("Q|77_{i}|PENDING|JobArrayTaskLimit|0:00|1\n")),
+            _ => out.push_str(&format!(
+                "C|JobId={} ArrayJobId=77 ArrayTaskId={i} JobState=COMPLETED Reason=None ExitCode=0:0 RunTime=00:00:0{} NumNodes=1\n",
+                2000 + i,
+                i % 10
+            )),
+        }
+    }
+    let mut s = common::state();
+    s.size = (200, 60);
+    s.view = tandem::app::state::View::Pipeline;
+    s.current = Some(run.id.clone());
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let mut g = c.benchmark_group("sweep");
+    let mut flip = false;
+    g.bench_function("poll_1000_element_array_parse_journal_draw", |b| {
+        b.iter(|| {
+            let p = tandem::engine::slurm::parse_array_poll("77", black_box(out.as_bytes()), "n");
+            // alternate running and done so every poll changes a third of the rows
+            flip = !flip;
+            let solve = run.phase_mut(PhaseId::Solve).unwrap();
+            for e in solve.elements.iter_mut() {
+                if let Some(st) = p.elements.get(&e.index) {
+                    let (state, _) = tandem::pipeline::phase::slurm_state(st);
+                    e.state = if flip && state == RunState::Running {
+                        RunState::Succeeded
+                    } else {
+                        state
+                    };
+                }
+            }
+            solve.state = solve.state_of_elements();
+            ws.journal.record(&run).unwrap();
+            tandem::app::update::update(
+                &mut s,
+                tandem::app::msg::Msg::Run(tandem::pipeline::RunEvent::Updated(Box::new(
+                    run.clone(),
+                ))),
+            );
+            term.draw(|f| tandem::views::draw(f, &s)).unwrap();
+        })
+    });
+    g.bench_function("plan_one_sbatch_for_1000_elements", |b| {
+        b.iter(|| {
+            let sw = black_box(&sweep);
+            let job = tandem::engine::slurm::JobSpec {
+                name: "tandem-heat-diffusion-solve".into(),
+                run_dir: "/fsx/tandem/r/solve".into(),
+                body: tandem::engine::slurm::Body::Command {
+                    argv: vec![
+                        "tandem".into(),
+                        "tool".into(),
+                        "heat2d".into(),
+                        "--alpha".into(),
+                        "{param.alpha}".into(),
+                        "--output".into(),
+                        "/fsx/out/e{element}/".into(),
+                    ],
+                    launcher: "srun".into(),
+                },
+                array: Some(tandem::engine::slurm::ArraySpec {
+                    count: sw.len() as u32,
+                    only: None,
+                    max_parallel: sw.max_parallel,
+                    params: sw.names(),
+                    table: sw.table(),
+                    env: Default::default(),
+                }),
+                ..Default::default()
+            };
+            let conf = tandem::engine::slurm::SlurmConf::default();
+            let local = tandem::transport::local::Local;
+            let slurm = tandem::engine::slurm::Slurm::new(&local, &conf);
+            black_box(slurm.submit_script(&job).unwrap());
+        })
+    });
+    // two runs that each read 10,000 inputs, half of them changed
+    let manifest = |run: &str, salt: u32| {
+        let mut m = tandem::pipeline::Manifest::of(
+            &tandem::pipeline::prepare_run(&project, "local", &PhaseId::ALL),
+            PhaseId::Preprocess,
+            Some("lake/raw/".into()),
+            (0..10_000u32)
+                .map(|i| tandem::pipeline::manifest::InputObject {
+                    key: format!("lake/raw/date={}/part-{i:05}.csv", i / 100),
+                    size: 4096 + i as u64,
+                    etag: Some(format!("{:032x}", (i as u64) * (1 + (i % 2 * salt) as u64))),
+                    checksum: None,
+                })
+                .collect(),
+        );
+        m.run = run.to_string();
+        m
+    };
+    let other = tandem::pipeline::prepare_run(&project, "local", &PhaseId::ALL);
+    let other = tandem::pipeline::Run {
+        id: format!("{}-b", other.id),
+        ..other
+    };
+    ws.journal.record(&other).unwrap();
+    ws.journal
+        .save_manifest(&run.id, PhaseId::Preprocess, &manifest(&run.id, 0))
+        .unwrap();
+    ws.journal
+        .save_manifest(&other.id, PhaseId::Preprocess, &manifest(&other.id, 7))
+        .unwrap();
+    g.bench_function("runs_diff_10000_inputs_each", |b| {
+        b.iter(|| {
+            let d = tandem::pipeline::diff::diff(&ws.journal, &run.id, &other.id).unwrap();
+            assert_eq!(d.phases[0].inputs.changed.len(), 5000);
+            black_box(d)
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     frames,
@@ -417,6 +560,7 @@ criterion_group!(
     log_ingest,
     log_filter,
     plot_decimation,
-    squeue_poll
+    squeue_poll,
+    sweeps
 );
 criterion_main!(benches);

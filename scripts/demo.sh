@@ -14,8 +14,8 @@ trap stop_services EXIT
 
 have curl || apt_install curl
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-if ! have slurmctld || ! have munged; then
-    apt_install slurm-wlm munge
+if ! have slurmctld || ! have munged || ! have slurmdbd || ! have mariadbd; then
+    apt_install slurm-wlm slurmdbd mariadb-server munge
 fi
 
 TANDEM="${TANDEM_BIN:-}"

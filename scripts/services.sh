@@ -153,6 +153,42 @@ start_ray() {
     echo "== ray on $TANDEM_TEST_RAY (pid $pid)"
 }
 
+# Slurm's accounting: a private MariaDB on 127.0.0.1 (its own data dir, no grant tables: nothing
+# but this slurmdbd reaches it) and slurmdbd over it, so that sacct answers as on a real
+# cluster: states such as OUT_OF_MEMORY and TIMEOUT, elapsed, MaxRSS, TotalCPU. Sets DBD_PORT.
+start_slurmdbd() {
+    local d="$1/dbd" mport
+    mkdir -p "$d"
+    mport=$(free_port); DBD_PORT=$(free_port)
+    mariadb-install-db --no-defaults --datadir="$d/db" --user=root \
+        --auth-root-authentication-method=normal --skip-test-db >"$RUN_DIR/mariadb-install.log" 2>&1 \
+        || { cat "$RUN_DIR/mariadb-install.log" >&2; return 1; }
+    mariadbd --no-defaults --datadir="$d/db" --port="$mport" --bind-address=127.0.0.1 \
+        --socket="$d/mysql.sock" --user=root --skip-grant-tables --skip-log-bin \
+        --innodb-buffer-pool-size=32M >"$RUN_DIR/mariadb.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$mport" mariadb $!
+    # slurmdbd reads slurmdbd.conf beside slurm.conf (mode 600, owned by SlurmUser)
+    cat >"$1/slurmdbd.conf" <<CONF
+AuthType=auth/munge
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=$DBD_PORT
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$mport
+StorageUser=root
+StorageLoc=slurm_acct_db
+PidFile=$d/slurmdbd.pid
+LogFile=$d/slurmdbd.log
+CONF
+    chmod 600 "$1/slurmdbd.conf"
+    SLURM_CONF="$1/slurm.conf" slurmdbd -D >"$RUN_DIR/slurmdbd.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$DBD_PORT" slurmdbd $!
+}
+
 # Slurm (Debian's slurm-wlm) with munge, single node: slurmctld and slurmd in the foreground with a
 # fresh state directory, on free ports. Exports SLURM_CONF.
 start_slurm() {
@@ -167,6 +203,7 @@ start_slurm() {
         PIDS+=($!)
         for _ in $(seq 50); do [ -S /run/munge/munge.socket.2 ] && break; sleep 0.1; done
     fi
+    start_slurmdbd "$d"
     local cport dport; cport=$(free_port); dport=$(free_port)
     cat >"$d/slurm.conf" <<CONF
 ClusterName=tandemtest
@@ -177,11 +214,15 @@ SlurmUser=root
 AuthType=auth/munge
 CredType=cred/munge
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/cgroup
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=1000
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$DBD_PORT
 JobCompType=jobcomp/filetxt
 JobCompLoc=$d/log/jobcomp.txt
 MinJobAge=600
@@ -198,6 +239,14 @@ SlurmctldLogFile=$d/log/slurmctld.log
 SlurmdLogFile=$d/log/slurmd.log
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=2 RealMemory=20000 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+CONF
+    # memory limits enforced as on a real cluster: a job over its --mem is killed by the kernel
+    # in its cgroup and ends OUT_OF_MEMORY
+    cat >"$d/cgroup.conf" <<CONF
+CgroupPlugin=cgroup/v1
+CgroupMountpoint=/sys/fs/cgroup
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=yes
 CONF
     export SLURM_CONF="$d/slurm.conf"
     slurmctld -D -i >"$RUN_DIR/slurmctld.log" 2>&1 &

@@ -11,9 +11,10 @@ have tmux || apt_install tmux
 # curl: the Ray Jobs API requests tandem makes through a transport, and the test script's readiness checks
 have curl || apt_install curl
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
-# real Slurm with munge, and sshd, for the Slurm engine over the local and SSH transports
-if ! have slurmctld || ! have munged || [ ! -x /usr/sbin/sshd ] || ! have ssh; then
-    apt_install slurm-wlm munge openssh-server openssh-client
+# real Slurm with munge and its accounting (slurmdbd over MariaDB), and sshd, for the Slurm
+# engine over the local and SSH transports
+if ! have slurmctld || ! have munged || ! have slurmdbd || ! have mariadbd || [ ! -x /usr/sbin/sshd ] || ! have ssh; then
+    apt_install slurm-wlm slurmdbd mariadb-server munge openssh-server openssh-client
 fi
 
 start_s3s

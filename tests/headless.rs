@@ -759,3 +759,66 @@ fn plot_compares_two_files_side_by_side_as_a_difference_and_overlaid() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("give one --compare"));
     assert!(text.contains("v · a/s.csv") && text.contains("v · b/s.csv"));
 }
+
+/// Two runs of the sample, the second with the solver's grid changed: `runs diff` names the
+/// changed word of the command, the inputs read by both (the same raw data, the same ETags), and
+/// the last values of the series side by side.
+#[test]
+fn runs_diff_names_what_changed_between_two_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let proj = d.path().join("p");
+    std::fs::create_dir_all(&proj).unwrap();
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-projects/heat-diffusion/tandem.toml"),
+    )
+    .unwrap();
+    let file = proj.join("tandem.toml");
+    std::fs::write(&file, &sample).unwrap();
+    let a = end_record(&run_ok(tandem(&home).arg("run").arg(&file).arg("--json")));
+    std::fs::write(
+        &file,
+        sample.replace("\"--nx\", \"224\"", "\"--nx\", \"160\""),
+    )
+    .unwrap();
+    let b = end_record(&run_ok(tandem(&home).arg("run").arg(&file).arg("--json")));
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let o = run_ok(tandem(&home).args(["runs", "diff", a, b, "--json"]));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["project"]["is"], "changed", "{v:#}");
+    let keys = v["project"]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{keys:#?}");
+    assert_eq!(keys[0]["key"], "phases.solve.local.command[8]");
+    assert_eq!(
+        (keys[0]["a"].as_str(), keys[0]["b"].as_str()),
+        (Some("\"224\""), Some("\"160\""))
+    );
+    // preprocess read the same raw files in both runs; solve read each run's own handoff,
+    // compared by key below it and by ETag
+    let pre = &v["phases"][0]["inputs"];
+    assert_eq!(
+        (
+            pre["same"].as_u64(),
+            pre["changed"].as_array().unwrap().len()
+        ),
+        (Some(4), 0),
+        "{pre:#}"
+    );
+    let solve = &v["phases"][1]["inputs"];
+    assert!(solve["same"].as_u64().unwrap() >= 3, "{solve:#}");
+    // the series' last values differ with the grid
+    let series = v["series"].as_array().unwrap();
+    let peak = series
+        .iter()
+        .find(|s| s["column"] == "max_temperature")
+        .expect("the peak temperature's last value");
+    assert!(
+        peak["a"].as_f64().is_some() && peak["a"] != peak["b"],
+        "{peak:#}"
+    );
+    // and as text
+    let o = run_ok(tandem(&home).args(["runs", "diff", a, b]));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("phases.solve.local.command[8]"), "{text}");
+    assert!(text.contains("inputs: 4 the same, 0 changed"), "{text}");
+}

@@ -481,3 +481,122 @@ async fn the_samples_sweep_plots_every_elements_series_and_each_ones_field() {
     // its edges were held at 80
     assert!((stats.range.1 - 80.0).abs() < 1.0, "{:?}", stats.range);
 }
+
+/// A project whose solve allocates `{param.mb}` MiB (or exits 3 for a negative one) under a 0.1 GB
+/// limit, tried again up to twice with four times the memory after running out of it.
+fn hungry(dir: &Path, swept: bool) -> PathBuf {
+    let p = dir.join("hungry");
+    std::fs::create_dir_all(&p).unwrap();
+    let alloc = "import sys, time; n = int(sys.argv[1]); sys.exit(3) if n < 0 else None; x = b'x' * (n << 20); time.sleep(1); print('held', n, 'MiB')";
+    let (mb, sweep) = if swept {
+        ("{param.mb}", "[phases.solve.sweep]\nmb = [10, 250, -1]\n")
+    } else {
+        ("250", "")
+    };
+    std::fs::write(
+        p.join("tandem.toml"),
+        format!(
+            r#"[project]
+name = "hungry"
+[storage]
+root = "lake/hungry"
+[phases.preprocess]
+engine = "slurm"
+output = "runs/{{run}}/p"
+local = {{ command = ["sh", "-c", "mkdir -p {{output}} && touch {{output}}/_SUCCESS"] }}
+[handoff]
+from = "preprocess"
+to = "solve"
+[phases.solve]
+engine = "slurm"
+inputs = ["handoff"]
+output = "runs/{{run}}/s"
+resources = {{ memory_gb = 0.1 }}
+retry = {{ max = 2, on = ["OUT_OF_MEMORY"], memory_factor = 4.0 }}
+local = {{ command = ["true"] }}
+slurm = {{ command = ["python3", "-c", "{alloc}", "{mb}"], launcher = "none" }}
+{sweep}
+{target}
+"#,
+            target = slurm_target(dir)
+        ),
+    )
+    .unwrap();
+    p.join("tandem.toml")
+}
+
+#[test]
+fn elements_that_run_out_of_memory_are_tried_again_with_more() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let p = hungry(d.path(), true);
+    let (run, _, ok) = run_json(&home, &p, "ws");
+    assert!(!ok, "element -1 exits 3: {run:#}");
+    let els = run["phases"][1]["elements"].as_array().unwrap();
+    // 10 MiB fits: once
+    assert_eq!(els[0]["state"], "succeeded", "{run:#}");
+    assert!(els[0]["attempts"].as_array().unwrap().is_empty());
+    // 250 MiB: out of memory at 0.1 GB, then fine with 0.4 GB
+    assert_eq!(els[1]["state"], "succeeded", "{:#}", els[1]);
+    let tries = els[1]["attempts"].as_array().unwrap();
+    assert_eq!(tries.len(), 1, "{tries:#?}");
+    assert_eq!(tries[0]["reason"], "OUT_OF_MEMORY");
+    assert_eq!(tries[0]["memory_gb"], 0.1);
+    let first = tries[0]["engine_id"].as_str().unwrap();
+    let now = els[1]["engine_id"].as_str().unwrap();
+    assert_ne!(first, now, "a new array for the retry");
+    assert!(now.ends_with("_1"));
+    // a failing exit code is not retried unless the rule names FAILED
+    assert_eq!(els[2]["state"], "failed");
+    assert_eq!(els[2]["exit_code"], 3);
+    assert!(els[2]["attempts"].as_array().unwrap().is_empty());
+    // the element's log has both tries
+    let id = run["id"].as_str().unwrap();
+    let log =
+        std::fs::read_to_string(home.join("runs").join(id).join("solve.e1.stdout.log")).unwrap();
+    assert!(log.contains("OUT_OF_MEMORY: trying again"), "{log}");
+    assert!(log.contains("held 250 MiB"), "{log}");
+    // the journal's row counts the try
+    let o = tandem(&home)
+        .args(["runs", "show", id, "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["phases"][1]["elements"][1]["attempts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_job_that_runs_out_of_memory_is_tried_again_with_more() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let p = hungry(d.path(), false);
+    let (run, _, ok) = run_json(&home, &p, "ws");
+    assert!(ok, "{run:#}");
+    let solve = &run["phases"][1];
+    let tries = solve["attempts"].as_array().unwrap();
+    assert_eq!(tries.len(), 1, "{solve:#}");
+    assert_eq!(tries[0]["reason"], "OUT_OF_MEMORY");
+    assert_ne!(tries[0]["engine_id"], solve["engine_id"]);
+    // the second try ran in its own directory, asking for 0.4 GB
+    let id = run["id"].as_str().unwrap();
+    let script = std::fs::read_to_string(
+        d.path()
+            .join("cluster")
+            .join(id)
+            .join("solve/a1/job.sbatch"),
+    )
+    .unwrap();
+    assert!(script.contains("python3"), "{script}");
+    let out = Command::new("scontrol")
+        .args(["show", "job", "-o", solve["engine_id"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&out.stdout);
+    assert!(show.contains("mem=410M"), "{show}");
+}

@@ -1893,3 +1893,57 @@ fn brackets_step_the_plots_through_elements_holding_the_colour_range() {
         "{c:?}"
     );
 }
+
+#[test]
+fn space_marks_two_runs_and_equals_compares_them_older_first() {
+    let mut s = idle();
+    s.runs.push(common::run(
+        "20261124-090000-beef",
+        RunState::Succeeded,
+        RunState::Failed,
+    ));
+    s.view = View::Runs;
+    s.runs_view.selected = 0;
+    update(&mut s, key(' '));
+    // one marked: = compares it with the selected one; the same run alone is not a pair
+    assert!(update(&mut s, key('=')).is_empty());
+    let other = s
+        .visible_runs()
+        .iter()
+        .position(|r| r.id == "20261124-090000-beef")
+        .unwrap();
+    s.runs_view.selected = other;
+    update(&mut s, key(' '));
+    assert_eq!(s.runs_view.marked.len(), 2);
+    let c = update(&mut s, key('='));
+    let first = s.visible_runs()[0].id.clone();
+    let (a, b) = if first.as_str() < "20261124-090000-beef" {
+        (first, "20261124-090000-beef".to_string())
+    } else {
+        ("20261124-090000-beef".to_string(), first)
+    };
+    assert_eq!(c, vec![Command::DiffRuns { a, b }]);
+    // the answer replaces the list; Esc goes back to it; v opens the plots compared
+    let d = tandem::pipeline::diff::RunDiff {
+        a: "20261124-090000-beef".into(),
+        b: "20261125-115900-abcd".into(),
+        project: tandem::pipeline::diff::ProjectDiff::Same,
+        runs: vec![],
+        phases: vec![],
+        series: vec![],
+    };
+    update(&mut s, Msg::RunsDiffed(Ok(Box::new(d.clone()))));
+    assert!(s.runs_view.diff.is_some());
+    update(&mut s, code(KeyCode::Esc));
+    assert!(s.runs_view.diff.is_none());
+    assert_eq!(s.view, View::Runs);
+    update(&mut s, Msg::RunsDiffed(Ok(Box::new(d))));
+    let c = update(&mut s, key('v'));
+    assert_eq!(s.view, View::Plots);
+    assert_eq!(s.plots.run_id.as_deref(), Some("20261125-115900-abcd"));
+    assert_eq!(s.plots.compare.as_deref(), Some("20261124-090000-beef"));
+    assert!(
+        c.iter().any(|c| matches!(c, Command::PlotFiles { .. })),
+        "{c:?}"
+    );
+}

@@ -902,3 +902,47 @@ fn logs_of_one_element() {
         "{text}"
     );
 }
+
+#[test]
+fn runs_compared() {
+    use tandem::pipeline::diff::*;
+    let mut s = with_view(View::Runs);
+    let f = |n: &str, a: &str, b: &str| Field {
+        name: n.into(),
+        a: a.into(),
+        b: b.into(),
+    };
+    s.runs_view.diff = Some(Box::new(RunDiff {
+        a: "20261124-090000-beef".into(),
+        b: "20261125-115900-abcd".into(),
+        project: ProjectDiff::Changed {
+            keys: vec![KeyChange {
+                key: "phases.solve.local.command[8]".into(),
+                a: Some("\"224\"".into()),
+                b: Some("\"160\"".into()),
+            }],
+        },
+        runs: vec![f("target", "local", "local"), f("duration", "2.0s", "1.1s")],
+        phases: vec![PhaseDiff {
+            phase: tandem::project::PhaseId::Solve,
+            fields: vec![f("state", "succeeded", "failed"), f("exit code", "0", "3")],
+            inputs: InputsDiff {
+                same: 3,
+                changed: vec![InputChange {
+                    key: "boundary.csv".into(),
+                    a: "1.2 KiB 5f3a…".into(),
+                    b: "1.2 KiB 9c01…".into(),
+                }],
+                ..Default::default()
+            },
+            elements: vec![],
+        }],
+        series: vec![SeriesLast {
+            plot: "energy".into(),
+            column: "total_energy".into(),
+            a: Some(41.16),
+            b: Some(40.9),
+        }],
+    }));
+    snap("runs_compared", &s);
+}

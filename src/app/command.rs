@@ -70,6 +70,12 @@ pub enum Command {
         bucket: String,
         key: String,
     },
+    /// Compare two runs (the journal, and the last values of their series); answers
+    /// Msg::RunsDiffed.
+    DiffRuns {
+        a: String,
+        b: String,
+    },
     /// Resolve the files a plot draws (a glob for snapshots) in a run's phase output.
     PlotFiles {
         req: u64,

@@ -302,6 +302,19 @@ pub fn table(view: View) -> Vec<Binding> {
                 b(KeyCode::Char('c'), "c", Action::Cancel, "cancel the run"),
                 b(KeyCode::Char('/'), "/", Action::Filter, "filter runs").hint("filter"),
                 b(
+                    KeyCode::Char(' '),
+                    "Space",
+                    Action::MarkRun,
+                    "mark a run to compare (two at most)",
+                ),
+                b(
+                    KeyCode::Char('='),
+                    "=",
+                    Action::DiffRuns,
+                    "compare the two marked runs (or the marked one and this one); v then shows their plots compared, Esc goes back",
+                )
+                .hint("compare"),
+                b(
                     KeyCode::Char('R'),
                     "R",
                     Action::Refresh,

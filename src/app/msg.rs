@@ -28,6 +28,8 @@ pub enum Msg {
         runs: Vec<Run>,
         skipped: Vec<String>,
     },
+    /// Two runs compared (`=` in the Runs view).
+    RunsDiffed(Result<Box<crate::pipeline::diff::RunDiff>, crate::pipeline::diff::DiffError>),
     LogLines {
         run_id: String,
         lines: Vec<crate::observe::logbuf::LogLine>,
@@ -170,6 +172,10 @@ pub enum Action {
     ScrollColumns(bool),
     /// Plots, an N-D array: the next 2-D slice (`true`: the one before).
     StepSlice(bool),
+    /// Runs view: mark the selected run (or unmark it) for `=`.
+    MarkRun,
+    /// Runs view: the two marked runs (or the marked and the selected one) compared.
+    DiffRuns,
     /// A sweep's next element (`true`: the one before): the Logs view's source, the Plots
     /// view's field.
     StepElement(bool),

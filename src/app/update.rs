@@ -36,6 +36,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         }
         Msg::Run(ev) => pipeline::on_run_event(s, ev),
         Msg::RunsLoaded { runs, skipped } => runs::on_loaded(s, runs, skipped),
+        Msg::RunsDiffed(r) => runs::on_diffed(s, r),
         Msg::LogLines {
             run_id,
             lines,
@@ -275,6 +276,15 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             vec![]
         }
         Action::Back if s.view == View::Jobs && s.jobs.log.is_some() => jobs::close_log(s),
+        Action::Back if s.view == View::Runs && s.runs_view.diff.is_some() => {
+            s.runs_view.diff = None;
+            vec![]
+        }
+        Action::MarkRun => runs::mark(s),
+        Action::DiffRuns => runs::diff(s),
+        Action::OpenPlots if s.view == View::Runs && s.runs_view.diff.is_some() => {
+            runs::plots_of_diff(s)
+        }
         Action::Back => {
             if s.view == View::Datasets {
                 if let Some(c) = datasets::back(s) {

@@ -30,6 +30,19 @@ enum RunsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Two runs side by side, from the journal: the project file's keys that changed, where and
+    /// how each phase ran, how long, how it ended, a sweep's elements by their parameters, the
+    /// inputs that differ by content (ETag), and the last value of each plotted series column.
+    Diff {
+        /// Run ids (a unique prefix is enough; `last` is the newest).
+        a: String,
+        b: String,
+        /// The project file whose plots name the series (default: the one A was started from).
+        #[arg(long)]
+        project: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Pick up a run that a stopped tandem left unfinished (re-attach to its jobs, follow their
     /// logs from where they stood, submit what is left, each phase once). Without RUN, every such
     /// run. When another live tandem drives the run, follow it until it ends instead.
@@ -54,6 +67,12 @@ impl RunsArgs {
             Some(RunsCmd::Show { run, project, json }) => {
                 show(g, &run, project.as_deref(), json).await
             }
+            Some(RunsCmd::Diff {
+                a,
+                b,
+                project,
+                json,
+            }) => diff(g, &a, &b, project.as_deref(), json).await,
             Some(RunsCmd::Resume { run, project, json }) => {
                 resume_runs(g, run.as_deref(), project.as_deref(), json).await
             }
@@ -132,7 +151,7 @@ async fn show(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Resu
             },
             None => None,
         };
-        out.push(written.unwrap_or_else(|| Manifest::of(&r, ph.phase, vec![])));
+        out.push(written.unwrap_or_else(|| Manifest::of(&r, ph.phase, None, vec![])));
     }
     if json {
         print_json(&serde_json::json!({"run": r.id, "phases": out}));
@@ -165,6 +184,104 @@ async fn show(g: &Global, run: &str, project: Option<&Path>, json: bool) -> Resu
                     .as_deref()
                     .map(|m| format!(" · {}", crate::observe::sanitize(m)))
                     .unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `tandem runs diff A B`.
+async fn diff(
+    g: &Global,
+    a: &str,
+    b: &str,
+    project: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
+    use crate::pipeline::diff::ProjectDiff;
+    let ws = g.workspace();
+    let (ra, rb) = (journal_run(&ws, a)?, journal_run(&ws, b)?);
+    // the last values of the plotted series are read as the Plots view reads them; without the
+    // project file, the journal's side alone
+    let d = match resume::project_of(&ra, project) {
+        Ok((p, _)) => {
+            let store = ws.open_store(&p, &ra.target, &g.s3()).await;
+            crate::plot::load::Reader::new(ws.clone(), Arc::new(p), Some(store))
+                .diff_runs(&ra.id, &rb.id)
+                .await
+        }
+        Err(_) => crate::pipeline::diff::diff(&ws.journal, &ra.id, &rb.id),
+    }
+    .map_err(|e| Failure::failed(e.to_string()))?;
+    if json {
+        print_json(&d);
+        return Ok(());
+    }
+    let clean = |s: &str| crate::observe::sanitize(s).into_owned();
+    let w = 22;
+    emit!("{:<w$} {:<32} {}", "", clean(&d.a), clean(&d.b));
+    let row = |f: &crate::pipeline::diff::Field| {
+        let mark = if f.differs() { "≠" } else { " " };
+        emit!("{mark} {:<20} {:<32} {}", f.name, f.a, f.b);
+    };
+    d.runs.iter().for_each(row);
+    match &d.project {
+        ProjectDiff::Same => emit!("  project file: the same"),
+        ProjectDiff::NotKept { hash } => {
+            emit!("  project file: the text of {hash} was not kept (a run from before tandem kept it)")
+        }
+        ProjectDiff::Changed { keys } => {
+            emit!("  project file: {} key(s) differ", keys.len());
+            for k in keys {
+                emit!(
+                    "≠ {:<40} {:<24} {}",
+                    clean(&k.key),
+                    clean(k.a.as_deref().unwrap_or("(none)")),
+                    clean(k.b.as_deref().unwrap_or("(none)"))
+                );
+            }
+        }
+    }
+    for ph in &d.phases {
+        emit!("{}", ph.phase);
+        ph.fields.iter().for_each(row);
+        let i = &ph.inputs;
+        match &i.note {
+            Some(n) if i.same + i.changed.len() + i.only_a.len() + i.only_b.len() == 0 => {
+                emit!("  inputs: {n}")
+            }
+            n => emit!(
+                "  inputs: {} the same, {} changed, {} only in A, {} only in B{}",
+                i.same,
+                i.changed.len(),
+                i.only_a.len(),
+                i.only_b.len(),
+                n.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+            ),
+        }
+        for c in i.changed.iter().take(20) {
+            emit!("≠ {:<40} {:<24} {}", c.key, c.a, c.b);
+        }
+        for e in &ph.elements {
+            let mark = if e.a != e.b { "≠" } else { " " };
+            emit!(
+                "{mark} [{}] {:<20} {}",
+                e.params,
+                e.a.as_deref().unwrap_or("-"),
+                e.b.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if !d.series.is_empty() {
+        emit!("last values");
+        for s in &d.series {
+            let v = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_else(|| "-".into());
+            let mark = if s.a != s.b { "≠" } else { " " };
+            emit!(
+                "{mark} {:<40} {:<24} {}",
+                clean(&format!("{} · {}", s.plot, s.column)),
+                v(s.a),
+                v(s.b)
             );
         }
     }

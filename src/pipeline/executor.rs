@@ -122,6 +122,9 @@ pub async fn execute(
         if let Err(e) = ws.journal.record(&run) {
             tracing::error!("journal write failed: {e}");
         }
+        if let Err(e) = ws.journal.keep_project(&project.hash, &project.src) {
+            tracing::error!("journal write failed: {e}");
+        }
     }
     match ws.journal.lease(&run.id, &owner) {
         Ok(Lease::Acquired) => {}

@@ -154,6 +154,7 @@ CREATE TABLE IF NOT EXISTS elements(
   tail_saved INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(run_id, phase, idx));
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS projects(hash TEXT PRIMARY KEY, text TEXT NOT NULL);
 ";
 
 /// How long a journal operation waits for another process's write before it fails.
@@ -383,6 +384,27 @@ impl Journal {
             .map_err(|e| self.err(e))?;
         }
         Ok(())
+    }
+
+    /// Keep a project file's text under its hash (once: runs of the same file share it).
+    pub fn keep_project(&self, hash: &str, text: &str) -> std::io::Result<()> {
+        let c = self.open()?;
+        c.execute(
+            "INSERT OR IGNORE INTO projects(hash, text) VALUES(?1, ?2)",
+            params![hash, text],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The text of the project file whose hash this is, if a run of it was journalled.
+    pub fn project_text(&self, hash: &str) -> std::io::Result<Option<String>> {
+        let c = self.open()?;
+        c.query_row("SELECT text FROM projects WHERE hash=?1", [hash], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| self.err(e))
     }
 
     /// A swept phase's elements as their rows say (index, parameters as JSON, state, engine id,

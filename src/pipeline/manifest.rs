@@ -30,6 +30,10 @@ pub struct Manifest {
     pub engine_id: Option<String>,
     pub command: Option<Vec<String>>,
     pub input: Option<String>,
+    /// The store prefix the inputs were listed under (`bucket/key/`): their keys relative to it
+    /// are what two runs' inputs are compared by.
+    #[serde(default)]
+    pub input_prefix: Option<String>,
     pub inputs_truncated: bool,
     pub inputs: Vec<InputObject>,
     pub output: Option<String>,
@@ -51,11 +55,27 @@ pub struct InputObject {
     pub key: String,
     pub size: u64,
     pub etag: Option<String>,
+    /// Where the store gives no ETag (a directory store): the CRC64NVME of the file's bytes, so
+    /// two runs' inputs are still compared by content, never by time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+impl InputObject {
+    /// What the object's content is known by: its ETag, else its checksum.
+    pub fn content(&self) -> Option<&str> {
+        self.etag.as_deref().or(self.checksum.as_deref())
+    }
 }
 
 impl Manifest {
     /// The manifest of `phase` of `run`, with the input objects it read.
-    pub fn of(run: &Run, phase: PhaseId, inputs: Vec<InputObject>) -> Manifest {
+    pub fn of(
+        run: &Run,
+        phase: PhaseId,
+        input_prefix: Option<String>,
+        inputs: Vec<InputObject>,
+    ) -> Manifest {
         let p = run.phase(phase);
         Manifest {
             tandem_version: run.tandem_version.clone(),
@@ -71,6 +91,7 @@ impl Manifest {
             engine_id: p.and_then(|p| p.engine_id.clone()),
             command: p.map(|p| p.command.clone()),
             input: p.and_then(|p| p.input.clone()),
+            input_prefix,
             inputs_truncated: inputs.len() >= MANIFEST_INPUTS,
             inputs,
             output: p.map(|p| p.output.clone()),
@@ -89,26 +110,46 @@ impl Exec<'_> {
         if self.dry.is_some() {
             return;
         }
+        let prefix = self
+            .input_prefix(phase)
+            .map(|(b, k)| format!("{b}/{}/", k.trim_end_matches('/')));
         let inputs = match self.input_prefix(phase) {
             Some((b, k)) => {
                 let prefix = format!("{}/", k.trim_end_matches('/'));
-                crate::storage::list_all(self.store.as_ref(), &b, &prefix)
+                let objs = crate::storage::list_all(self.store.as_ref(), &b, &prefix)
                     .await
-                    .map(|objs| {
-                        objs.into_iter()
-                            .take(MANIFEST_INPUTS)
-                            .map(|o| InputObject {
+                    .unwrap_or_default();
+                let store = self.store.clone();
+                // a directory store has no ETags: its files are checksummed (off the workers)
+                tokio::task::spawn_blocking(move || {
+                    objs.into_iter()
+                        .take(MANIFEST_INPUTS)
+                        .map(|o| {
+                            let checksum = match &o.etag {
+                                Some(_) => None,
+                                None => store.local_path(&b, &o.key).and_then(|p| {
+                                    crate::storage::checksum::of_file(
+                                        &p,
+                                        crate::storage::checksum::Algo::Crc64Nvme,
+                                    )
+                                    .ok()
+                                }),
+                            };
+                            InputObject {
                                 key: format!("{b}/{}", o.key),
                                 size: o.size,
                                 etag: o.etag,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default()
+                                checksum,
+                            }
+                        })
+                        .collect()
+                })
+                .await
+                .unwrap_or_default()
             }
             None => vec![],
         };
-        let m = Manifest::of(&self.run, phase, inputs);
+        let m = Manifest::of(&self.run, phase, prefix, inputs);
         if let Err(e) = self.ws.journal.save_manifest(&self.run.id, phase, &m) {
             tracing::error!("journal: {e}");
         }

@@ -2,6 +2,7 @@
 //! handoff, the journal, cancelling and resuming. No ratatui here.
 
 pub mod cancel;
+pub mod diff;
 pub mod executor;
 pub mod follow;
 pub mod journal;

@@ -113,6 +113,10 @@ pub struct ElementRun {
     pub ended: Option<DateTime<Utc>>,
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// The engine's own word for how it stands or ended (Slurm's state: OUT_OF_MEMORY, TIMEOUT,
+    /// ...), what a retry rule is matched against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_state: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
     /// Earlier tries of this element that its retry rule resubmitted.
@@ -133,6 +137,7 @@ impl ElementRun {
             started: None,
             ended: None,
             exit_code: None,
+            engine_state: None,
             message: None,
             attempts: Vec::new(),
         }

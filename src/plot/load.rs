@@ -284,6 +284,70 @@ impl Reader {
 }
 
 impl Reader {
+    /// The last finite value of each column of each line plot of a run, as (plot, column, value):
+    /// what `tandem runs diff` puts side by side (of a sweep: its first element's).
+    pub async fn last_values(&self, run_id: &str) -> Vec<(String, String, f64)> {
+        let mut out = Vec::new();
+        for (i, spec) in self.project.plots.iter().enumerate() {
+            if spec.kind != PlotKind::Line {
+                continue;
+            }
+            let Ok(files) = self.files(run_id, i).await else {
+                continue;
+            };
+            let Some(file) = files.last() else { continue };
+            let Ok(PlotData::Series { series, .. }) = self.load_fit(run_id, i, file, None).await
+            else {
+                continue;
+            };
+            let (_, ys) = super::prepare::axes(spec, &series);
+            for y in ys {
+                if let Some(v) = series
+                    .column(&y)
+                    .and_then(|c| c.iter().rev().find(|v| v.is_finite()))
+                {
+                    out.push((spec.name.clone(), y, *v));
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs `a` and `b` compared from the journal (see [`crate::pipeline::diff`]), with the last
+    /// value of each plotted series column of both put beside: what `tandem runs diff` prints
+    /// and `=` in the Runs view shows.
+    pub async fn diff_runs(
+        &self,
+        a: &str,
+        b: &str,
+    ) -> Result<crate::pipeline::diff::RunDiff, crate::pipeline::diff::DiffError> {
+        use crate::pipeline::diff::SeriesLast;
+        let j = self.ws.journal.clone();
+        let (ja, jb) = (a.to_string(), b.to_string());
+        let mut d = tokio::task::spawn_blocking(move || crate::pipeline::diff::diff(&j, &ja, &jb))
+            .await
+            .map_err(|e| crate::pipeline::diff::DiffError::Journal(std::io::Error::other(e)))??;
+        let (la, lb) = tokio::join!(self.last_values(a), self.last_values(b));
+        let mut seen = std::collections::HashSet::new();
+        for (plot, column, _) in la.iter().chain(&lb) {
+            if !seen.insert((plot.clone(), column.clone())) {
+                continue;
+            }
+            let find = |l: &[(String, String, f64)]| {
+                l.iter()
+                    .find(|(p, c, _)| p == plot && c == column)
+                    .map(|x| x.2)
+            };
+            d.series.push(SeriesLast {
+                plot: plot.clone(),
+                column: column.clone(),
+                a: find(&la),
+                b: find(&lb),
+            });
+        }
+        Ok(d)
+    }
+
     /// A line plot of a swept phase with no element chosen: the series of its first
     /// [`SWEEP_OVERLAY`] elements overlaid, each named by its parameters (None: not such a
     /// plot).

@@ -118,6 +118,9 @@ pub struct Project {
     pub dir: PathBuf,
     /// FNV-1a of the file's bytes, recorded with every run.
     pub hash: String,
+    /// The file's text as it was loaded (kept in the journal with each run, by its hash, for
+    /// `tandem runs diff`).
+    pub src: std::sync::Arc<str>,
     pub name: String,
     pub description: Option<String>,
     pub storage: Storage,
@@ -172,6 +175,58 @@ pub struct Phase {
     pub slurm: Option<toml::Table>,
     /// A parameter sweep: the phase runs once per element (`{param.NAME}`, `{element}`).
     pub sweep: Option<super::sweep::Sweep>,
+    /// Resubmission of a Slurm job (or array element) that ended in one of `retry.on`'s ways.
+    pub retry: Option<Retry>,
+}
+
+/// How a phase's Slurm jobs are tried again: at most `max` more times, when one ends in one of
+/// the ways `on` names; after running out of memory with `memory_factor` times the memory, after
+/// its time limit with `time_factor` times the time. A failing exit code is retried only when
+/// `on` names FAILED.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
+    pub max: u32,
+    pub on: Vec<RetryOn>,
+    pub memory_factor: f64,
+    pub time_factor: f64,
+}
+
+/// An end a retry rule may name: Slurm's word for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RetryOn {
+    OutOfMemory,
+    Timeout,
+    NodeFail,
+    Preempted,
+    BootFail,
+    /// A non-zero exit code.
+    Failed,
+}
+
+impl RetryOn {
+    pub const ALL: [RetryOn; 6] = [
+        RetryOn::OutOfMemory,
+        RetryOn::Timeout,
+        RetryOn::NodeFail,
+        RetryOn::Preempted,
+        RetryOn::BootFail,
+        RetryOn::Failed,
+    ];
+    /// Slurm's state word.
+    pub fn word(self) -> &'static str {
+        match self {
+            RetryOn::OutOfMemory => "OUT_OF_MEMORY",
+            RetryOn::Timeout => "TIMEOUT",
+            RetryOn::NodeFail => "NODE_FAIL",
+            RetryOn::Preempted => "PREEMPTED",
+            RetryOn::BootFail => "BOOT_FAIL",
+            RetryOn::Failed => "FAILED",
+        }
+    }
+    pub fn of_word(w: &str) -> Option<RetryOn> {
+        RetryOn::ALL.into_iter().find(|r| r.word() == w)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

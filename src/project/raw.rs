@@ -77,6 +77,21 @@ pub(super) struct RawPhase {
     /// A parameter sweep: the phase runs once per element.
     #[serde(default)]
     pub(super) sweep: Option<Spanned<super::sweep::RawSweep>>,
+    /// Resubmission of a job (or array element) that ended in one of these ways.
+    #[serde(default)]
+    pub(super) retry: Option<Spanned<RawRetry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetry {
+    #[serde(default)]
+    pub(super) max: Option<Spanned<i64>>,
+    pub(super) on: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub(super) memory_factor: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub(super) time_factor: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]

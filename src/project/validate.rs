@@ -187,6 +187,7 @@ pub(super) fn validate(file: &Path, src: &str, raw: RawProject) -> Checked<Proje
         file: file.to_path_buf(),
         dir,
         hash: fnv1a(src.as_bytes()),
+        src: src.into(),
         name,
         description: raw.project.description,
         storage,
@@ -363,6 +364,10 @@ fn phase(
             })
         }
     };
+    let retry = match rp.retry {
+        None => None,
+        Some(r) => Some(retry(cx, &base, r.into_inner())?),
+    };
     for (t, k) in [(&rp.ray, "ray"), (&rp.slurm, "slurm")] {
         if let Some(t) = t {
             cx.check_table(t, &format!("{base}.{k}"), names)?;
@@ -378,6 +383,7 @@ fn phase(
         ray: rp.ray.map(Spanned::into_inner),
         slurm: rp.slurm.map(Spanned::into_inner),
         sweep,
+        retry,
     };
     // elements write apart: where the output names parameters, no two elements may name the same
     if let Some(sw) = &phase.sweep {
@@ -398,6 +404,63 @@ fn phase(
         }
     }
     Ok(phase)
+}
+
+fn retry(cx: &Ctx, base: &str, r: RawRetry) -> Checked<Retry> {
+    let key = format!("{base}.retry");
+    let max = match r.max {
+        None => 1,
+        Some(m) if (1..=10).contains(m.get_ref()) => *m.get_ref() as u32,
+        Some(m) => {
+            return cx.err(
+                m.span().start,
+                &format!("{key}.max"),
+                "expected 1 to 10 tries more",
+            )
+        }
+    };
+    let mut on = Vec::new();
+    for w in r.on.get_ref() {
+        match RetryOn::of_word(w.get_ref()) {
+            Some(x) => on.push(x),
+            None => {
+                let known: Vec<&str> = RetryOn::ALL.iter().map(|x| x.word()).collect();
+                return cx.err(
+                    w.span().start,
+                    &format!("{key}.on"),
+                    format!(
+                        "unknown end `{}`, expected one of {} (FAILED: a non-zero exit code)",
+                        w.get_ref(),
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if on.is_empty() {
+        return cx.err(
+            r.on.span().start,
+            &format!("{key}.on"),
+            "a retry needs the ends it retries: on = [\"OUT_OF_MEMORY\", \"TIMEOUT\"]",
+        );
+    }
+    let factor = |f: &Option<Spanned<f64>>, k: &str| -> Checked<f64> {
+        match f {
+            None => Ok(1.0),
+            Some(x) if (1.0..=100.0).contains(x.get_ref()) => Ok(*x.get_ref()),
+            Some(x) => cx.err(
+                x.span().start,
+                &format!("{key}.{k}"),
+                "expected a factor from 1 to 100 (what the next try asks for, times the last)",
+            ),
+        }
+    };
+    Ok(Retry {
+        max,
+        on,
+        memory_factor: factor(&r.memory_factor, "memory_factor")?,
+        time_factor: factor(&r.time_factor, "time_factor")?,
+    })
 }
 
 fn handoff(cx: &Ctx, raw: RawHandoff, swept_from: Option<usize>) -> Checked<Handoff> {

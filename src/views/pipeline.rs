@@ -168,6 +168,17 @@ fn sweep_grid(
             t.state(st),
         ));
     }
+    let retried = pr
+        .elements
+        .iter()
+        .filter(|e| !e.attempts.is_empty())
+        .count();
+    if retried > 0 {
+        counts.push(Span::styled(
+            format!("  ↻ {retried} tried again"),
+            Style::default().fg(t.warn),
+        ));
+    }
     let mut lines = vec![Line::from(counts)];
     let cell = |st: RunState, w: usize| Span::styled(format!("{:<w$}", "██"), t.state(st));
     // the distinct values of each parameter, in order
@@ -326,6 +337,30 @@ fn phase_box(f: &mut Frame, s: &AppState, area: Rect, phase: PhaseId) {
             )));
         }
     } else if let Some(x) = pr {
+        // tries before this one, and why each was tried again
+        if let Some(last) = x.attempts.last() {
+            let asked = [
+                last.memory_gb.map(|m| format!("{m:.1} GiB")),
+                last.time_limit.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "↻ try {}: the last ended {} (it asked for {})",
+                    x.attempts.len() + 1,
+                    sanitize(&last.reason),
+                    if asked.is_empty() {
+                        "the defaults".into()
+                    } else {
+                        asked
+                    }
+                ),
+                Style::default().fg(t.warn),
+            )));
+        }
         if let Some(m) = &x.message {
             let c = if x.state == RunState::Succeeded {
                 t.muted

@@ -9,6 +9,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
+    if let Some(d) = &s.runs_view.diff {
+        return draw_diff(f, s, d, area);
+    }
     let t = &s.theme;
     let vis = s.visible_runs();
     let mut title = format!("runs · {}", vis.len());
@@ -41,17 +44,37 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
                 .phases
                 .iter()
                 .map(|p| {
+                    // a sweep: how many of its elements succeeded
+                    let of = if p.elements.is_empty() {
+                        String::new()
+                    } else {
+                        let ok = p
+                            .elements
+                            .iter()
+                            .filter(|e| e.state == crate::pipeline::RunState::Succeeded)
+                            .count();
+                        format!("{ok}/{}", p.elements.len())
+                    };
+                    // tried again: how many times
+                    let tries = p.attempts.len()
+                        + p.elements.iter().map(|e| e.attempts.len()).sum::<usize>();
+                    let again = if tries > 0 {
+                        format!("↻{tries}")
+                    } else {
+                        String::new()
+                    };
                     Span::styled(
-                        format!("{}{} ", &p.phase.as_str()[..3], p.state.glyph()),
+                        format!("{}{}{of}{again} ", &p.phase.as_str()[..3], p.state.glyph()),
                         t.state(p.state),
                     )
                 })
                 .collect();
+            let marked = s.runs_view.marked.contains(&r.id);
             let mut cells = vec![
-                Cell::from(if s.current.as_deref() == Some(&r.id) {
-                    format!("▶ {}", r.id)
-                } else {
-                    format!("  {}", r.id)
+                Cell::from(match (s.current.as_deref() == Some(&r.id), marked) {
+                    (_, true) => format!("= {}", r.id),
+                    (true, false) => format!("▶ {}", r.id),
+                    (false, false) => format!("  {}", r.id),
                 }),
                 Cell::from(Span::styled(
                     format!("{} {}", r.state.glyph(), r.state),
@@ -100,4 +123,110 @@ pub fn draw(f: &mut Frame, s: &AppState, area: Rect) {
             .block(block),
         area,
     );
+}
+
+/// `=`: two runs side by side, what differs marked `≠` in the warning colour.
+fn draw_diff(f: &mut Frame, s: &AppState, d: &crate::pipeline::diff::RunDiff, area: Rect) {
+    use crate::pipeline::diff::ProjectDiff;
+    use ratatui::style::{Modifier, Style};
+    use ratatui::text::Line;
+    let t = &s.theme;
+    let clean = |x: &str| crate::observe::sanitize(x).into_owned();
+    let w = ((area.width as usize).saturating_sub(26) / 2).clamp(8, 60);
+    let mut lines: Vec<Line> = Vec::new();
+    let row = |name: &str, a: &str, b: &str| -> Line<'static> {
+        let differs = a != b;
+        let st = if differs {
+            Style::default().fg(t.warn)
+        } else {
+            Style::default().fg(t.fg)
+        };
+        Line::from(vec![
+            Span::styled(if differs { "≠ " } else { "  " }, st),
+            Span::styled(format!("{:<21} ", clean(name)), t.muted()),
+            Span::styled(format!("{:<w$} ", clean(a)), st),
+            Span::styled(clean(b), st),
+        ])
+    };
+    let head = |text: String| {
+        Line::from(Span::styled(
+            text,
+            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+        ))
+    };
+    lines.push(Line::from(Span::styled(
+        format!("  {:<21} {:<w$} {}", "", clean(&d.a), clean(&d.b)),
+        Style::default().fg(t.accent),
+    )));
+    for x in &d.runs {
+        lines.push(row(&x.name, &x.a, &x.b));
+    }
+    match &d.project {
+        ProjectDiff::Same => lines.push(head("project file: the same".into())),
+        ProjectDiff::NotKept { hash } => lines.push(head(format!(
+            "project file: the text of {} was not kept",
+            clean(hash)
+        ))),
+        ProjectDiff::Changed { keys } => {
+            lines.push(head(format!("project file: {} key(s) differ", keys.len())));
+            for k in keys {
+                lines.push(row(
+                    &k.key,
+                    k.a.as_deref().unwrap_or("(none)"),
+                    k.b.as_deref().unwrap_or("(none)"),
+                ));
+            }
+        }
+    }
+    for ph in &d.phases {
+        lines.push(head(ph.phase.to_string()));
+        for x in &ph.fields {
+            lines.push(row(&x.name, &x.a, &x.b));
+        }
+        let i = &ph.inputs;
+        lines.push(Line::from(Span::styled(
+            format!(
+                "  inputs: {} the same, {} changed, {} only in the first, {} only in the second{}",
+                i.same,
+                i.changed.len(),
+                i.only_a.len(),
+                i.only_b.len(),
+                i.note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ),
+            t.muted(),
+        )));
+        for c in &i.changed {
+            lines.push(row(&c.key, &c.a, &c.b));
+        }
+        for e in &ph.elements {
+            lines.push(row(
+                &format!("[{}]", e.params),
+                e.a.as_deref().unwrap_or("-"),
+                e.b.as_deref().unwrap_or("-"),
+            ));
+        }
+    }
+    if !d.series.is_empty() {
+        lines.push(head("last values".into()));
+        let v = |x: Option<f64>| x.map(|x| x.to_string()).unwrap_or_else(|| "-".into());
+        for x in &d.series {
+            lines.push(row(&format!("{} · {}", x.plot, x.column), &v(x.a), &v(x.b)));
+        }
+    }
+    let block = panel(
+        s,
+        format!("runs compared · {} and {}", clean(&d.a), clean(&d.b)),
+        true,
+    )
+    .title_bottom(Span::styled(
+        " ↑↓ scroll · v plots of both, compared · Esc back ",
+        t.muted(),
+    ));
+    let rows = block.inner(area).height as usize;
+    let top = s.runs_view.diff_top.min(lines.len().saturating_sub(rows));
+    let shown: Vec<Line> = lines.into_iter().skip(top).collect();
+    f.render_widget(Paragraph::new(shown).block(block), area);
 }

@@ -156,6 +156,7 @@ impl Backend {
                 element,
             } => self.plot_files(req, run_id, plot, element),
             c @ Command::LoadPlot { .. } => self.load_plot(c),
+            Command::DiffRuns { a, b } => self.diff_runs(a, b),
             Command::DecimateLines {
                 req,
                 plot,

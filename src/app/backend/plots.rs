@@ -50,6 +50,29 @@ impl Backend {
         });
     }
 
+    /// Command::DiffRuns: two runs compared, off the UI task (the journal, and the last values
+    /// of their series).
+    pub(super) fn diff_runs(&mut self, a: String, b: String) {
+        let tx = self.tx.clone();
+        let reader = self.plot_reader();
+        let j = self.ws.journal.clone();
+        tokio::spawn(async move {
+            let r = match reader {
+                Some(r) => r.diff_runs(&a, &b).await,
+                None => {
+                    tokio::task::spawn_blocking(move || crate::pipeline::diff::diff(&j, &a, &b))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(crate::pipeline::diff::DiffError::Journal(
+                                std::io::Error::other(e),
+                            ))
+                        })
+                }
+            };
+            let _ = tx.send(Msg::RunsDiffed(r.map(Box::new))).await;
+        });
+    }
+
     /// Command::LoadPlot: one snapshot (or two runs' outputs) read to what the screen shows, its
     /// image made when a pixel protocol shows it, a series decimated to the chart.
     pub(super) fn load_plot(&mut self, c: Command) {

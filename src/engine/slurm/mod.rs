@@ -11,7 +11,7 @@ mod array;
 
 pub use crate::project::SlurmConf;
 use crate::transport::{quote, quote_path, Result, Script, Transport, TransportError, Word};
-pub use array::{ArrayPoll, ArraySpec};
+pub use array::{parse_array_poll, ArrayPoll, ArraySpec};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -688,6 +688,44 @@ pub fn elapsed_of(state: &str, start: u64, end: u64, now: u64) -> u64 {
     }
 }
 
+/// A time limit as Slurm reads it (`MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`)
+/// in seconds; None for `UNLIMITED` or what does not parse.
+pub fn time_limit_secs(s: &str) -> Option<u64> {
+    let n = |x: &str| x.parse::<u64>().ok();
+    let (days, rest) = match s.split_once('-') {
+        Some((d, r)) => (n(d)?, Some(r)),
+        None => (0, None),
+    };
+    let secs = match rest {
+        // with days: HH, HH:MM, HH:MM:SS
+        Some(r) => match r.split(':').collect::<Vec<_>>()[..] {
+            [h] => n(h)? * 3600,
+            [h, m] => n(h)? * 3600 + n(m)? * 60,
+            [h, m, x] => n(h)? * 3600 + n(m)? * 60 + n(x)?,
+            _ => return None,
+        },
+        // without: MM, MM:SS, HH:MM:SS
+        None => match s.split(':').collect::<Vec<_>>()[..] {
+            [m] => n(m)? * 60,
+            [m, x] => n(m)? * 60 + n(x)?,
+            [h, m, x] => n(h)? * 3600 + n(m)? * 60 + n(x)?,
+            _ => return None,
+        },
+    };
+    Some(days * 86400 + secs)
+}
+
+/// Seconds as a time limit Slurm reads: `D-HH:MM:SS`, or `HH:MM:SS` under a day.
+pub fn time_limit_text(secs: u64) -> String {
+    let (d, r) = (secs / 86400, secs % 86400);
+    let hms = format!("{:02}:{:02}:{:02}", r / 3600, r / 60 % 60, r % 60);
+    if d > 0 {
+        format!("{d}-{hms}")
+    } else {
+        hms
+    }
+}
+
 /// `[D-]HH:MM:SS`, `MM:SS` to seconds.
 pub fn parse_elapsed(s: &str) -> u64 {
     let (days, rest) = match s.split_once('-') {
@@ -745,6 +783,24 @@ mod tests {
             parse_queue(plain).unwrap()[0].elapsed_s,
             86400 + 2 * 3600 + 3 * 60 + 4
         );
+    }
+
+    #[test]
+    fn time_limits_read_and_written_as_slurm_does() {
+        for (t, secs) in [
+            ("30", 1800),
+            ("30:15", 1815),
+            ("01:30:00", 5400),
+            ("2-12", 2 * 86400 + 12 * 3600),
+            ("1-00:30", 86400 + 1800),
+            ("1-02:03:04", 86400 + 7384),
+        ] {
+            assert_eq!(time_limit_secs(t), Some(secs), "{t}");
+        }
+        assert_eq!(time_limit_secs("UNLIMITED"), None);
+        assert_eq!(time_limit_text(5400), "01:30:00");
+        assert_eq!(time_limit_text(2 * 86400 + 61), "2-00:01:01");
+        assert_eq!(time_limit_secs(&time_limit_text(98765)), Some(98765));
     }
 
     #[test]

@@ -166,28 +166,7 @@ impl Exec<'_> {
     /// checked for the handoff's required files, then handed over as the FSx path when the project
     /// maps one, else as a local directory.
     async fn handoff_dir(&self, phase: PhaseId) -> Result<PathBuf, String> {
-        let from = self.project.handoff.from;
-        let loc = if self.run.phase(from).is_some() {
-            self.run.phase(from).map(|p| p.output.clone())
-        } else {
-            let loaded = self
-                .ws
-                .journal
-                .load()
-                .map_err(|e| format!("reading the journal: {e}"))?;
-            loaded
-                .runs
-                .iter()
-                .filter(|r| r.project == self.project.name)
-                .filter_map(|r| r.phase(from))
-                .find(|p| p.state == RunState::Succeeded)
-                .map(|p| p.output.clone())
-        };
-        let loc = loc.ok_or_else(|| {
-            format!(
-                "no handoff: no successful `{from}` run yet; run the pipeline or `{from}` first"
-            )
-        })?;
+        let loc = self.handoff_location()?;
         let (bucket, key) = crate::storage::split_location(&loc);
         let mut missing = Vec::new();
         for f in &self.project.handoff.require {
@@ -210,12 +189,39 @@ impl Exec<'_> {
         self.materialise(phase, bucket, key, "input").await
     }
 
+    /// Where the handoff is (`bucket/key/`): phase 1's output of this run, or, when only the
+    /// solve phase runs, of the newest run of the project whose phase 1 succeeded.
+    fn handoff_location(&self) -> Result<String, String> {
+        let from = self.project.handoff.from;
+        let loc = if self.run.phase(from).is_some() {
+            self.run.phase(from).map(|p| p.output.clone())
+        } else {
+            let loaded = self
+                .ws
+                .journal
+                .load()
+                .map_err(|e| format!("reading the journal: {e}"))?;
+            loaded
+                .runs
+                .iter()
+                .filter(|r| r.project == self.project.name)
+                .filter_map(|r| r.phase(from))
+                .find(|p| p.state == RunState::Succeeded)
+                .map(|p| p.output.clone())
+        };
+        loc.ok_or_else(|| {
+            format!(
+                "no handoff: no successful `{from}` run yet; run the pipeline or `{from}` first"
+            )
+        })
+    }
+
     /// The store prefix a phase read: its dataset's, or the handoff's (phase 1's output).
     pub(crate) fn input_prefix(&self, phase: PhaseId) -> Option<(String, String)> {
         let spec = self.project.phase(phase);
         let first = spec.inputs.first()?;
         if first == "handoff" {
-            let loc = self.run.phase(self.project.handoff.from)?.output.clone();
+            let loc = self.handoff_location().ok()?;
             let (b, k) = loc.split_once('/')?;
             return Some((b.to_string(), k.to_string()));
         }

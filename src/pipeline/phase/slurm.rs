@@ -8,10 +8,45 @@ use super::super::plan::{Planned, Sent, Step};
 use super::super::run::RunState;
 use super::{Exec, LogSink};
 use crate::engine::slurm::JobStatus;
-use crate::project::{render, PhaseId, SlurmTarget, WorkDir};
+use crate::pipeline::run::Attempt;
+use crate::project::{render, PhaseId, Retry, RetryOn, SlurmTarget, WorkDir};
 use chrono::Utc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// The run directory of try `n` of a job (0: the first, in `base`; then `base/aN`, with its own
+/// submit marker, script and logs).
+fn try_dir(base: &str, n: usize) -> String {
+    if n == 0 {
+        base.to_string()
+    } else {
+        format!("{}/a{n}", base.trim_end_matches('/'))
+    }
+}
+
+/// What a job asks for, for a note: `8.0 GiB, 01:30:00`.
+fn asks(job: &crate::engine::slurm::JobSpec) -> String {
+    let mem = job.memory_gb.map(|m| format!("{m:.1} GiB of memory"));
+    let time = job
+        .time_limit
+        .as_ref()
+        .map(|t| format!("a time limit of {t}"));
+    match (mem, time) {
+        (Some(m), Some(t)) => format!("{m}, {t}"),
+        (Some(x), None) | (None, Some(x)) => x,
+        (None, None) => "as before".into(),
+    }
+}
+
+/// The end a retry rule names that a job ended in, if it names it: Slurm's state word, and
+/// FAILED only for a non-zero exit code (a job that never ran is not retried for it).
+pub fn retry_on(rule: &Retry, st: &JobStatus) -> Option<RetryOn> {
+    let on = RetryOn::of_word(&st.state)?;
+    if on == RetryOn::Failed && st.exit_code.is_none_or(|c| c == 0) {
+        return None;
+    }
+    rule.on.contains(&on).then_some(on)
+}
 
 /// The run state a Slurm job's state means, and a message that keeps Slurm's detail.
 pub fn slurm_state(st: &JobStatus) -> (RunState, Option<String>) {
@@ -108,6 +143,7 @@ impl Exec<'_> {
             Ok(j) => j,
             Err(e) => return self.fail(phase, e).await,
         };
+        let job = self.for_try(phase, job, &self.attempts_of(phase, None));
         let cluster = match self.conns.slurm(self.project, &self.run.target).await {
             Ok(c) => c,
             Err(e) => return self.fail(phase, e.to_string()).await,
@@ -146,8 +182,232 @@ impl Exec<'_> {
             p.message = Some("PENDING".into());
         }
         self.publish().await;
-        self.follow_slurm(phase, &slurm, &job_id, &run_dir, st.poll, cancel)
-            .await
+        self.slurm_until_done(phase, st, job_id, cancel).await
+    }
+
+    /// Follow a phase's Slurm job to its end, and while its retry rule allows, submit it again
+    /// (with more memory after running out, more time after its time limit), each try kept as an
+    /// attempt with its reason.
+    async fn slurm_until_done(
+        &mut self,
+        phase: PhaseId,
+        st: &SlurmTarget,
+        mut job_id: String,
+        cancel: &CancellationToken,
+    ) -> RunState {
+        let cluster = match self.conns.slurm(self.project, &self.run.target).await {
+            Ok(c) => c,
+            Err(e) => return self.fail(phase, e.to_string()).await,
+        };
+        let slurm = cluster.slurm();
+        loop {
+            let tries = self.attempts_of(phase, None);
+            let run_dir = try_dir(&self.slurm_run_dir(st, phase), tries.len());
+            let (state, status) = self
+                .follow_slurm(phase, &slurm, &job_id, &run_dir, st.poll, cancel)
+                .await;
+            if state != RunState::Failed || cancel.is_cancelled() {
+                return state;
+            }
+            // again, as the retry rule says
+            let Some((why, next)) = self.next_try(phase, None, &status, &tries) else {
+                return state;
+            };
+            let input = self
+                .run
+                .phase(phase)
+                .and_then(|p| p.input.clone())
+                .unwrap_or_default();
+            let output = self.remote_output(phase);
+            let base = match self.slurm_job(phase, &input, &output, &self.slurm_run_dir(st, phase))
+            {
+                Ok(j) => j,
+                Err(e) => return self.fail(phase, e).await,
+            };
+            let mut all = tries.clone();
+            all.push(next.clone());
+            let job = self.for_try(phase, base, &all);
+            self.note(phase, &format!("{why}: submitting again ({})", asks(&job)));
+            let id = match slurm.submit(&job, cancel).await {
+                Ok(id) => id,
+                Err(e) => return self.fail(phase, e.to_string()).await,
+            };
+            self.note(phase, &format!("Slurm job {id}"));
+            let of = 1 + self.retry_max(phase);
+            if let Some(p) = self.run.phase_mut(phase) {
+                p.attempts.push(next);
+                p.engine_id = Some(id.clone());
+                p.state = RunState::Submitted;
+                p.message = Some(format!("{why}; try {} of {of}", all.len() + 1));
+                p.exit_code = None;
+                p.ended = None;
+            }
+            // the new job's logs are new files: read from their start, after what is here
+            self.restart_tails(phase.into());
+            self.publish().await;
+            job_id = id;
+        }
+    }
+
+    /// The retry rule's most tries beyond the first.
+    fn retry_max(&self, phase: PhaseId) -> u32 {
+        self.project
+            .phase(phase)
+            .retry
+            .as_ref()
+            .map_or(0, |r| r.max)
+    }
+
+    /// The attempts before the current try of a phase (or of element `element` of its sweep).
+    fn attempts_of(&self, phase: PhaseId, element: Option<u32>) -> Vec<Attempt> {
+        let Some(p) = self.run.phase(phase) else {
+            return vec![];
+        };
+        match element {
+            None => p.attempts.clone(),
+            Some(i) => p
+                .elements
+                .iter()
+                .find(|e| e.index == i)
+                .map(|e| e.attempts.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether a try that ended as `status` is tried again, and the attempt it leaves (its
+    /// reason, what it asked for, when it ran): None when the rule does not name this end, no
+    /// tries are left, or more of what it ran out of cannot be asked for (the phase names no
+    /// memory or time limit to scale); the phase's log says which.
+    fn next_try(
+        &self,
+        phase: PhaseId,
+        element: Option<u32>,
+        status: &JobStatus,
+        tries: &[Attempt],
+    ) -> Option<(String, Attempt)> {
+        let rule = self.project.phase(phase).retry.as_ref()?;
+        let on = retry_on(rule, status)?;
+        let part = match element {
+            Some(i) => crate::pipeline::workspace::Part::element(phase, i),
+            None => phase.into(),
+        };
+        if tries.len() as u32 >= rule.max {
+            self.note(
+                part,
+                &format!(
+                    "{}: no tries left ({} of {})",
+                    on.word(),
+                    tries.len() + 1,
+                    rule.max + 1
+                ),
+            );
+            return None;
+        }
+        let base = self.project.phase(phase);
+        let job = self.for_try(
+            phase,
+            crate::engine::slurm::JobSpec {
+                memory_gb: base.resources.memory_gb,
+                time_limit: base
+                    .slurm
+                    .as_ref()
+                    .and_then(|t| t.get("time_limit"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .or(base.resources.time_limit.clone()),
+                ..Default::default()
+            },
+            tries,
+        );
+        let stuck = match on {
+            RetryOn::OutOfMemory if job.memory_gb.is_none() => Some("memory_gb"),
+            RetryOn::Timeout if job.time_limit.is_none() => Some("time_limit"),
+            _ => None,
+        };
+        if let Some(k) = stuck {
+            self.note(
+                part,
+                &format!(
+                    "{}: not tried again: the phase asks for no {k}, so there is nothing to ask more \
+                     of (set resources.{k})",
+                    on.word()
+                ),
+            );
+            return None;
+        }
+        let (started, ended, engine_id, message) = match element {
+            None => self
+                .run
+                .phase(phase)
+                .map(|p| (p.started, p.ended, p.engine_id.clone(), p.message.clone()))?,
+            Some(i) => self
+                .elements(phase)
+                .iter()
+                .find(|e| e.index == i)
+                .map(|e| (e.started, e.ended, e.engine_id.clone(), e.message.clone()))?,
+        };
+        Some((
+            on.word().to_string(),
+            Attempt {
+                engine_id,
+                reason: on.word().to_string(),
+                memory_gb: job.memory_gb,
+                time_limit: job.time_limit,
+                started,
+                ended,
+                message,
+            },
+        ))
+    }
+
+    /// `job` as try `tries.len() + 1` asks for it: the memory times `memory_factor` for each try
+    /// that ran out of memory, the time limit times `time_factor` for each that ran out of time.
+    fn for_try(
+        &self,
+        phase: PhaseId,
+        mut job: crate::engine::slurm::JobSpec,
+        tries: &[Attempt],
+    ) -> crate::engine::slurm::JobSpec {
+        let Some(rule) = self.project.phase(phase).retry.as_ref() else {
+            return job;
+        };
+        let n = |r: RetryOn| tries.iter().filter(|a| a.reason == r.word()).count() as i32;
+        if let Some(m) = job.memory_gb {
+            job.memory_gb = Some(m * rule.memory_factor.powi(n(RetryOn::OutOfMemory)));
+        }
+        if let Some(secs) = job
+            .time_limit
+            .as_deref()
+            .and_then(crate::engine::slurm::time_limit_secs)
+        {
+            let more = rule.time_factor.powi(n(RetryOn::Timeout));
+            job.time_limit = Some(crate::engine::slurm::time_limit_text(
+                (secs as f64 * more).ceil() as u64,
+            ));
+        }
+        if !tries.is_empty() && !job.run_dir.is_empty() {
+            job.run_dir = try_dir(&job.run_dir, tries.len());
+        }
+        job
+    }
+
+    /// Log tails that start again at the beginning of a new try's files, after what the local
+    /// files already hold.
+    fn restart_tails(&self, part: crate::pipeline::workspace::Part) {
+        let len = |e| {
+            std::fs::metadata(self.ws.log_path(&self.run.id, part, e))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        };
+        self.save_tail(
+            part,
+            LogOffsets {
+                out_remote: 0,
+                out_local: len(false),
+                err_remote: 0,
+                err_local: len(true),
+            },
+        );
     }
 
     /// A poll of job `job` that failed: noted in the phase's log; after ten in a row the phase
@@ -412,28 +672,179 @@ impl Exec<'_> {
                 id
             }
         };
-        self.follow_slurm_array(phase, &slurm, &job_id, &run_dir, st.poll, cancel)
-            .await
+        let _ = job_id;
+        loop {
+            if let Some(end) = self
+                .follow_slurm_arrays(phase, &slurm, &run_dir, st.poll, cancel)
+                .await
+            {
+                return end;
+            }
+            if cancel.is_cancelled() || !self.retry_elements(phase, &slurm, &run_dir, cancel).await
+            {
+                return self.end_sweep(phase).await;
+            }
+        }
     }
 
-    /// Follow a Slurm array to its end: every element's state in one round trip per poll, with
-    /// the new log bytes of the elements running (and of each that ended, to its end), appended
-    /// to each element's log files with their offsets committed; scancel of the array on cancel.
-    async fn follow_slurm_array(
+    /// Elements that ended in a way the retry rule names, submitted again as one array of just
+    /// them (`--array=1,4`) in the next try's directory, asking for what the most starved of
+    /// them needs; each keeps its try as an attempt. False when none is tried again.
+    async fn retry_elements(
         &mut self,
         phase: PhaseId,
         slurm: &crate::engine::slurm::Slurm<'_>,
-        job_id: &str,
+        run_dir: &str,
+        cancel: &CancellationToken,
+    ) -> bool {
+        use crate::engine::slurm::ArraySpec;
+        let mut again: Vec<(u32, String, Attempt)> = Vec::new();
+        for e in self.elements(phase).to_vec() {
+            if e.state != RunState::Failed {
+                continue;
+            }
+            let status = JobStatus {
+                state: e.engine_state.clone().unwrap_or_default(),
+                exit_code: e.exit_code,
+                ..Default::default()
+            };
+            if let Some((why, a)) = self.next_try(phase, Some(e.index), &status, &e.attempts) {
+                again.push((e.index, why, a));
+            }
+        }
+        if again.is_empty() {
+            return false;
+        }
+        let Some(sweep) = self.project.phase(phase).sweep.clone() else {
+            return false;
+        };
+        // the round: one more than the most any of them was tried
+        let tries: Vec<Attempt> = again
+            .iter()
+            .map(|(i, _, a)| {
+                let mut t = self.attempts_of(phase, Some(*i));
+                t.push(a.clone());
+                t
+            })
+            .max_by_key(|t| t.len())
+            .unwrap_or_default();
+        let input = self
+            .run
+            .phase(phase)
+            .and_then(|p| p.input.clone())
+            .unwrap_or_default();
+        let output = self.element_remote_output(phase);
+        let mut job = match self.slurm_job(phase, &input, &output, run_dir) {
+            Ok(j) => j,
+            Err(e) => {
+                self.note(phase, &format!("not tried again: {e}"));
+                return false;
+            }
+        };
+        let per_element: std::collections::BTreeMap<String, String> = job
+            .env
+            .iter()
+            .filter(|(_, v)| v.contains("{element}") || v.contains("{param."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        job.env.retain(|k, _| !per_element.contains_key(k));
+        // the most memory and time any of them needs
+        for t in again.iter().map(|(i, _, a)| {
+            let mut t = self.attempts_of(phase, Some(*i));
+            t.push(a.clone());
+            t
+        }) {
+            let j = self.for_try(phase, job.clone(), &t);
+            job.memory_gb = match (job.memory_gb, j.memory_gb) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => b.or(a),
+            };
+            job.time_limit = match (&job.time_limit, &j.time_limit) {
+                (Some(a), Some(b)) => {
+                    let s = |x: &str| crate::engine::slurm::time_limit_secs(x).unwrap_or(0);
+                    Some(if s(b) > s(a) { b.clone() } else { a.clone() })
+                }
+                (a, b) => b.clone().or(a.clone()),
+            };
+        }
+        job.run_dir = try_dir(run_dir, tries.len());
+        let only: Vec<u32> = again.iter().map(|(i, _, _)| *i).collect();
+        job.array = Some(ArraySpec {
+            count: sweep.len() as u32,
+            only: Some(only.clone()),
+            max_parallel: sweep.max_parallel,
+            params: sweep.names(),
+            table: sweep.table(),
+            env: per_element,
+        });
+        let reasons: Vec<String> = again.iter().map(|(i, w, _)| format!("{i} {w}")).collect();
+        self.note(
+            phase,
+            &format!(
+                "trying {} element(s) again ({}): {}",
+                only.len(),
+                reasons.join(", "),
+                asks(&job)
+            ),
+        );
+        let id = match slurm.submit(&job, cancel).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.note(phase, &format!("not tried again: {e}"));
+                return false;
+            }
+        };
+        self.note(
+            phase,
+            &format!(
+                "Slurm array {id} ({})",
+                job.array.as_ref().map(|a| a.indexes()).unwrap_or_default()
+            ),
+        );
+        for (i, why, a) in again {
+            let of = 1 + self.retry_max(phase);
+            if let Some(e) = self.element_mut(phase, i) {
+                e.attempts.push(a);
+                e.engine_id = Some(format!("{id}_{i}"));
+                e.state = RunState::Submitted;
+                e.message = Some(format!("{why}; try {} of {of}", e.attempts.len() + 1));
+                e.exit_code = None;
+                e.engine_state = None;
+                e.started = None;
+                e.ended = None;
+            }
+            self.note_element(phase, i, &format!("{why}: trying again as {id}_{i}"));
+            self.restart_tails(crate::pipeline::workspace::Part::element(phase, i));
+        }
+        self.publish_sweep(phase).await;
+        true
+    }
+
+    /// Follow a sweep's Slurm arrays until every element has ended and its logs are read: each
+    /// element's job (`JOB_N`) and run directory come from its own record (a retried element is
+    /// in a later array, in the next try's directory); one round trip per array per poll brings
+    /// every element's state and the new log bytes of those running; scancel of each array on
+    /// cancel. Some: the phase's end (contact with the cluster lost).
+    async fn follow_slurm_arrays(
+        &mut self,
+        phase: PhaseId,
+        slurm: &crate::engine::slurm::Slurm<'_>,
         run_dir: &str,
         poll: Duration,
         cancel: &CancellationToken,
-    ) -> RunState {
+    ) -> Option<RunState> {
         use crate::pipeline::workspace::Part;
-        let paths = |i: u32| {
-            let base = run_dir.trim_end_matches('/');
+        // (array job, its run directory) of element i, from its engine id and its tries
+        let where_of = |e: &crate::pipeline::run::ElementRun| -> Option<(String, String)> {
+            let id = e.engine_id.as_deref()?;
+            let job = id.rsplit_once('_').map(|(j, _)| j)?.to_string();
+            Some((job, try_dir(run_dir, e.attempts.len())))
+        };
+        let paths = |job: &str, dir: &str, i: u32| {
+            let base = dir.trim_end_matches('/');
             (
-                format!("{base}/slurm-{job_id}_{i}.out"),
-                format!("{base}/slurm-{job_id}_{i}.err"),
+                format!("{base}/slurm-{job}_{i}.out"),
+                format!("{base}/slurm-{job}_{i}.err"),
             )
         };
         let mut sinks: std::collections::BTreeMap<u32, [LogSink; 2]> = Default::default();
@@ -448,6 +859,10 @@ impl Exec<'_> {
         let mut cancelled = false;
         let mut failures = 0;
         let mut first = true;
+        // polls in a row that did not mention an element that was running (sacct names an
+        // element by the bare array id for a moment before `JOB_N`; without accounting a
+        // finished one leaves scontrol after MinJobAge)
+        let mut unseen: std::collections::BTreeMap<u32, u32> = Default::default();
         loop {
             if !first {
                 tokio::select! {
@@ -456,122 +871,140 @@ impl Exec<'_> {
                 }
             }
             first = false;
-            if cancel.is_cancelled() && !cancelled {
-                cancelled = true;
-                self.note(phase, &format!("cancelling Slurm array {job_id} (scancel)"));
-                if let Err(e) = slurm.cancel(job_id, &quiet).await {
-                    self.note(phase, &format!("scancel: {e}"));
+            let elements = self.elements(phase).to_vec();
+            let mut arrays: std::collections::BTreeMap<(String, String), Vec<u32>> =
+                Default::default();
+            for e in elements.iter().filter(|e| !drained.contains(&e.index)) {
+                if let Some(k) = where_of(e) {
+                    arrays.entry(k).or_default().push(e.index);
                 }
             }
-            // the logs of every element that has started and is not read to its end
-            let want: Vec<(u32, String, String, (u64, u64))> = self
-                .elements(phase)
-                .iter()
-                .filter(|e| {
-                    !drained.contains(&e.index)
-                        && (e.state == RunState::Running || e.state.is_terminal())
-                })
-                .map(|e| e.index)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(|i| {
-                    let s = sinks.entry(i).or_insert_with(|| {
-                        LogSink::pair(self.ws, &self.run.id, Part::element(phase, i))
-                    });
-                    let (o, e) = paths(i);
-                    (i, o, e, (s[0].remote, s[1].remote))
-                })
-                .collect();
-            let p = match slurm.poll_array(job_id, &want, &quiet).await {
-                Ok(p) => {
-                    failures = 0;
-                    p
-                }
-                Err(e) => match self.poll_failed(phase, &mut failures, job_id, e).await {
-                    Some(end) => return end,
-                    None => continue,
-                },
-            };
-            let each = slurm.transport.max_output() / (2 * want.len().max(1));
-            for (i, (out, err)) in &p.logs {
-                if let Some(s) = sinks.get_mut(i) {
-                    s[0].write(out);
-                    s[1].write(err);
-                    let (o, e) = (s[0].mark(), s[1].mark());
-                    self.save_tail(
-                        Part::element(phase, *i),
-                        LogOffsets {
-                            out_remote: o.0,
-                            out_local: o.1,
-                            err_remote: e.0,
-                            err_local: e.1,
-                        },
-                    );
-                }
-                let was_over = self
-                    .elements(phase)
-                    .iter()
-                    .any(|e| e.index == *i && e.state.is_terminal());
-                if was_over && out.len() < each.max(4096) && err.len() < each.max(4096) {
-                    drained.insert(*i);
+            if cancel.is_cancelled() && !cancelled {
+                cancelled = true;
+                for (job, _) in arrays.keys() {
+                    self.note(phase, &format!("cancelling Slurm array {job} (scancel)"));
+                    if let Err(e) = slurm.cancel(job, &quiet).await {
+                        self.note(phase, &format!("scancel: {e}"));
+                    }
                 }
             }
             let mut changed = false;
-            for e in self.elements(phase).to_vec() {
-                if e.state.is_terminal() {
-                    continue;
-                }
-                let Some(status) = p.elements.get(&e.index) else {
-                    if e.state == RunState::Running {
-                        // it ran and Slurm forgot it (MinJobAge passed while no tandem followed)
-                        changed |= self.set_element(
-                            phase,
-                            e.index,
-                            RunState::Lost,
-                            None,
-                            Some("Slurm no longer knows this element".into()),
+            for ((job, dir), members) in &arrays {
+                // the logs of every element of it that has started and is not read to its end
+                let want: Vec<(u32, String, String, (u64, u64))> = members
+                    .iter()
+                    .filter(|i| {
+                        elements.iter().any(|e| {
+                            e.index == **i
+                                && (e.state == RunState::Running || e.state.is_terminal())
+                        })
+                    })
+                    .map(|&i| {
+                        let s = sinks.entry(i).or_insert_with(|| {
+                            LogSink::pair(self.ws, &self.run.id, Part::element(phase, i))
+                        });
+                        let (o, e) = paths(job, dir, i);
+                        (i, o, e, (s[0].remote, s[1].remote))
+                    })
+                    .collect();
+                let p = match slurm.poll_array(job, &want, &quiet).await {
+                    Ok(p) => {
+                        failures = 0;
+                        p
+                    }
+                    Err(e) => match self.poll_failed(phase, &mut failures, job, e).await {
+                        Some(end) => return Some(end),
+                        None => continue,
+                    },
+                };
+                let each = slurm.transport.max_output() / (2 * want.len().max(1));
+                for (i, (out, err)) in &p.logs {
+                    if let Some(s) = sinks.get_mut(i) {
+                        s[0].write(out);
+                        s[1].write(err);
+                        let (o, e) = (s[0].mark(), s[1].mark());
+                        self.save_tail(
+                            Part::element(phase, *i),
+                            LogOffsets {
+                                out_remote: o.0,
+                                out_local: o.1,
+                                err_remote: e.0,
+                                err_local: e.1,
+                            },
                         );
                     }
-                    continue;
-                };
-                let (state, msg) = slurm_state(status);
-                let (o, _) = paths(e.index);
-                let msg = match never_ran(status, run_dir, &o) {
-                    Some(why) if state.is_terminal() => Some(why),
-                    _ => msg,
-                };
-                let msg = match (state, msg) {
-                    (RunState::Failed, m) => {
-                        let line = self.last_error_line(Part::element(phase, e.index));
-                        match (m, line) {
-                            (Some(m), Some(l)) => {
-                                Some(format!("{m} — {}", crate::observe::sanitize(&l)))
-                            }
-                            (m, l) => m.or(l),
-                        }
+                    let was_over = elements
+                        .iter()
+                        .any(|e| e.index == *i && e.state.is_terminal());
+                    if was_over && out.len() < each.max(4096) && err.len() < each.max(4096) {
+                        drained.insert(*i);
                     }
-                    (_, m) => m,
-                };
-                changed |= self.set_element(phase, e.index, state, status.exit_code, msg);
+                }
+                for &i in members {
+                    let Some(e) = elements.iter().find(|e| e.index == i) else {
+                        continue;
+                    };
+                    if e.state.is_terminal() {
+                        continue;
+                    }
+                    let Some(status) = p.elements.get(&i) else {
+                        let n = unseen.entry(i).or_default();
+                        *n += 1;
+                        if e.state == RunState::Running && *n >= 10 {
+                            // it ran and Slurm forgot it (MinJobAge passed while no tandem
+                            // followed)
+                            changed |= self.set_element(
+                                phase,
+                                i,
+                                RunState::Lost,
+                                None,
+                                Some("Slurm no longer knows this element".into()),
+                            );
+                        }
+                        continue;
+                    };
+                    unseen.remove(&i);
+                    let (state, msg) = slurm_state(status);
+                    let (o, _) = paths(job, dir, i);
+                    let msg = match never_ran(status, dir, &o) {
+                        Some(why) if state.is_terminal() => Some(why),
+                        _ => msg,
+                    };
+                    let msg = match (state, msg) {
+                        (RunState::Failed, m) => {
+                            let line = self.last_error_line(Part::element(phase, i));
+                            match (m, line) {
+                                (Some(m), Some(l)) => {
+                                    Some(format!("{m} — {}", crate::observe::sanitize(&l)))
+                                }
+                                (m, l) => m.or(l),
+                            }
+                        }
+                        (_, m) => m,
+                    };
+                    changed |= self.set_element(phase, i, state, status.exit_code, msg);
+                    if let Some(e) = self.element_mut(phase, i) {
+                        e.engine_state = Some(status.state.clone());
+                    }
+                }
             }
             if changed {
                 self.publish_sweep(phase).await;
             }
-            let all_over = self.elements(phase).iter().all(|e| e.state.is_terminal());
-            let all_read = self
-                .elements(phase)
+            let elements = self.elements(phase);
+            let all_over = elements.iter().all(|e| e.state.is_terminal());
+            let all_read = elements
                 .iter()
                 .filter(|e| e.started.is_some())
                 .all(|e| drained.contains(&e.index));
             if all_over && all_read {
-                break;
+                return None;
             }
             if all_over {
                 // read the rest of the logs at once
                 first = true;
             }
         }
-        self.end_sweep(phase).await
     }
 
     /// The run directory of a phase's Slurm job on the cluster: `WORK_DIR/RUN/PHASE`, where a
@@ -595,13 +1028,7 @@ impl Exec<'_> {
         id: &str,
         cancel: &CancellationToken,
     ) -> RunState {
-        let cluster = match self.conns.slurm(self.project, &self.run.target).await {
-            Ok(c) => c,
-            Err(e) => return self.fail(phase, e.to_string()).await,
-        };
-        let slurm = cluster.slurm();
-        let run_dir = self.slurm_run_dir(st, phase);
-        self.follow_slurm(phase, &slurm, id, &run_dir, st.poll, cancel)
+        self.slurm_until_done(phase, st, id.to_string(), cancel)
             .await
     }
 
@@ -616,7 +1043,7 @@ impl Exec<'_> {
         run_dir: &str,
         poll: Duration,
         cancel: &CancellationToken,
-    ) -> RunState {
+    ) -> (RunState, JobStatus) {
         let paths = crate::engine::slurm::JobSpec {
             run_dir: run_dir.to_string(),
             ..Default::default()
@@ -674,7 +1101,7 @@ impl Exec<'_> {
                     p
                 }
                 Err(e) => match self.poll_failed(phase, &mut failures, job_id, e).await {
-                    Some(end) => return end,
+                    Some(end) => return (end, JobStatus::default()),
                     None => {
                         tokio::time::sleep(poll.min(Duration::from_secs(2))).await;
                         continue;
@@ -727,7 +1154,7 @@ impl Exec<'_> {
                         self.publish().await;
                     }
                 }
-                return state;
+                return (state, p.status);
             }
         }
     }
