@@ -822,3 +822,89 @@ fn runs_diff_names_what_changed_between_two_runs() {
     assert!(text.contains("phases.solve.local.command[8]"), "{text}");
     assert!(text.contains("inputs: 4 the same, 0 changed"), "{text}");
 }
+
+/// `--reuse`: phases whose section, inputs (by content) and version match an earlier succeeded
+/// run use its outputs; a changed key reruns its phase (and says which); a file touched but not
+/// changed is still the same input; a changed one reruns the phase reading it.
+#[test]
+fn reuse_skips_what_did_not_change_and_says_why_the_rest_ran() {
+    let d = tempfile::tempdir().unwrap();
+    let home = d.path().join("home");
+    let proj = d.path().join("p");
+    std::fs::create_dir_all(&proj).unwrap();
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-projects/heat-diffusion/tandem.toml"),
+    )
+    .unwrap();
+    let file = proj.join("tandem.toml");
+    std::fs::write(&file, &sample).unwrap();
+    let run = |reuse: bool| {
+        let mut c = tandem(&home);
+        c.arg("run").arg(&file).arg("--json");
+        if reuse {
+            c.arg("--reuse");
+        }
+        end_record(&run_ok(&mut c))
+    };
+    let first = run(false);
+    let first_id = first["id"].as_str().unwrap().to_string();
+    // nothing changed: both phases are the first run's
+    let again = run(true);
+    for i in 0..2 {
+        let p = &again["phases"][i];
+        assert_eq!(p["reuse"]["is"], "reuse", "{p:#}");
+        assert_eq!(p["reuse"]["run"], first_id.as_str());
+        assert_eq!(p["output"], first["phases"][i]["output"], "{p:#}");
+        assert!(
+            p["message"].as_str().unwrap().contains("reused run"),
+            "{p:#}"
+        );
+    }
+    // the solver's grid changed: preprocess reused, solve runs and says why
+    std::fs::write(
+        &file,
+        sample.replace("\"--nx\", \"224\"", "\"--nx\", \"160\""),
+    )
+    .unwrap();
+    let changed = run(true);
+    assert_eq!(changed["phases"][0]["reuse"]["is"], "reuse");
+    let why = changed["phases"][1]["reuse"]["why"].as_str().unwrap();
+    assert_eq!(changed["phases"][1]["reuse"]["is"], "run");
+    assert!(
+        why.contains("phases.solve.local.command[8]") && why.contains("\"224\" → \"160\""),
+        "{why}"
+    );
+    assert_eq!(changed["phases"][1]["state"], "succeeded");
+    // a raw file touched, not changed: still the same input
+    let raw = home.join("store/lake/heat-diffusion/raw");
+    let f = std::fs::read_dir(&raw)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(&f).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&f, &bytes).unwrap();
+    let touched = run(true);
+    assert_eq!(touched["phases"][0]["reuse"]["is"], "reuse", "{touched:#}");
+    // a raw file changed: preprocess runs again
+    let mut changed_bytes = bytes.clone();
+    changed_bytes.extend_from_slice(b"2026-01-01T00:00:00Z,s999,0.5,0.5,21.0\n");
+    std::fs::write(&f, &changed_bytes).unwrap();
+    let rerun = run(true);
+    let why = rerun["phases"][0]["reuse"]["why"].as_str().unwrap();
+    assert!(
+        why.contains("inputs: the content of some of the 4 objects changed"),
+        "{why}"
+    );
+    // --no-reuse runs everything
+    let o = run_ok(
+        tandem(&home)
+            .arg("run")
+            .arg(&file)
+            .args(["--json", "--no-reuse"]),
+    );
+    let all = end_record(&o);
+    assert!(all["phases"][0]["reuse"].is_null(), "{all:#}");
+}

@@ -42,13 +42,15 @@ fn r_runs_the_pipeline_when_nothing_runs() {
     assert_eq!(
         update(&mut s, key('r')),
         vec![Command::StartRun {
-            phases: vec![PhaseId::Preprocess, PhaseId::Solve]
+            phases: vec![PhaseId::Preprocess, PhaseId::Solve],
+            reuse: false
         }]
     );
     assert_eq!(
         update(&mut s, key('s')),
         vec![Command::StartRun {
-            phases: vec![PhaseId::Solve]
+            phases: vec![PhaseId::Solve],
+            reuse: false
         }]
     );
 }
@@ -92,7 +94,8 @@ fn help_palette_and_quit() {
     assert_eq!(
         update(&mut s, code(KeyCode::Enter)),
         vec![Command::StartRun {
-            phases: vec![PhaseId::Solve]
+            phases: vec![PhaseId::Solve],
+            reuse: false
         }]
     );
     // Ctrl-C quits from anywhere, even inside a prompt
@@ -1946,4 +1949,57 @@ fn space_marks_two_runs_and_equals_compares_them_older_first() {
         c.iter().any(|c| matches!(c, Command::PlotFiles { .. })),
         "{c:?}"
     );
+}
+
+#[test]
+fn capital_r_asks_which_phases_an_earlier_run_stands_for_then_runs_reusing_them() {
+    use tandem::pipeline::reuse::Verdict;
+    let mut s = idle();
+    s.view = View::Pipeline;
+    assert_eq!(update(&mut s, key('R')), vec![Command::PlanReuse]);
+    update(
+        &mut s,
+        Msg::ReusePlan(vec![
+            (
+                PhaseId::Preprocess,
+                Verdict::Reuse {
+                    run: "20261124-090000-beef".into(),
+                    output: "lake/runs/x/prepared/".into(),
+                },
+            ),
+            (
+                PhaseId::Solve,
+                Verdict::Run {
+                    why: "since 20261124-090000-beef: phases.solve.local.command[8] \"224\" → \"160\"".into(),
+                },
+            ),
+        ]),
+    );
+    let Some(Popup::Confirm { text, .. }) = &s.popup else {
+        panic!("{:?}", s.popup)
+    };
+    assert!(
+        text.contains("preprocess: reuse run 20261124-090000-beef"),
+        "{text}"
+    );
+    assert!(text.contains("solve: runs — since"), "{text}");
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::StartRun {
+            phases: vec![PhaseId::Preprocess, PhaseId::Solve],
+            reuse: true
+        }]
+    );
+    // nothing to reuse: no question, the reasons in the status line
+    update(
+        &mut s,
+        Msg::ReusePlan(vec![(
+            PhaseId::Preprocess,
+            Verdict::Run {
+                why: "no earlier run of preprocess succeeded".into(),
+            },
+        )]),
+    );
+    assert!(s.popup.is_none());
+    assert!(s.status.unwrap().text.contains("nothing to reuse"));
 }

@@ -4,8 +4,12 @@ use crate::project::PhaseId;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// What `--reuse` would do with each phase of a new run (answers Msg::ReusePlan).
+    PlanReuse,
     StartRun {
         phases: Vec<PhaseId>,
+        /// Use an earlier run's outputs for phases that did not change (`R`).
+        reuse: bool,
     },
     CancelRun {
         run_id: String,

@@ -67,6 +67,12 @@ pub fn table(view: View) -> Vec<Binding> {
             )
             .hint("run"),
             b(
+                KeyCode::Char('R'),
+                "R",
+                Action::AskReuse,
+                "run again, the phases that did not change (section, inputs by content, version) taken from an earlier run: asks first, saying why each one runs",
+            ),
+            b(
                 KeyCode::Char('p'),
                 "p",
                 Action::RunPhase(PhaseId::Preprocess),

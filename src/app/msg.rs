@@ -28,6 +28,8 @@ pub enum Msg {
         runs: Vec<Run>,
         skipped: Vec<String>,
     },
+    /// What `R` would reuse, phase by phase.
+    ReusePlan(Vec<(crate::project::PhaseId, crate::pipeline::reuse::Verdict)>),
     /// Two runs compared (`=` in the Runs view).
     RunsDiffed(Result<Box<crate::pipeline::diff::RunDiff>, crate::pipeline::diff::DiffError>),
     LogLines {
@@ -172,6 +174,10 @@ pub enum Action {
     ScrollColumns(bool),
     /// Plots, an N-D array: the next 2-D slice (`true`: the one before).
     StepSlice(bool),
+    /// Pipeline: run again, reusing the phases that did not change (asked first, with why).
+    AskReuse,
+    /// The question answered yes.
+    RunReusing,
     /// Runs view: mark the selected run (or unmark it) for `=`.
     MarkRun,
     /// Runs view: the two marked runs (or the marked and the selected one) compared.

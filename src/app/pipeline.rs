@@ -27,7 +27,72 @@ pub fn start(s: &mut AppState, phases: Vec<PhaseId>) -> Vec<Command> {
         format!("starting {} on {}", names.join(" → "), s.target),
     );
     s.view = View::Pipeline;
-    vec![Command::StartRun { phases }]
+    vec![Command::StartRun {
+        phases,
+        reuse: false,
+    }]
+}
+
+/// `R`: work out which phases an earlier run's outputs stand for (the answer asks).
+pub fn ask_reuse(s: &mut AppState) -> Vec<Command> {
+    if let Some(r) = s.active_run() {
+        let id = r.id.clone();
+        set_status(
+            s,
+            Level::Warn,
+            format!("run {id} is still going: c cancels it"),
+        );
+        return vec![];
+    }
+    set_status(s, Level::Info, "comparing with earlier runs…".into());
+    vec![Command::PlanReuse]
+}
+
+/// Msg::ReusePlan: ask, phase by phase: reused from which run, or why it runs.
+pub fn on_reuse_plan(
+    s: &mut AppState,
+    plan: Vec<(PhaseId, crate::pipeline::reuse::Verdict)>,
+) -> Vec<Command> {
+    use crate::pipeline::reuse::Verdict;
+    let lines: Vec<String> = plan
+        .iter()
+        .map(|(p, v)| match v {
+            Verdict::Reuse { run, .. } => {
+                format!("{p}: reuse run {run}'s outputs (nothing changed)")
+            }
+            Verdict::Run { why } => format!("{p}: runs — {}", sanitize(why)),
+        })
+        .collect();
+    if plan.iter().all(|(_, v)| matches!(v, Verdict::Run { .. })) {
+        set_status(
+            s,
+            Level::Info,
+            format!("nothing to reuse: {}", lines.join("; ")),
+        );
+        return vec![];
+    }
+    s.popup = Some(Popup::Confirm {
+        text: format!(
+            "Run again, reusing what did not change?\n{}\n  y / n",
+            lines.join("\n")
+        ),
+        action: Action::RunReusing,
+    });
+    vec![]
+}
+
+/// The question answered yes: the whole pipeline, reusing what did not change.
+pub fn run_reusing(s: &mut AppState) -> Vec<Command> {
+    set_status(
+        s,
+        Level::Info,
+        format!("starting on {}, reusing what did not change", s.target),
+    );
+    s.view = View::Pipeline;
+    vec![Command::StartRun {
+        phases: PhaseId::ALL.to_vec(),
+        reuse: true,
+    }]
 }
 
 /// `c`: ask before cancelling the active run.

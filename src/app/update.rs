@@ -37,6 +37,7 @@ pub fn update(s: &mut AppState, msg: Msg) -> Vec<Command> {
         Msg::Run(ev) => pipeline::on_run_event(s, ev),
         Msg::RunsLoaded { runs, skipped } => runs::on_loaded(s, runs, skipped),
         Msg::RunsDiffed(r) => runs::on_diffed(s, r),
+        Msg::ReusePlan(plan) => pipeline::on_reuse_plan(s, plan),
         Msg::LogLines {
             run_id,
             lines,
@@ -187,6 +188,7 @@ fn confirmed(s: &mut AppState, a: Action) -> Vec<Command> {
         Action::UseNode { target, ssm } => vec![Command::UseNode { target, ssm }],
         Action::CancelTransfer(id) => vec![Command::CancelTransfer { id }],
         Action::Cancel => pipeline::cancel(s),
+        Action::RunReusing => pipeline::run_reusing(s),
         _ => vec![],
     }
 }
@@ -281,6 +283,8 @@ pub fn act(s: &mut AppState, a: Action) -> Vec<Command> {
             vec![]
         }
         Action::MarkRun => runs::mark(s),
+        Action::AskReuse => pipeline::ask_reuse(s),
+        Action::RunReusing => pipeline::run_reusing(s),
         Action::DiffRuns => runs::diff(s),
         Action::OpenPlots if s.view == View::Runs && s.runs_view.diff.is_some() => {
             runs::plots_of_diff(s)

@@ -27,6 +27,14 @@ pub struct RunArgs {
     /// requests, Slurm submit scripts, SSM SendCommand parameters) and send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// A phase whose section of the project file, inputs (by content) and tandem version are
+    /// what an earlier succeeded run had uses that run's outputs instead of running; each phase
+    /// says which run it reused, or why it ran.
+    #[arg(long, conflicts_with = "no_reuse")]
+    reuse: bool,
+    /// Run every phase (the default; overrides a --reuse given before).
+    #[arg(long)]
+    no_reuse: bool,
 }
 
 impl RunArgs {
@@ -44,7 +52,8 @@ impl RunArgs {
             .map(|x| vec![x.into()])
             .unwrap_or_else(|| PhaseId::ALL.to_vec());
         let ws = g.workspace();
-        let run = prepare_run(&p, &target, &phases);
+        let mut run = prepare_run(&p, &target, &phases);
+        run.reuse = self.reuse && !self.no_reuse;
         let store = ws.open_store(&p, &target, &g.s3()).await;
         if self.dry_run {
             let steps = crate::pipeline::plan::plan(&ws, p, store, run).await;

@@ -98,6 +98,7 @@ pub fn prepare_run(project: &Project, target: &str, phases: &[PhaseId]) -> Run {
         state: RunState::Pending,
         phases: phase_runs,
         tandem_version: env!("CARGO_PKG_VERSION").to_string(),
+        reuse: false,
     }
 }
 
@@ -192,6 +193,11 @@ pub async fn execute(
             }
             Some(s @ (RunState::Failed | RunState::Cancelled | RunState::Lost)) => s,
             Some(RunState::Submitted | RunState::Running) => ex.reattach(phase, &cancel).await,
+            _ if ex.run.reuse && ex.reuse(phase).await => {
+                // the earlier run's outputs stand for this phase's; its manifest there stays
+                ex.write_manifest(phase).await;
+                continue;
+            }
             _ => ex.run_phase(phase, &cancel).await,
         };
         match end {

@@ -840,6 +840,7 @@ mod tests {
                 )
             }],
             tandem_version: "0".into(),
+            reuse: false,
         }
     }
 

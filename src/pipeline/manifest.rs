@@ -46,6 +46,13 @@ pub struct Manifest {
     /// Earlier tries that the phase's retry rule resubmitted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
+    /// What the outputs follow from (the phase's section, version, inputs' content): an equal
+    /// one later lets `--reuse` point at these outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<super::reuse::Fingerprint>,
+    /// Another run's outputs were used instead of running (or why the phase ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<super::reuse::Verdict>,
 }
 
 /// One object a phase read.
@@ -100,60 +107,87 @@ impl Manifest {
             exit_code: p.and_then(|p| p.exit_code),
             elements: p.map(|p| p.elements.clone()).unwrap_or_default(),
             attempts: p.map(|p| p.attempts.clone()).unwrap_or_default(),
+            fingerprint: None,
+            reuse: p.and_then(|p| p.reuse.clone()),
         }
     }
 }
 
+/// The objects under `bucket/key/` (at most [`MANIFEST_INPUTS`]), each with its content: its
+/// ETag, or where the store gives none (a directory store) the CRC64NVME of its bytes, read off
+/// the async workers.
+pub async fn list_inputs(
+    store: std::sync::Arc<dyn crate::storage::ObjectStore>,
+    bucket: &str,
+    key: &str,
+) -> Vec<InputObject> {
+    let prefix = format!("{}/", key.trim_end_matches('/'));
+    let objs = crate::storage::list_all(store.as_ref(), bucket, &prefix)
+        .await
+        .unwrap_or_default();
+    let b = bucket.to_string();
+    tokio::task::spawn_blocking(move || {
+        objs.into_iter()
+            .take(MANIFEST_INPUTS)
+            .map(|o| {
+                let checksum = match &o.etag {
+                    Some(_) => None,
+                    None => store.local_path(&b, &o.key).and_then(|p| {
+                        crate::storage::checksum::of_file(
+                            &p,
+                            crate::storage::checksum::Algo::Crc64Nvme,
+                        )
+                        .ok()
+                    }),
+                };
+                InputObject {
+                    key: format!("{b}/{}", o.key),
+                    size: o.size,
+                    etag: o.etag,
+                    checksum,
+                }
+            })
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}
+
 impl Exec<'_> {
-    /// Write the manifest next to a finished phase's outputs, and keep it in the journal.
+    /// What a phase reads: the store prefix (`bucket/key/`) and the objects under it.
+    pub(crate) async fn inputs(&self, phase: PhaseId) -> (Option<String>, Vec<InputObject>) {
+        match self.input_prefix(phase) {
+            Some((b, k)) => (
+                Some(format!("{b}/{}/", k.trim_end_matches('/'))),
+                list_inputs(self.store.clone(), &b, &k).await,
+            ),
+            None => (None, vec![]),
+        }
+    }
+
+    /// Write the manifest next to a finished phase's outputs, and keep it in the journal (a
+    /// phase that used another run's outputs: in the journal only, that run's own stays).
     pub(crate) async fn write_manifest(&mut self, phase: PhaseId) {
         if self.dry.is_some() {
             return;
         }
-        let prefix = self
-            .input_prefix(phase)
-            .map(|(b, k)| format!("{b}/{}/", k.trim_end_matches('/')));
-        let inputs = match self.input_prefix(phase) {
-            Some((b, k)) => {
-                let prefix = format!("{}/", k.trim_end_matches('/'));
-                let objs = crate::storage::list_all(self.store.as_ref(), &b, &prefix)
-                    .await
-                    .unwrap_or_default();
-                let store = self.store.clone();
-                // a directory store has no ETags: its files are checksummed (off the workers)
-                tokio::task::spawn_blocking(move || {
-                    objs.into_iter()
-                        .take(MANIFEST_INPUTS)
-                        .map(|o| {
-                            let checksum = match &o.etag {
-                                Some(_) => None,
-                                None => store.local_path(&b, &o.key).and_then(|p| {
-                                    crate::storage::checksum::of_file(
-                                        &p,
-                                        crate::storage::checksum::Algo::Crc64Nvme,
-                                    )
-                                    .ok()
-                                }),
-                            };
-                            InputObject {
-                                key: format!("{b}/{}", o.key),
-                                size: o.size,
-                                etag: o.etag,
-                                checksum,
-                            }
-                        })
-                        .collect()
-                })
-                .await
-                .unwrap_or_default()
-            }
-            None => vec![],
-        };
-        let m = Manifest::of(&self.run, phase, prefix, inputs);
+        let (prefix, inputs) = self.inputs(phase).await;
+        let fp = super::reuse::Fingerprint::of(
+            self.project,
+            phase,
+            prefix.as_deref().unwrap_or(""),
+            &inputs,
+        );
+        let mut m = Manifest::of(&self.run, phase, prefix, inputs);
+        m.fingerprint = Some(fp);
         if let Err(e) = self.ws.journal.save_manifest(&self.run.id, phase, &m) {
             tracing::error!("journal: {e}");
         }
-        let Some(p) = self.run.phase(phase) else {
+        let Some(p) = self
+            .run
+            .phase(phase)
+            .filter(|p| !matches!(p.reuse, Some(super::reuse::Verdict::Reuse { .. })))
+        else {
             return;
         };
         let (b, k) = p.output_at();

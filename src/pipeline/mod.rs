@@ -11,6 +11,7 @@ pub mod phase;
 pub mod placement;
 pub mod plan;
 pub mod resume;
+pub mod reuse;
 pub mod run;
 pub mod runner;
 pub mod workspace;

@@ -87,6 +87,8 @@ pub struct PhaseRun {
     pub elements: Vec<ElementRun>,
     /// Earlier tries of the phase that its retry rule resubmitted, oldest first.
     pub attempts: Vec<Attempt>,
+    /// With `--reuse`: the earlier run whose outputs it used, or why it ran.
+    pub reuse: Option<super::reuse::Verdict>,
 }
 
 /// One element of a swept phase: its parameters, where it writes and how it ran.
@@ -239,6 +241,8 @@ struct PhaseRecord {
     elements: Vec<ElementRun>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     attempts: Vec<Attempt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reuse: Option<super::reuse::Verdict>,
 }
 
 impl From<PhaseRecord> for PhaseRun {
@@ -261,6 +265,7 @@ impl From<PhaseRecord> for PhaseRun {
             message: r.message,
             elements: r.elements,
             attempts: r.attempts,
+            reuse: r.reuse,
         }
     }
 }
@@ -284,6 +289,7 @@ impl From<PhaseRun> for PhaseRecord {
             message: p.message,
             elements: p.elements,
             attempts: p.attempts,
+            reuse: p.reuse,
         }
     }
 }
@@ -307,6 +313,7 @@ impl PhaseRun {
             message: None,
             elements: Vec::new(),
             attempts: Vec::new(),
+            reuse: None,
         }
     }
 
@@ -380,6 +387,10 @@ pub struct Run {
     pub state: RunState,
     pub phases: Vec<PhaseRun>,
     pub tandem_version: String,
+    /// `--reuse`: phases whose section, inputs and version match an earlier succeeded run's use
+    /// its outputs instead of running.
+    #[serde(default)]
+    pub reuse: bool,
 }
 
 impl Run {
@@ -486,6 +497,7 @@ mod tests {
                 pr(PhaseId::Solve, RunState::Pending),
             ],
             tandem_version: String::new(),
+            reuse: false,
         };
         r.derive_state();
         assert_eq!(r.state, RunState::Running);

@@ -337,6 +337,13 @@ fn phase_box(f: &mut Frame, s: &AppState, area: Rect, phase: PhaseId) {
             )));
         }
     } else if let Some(x) = pr {
+        // with reuse: why it ran (a reused phase's message says whose outputs it took)
+        if let Some(crate::pipeline::reuse::Verdict::Run { why }) = &x.reuse {
+            lines.push(Line::from(Span::styled(
+                format!("ran: {}", sanitize(why)),
+                t.muted(),
+            )));
+        }
         // tries before this one, and why each was tried again
         if let Some(last) = x.attempts.last() {
             let asked = [

@@ -53,6 +53,7 @@ pub fn phase(
         message: None,
         elements: vec![],
         attempts: vec![],
+        reuse: None,
     }
 }
 
@@ -80,6 +81,7 @@ pub fn run(id: &str, pre: RunState, solve: RunState) -> Run {
             ),
         ],
         tandem_version: "0.1.0".into(),
+        reuse: false,
     };
     r.derive_state();
     r

@@ -115,7 +115,8 @@ impl Backend {
     pub fn perform(&mut self, c: Command) {
         tracing::debug!(?c, "command");
         match c {
-            Command::StartRun { phases } => self.start_run(phases),
+            Command::StartRun { phases, reuse } => self.start_run(phases, reuse),
+            Command::PlanReuse => self.plan_reuse(),
             Command::ResumeRuns => self.resume_runs(),
             Command::CancelRun { run_id } => self.cancel_run(run_id),
             Command::ReloadRuns => self.reload_runs(),

@@ -105,12 +105,25 @@ impl Runs {
 }
 
 impl Backend {
-    pub(super) fn start_run(&mut self, phases: Vec<PhaseId>) {
+    pub(super) fn start_run(&mut self, phases: Vec<PhaseId>, reuse: bool) {
         let (Some(p), Some(store)) = (self.project.get(), self.store.clone()) else {
             return self.send(Msg::Error("no valid project loaded".into()));
         };
-        let run = prepare_run(&p, &self.target, &phases);
+        let mut run = prepare_run(&p, &self.target, &phases);
+        run.reuse = reuse;
         self.runs.drive(self.ws.clone(), p, store, run);
+    }
+
+    /// Command::PlanReuse: which phases an earlier run's outputs stand for, off the UI task.
+    pub(super) fn plan_reuse(&mut self) {
+        let (Some(p), Some(store)) = (self.project.get(), self.store.clone()) else {
+            return self.send(Msg::Error("no valid project loaded".into()));
+        };
+        let (j, tx) = (self.ws.journal.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let plan = crate::pipeline::reuse::plan(&j, &p, store).await;
+            let _ = tx.send(Msg::ReusePlan(plan)).await;
+        });
     }
 
     /// Re-attach to the unfinished runs of this project and target that no live tandem drives.

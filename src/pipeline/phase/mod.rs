@@ -174,6 +174,66 @@ impl Exec<'_> {
         }
     }
 
+    /// `--reuse`: whether an earlier succeeded run's outputs stand for this phase's (the same
+    /// section, version and inputs' content): then the phase is marked succeeded with them, and
+    /// the handoff follows. Either way the phase's record says which run, or why it runs.
+    pub async fn reuse(&mut self, phase: PhaseId) -> bool {
+        use super::reuse::{decide, Fingerprint, Verdict};
+        if self.dry.is_some() || self.is_swept(phase) {
+            return false;
+        }
+        let (prefix, inputs) = self.inputs(phase).await;
+        let fp = Fingerprint::of(
+            self.project,
+            phase,
+            prefix.as_deref().unwrap_or(""),
+            &inputs,
+        );
+        let (j, project, id) = (
+            self.ws.journal.clone(),
+            self.project.clone(),
+            self.run.id.clone(),
+        );
+        let verdict = tokio::task::spawn_blocking(move || decide(&j, &project, &id, phase, &fp))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r);
+        let verdict = match verdict {
+            Ok(v) => v,
+            Err(e) => Verdict::Run {
+                why: format!("the journal could not be read ({e})"),
+            },
+        };
+        let reused = match &verdict {
+            Verdict::Reuse { run, output } => {
+                let m = format!(
+                    "reused run {run}'s outputs: the same section of the project file, inputs \
+                     ({} objects, by content) and tandem version",
+                    inputs.len()
+                );
+                self.note(phase, &m);
+                if let Some(p) = self.run.phase_mut(phase) {
+                    let now = Utc::now();
+                    p.state = RunState::Succeeded;
+                    p.output = output.clone();
+                    p.started = Some(now);
+                    p.ended = Some(now);
+                    p.message = Some(m);
+                }
+                true
+            }
+            Verdict::Run { why } => {
+                self.note(phase, &format!("running: {why}"));
+                false
+            }
+        };
+        if let Some(p) = self.run.phase_mut(phase) {
+            p.reuse = Some(verdict);
+        }
+        self.publish().await;
+        reused
+    }
+
     /// Where `phase` of this run runs (as decided when the run was prepared).
     pub fn placement(&self, phase: PhaseId) -> Placement {
         self.run
