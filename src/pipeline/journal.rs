@@ -155,6 +155,11 @@ CREATE TABLE IF NOT EXISTS elements(
   PRIMARY KEY(run_id, phase, idx));
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS projects(hash TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attempts(
+  run_id TEXT NOT NULL, phase TEXT NOT NULL, idx INTEGER NOT NULL, n INTEGER NOT NULL,
+  engine_id TEXT, reason TEXT NOT NULL, memory_gb REAL, time_limit TEXT,
+  started TEXT, ended TEXT, message TEXT,
+  PRIMARY KEY(run_id, phase, idx, n));
 ";
 
 /// How long a journal operation waits for another process's write before it fails.
@@ -293,6 +298,38 @@ impl Journal {
             if !p.elements.is_empty() {
                 self.write_elements(c, &run.id, p.phase, &p.elements)?;
             }
+            // each earlier try a row of its own (idx -1: the phase's own; else the element's)
+            let tries = std::iter::once((-1i64, &p.attempts)).chain(
+                p.elements
+                    .iter()
+                    .filter(|e| !e.attempts.is_empty())
+                    .map(|e| (i64::from(e.index), &e.attempts)),
+            );
+            for (idx, list) in tries {
+                for (n, a) in list.iter().enumerate() {
+                    c.prepare_cached(
+                        "INSERT OR IGNORE INTO attempts(run_id, phase, idx, n, engine_id, reason,
+                           memory_gb, time_limit, started, ended, message)
+                         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    )
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            run.id,
+                            p.phase.as_str(),
+                            idx,
+                            n as i64,
+                            a.engine_id,
+                            a.reason,
+                            a.memory_gb,
+                            a.time_limit,
+                            a.started.map(|t| t.to_rfc3339()),
+                            a.ended.map(|t| t.to_rfc3339()),
+                            a.message,
+                        ])
+                    })
+                    .map_err(|e| self.err(e))?;
+                }
+            }
             if changed {
                 c.execute(
                     "INSERT INTO transitions(run_id, phase, state, at, engine_id, message)
@@ -384,6 +421,37 @@ impl Journal {
             .map_err(|e| self.err(e))?;
         }
         Ok(())
+    }
+
+    /// The earlier tries of a run's phases and elements, as their rows say: (phase, element or
+    /// None for the phase's own, try number from 0, engine id, reason).
+    #[allow(clippy::type_complexity)]
+    pub fn attempts(
+        &self,
+        run_id: &str,
+    ) -> std::io::Result<Vec<(String, Option<u32>, u32, Option<String>, String)>> {
+        let c = self.open()?;
+        let mut st = c
+            .prepare(
+                "SELECT phase, idx, n, engine_id, reason FROM attempts WHERE run_id=?1
+                 ORDER BY phase, idx, n",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([run_id], |r| {
+                let idx: i64 = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    (idx >= 0).then_some(idx as u32),
+                    r.get::<_, i64>(2)? as u32,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
     }
 
     /// Keep a project file's text under its hash (once: runs of the same file share it).
