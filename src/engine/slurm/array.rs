@@ -179,12 +179,15 @@ pub struct ArrayPoll {
 }
 
 impl Slurm<'_> {
-    /// The script of one poll of array `job`: the state of every element, then the logs of
-    /// `want` (element, stdout path, stderr path, offsets), at most `max` bytes in all.
+    /// The script of one poll of array `job`: the state of every element (and of the elements
+    /// in `missing`, asked of scontrol by name: one that just ended can be in neither squeue nor
+    /// sacct for a few seconds), then the logs of `want` (element, stdout path, stderr path,
+    /// offsets), at most `max` bytes in all.
     pub fn array_poll_script(
         &self,
         job: &str,
         want: &[(u32, String, String, (u64, u64))],
+        missing: &[u32],
         max: usize,
         nonce: &str,
     ) -> Result<String> {
@@ -198,6 +201,12 @@ impl Slurm<'_> {
              a=$({sacct} -X -n -P -j {job_q} -o JobID,State,ExitCode,Elapsed,NNodes,Reason 2>/dev/null || true)\n\
              if [ -n \"$a\" ]; then printf '%s\\n' \"$a\" | sed 's/^/A|/'; else {scontrol} show job -o {job_q} 2>/dev/null | sed 's/^/C|/' || true; fi\n"
         ));
+        for i in missing {
+            let el = quote(&format!("{job}_{i}"))?;
+            text.push_str(&format!(
+                "{scontrol} show job -o {el} 2>/dev/null | sed 's/^/C|/' || true\n"
+            ));
+        }
         let each = (max / (2 * want.len().max(1))).max(4096);
         for (i, out, err, (o, e)) in want {
             for (which, path, off) in [("out", out, o), ("err", err, e)] {
@@ -216,10 +225,12 @@ impl Slurm<'_> {
         &self,
         job: &str,
         want: &[(u32, String, String, (u64, u64))],
+        missing: &[u32],
         cancel: &CancellationToken,
     ) -> Result<ArrayPoll> {
         let nonce = format!("{:016x}", rand::random::<u64>());
-        let script = self.array_poll_script(job, want, self.transport.max_output(), &nonce)?;
+        let script =
+            self.array_poll_script(job, want, missing, self.transport.max_output(), &nonce)?;
         let out = self.transport.run(&script, self.timeout, cancel).await?;
         Ok(parse_array_poll(job, &out.stdout, &nonce))
     }

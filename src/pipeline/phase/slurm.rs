@@ -859,10 +859,10 @@ impl Exec<'_> {
         let mut cancelled = false;
         let mut failures = 0;
         let mut first = true;
-        // polls in a row that did not mention an element that was running (sacct names an
-        // element by the bare array id for a moment before `JOB_N`; without accounting a
-        // finished one leaves scontrol after MinJobAge)
-        let mut unseen: std::collections::BTreeMap<u32, u32> = Default::default();
+        // since when an element that was running has been in no answer (one that just ended can
+        // be in neither squeue nor sacct for a few seconds: the next polls ask scontrol for it by
+        // name; without accounting it leaves scontrol after MinJobAge)
+        let mut unseen: std::collections::BTreeMap<u32, tokio::time::Instant> = Default::default();
         loop {
             if !first {
                 tokio::select! {
@@ -907,7 +907,12 @@ impl Exec<'_> {
                         (i, o, e, (s[0].remote, s[1].remote))
                     })
                     .collect();
-                let p = match slurm.poll_array(job, &want, &quiet).await {
+                let missing: Vec<u32> = members
+                    .iter()
+                    .copied()
+                    .filter(|i| unseen.contains_key(i))
+                    .collect();
+                let p = match slurm.poll_array(job, &want, &missing, &quiet).await {
                     Ok(p) => {
                         failures = 0;
                         p
@@ -948,9 +953,10 @@ impl Exec<'_> {
                         continue;
                     }
                     let Some(status) = p.elements.get(&i) else {
-                        let n = unseen.entry(i).or_default();
-                        *n += 1;
-                        if e.state == RunState::Running && *n >= 10 {
+                        let since = *unseen.entry(i).or_insert_with(tokio::time::Instant::now);
+                        if e.state == RunState::Running
+                            && since.elapsed() >= std::time::Duration::from_secs(120)
+                        {
                             // it ran and Slurm forgot it (MinJobAge passed while no tandem
                             // followed)
                             changed |= self.set_element(
